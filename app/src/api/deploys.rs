@@ -1,0 +1,59 @@
+//! Server functions for the mission control board, deploy history and deploy detail.
+
+use crate::domain::{Board, DeployDetail, DeployId, DeployPage, DeployQuery, Environment, Service};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Something the server read, with the server's clock at that moment so relative
+/// times render the same on the server and in the browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsOf<T> {
+    pub now: DateTime<Utc>,
+    pub value: T,
+}
+
+impl<T> AsOf<T> {
+    pub fn now(value: T) -> Self {
+        Self {
+            now: Utc::now(),
+            value,
+        }
+    }
+}
+
+/// The choices the history filters offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterOptions {
+    pub services: Vec<Service>,
+    pub environments: Vec<Environment>,
+}
+
+#[server(endpoint = "board")]
+pub async fn get_board() -> Result<AsOf<Board>, AppError> {
+    let store = crate::ssr::store()?;
+    Ok(AsOf::now(store.board().await?))
+}
+
+#[server(endpoint = "deploys")]
+pub async fn list_deploys(query: DeployQuery) -> Result<AsOf<DeployPage>, AppError> {
+    let (filter, page) = query.parse()?;
+    let store = crate::ssr::store()?;
+    Ok(AsOf::now(store.list_deploys(&filter, &page).await?))
+}
+
+#[server(endpoint = "deploy")]
+pub async fn get_deploy(id: DeployId) -> Result<AsOf<DeployDetail>, AppError> {
+    let store = crate::ssr::store()?;
+    Ok(AsOf::now(store.get_deploy(id).await?))
+}
+
+#[server(endpoint = "filter-options")]
+pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
+    let store = crate::ssr::store()?;
+    Ok(FilterOptions {
+        services: store.list_services().await?,
+        environments: store.list_environments().await?,
+    })
+}

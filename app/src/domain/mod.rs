@@ -1,0 +1,9 @@
+//! Pure domain logic: types that parse their input, and rules with no IO and no clock.
+
+pub mod deploy;
+pub mod names;
+pub mod page;
+
+pub use deploy::*;
+pub use names::*;
+pub use page::*;

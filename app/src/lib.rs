@@ -1,0 +1,21 @@
+//! Houston's web application: domain logic, server functions and the Leptos pages,
+//! compiled for the server (`ssr`) and for the browser (`hydrate`).
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+mod root;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use root::{App, shell};
+
+/// Entry point the browser calls once the wasm bundle has loaded.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

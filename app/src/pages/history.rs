@@ -1,0 +1,230 @@
+//! Deploy history: filters kept in the URL, newest first, keyset paging.
+
+use crate::api::{FilterOptions, get_filter_options, list_deploys};
+use crate::components::{
+    StatusBadge, TimeAgo, Version, absolute_time, human_duration, use_live_revision,
+};
+use crate::domain::{DeployPage, DeployQuery, DeployStatus};
+use crate::pages::ErrorPanel;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn HistoryPage() -> impl IntoView {
+    let params = use_query_map();
+    let query = Memo::new(move |_| {
+        params.with(|q| DeployQuery {
+            service: q.get("service"),
+            environment: q.get("environment"),
+            author: q.get("author"),
+            status: q.get("status"),
+            since: q.get("since"),
+            until: q.get("until"),
+            cursor: q.get("cursor"),
+            limit: q.get("limit").and_then(|l| l.parse().ok()),
+        })
+    });
+    let revision = use_live_revision();
+    let deploys = Resource::new(
+        move || (query.get(), revision.get()),
+        |(query, _)| list_deploys(query),
+    );
+    let options = Resource::new(|| (), |_| get_filter_options());
+
+    view! {
+        <Title text="Deploy history" />
+        <div class="page-head">
+            <h1>"Deploy history"</h1>
+            <p class="muted">"Every deploy Houston has seen, newest first."</p>
+        </div>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let options = options.await.unwrap_or(FilterOptions {
+                    services: Vec::new(),
+                    environments: Vec::new(),
+                });
+                view! { <Filters options current=query.get_untracked() /> }
+            })}
+        </Transition>
+        <Transition fallback=|| view! { <p class="muted">"Loading deploys…"</p> }>
+            {move || Suspend::new(async move {
+                match deploys.await {
+                    Ok(read) => {
+                        view! { <DeployTable page=read.value now=read.now query=query.get_untracked() /> }
+                            .into_any()
+                    }
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Submits the surrounding form, so choosing a filter applies it at once.
+fn submit_enclosing_form(ev: leptos::ev::Event) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let form = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|el| el.closest("form").ok().flatten())
+            .and_then(|f| f.dyn_into::<leptos::web_sys::HtmlFormElement>().ok());
+        if let Some(form) = form {
+            let _ = form.request_submit();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+}
+
+#[component]
+fn Filters(options: FilterOptions, current: DeployQuery) -> impl IntoView {
+    let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
+    let service_options = options
+        .services
+        .iter()
+        .map(|s| {
+            let name = s.name.to_string();
+            let is = selected(&current.service, &name);
+            let label = name.clone();
+            view! { <option value=name selected=is>{label}</option> }
+        })
+        .collect_view();
+    let environment_options = options
+        .environments
+        .iter()
+        .map(|e| {
+            let name = e.name.to_string();
+            let is = selected(&current.environment, &name);
+            let label = name.clone();
+            view! { <option value=name selected=is>{label}</option> }
+        })
+        .collect_view();
+    let status_options = DeployStatus::ALL
+        .iter()
+        .map(|s| {
+            let is = selected(&current.status, s.as_str());
+            view! { <option value=s.as_str() selected=is>{s.label()}</option> }
+        })
+        .collect_view();
+    let date_value = |raw: &Option<String>| {
+        raw.as_deref()
+            .map(|v| v.get(..10).unwrap_or(v).to_owned())
+            .unwrap_or_default()
+    };
+    view! {
+        <Form method="GET" action="/deploys">
+            <div class="filters" data-testid="filters">
+                <label>
+                    <span>"Service"</span>
+                    <select name="service" on:change=submit_enclosing_form>
+                        <option value="">"All services"</option>
+                        {service_options}
+                    </select>
+                </label>
+                <label>
+                    <span>"Environment"</span>
+                    <select name="environment" on:change=submit_enclosing_form>
+                        <option value="">"All environments"</option>
+                        {environment_options}
+                    </select>
+                </label>
+                <label>
+                    <span>"Status"</span>
+                    <select name="status" on:change=submit_enclosing_form>
+                        <option value="">"Any status"</option>
+                        {status_options}
+                    </select>
+                </label>
+                <label>
+                    <span>"Author"</span>
+                    <input type="search" name="author" placeholder="login" value=current.author.clone().unwrap_or_default() />
+                </label>
+                <label>
+                    <span>"Since"</span>
+                    <input type="date" name="since" value=date_value(&current.since) on:change=submit_enclosing_form />
+                </label>
+                <label>
+                    <span>"Until"</span>
+                    <input type="date" name="until" value=date_value(&current.until) on:change=submit_enclosing_form />
+                </label>
+                <div class="filter-actions">
+                    <button type="submit" class="button">"Apply"</button>
+                    <a class="button ghost" href="/deploys">"Clear"</a>
+                </div>
+            </div>
+        </Form>
+    }
+}
+
+#[component]
+fn DeployTable(page: DeployPage, now: DateTime<Utc>, query: DeployQuery) -> impl IntoView {
+    if page.deploys.is_empty() {
+        return view! {
+            <div class="panel empty" data-testid="no-deploys">
+                <h2>"No deploys match"</h2>
+                <p>"Widen the filters or " <a href="/deploys">"clear them"</a> "."</p>
+            </div>
+        }
+        .into_any();
+    }
+    let paged = query.cursor.is_some();
+    let next = page.next_cursor.map(|cursor| {
+        let next = DeployQuery {
+            cursor: Some(cursor),
+            ..query.clone()
+        };
+        format!("/deploys?{}", next.to_query_string())
+    });
+    let first = DeployQuery {
+        cursor: None,
+        ..query
+    };
+    let first = format!("/deploys?{}", first.to_query_string());
+    let rows = page
+        .deploys
+        .into_iter()
+        .map(|d| {
+            let href = format!("/deploys/{}", d.id);
+            let duration = d.duration().map(human_duration).unwrap_or_else(|| "—".into());
+            view! {
+                <tr>
+                    <td class="nowrap"><TimeAgo at=d.started_at now /><span class="sub">{absolute_time(d.started_at)}</span></td>
+                    <td><a href=href.clone()>{d.service.to_string()}</a></td>
+                    <td>{d.environment.to_string()}</td>
+                    <td><a href=href><Version version=d.version.clone() /></a></td>
+                    <td><StatusBadge status=d.status /></td>
+                    <td>{d.author.clone().unwrap_or_else(|| "unknown".into())}</td>
+                    <td class="num">{duration}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="deploys" data-testid="deploys">
+                <thead>
+                    <tr>
+                        <th scope="col">"Started"</th>
+                        <th scope="col">"Service"</th>
+                        <th scope="col">"Environment"</th>
+                        <th scope="col">"Version"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Author"</th>
+                        <th scope="col" class="num">"Duration"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        <nav class="pager" aria-label="Pages">
+            {paged.then(|| view! { <a class="button ghost" href=first>"← Newest"</a> })}
+            {next.map(|href| view! { <a class="button ghost" href=href rel="next">"Older →"</a> })}
+        </nav>
+    }
+    .into_any()
+}

@@ -1,0 +1,30 @@
+//! One file per route.
+
+mod deploy_detail;
+mod history;
+mod mission_control;
+mod not_found;
+
+pub use deploy_detail::DeployDetailPage;
+pub use history::HistoryPage;
+pub use mission_control::MissionControlPage;
+pub use not_found::NotFoundPage;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// How a page shows an error from its server function.
+#[component]
+pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    let title = match &error {
+        AppError::NotFound { .. } => "Not found",
+        AppError::Validation { .. } => "That request is not valid",
+        _ => "Something went wrong",
+    };
+    view! {
+        <div class="panel error-panel" role="alert">
+            <h2>{title}</h2>
+            <p>{error.to_string()}</p>
+        </div>
+    }
+}

@@ -1,0 +1,115 @@
+//! The storage contract: one trait, implemented for SQLite and PostgreSQL in the
+//! server crate and checked by one contract suite on both.
+
+use crate::domain::{
+    Board, Deploy, DeployDetail, DeployFilter, DeployId, DeployPage, Environment, NewDeploy,
+    PageRequest, Service, StatusChange,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+/// The result of registering a deploy: the stored deploy, and whether this call
+/// created it (`false` when an earlier registration with the same external id won).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub deploy: Deploy,
+    pub created: bool,
+}
+
+/// An API token as listed; the secret itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Succeeds when the database answers a query.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a deploy with its commits, creating its service and environment on
+    /// first sight. A registration whose `external_id` is already stored returns
+    /// the stored deploy unchanged. When `previous_version` is empty it becomes
+    /// the version of the latest earlier succeeded deploy to the same place.
+    async fn register_deploy(&self, new: &NewDeploy) -> Result<Registration, StoreError>;
+
+    async fn find_deploy_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Deploy>, StoreError>;
+
+    /// Moves a deploy to a finished status. `NotFound` when there is no such deploy.
+    async fn update_deploy_status(
+        &self,
+        id: DeployId,
+        change: &StatusChange,
+    ) -> Result<Deploy, StoreError>;
+
+    async fn get_deploy(&self, id: DeployId) -> Result<DeployDetail, StoreError>;
+
+    /// Deploys matching `filter`, newest first (`started_at DESC, id DESC`).
+    async fn list_deploys(
+        &self,
+        filter: &DeployFilter,
+        page: &PageRequest,
+    ) -> Result<DeployPage, StoreError>;
+
+    async fn list_services(&self) -> Result<Vec<Service>, StoreError>;
+
+    /// Environments in stage order.
+    async fn list_environments(&self) -> Result<Vec<Environment>, StoreError>;
+
+    /// Every service × environment with the latest deploy there.
+    async fn board(&self) -> Result<Board, StoreError>;
+
+    /// Stores a token under `name`; `Conflict` when an active token has that name.
+    async fn create_api_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// The active token with this hash, marking it used at `now`.
+    async fn authenticate_api_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ApiToken>, StoreError>;
+
+    async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes the active token called `name`; `NotFound` when there is none.
+    async fn revoke_api_token(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// Records a webhook delivery id; `false` when it was recorded before.
+    async fn claim_webhook_delivery(
+        &self,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets a delivery whose processing failed, so the sender's retry is handled.
+    async fn release_webhook_delivery(&self, delivery_id: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,151 @@
+//! `/api/v1/deploys`: register (idempotent), change status, list with filters, get one.
+
+use crate::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use app::domain::{
+    Deploy, DeployDetail, DeployId, DeployPage, DeployQuery, DeployRequest, FieldError,
+    StatusRequest, ValidationErrors,
+};
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Register a deploy. Services and environments are created on first sight. A
+/// registration with an `external_id` (or `Idempotency-Key` header) already stored
+/// returns the stored deploy with 200 instead of creating another.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deploys",
+    tag = "deploys",
+    request_body = DeployRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Used as external_id when the body has none")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered", body = Deploy),
+        (status = 200, description = "Already registered with this external id", body = Deploy),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 401, description = "No or bad API token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not sent as application/json", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<DeployRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(mut request) = body?;
+    if let Some(key) = headers.get(IDEMPOTENCY_KEY) {
+        let key = key
+            .to_str()
+            .map_err(|_| {
+                ValidationErrors(vec![FieldError::new(
+                    "Idempotency-Key",
+                    "must be printable ASCII",
+                )])
+            })?
+            .trim()
+            .to_owned();
+        match &request.external_id {
+            None => request.external_id = Some(key),
+            Some(id) if *id == key => {}
+            Some(_) => {
+                return Err(ValidationErrors(vec![FieldError::new(
+                    "external_id",
+                    "differs from the Idempotency-Key header; send one or make them equal",
+                )])
+                .into());
+            }
+        }
+    }
+    let new = request.parse(chrono::Utc::now())?;
+    let registration = state.store.register_deploy(&new).await?;
+    let deploy = registration.deploy;
+    if registration.created {
+        state.events.deploy_changed(deploy.id);
+        let location = format!("/api/v1/deploys/{}", deploy.id);
+        Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(deploy),
+        )
+            .into_response())
+    } else {
+        Ok((StatusCode::OK, Json(deploy)).into_response())
+    }
+}
+
+/// Move a deploy to succeeded, failed or rolled_back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deploys/{id}/status",
+    tag = "deploys",
+    request_body = StatusRequest,
+    params(("id" = i64, Path, description = "Deploy id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated", body = Deploy),
+        (status = 401, description = "No or bad API token", body = ErrorBody),
+        (status = 404, description = "No such deploy", body = ErrorBody),
+        (status = 422, description = "Invalid status or time", body = ErrorBody),
+    )
+)]
+pub async fn set_status(
+    State(state): State<AppState>,
+    id: Result<Path<DeployId>, PathRejection>,
+    body: Result<Json<StatusRequest>, JsonRejection>,
+) -> Result<Json<Deploy>, ApiError> {
+    let Path(id) = id?;
+    let Json(request) = body?;
+    let change = request.parse(chrono::Utc::now())?;
+    let current = state.store.get_deploy(id).await?;
+    change.check_against(&current.deploy)?;
+    let deploy = state.store.update_deploy_status(id, &change).await?;
+    state.events.deploy_changed(deploy.id);
+    Ok(Json(deploy))
+}
+
+/// Deploys, newest first, with filters and keyset pagination.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deploys",
+    tag = "deploys",
+    params(DeployQuery),
+    responses(
+        (status = 200, description = "A page of deploys", body = DeployPage),
+        (status = 400, description = "Malformed query string", body = ErrorBody),
+        (status = 422, description = "Invalid filter", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<DeployQuery>, QueryRejection>,
+) -> Result<Json<DeployPage>, ApiError> {
+    let Query(query) = query?;
+    let (filter, page) = query.parse()?;
+    Ok(Json(state.store.list_deploys(&filter, &page).await?))
+}
+
+/// One deploy with its commits.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deploys/{id}",
+    tag = "deploys",
+    params(("id" = i64, Path, description = "Deploy id")),
+    responses(
+        (status = 200, description = "The deploy", body = DeployDetail),
+        (status = 404, description = "No such deploy", body = ErrorBody),
+    )
+)]
+pub async fn get_one(
+    State(state): State<AppState>,
+    id: Result<Path<DeployId>, PathRejection>,
+) -> Result<Json<DeployDetail>, ApiError> {
+    let Path(id) = id?;
+    Ok(Json(state.store.get_deploy(id).await?))
+}

@@ -1,0 +1,37 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Houston API", description = "Deploy mission control: register deploys, query history, receive webhooks."),
+    paths(
+        super::deploys::register,
+        super::deploys::set_status,
+        super::deploys::list,
+        super::deploys::get_one,
+        super::github::receive,
+    ),
+    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError)),
+    modifiers(&BearerAuth),
+    tags((name = "deploys", description = "Deploy registration and history"), (name = "webhooks", description = "Events from other tools"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,76 @@
+//! Houston's server: configuration, storage, the HTTP router and the command line's
+//! building blocks. `router(state)` is public so tests can drive it without a socket.
+
+pub mod config;
+pub mod demo;
+pub mod events;
+pub mod http;
+pub mod storage;
+pub mod token;
+
+use app::ssr::Store;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// Everything a request handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<config::Config>,
+    pub events: events::Events,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: config::Config) -> Self {
+        let leptos_options = LeptosOptions::builder()
+            .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "houston".into()))
+            .site_root(config.site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(config.bind)
+            .build();
+        Self {
+            store,
+            config: Arc::new(config),
+            events: events::Events::default(),
+            leptos_options,
+        }
+    }
+}
+
+/// The whole application: API, health endpoints, pages, server functions and
+/// static files.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let store = state.store.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .nest(
+            "/api/v1",
+            http::api_router(&state).route("/events", get(events::stream)),
+        )
+        .route("/healthz", get(http::health::healthz))
+        .route("/readyz", get(http::health::readyz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(store.clone()),
+            move || app::shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,380 @@
+//! The `houston` command: serve, migrate, demo, deploy and token administration.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use houston::config::{Config, Overrides};
+use houston::{AppState, demo, router, storage, token};
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+#[command(name = "houston", version, about = "Deploy mission control")]
+struct Cli {
+    /// Database URL; overrides HOUSTON_DATABASE_URL.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (applies pending migrations first).
+    Serve {
+        /// Address to listen on; overrides HOUSTON_BIND.
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load realistic demo data: 7 services, 4 stages, deploys over the last days.
+    Demo {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Register a deploy with a running Houston (for CI scripts).
+    Deploy(DeployArgs),
+    /// Mark a registered deploy as finished (for CI scripts).
+    DeployStatus(DeployStatusArgs),
+    /// Create, list and revoke API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Args)]
+struct Remote {
+    /// Houston's base URL.
+    #[arg(long, env = "HOUSTON_URL", default_value = "http://127.0.0.1:3000")]
+    server: String,
+    /// API token (from `houston token create`).
+    #[arg(long, env = "HOUSTON_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+#[derive(Args)]
+struct DeployArgs {
+    #[command(flatten)]
+    remote: Remote,
+    #[arg(long)]
+    service: String,
+    #[arg(long)]
+    environment: String,
+    /// Tag or commit SHA.
+    #[arg(long)]
+    version: String,
+    #[arg(long)]
+    previous_version: Option<String>,
+    #[arg(long)]
+    author: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    ci_url: Option<String>,
+    #[arg(long)]
+    repository_url: Option<String>,
+    /// in_progress (default), succeeded, failed or rolled_back.
+    #[arg(long)]
+    status: Option<String>,
+    /// Idempotency key: re-running the same CI job does not register twice.
+    #[arg(long)]
+    external_id: Option<String>,
+    /// A shipped commit as SHA=MESSAGE; repeat for several.
+    #[arg(long = "commit", value_name = "SHA=MESSAGE")]
+    commits: Vec<String>,
+}
+
+#[derive(Args)]
+struct DeployStatusArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The deploy id `houston deploy` printed.
+    id: i64,
+    /// succeeded, failed or rolled_back.
+    status: String,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token; the secret is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    List,
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("houston: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("houston: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        bind: match &cli.command {
+            Command::Serve { bind } => *bind,
+            _ => None,
+        },
+    };
+    match cli.command {
+        Command::Deploy(args) => return deploy(args).await,
+        Command::DeployStatus(args) => return deploy_status(args).await,
+        _ => {}
+    }
+    let config = Config::from_env(&overrides)?;
+    init_tracing(&config.log_filter);
+    let store = storage::open(&config.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&config.database_url)))?;
+    match cli.command {
+        Command::Serve { .. } => serve(store, config).await,
+        Command::Migrate => {
+            println!("migrations applied to {}", redact(&config.database_url));
+            Ok(())
+        }
+        Command::Demo { days, seed } => {
+            let created = demo::load(store.as_ref(), days, seed).await?;
+            println!(
+                "demo data loaded: {created} new deploys over {days} days in {}",
+                redact(&config.database_url)
+            );
+            Ok(())
+        }
+        Command::Token { action } => token_command(store.as_ref(), action).await,
+        Command::Deploy(_) | Command::DeployStatus(_) => Ok(()),
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> anyhow::Result<()> {
+    if config.github_webhook_secret.is_none() {
+        tracing::warn!(
+            "HOUSTON_GITHUB_WEBHOOK_SECRET is not set: GitHub webhooks are accepted unsigned"
+        );
+    }
+    if store
+        .list_api_tokens()
+        .await?
+        .iter()
+        .all(|t| t.revoked_at.is_some())
+    {
+        tracing::info!(
+            "no API token yet: create one with `houston token create --name ci` to register deploys"
+        );
+    }
+    let bind = config.bind;
+    let backend = store.backend();
+    let app = router(AppState::new(store, config));
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("HOUSTON_BIND: cannot listen on {bind}"))?;
+    tracing::info!(%bind, database = backend, "Houston is listening on http://{bind}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("Houston stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    match action {
+        TokenAction::Create { name } => {
+            let name = name.trim();
+            anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+            let secret = token::generate_token();
+            store
+                .create_api_token(name, &token::hash_token(&secret), now)
+                .await?;
+            eprintln!("token {name:?} created; it is shown once, store it now:");
+            println!("{secret}");
+        }
+        TokenAction::List => {
+            for t in store.list_api_tokens().await? {
+                let state = match t.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".into(),
+                };
+                let used = t.last_used_at.map_or_else(
+                    || "never used".into(),
+                    |at| format!("last used {}", at.to_rfc3339()),
+                );
+                println!(
+                    "{}\t{state}\tcreated {}\t{used}",
+                    t.name,
+                    t.created_at.to_rfc3339()
+                );
+            }
+        }
+        TokenAction::Revoke { name } => {
+            store.revoke_api_token(&name, now).await?;
+            println!("token {name:?} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn post_json(
+    remote: &Remote,
+    path: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let url = format!("{}{path}", remote.server.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&remote.token)
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach Houston at {url}"))?;
+    let status = response.status();
+    let json: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let message = json
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or("no details");
+        let fields = json
+            .get("fields")
+            .and_then(|f| f.as_array())
+            .map(|fs| {
+                fs.iter()
+                    .map(|f| {
+                        format!(
+                            "\n  {}: {}",
+                            f["field"].as_str().unwrap_or("?"),
+                            f["message"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        anyhow::bail!("Houston answered {status}: {message}{fields}");
+    }
+    Ok(json)
+}
+
+async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
+    let commits: Vec<serde_json::Value> = args
+        .commits
+        .iter()
+        .map(|c| {
+            let (sha, message) = c.split_once('=').unwrap_or((c.as_str(), ""));
+            serde_json::json!({ "sha": sha, "message": message })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "service": args.service,
+        "environment": args.environment,
+        "version": args.version,
+        "previous_version": args.previous_version,
+        "author": args.author,
+        "description": args.description,
+        "ci_url": args.ci_url,
+        "repository_url": args.repository_url,
+        "status": args.status,
+        "external_id": args.external_id,
+        "commits": commits,
+    });
+    let deploy = post_json(&args.remote, "/api/v1/deploys", &body).await?;
+    let id = deploy
+        .get("id")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or_default();
+    println!("{id}");
+    eprintln!(
+        "deploy {id} registered: {}/deploys/{id}",
+        args.remote.server.trim_end_matches('/')
+    );
+    Ok(())
+}
+
+async fn deploy_status(args: DeployStatusArgs) -> anyhow::Result<()> {
+    let body = serde_json::json!({ "status": args.status });
+    post_json(
+        &args.remote,
+        &format!("/api/v1/deploys/{}/status", args.id),
+        &body,
+    )
+    .await?;
+    eprintln!("deploy {} is now {}", args.id, args.status);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(
+            redact("postgres://houston:s3cret@db:5432/houston"),
+            "postgres://houston:***@db:5432/houston"
+        );
+        assert_eq!(redact("sqlite:data/houston.db"), "sqlite:data/houston.db");
+    }
+}

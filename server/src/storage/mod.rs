@@ -1,0 +1,50 @@
+//! The SQLite and PostgreSQL implementations of the `Store` trait, chosen by the
+//! database URL's scheme.
+
+mod postgres;
+mod rows;
+mod shared;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use app::ssr::Store;
+use std::sync::Arc;
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Connects to the database at `url`, applies pending migrations and returns the store.
+pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    match Backend::of_url(url) {
+        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::open(url).await?)),
+        Some(Backend::Postgres) => Ok(Arc::new(PgStore::open(url).await?)),
+        None => anyhow::bail!("unsupported database URL {url:?}: use sqlite:PATH or postgres://…"),
+    }
+}
+
+/// sqlx errors become opaque backend errors, except a unique-key violation.
+pub(crate) fn backend_error(err: sqlx::Error) -> app::ssr::StoreError {
+    app::ssr::StoreError::Backend(err.to_string())
+}
+
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,148 @@
+//! Rows as both backends return them, and their conversion to domain types.
+
+use app::domain::{
+    Commit, Deploy, DeploySource, DeployStatus, Environment, EnvironmentName, Service, ServiceName,
+};
+use app::ssr::{ApiToken, StoreError};
+use chrono::{DateTime, Utc};
+
+/// The columns every deploy query selects, joined with service and environment names.
+macro_rules! deploy_select {
+    () => {
+        "SELECT d.id, s.name AS service, e.name AS environment, d.version, d.previous_version, \
+         d.author, d.description, d.ci_url, d.status, d.started_at, d.finished_at, d.source, \
+         d.external_id, d.created_at \
+         FROM deploys d \
+         JOIN services s ON s.id = d.service_id \
+         JOIN environments e ON e.id = d.environment_id"
+    };
+}
+pub(crate) use deploy_select;
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} {value:?} is not valid"))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct DeployRow {
+    id: i64,
+    service: String,
+    environment: String,
+    version: String,
+    previous_version: Option<String>,
+    author: Option<String>,
+    description: Option<String>,
+    ci_url: Option<String>,
+    status: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    source: String,
+    external_id: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<DeployRow> for Deploy {
+    type Error = StoreError;
+
+    fn try_from(row: DeployRow) -> Result<Self, StoreError> {
+        Ok(Deploy {
+            id: row.id,
+            service: ServiceName::parse(&row.service)
+                .map_err(|_| corrupt("service", &row.service))?,
+            environment: EnvironmentName::parse(&row.environment)
+                .map_err(|_| corrupt("environment", &row.environment))?,
+            version: row.version,
+            previous_version: row.previous_version,
+            author: row.author,
+            description: row.description,
+            ci_url: row.ci_url,
+            status: DeployStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("status", &row.status))?,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            source: DeploySource::parse(&row.source)
+                .ok_or_else(|| corrupt("source", &row.source))?,
+            external_id: row.external_id,
+            created_at: row.created_at,
+        })
+    }
+}
+
+pub fn deploys(rows: Vec<DeployRow>) -> Result<Vec<Deploy>, StoreError> {
+    rows.into_iter().map(Deploy::try_from).collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub struct CommitRow {
+    sha: String,
+    message: String,
+    author: Option<String>,
+    committed_at: Option<DateTime<Utc>>,
+}
+
+impl From<CommitRow> for Commit {
+    fn from(row: CommitRow) -> Self {
+        Commit {
+            sha: row.sha,
+            message: row.message,
+            author: row.author,
+            committed_at: row.committed_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ServiceRow {
+    name: String,
+    repository_url: Option<String>,
+}
+
+impl TryFrom<ServiceRow> for Service {
+    type Error = StoreError;
+
+    fn try_from(row: ServiceRow) -> Result<Self, StoreError> {
+        Ok(Service {
+            name: ServiceName::parse(&row.name).map_err(|_| corrupt("service", &row.name))?,
+            repository_url: row.repository_url,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct EnvironmentRow {
+    name: String,
+    stage_order: i32,
+}
+
+impl TryFrom<EnvironmentRow> for Environment {
+    type Error = StoreError;
+
+    fn try_from(row: EnvironmentRow) -> Result<Self, StoreError> {
+        Ok(Environment {
+            name: EnvironmentName::parse(&row.name)
+                .map_err(|_| corrupt("environment", &row.name))?,
+            stage_order: row.stage_order,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ApiTokenRow {
+    id: i64,
+    name: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiTokenRow> for ApiToken {
+    fn from(row: ApiTokenRow) -> Self {
+        ApiToken {
+            id: row.id,
+            name: row.name,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! The `Store` implementation both backends share. The SQL here is portable
+//! (`$N` placeholders, `ON CONFLICT`, `RETURNING` work on SQLite and PostgreSQL);
+//! a macro stamps it out once per sqlx database type because sqlx's generic
+//! executor bounds would cost more clarity than they save. Each backend provides
+//! `self.pool` and `self.begin_write()`.
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl app::ssr::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn ping(&self) -> Result<(), app::ssr::StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::storage::backend_error)
+            }
+
+            #[tracing::instrument(skip(self, new), fields(service = %new.service, environment = %new.environment, version = %new.version), err)]
+            async fn register_deploy(
+                &self,
+                new: &app::domain::NewDeploy,
+            ) -> Result<app::ssr::Registration, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                use $crate::storage::rows::{DeployRow, deploy_select};
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let by_external_id = concat!(deploy_select!(), " WHERE d.external_id = $1");
+                if let Some(external_id) = &new.external_id {
+                    let existing = sqlx::query_as::<_, DeployRow>(by_external_id)
+                        .bind(external_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                    if let Some(row) = existing {
+                        return Ok(app::ssr::Registration { deploy: row.try_into()?, created: false });
+                    }
+                }
+                let now = app::domain::to_stored_precision(chrono::Utc::now());
+
+                sqlx::query("INSERT INTO services (name, repository_url, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                    .bind(new.service.as_str())
+                    .bind(new.repository_url.as_deref())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                if let Some(url) = &new.repository_url {
+                    sqlx::query("UPDATE services SET repository_url = $1 WHERE name = $2 AND (repository_url IS NULL OR repository_url <> $1)")
+                        .bind(url)
+                        .bind(new.service.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                let service_id: i64 = sqlx::query_scalar("SELECT id FROM services WHERE name = $1")
+                    .bind(new.service.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+
+                sqlx::query("INSERT INTO environments (name, stage_order, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                    .bind(new.environment.as_str())
+                    .bind(app::domain::default_stage_order(&new.environment))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                let environment_id: i64 = sqlx::query_scalar("SELECT id FROM environments WHERE name = $1")
+                    .bind(new.environment.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+
+                let previous_version = match &new.previous_version {
+                    Some(v) => Some(v.clone()),
+                    None => sqlx::query_scalar::<_, String>(
+                        "SELECT version FROM deploys WHERE service_id = $1 AND environment_id = $2 \
+                         AND status = 'succeeded' AND started_at < $3 \
+                         ORDER BY started_at DESC, id DESC LIMIT 1",
+                    )
+                    .bind(service_id)
+                    .bind(environment_id)
+                    .bind(new.started_at)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend_error)?,
+                };
+
+                let inserted: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO deploys (service_id, environment_id, version, previous_version, author, \
+                     description, ci_url, status, started_at, finished_at, source, external_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                     ON CONFLICT (external_id) DO NOTHING RETURNING id",
+                )
+                .bind(service_id)
+                .bind(environment_id)
+                .bind(&new.version)
+                .bind(previous_version)
+                .bind(new.author.as_deref())
+                .bind(new.description.as_deref())
+                .bind(new.ci_url.as_deref())
+                .bind(new.status.as_str())
+                .bind(new.started_at)
+                .bind(new.finished_at)
+                .bind(new.source.as_str())
+                .bind(new.external_id.as_deref())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+
+                let Some(id) = inserted else {
+                    // A concurrent registration with the same external id committed first.
+                    tx.rollback().await.map_err(backend_error)?;
+                    let row = sqlx::query_as::<_, DeployRow>(by_external_id)
+                        .bind(new.external_id.as_deref())
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(backend_error)?;
+                    return Ok(app::ssr::Registration { deploy: row.try_into()?, created: false });
+                };
+
+                if !new.commits.is_empty() {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO deploy_commits (deploy_id, position, sha, message, author, committed_at) ",
+                    );
+                    qb.push_values(new.commits.iter().enumerate(), |mut b, (i, c)| {
+                        b.push_bind(id)
+                            .push_bind(i32::try_from(i).unwrap_or(i32::MAX))
+                            .push_bind(c.sha.clone())
+                            .push_bind(c.message.clone())
+                            .push_bind(c.author.clone())
+                            .push_bind(c.committed_at);
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(backend_error)?;
+                }
+
+                let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                tx.commit().await.map_err(backend_error)?;
+                tracing::info!(deploy_id = id, "deploy registered");
+                Ok(app::ssr::Registration { deploy: row.try_into()?, created: true })
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn find_deploy_by_external_id(
+                &self,
+                external_id: &str,
+            ) -> Result<Option<app::domain::Deploy>, app::ssr::StoreError> {
+                use $crate::storage::rows::{DeployRow, deploy_select};
+                sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.external_id = $1"))
+                    .bind(external_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::storage::backend_error)?
+                    .map(TryInto::try_into)
+                    .transpose()
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn update_deploy_status(
+                &self,
+                id: app::domain::DeployId,
+                change: &app::domain::StatusChange,
+            ) -> Result<app::domain::Deploy, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                use $crate::storage::rows::{DeployRow, deploy_select};
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let updated = sqlx::query("UPDATE deploys SET status = $1, finished_at = $2 WHERE id = $3")
+                    .bind(change.status.as_str())
+                    .bind(change.finished_at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                if updated.rows_affected() == 0 {
+                    return Err(app::ssr::StoreError::NotFound(format!("deploy {id} does not exist")));
+                }
+                let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                tx.commit().await.map_err(backend_error)?;
+                tracing::info!(deploy_id = id, status = %change.status, "deploy status changed");
+                row.try_into()
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn get_deploy(
+                &self,
+                id: app::domain::DeployId,
+            ) -> Result<app::domain::DeployDetail, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                use $crate::storage::rows::{CommitRow, DeployRow, deploy_select};
+                let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend_error)?
+                    .ok_or_else(|| app::ssr::StoreError::NotFound(format!("deploy {id} does not exist")))?;
+                let commits = sqlx::query_as::<_, CommitRow>(
+                    "SELECT sha, message, author, committed_at FROM deploy_commits WHERE deploy_id = $1 ORDER BY position",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                let repository_url: Option<String> = sqlx::query_scalar(
+                    "SELECT s.repository_url FROM deploys d JOIN services s ON s.id = d.service_id WHERE d.id = $1",
+                )
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(app::domain::DeployDetail {
+                    deploy: row.try_into()?,
+                    commits: commits.into_iter().map(Into::into).collect(),
+                    repository_url,
+                })
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn list_deploys(
+                &self,
+                filter: &app::domain::DeployFilter,
+                page: &app::domain::PageRequest,
+            ) -> Result<app::domain::DeployPage, app::ssr::StoreError> {
+                use $crate::storage::rows::{DeployRow, deploy_select};
+                let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(deploy_select!(), " WHERE 1 = 1"));
+                if let Some(service) = &filter.service {
+                    qb.push(" AND s.name = ").push_bind(service.as_str().to_owned());
+                }
+                if let Some(environment) = &filter.environment {
+                    qb.push(" AND e.name = ").push_bind(environment.as_str().to_owned());
+                }
+                if let Some(author) = &filter.author {
+                    qb.push(" AND LOWER(d.author) LIKE ")
+                        .push_bind($crate::storage::shared::like_pattern(author))
+                        .push(" ESCAPE '\\'");
+                }
+                if let Some(status) = filter.status {
+                    qb.push(" AND d.status = ").push_bind(status.as_str());
+                }
+                if let Some(since) = filter.since {
+                    qb.push(" AND d.started_at >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    qb.push(" AND d.started_at < ").push_bind(until);
+                }
+                if let Some(cursor) = page.cursor {
+                    qb.push(" AND (d.started_at < ")
+                        .push_bind(cursor.started_at)
+                        .push(" OR (d.started_at = ")
+                        .push_bind(cursor.started_at)
+                        .push(" AND d.id < ")
+                        .push_bind(cursor.id)
+                        .push("))");
+                }
+                qb.push(" ORDER BY d.started_at DESC, d.id DESC LIMIT ")
+                    .push_bind(i64::from(page.limit) + 1);
+                let rows = qb
+                    .build_query_as::<DeployRow>()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::backend_error)?;
+                let mut deploys = $crate::storage::rows::deploys(rows)?;
+                let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+                let next_cursor = if deploys.len() > limit {
+                    deploys.truncate(limit);
+                    deploys.last().map(|d| app::domain::Cursor::after(d).encode())
+                } else {
+                    None
+                };
+                Ok(app::domain::DeployPage { deploys, next_cursor })
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn list_services(&self) -> Result<Vec<app::domain::Service>, app::ssr::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::ServiceRow>(
+                    "SELECT name, repository_url FROM services ORDER BY name",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn list_environments(&self) -> Result<Vec<app::domain::Environment>, app::ssr::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::EnvironmentRow>(
+                    "SELECT name, stage_order FROM environments ORDER BY stage_order, name",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn board(&self) -> Result<app::domain::Board, app::ssr::StoreError> {
+                use $crate::storage::rows::{DeployRow, deploy_select};
+                let rows = sqlx::query_as::<_, DeployRow>(concat!(
+                    deploy_select!(),
+                    " WHERE d.id = (SELECT d2.id FROM deploys d2 \
+                       WHERE d2.service_id = d.service_id AND d2.environment_id = d.environment_id \
+                       ORDER BY d2.started_at DESC, d2.id DESC LIMIT 1)"
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                Ok(app::domain::Board {
+                    environments: self.list_environments().await?,
+                    services: self.list_services().await?,
+                    latest: $crate::storage::rows::deploys(rows)?,
+                })
+            }
+
+            #[tracing::instrument(skip(self, token_hash), err)]
+            async fn create_api_token(
+                &self,
+                name: &str,
+                token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::ssr::ApiToken, app::ssr::StoreError> {
+                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(
+                    "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) \
+                     RETURNING id, name, created_at, last_used_at, revoked_at",
+                )
+                .bind(name)
+                .bind(token_hash)
+                .bind(app::domain::to_stored_precision(now))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| {
+                    if $crate::storage::is_unique_violation(&e) {
+                        app::ssr::StoreError::Conflict(format!(
+                            "an active token named {name:?} exists; revoke it first or choose another name"
+                        ))
+                    } else {
+                        $crate::storage::backend_error(e)
+                    }
+                })?;
+                Ok(row.into())
+            }
+
+            #[tracing::instrument(skip(self, token_hash), err)]
+            async fn authenticate_api_token(
+                &self,
+                token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<app::ssr::ApiToken>, app::ssr::StoreError> {
+                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(
+                    "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
+                     RETURNING id, name, created_at, last_used_at, revoked_at",
+                )
+                .bind(app::domain::to_stored_precision(now))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                Ok(row.map(Into::into))
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn list_api_tokens(&self) -> Result<Vec<app::ssr::ApiToken>, app::ssr::StoreError> {
+                let rows = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(
+                    "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn revoke_api_token(
+                &self,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::ssr::ApiToken, app::ssr::StoreError> {
+                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL \
+                     RETURNING id, name, created_at, last_used_at, revoked_at",
+                )
+                .bind(app::domain::to_stored_precision(now))
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?
+                .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no active token named {name:?}")))?;
+                Ok(row.into())
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn claim_webhook_delivery(
+                &self,
+                delivery_id: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, app::ssr::StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO webhook_deliveries (delivery_id, received_at) VALUES ($1, $2) \
+                     ON CONFLICT (delivery_id) DO NOTHING",
+                )
+                .bind(delivery_id)
+                .bind(app::domain::to_stored_precision(now))
+                .execute(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn release_webhook_delivery(&self, delivery_id: &str) -> Result<(), app::ssr::StoreError> {
+                sqlx::query("DELETE FROM webhook_deliveries WHERE delivery_id = $1")
+                    .bind(delivery_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::storage::backend_error)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;
+
+/// A case-insensitive "contains" pattern for `LIKE … ESCAPE '\'`.
+pub(crate) fn like_pattern(needle: &str) -> String {
+    let mut out = String::from("%");
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern("Ada"), "%ada%");
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}
