@@ -4,15 +4,17 @@
 mod support;
 
 use app::domain::{
-    Commit, Cursor, DeployFilter, DeploySource, DeployStatus, EnvironmentName, NewDeploy, PageRequest, ServiceName,
-    StatusChange,
+    Commit, Cursor, DeployFilter, DeploySource, DeployStatus, EnvironmentName, NewDeploy,
+    PageRequest, ServiceName, StatusChange,
 };
 use app::ssr::{Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 fn deploy(service: &str, environment: &str, version: &str, started_at: DateTime<Utc>) -> NewDeploy {
@@ -39,7 +41,17 @@ async fn register(store: &dyn Store, new: NewDeploy) -> app::domain::Deploy {
 }
 
 async fn all(store: &dyn Store, filter: DeployFilter) -> Vec<app::domain::Deploy> {
-    store.list_deploys(&filter, &PageRequest { cursor: None, limit: 200 }).await.expect("list").deploys
+    store
+        .list_deploys(
+            &filter,
+            &PageRequest {
+                cursor: None,
+                limit: 200,
+            },
+        )
+        .await
+        .expect("list")
+        .deploys
 }
 
 async fn registers_with_commits_and_round_trips_every_field(store: Arc<dyn Store>) {
@@ -53,8 +65,18 @@ async fn registers_with_commits_and_round_trips_every_field(store: Arc<dyn Store
         finished_at: None,
         external_id: Some("ci-1".into()),
         commits: vec![
-            Commit { sha: "a1".into(), message: "First".into(), author: Some("grace".into()), committed_at: Some(t0() - Duration::hours(1)) },
-            Commit { sha: "b2".into(), message: "Second\n\nbody".into(), author: None, committed_at: None },
+            Commit {
+                sha: "a1".into(),
+                message: "First".into(),
+                author: Some("grace".into()),
+                committed_at: Some(t0() - Duration::hours(1)),
+            },
+            Commit {
+                sha: "b2".into(),
+                message: "Second\n\nbody".into(),
+                author: None,
+                committed_at: None,
+            },
         ],
         ..deploy("checkout", "production", "v1.2.3", started)
     };
@@ -71,21 +93,49 @@ async fn registers_with_commits_and_round_trips_every_field(store: Arc<dyn Store
 
     let detail = store.get_deploy(d.id).await.expect("get");
     assert_eq!(detail.deploy, d);
-    assert_eq!(detail.commits, new.commits, "commits come back in order, unchanged");
-    assert_eq!(detail.repository_url.as_deref(), Some("https://github.com/acme/checkout"));
+    assert_eq!(
+        detail.commits, new.commits,
+        "commits come back in order, unchanged"
+    );
+    assert_eq!(
+        detail.repository_url.as_deref(),
+        Some("https://github.com/acme/checkout")
+    );
 }
 
 async fn same_external_id_returns_the_first_deploy(store: Arc<dyn Store>) {
-    let first = NewDeploy { external_id: Some("gh-42".into()), ..deploy("api", "staging", "v1", t0()) };
-    let again = NewDeploy { external_id: Some("gh-42".into()), ..deploy("api", "staging", "v2-different", t0() + Duration::hours(1)) };
+    let first = NewDeploy {
+        external_id: Some("gh-42".into()),
+        ..deploy("api", "staging", "v1", t0())
+    };
+    let again = NewDeploy {
+        external_id: Some("gh-42".into()),
+        ..deploy("api", "staging", "v2-different", t0() + Duration::hours(1))
+    };
     let a = store.register_deploy(&first).await.expect("first");
     let b = store.register_deploy(&again).await.expect("second");
     assert!(a.created);
     assert!(!b.created);
-    assert_eq!(a.deploy, b.deploy, "the stored deploy is returned unchanged");
+    assert_eq!(
+        a.deploy, b.deploy,
+        "the stored deploy is returned unchanged"
+    );
     assert_eq!(all(store.as_ref(), DeployFilter::default()).await.len(), 1);
-    assert_eq!(store.find_deploy_by_external_id("gh-42").await.expect("find").map(|d| d.id), Some(a.deploy.id));
-    assert_eq!(store.find_deploy_by_external_id("nope").await.expect("find"), None);
+    assert_eq!(
+        store
+            .find_deploy_by_external_id("gh-42")
+            .await
+            .expect("find")
+            .map(|d| d.id),
+        Some(a.deploy.id)
+    );
+    assert_eq!(
+        store
+            .find_deploy_by_external_id("nope")
+            .await
+            .expect("find"),
+        None
+    );
 }
 
 async fn concurrent_registrations_with_one_external_id_store_one_deploy(store: Arc<dyn Store>) {
@@ -93,7 +143,10 @@ async fn concurrent_registrations_with_one_external_id_store_one_deploy(store: A
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                let new = NewDeploy { external_id: Some("race".into()), ..deploy("race", "prod", &format!("v{i}"), t0()) };
+                let new = NewDeploy {
+                    external_id: Some("race".into()),
+                    ..deploy("race", "prod", &format!("v{i}"), t0())
+                };
                 store.register_deploy(&new).await.expect("register")
             })
         })
@@ -113,50 +166,149 @@ async fn concurrent_registrations_with_one_external_id_store_one_deploy(store: A
 async fn previous_version_is_the_last_succeeded_deploy_to_the_same_place(store: Arc<dyn Store>) {
     let s = store.as_ref();
     register(s, deploy("web", "prod", "v1", t0())).await;
-    register(s, NewDeploy { status: DeployStatus::Failed, ..deploy("web", "prod", "v2-broken", t0() + Duration::hours(1)) }).await;
-    register(s, deploy("web", "staging", "v3-staging-only", t0() + Duration::hours(2))).await;
+    register(
+        s,
+        NewDeploy {
+            status: DeployStatus::Failed,
+            ..deploy("web", "prod", "v2-broken", t0() + Duration::hours(1))
+        },
+    )
+    .await;
+    register(
+        s,
+        deploy(
+            "web",
+            "staging",
+            "v3-staging-only",
+            t0() + Duration::hours(2),
+        ),
+    )
+    .await;
     let d = register(s, deploy("web", "prod", "v3", t0() + Duration::hours(3))).await;
     assert_eq!(d.previous_version.as_deref(), Some("v1"));
 
     let first_elsewhere = register(s, deploy("web", "dev", "v0", t0())).await;
     assert_eq!(first_elsewhere.previous_version, None);
 
-    let explicit = register(s, NewDeploy { previous_version: Some("v0.9".into()), ..deploy("web", "prod", "v4", t0() + Duration::hours(4)) }).await;
+    let explicit = register(
+        s,
+        NewDeploy {
+            previous_version: Some("v0.9".into()),
+            ..deploy("web", "prod", "v4", t0() + Duration::hours(4))
+        },
+    )
+    .await;
     assert_eq!(explicit.previous_version.as_deref(), Some("v0.9"));
 }
 
 async fn status_changes_are_stored_and_missing_deploys_are_not_found(store: Arc<dyn Store>) {
-    let d = register(store.as_ref(), NewDeploy { status: DeployStatus::InProgress, finished_at: None, ..deploy("a", "prod", "1", t0()) }).await;
-    let change = StatusChange { status: DeployStatus::RolledBack, finished_at: t0() + Duration::minutes(7) };
-    let updated = store.update_deploy_status(d.id, &change).await.expect("update");
+    let d = register(
+        store.as_ref(),
+        NewDeploy {
+            status: DeployStatus::InProgress,
+            finished_at: None,
+            ..deploy("a", "prod", "1", t0())
+        },
+    )
+    .await;
+    let change = StatusChange {
+        status: DeployStatus::RolledBack,
+        finished_at: t0() + Duration::minutes(7),
+    };
+    let updated = store
+        .update_deploy_status(d.id, &change)
+        .await
+        .expect("update");
     assert_eq!(updated.status, DeployStatus::RolledBack);
     assert_eq!(updated.finished_at, Some(change.finished_at));
     assert_eq!(store.get_deploy(d.id).await.expect("get").deploy, updated);
 
-    assert!(matches!(store.update_deploy_status(d.id + 1000, &change).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.get_deploy(d.id + 1000).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.update_deploy_status(d.id + 1000, &change).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_deploy(d.id + 1000).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn filters_narrow_the_history(store: Arc<dyn Store>) {
     let s = store.as_ref();
-    let a = register(s, NewDeploy { author: Some("Ada Lovelace".into()), ..deploy("checkout", "prod", "1", t0()) }).await;
-    let b = register(s, NewDeploy { status: DeployStatus::Failed, author: Some("grace".into()), ..deploy("checkout", "staging", "2", t0() + Duration::hours(1)) }).await;
-    let c = register(s, NewDeploy { author: Some("ada_99%".into()), ..deploy("search", "prod", "3", t0() + Duration::hours(2)) }).await;
+    let a = register(
+        s,
+        NewDeploy {
+            author: Some("Ada Lovelace".into()),
+            ..deploy("checkout", "prod", "1", t0())
+        },
+    )
+    .await;
+    let b = register(
+        s,
+        NewDeploy {
+            status: DeployStatus::Failed,
+            author: Some("grace".into()),
+            ..deploy("checkout", "staging", "2", t0() + Duration::hours(1))
+        },
+    )
+    .await;
+    let c = register(
+        s,
+        NewDeploy {
+            author: Some("ada_99%".into()),
+            ..deploy("search", "prod", "3", t0() + Duration::hours(2))
+        },
+    )
+    .await;
     let ids = |v: Vec<app::domain::Deploy>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
 
-    let by_service = DeployFilter { service: Some(ServiceName::parse("checkout").expect("valid")), ..Default::default() };
+    let by_service = DeployFilter {
+        service: Some(ServiceName::parse("checkout").expect("valid")),
+        ..Default::default()
+    };
     assert_eq!(ids(all(s, by_service).await), [b.id, a.id]);
-    let by_env = DeployFilter { environment: Some(EnvironmentName::parse("prod").expect("valid")), ..Default::default() };
+    let by_env = DeployFilter {
+        environment: Some(EnvironmentName::parse("prod").expect("valid")),
+        ..Default::default()
+    };
     assert_eq!(ids(all(s, by_env).await), [c.id, a.id]);
-    let by_status = DeployFilter { status: Some(DeployStatus::Failed), ..Default::default() };
+    let by_status = DeployFilter {
+        status: Some(DeployStatus::Failed),
+        ..Default::default()
+    };
     assert_eq!(ids(all(s, by_status).await), [b.id]);
-    let by_author = DeployFilter { author: Some("ADA".into()), ..Default::default() };
-    assert_eq!(ids(all(s, by_author).await), [c.id, a.id], "author matches a case-insensitive part");
-    let wildcard = DeployFilter { author: Some("%".into()), ..Default::default() };
-    assert_eq!(ids(all(s, wildcard).await), [c.id], "LIKE wildcards in the filter are literal");
-    let window = DeployFilter { since: Some(t0() + Duration::hours(1)), until: Some(t0() + Duration::hours(2)), ..Default::default() };
-    assert_eq!(ids(all(s, window).await), [b.id], "since is inclusive, until exclusive");
-    let none = DeployFilter { service: Some(ServiceName::parse("ghost").expect("valid")), ..Default::default() };
+    let by_author = DeployFilter {
+        author: Some("ADA".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(all(s, by_author).await),
+        [c.id, a.id],
+        "author matches a case-insensitive part"
+    );
+    let wildcard = DeployFilter {
+        author: Some("%".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(all(s, wildcard).await),
+        [c.id],
+        "LIKE wildcards in the filter are literal"
+    );
+    let window = DeployFilter {
+        since: Some(t0() + Duration::hours(1)),
+        until: Some(t0() + Duration::hours(2)),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(all(s, window).await),
+        [b.id],
+        "since is inclusive, until exclusive"
+    );
+    let none = DeployFilter {
+        service: Some(ServiceName::parse("ghost").expect("valid")),
+        ..Default::default()
+    };
     assert!(all(s, none).await.is_empty());
 }
 
@@ -171,7 +323,10 @@ async fn keyset_pages_visit_every_deploy_once_in_order(store: Arc<dyn Store>) {
     let mut cursor = None;
     let mut pages = 0;
     loop {
-        let page = s.list_deploys(&DeployFilter::default(), &PageRequest { cursor, limit: 5 }).await.expect("page");
+        let page = s
+            .list_deploys(&DeployFilter::default(), &PageRequest { cursor, limit: 5 })
+            .await
+            .expect("page");
         pages += 1;
         assert!(page.deploys.len() <= 5);
         seen.extend(page.deploys.iter().map(|d| (d.started_at, d.id)));
@@ -191,47 +346,107 @@ async fn keyset_pages_visit_every_deploy_once_in_order(store: Arc<dyn Store>) {
 async fn board_has_the_latest_deploy_per_place_and_stages_in_order(store: Arc<dyn Store>) {
     let s = store.as_ref();
     register(s, deploy("checkout", "production", "v1", t0())).await;
-    let latest = register(s, NewDeploy { status: DeployStatus::Failed, ..deploy("checkout", "production", "v2", t0() + Duration::hours(1)) }).await;
+    let latest = register(
+        s,
+        NewDeploy {
+            status: DeployStatus::Failed,
+            ..deploy("checkout", "production", "v2", t0() + Duration::hours(1))
+        },
+    )
+    .await;
     register(s, deploy("checkout", "staging", "v2", t0())).await;
     register(s, deploy("accounts", "dev", "v9", t0())).await;
 
     let board = s.board().await.expect("board");
-    let envs: Vec<_> = board.environments.iter().map(|e| e.name.as_str().to_owned()).collect();
+    let envs: Vec<_> = board
+        .environments
+        .iter()
+        .map(|e| e.name.as_str().to_owned())
+        .collect();
     assert_eq!(envs, ["dev", "staging", "production"]);
-    let services: Vec<_> = board.services.iter().map(|s| s.name.as_str().to_owned()).collect();
+    let services: Vec<_> = board
+        .services
+        .iter()
+        .map(|s| s.name.as_str().to_owned())
+        .collect();
     assert_eq!(services, ["accounts", "checkout"]);
     assert_eq!(board.latest.len(), 3);
     let cell = board
-        .cell(&ServiceName::parse("checkout").expect("valid"), &EnvironmentName::parse("production").expect("valid"))
+        .cell(
+            &ServiceName::parse("checkout").expect("valid"),
+            &EnvironmentName::parse("production").expect("valid"),
+        )
         .expect("cell");
     assert_eq!(cell.id, latest.id);
-    assert!(board.cell(&ServiceName::parse("accounts").expect("valid"), &EnvironmentName::parse("production").expect("valid")).is_none());
+    assert!(
+        board
+            .cell(
+                &ServiceName::parse("accounts").expect("valid"),
+                &EnvironmentName::parse("production").expect("valid")
+            )
+            .is_none()
+    );
 }
 
 async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
     let s = store.as_ref();
-    let created = s.create_api_token("ci", "hash-1", t0()).await.expect("create");
+    let created = s
+        .create_api_token("ci", "hash-1", t0())
+        .await
+        .expect("create");
     assert_eq!(created.last_used_at, None);
-    assert!(matches!(s.create_api_token("ci", "hash-2", t0()).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.create_api_token("ci", "hash-2", t0()).await,
+        Err(StoreError::Conflict(_))
+    ));
 
-    let used = s.authenticate_api_token("hash-1", t0() + Duration::minutes(1)).await.expect("auth").expect("known token");
+    let used = s
+        .authenticate_api_token("hash-1", t0() + Duration::minutes(1))
+        .await
+        .expect("auth")
+        .expect("known token");
     assert_eq!(used.name, "ci");
     assert_eq!(used.last_used_at, Some(t0() + Duration::minutes(1)));
-    assert_eq!(s.authenticate_api_token("unknown", t0()).await.expect("auth"), None);
+    assert_eq!(
+        s.authenticate_api_token("unknown", t0())
+            .await
+            .expect("auth"),
+        None
+    );
 
-    s.revoke_api_token("ci", t0() + Duration::minutes(2)).await.expect("revoke");
-    assert_eq!(s.authenticate_api_token("hash-1", t0()).await.expect("auth"), None);
-    assert!(matches!(s.revoke_api_token("ci", t0()).await, Err(StoreError::NotFound(_))));
-    s.create_api_token("ci", "hash-3", t0()).await.expect("a revoked name can be reused");
+    s.revoke_api_token("ci", t0() + Duration::minutes(2))
+        .await
+        .expect("revoke");
+    assert_eq!(
+        s.authenticate_api_token("hash-1", t0())
+            .await
+            .expect("auth"),
+        None
+    );
+    assert!(matches!(
+        s.revoke_api_token("ci", t0()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    s.create_api_token("ci", "hash-3", t0())
+        .await
+        .expect("a revoked name can be reused");
     assert_eq!(s.list_api_tokens().await.expect("list").len(), 2);
 }
 
 async fn webhook_deliveries_are_claimed_once(store: Arc<dyn Store>) {
     let s = store.as_ref();
     assert!(s.claim_webhook_delivery("d-1", t0()).await.expect("claim"));
-    assert!(!s.claim_webhook_delivery("d-1", t0()).await.expect("claim again"));
+    assert!(
+        !s.claim_webhook_delivery("d-1", t0())
+            .await
+            .expect("claim again")
+    );
     s.release_webhook_delivery("d-1").await.expect("release");
-    assert!(s.claim_webhook_delivery("d-1", t0()).await.expect("claim after release"));
+    assert!(
+        s.claim_webhook_delivery("d-1", t0())
+            .await
+            .expect("claim after release")
+    );
 }
 
 async fn ping_answers(store: Arc<dyn Store>) {
@@ -278,11 +493,26 @@ contract!(
 #[tokio::test]
 async fn sqlite_data_survives_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite:{}", dir.path().join("nested/dir/houston.db").display());
+    let url = format!(
+        "sqlite:{}",
+        dir.path().join("nested/dir/houston.db").display()
+    );
     let id = {
-        let store = houston::storage::open(&url).await.expect("first open creates the file");
-        register(store.as_ref(), deploy("persist", "prod", "v1", t0())).await.id
+        let store = houston::storage::open(&url)
+            .await
+            .expect("first open creates the file");
+        register(store.as_ref(), deploy("persist", "prod", "v1", t0()))
+            .await
+            .id
     };
     let store = houston::storage::open(&url).await.expect("second open");
-    assert_eq!(store.get_deploy(id).await.expect("still there").deploy.version, "v1");
+    assert_eq!(
+        store
+            .get_deploy(id)
+            .await
+            .expect("still there")
+            .deploy
+            .version,
+        "v1"
+    );
 }

@@ -2,7 +2,10 @@
 //! database on the server named by `HOUSTON_TEST_POSTGRES_URL` (default: the local
 //! server on 127.0.0.1:5432), dropped when the test ends, even when it fails.
 
-#![allow(dead_code, reason = "each test binary uses a different part of this module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
 
 use app::ssr::Store;
 use sqlx::Connection;
@@ -26,14 +29,19 @@ impl Drop for Cleanup {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs outside any runtime the test may still hold: use a thread of our own.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        )))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             })
@@ -45,12 +53,19 @@ impl Drop for Cleanup {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite:{}", dir.path().join("houston.db").display());
-    let store = houston::storage::open(&url).await.expect("open sqlite store");
-    TestDb { store, url, _cleanup: Cleanup::Dir(dir) }
+    let store = houston::storage::open(&url)
+        .await
+        .expect("open sqlite store");
+    TestDb {
+        store,
+        url,
+        _cleanup: Cleanup::Dir(dir),
+    }
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("HOUSTON_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("HOUSTON_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -69,10 +84,19 @@ pub async fn postgres() -> TestDb {
         COUNTER.fetch_add(1, Ordering::Relaxed),
         chrono::Utc::now().timestamp_micros() % 1_000_000
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.expect("create test database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
     let url = with_database(&admin_url, &name);
-    let store = houston::storage::open(&url).await.expect("open postgres store");
-    TestDb { store, url, _cleanup: Cleanup::PgDatabase { admin_url, name } }
+    let store = houston::storage::open(&url)
+        .await
+        .expect("open postgres store");
+    TestDb {
+        store,
+        url,
+        _cleanup: Cleanup::PgDatabase { admin_url, name },
+    }
 }
 
 /// The same server URL with another database name.

@@ -1,0 +1,662 @@
+//! The HTTP API driven through `router(state)`: registration, validation, auth,
+//! history queries, GitHub webhooks, health, OpenAPI and the server-rendered pages.
+
+mod support;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use hmac::{Hmac, Mac};
+use houston::config::{Config, Overrides};
+use houston::{AppState, router};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tower::ServiceExt;
+
+struct Harness {
+    app: Router,
+    token: String,
+    _db: support::TestDb,
+}
+
+async fn harness_with(vars: &[(&str, &str)]) -> Harness {
+    let db = support::sqlite().await;
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let config = Config::from_lookup(
+        |k| {
+            vars.iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        },
+        &Overrides::default(),
+    )
+    .expect("config");
+    let token = houston::token::generate_token();
+    db.store
+        .create_api_token(
+            "test",
+            &houston::token::hash_token(&token),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("token");
+    let app = router(AppState::new(db.store.clone(), config));
+    Harness {
+        app,
+        token,
+        _db: db,
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(&[]).await
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl Harness {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Reply {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+    }
+
+    async fn post_json(&self, uri: &str, body: &Value) -> Reply {
+        self.send(
+            Request::post(uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+                .body(Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await
+    }
+
+    async fn deploy_count(&self) -> usize {
+        let r = self.get("/api/v1/deploys?limit=200").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json()["deploys"].as_array().map_or(0, Vec::len)
+    }
+}
+
+fn checkout(version: &str) -> Value {
+    json!({ "service": "checkout", "environment": "production", "version": version })
+}
+
+#[tokio::test]
+async fn registering_a_deploy_returns_201_with_location_and_the_deploy() {
+    let h = harness().await;
+    let body = json!({
+        "service": "checkout", "environment": "production", "version": "v1.4.0",
+        "author": "ada", "ci_url": "https://ci.example/1",
+        "commits": [{ "sha": "abc1234", "message": "Speed up cart", "author": "ada" }]
+    });
+    let r = h.post_json("/api/v1/deploys", &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let deploy = r.json();
+    let id = deploy["id"].as_i64().expect("id");
+    assert_eq!(
+        r.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some(format!("/api/v1/deploys/{id}").as_str())
+    );
+    assert_eq!(deploy["status"], "in_progress");
+
+    let detail = h.get(&format!("/api/v1/deploys/{id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert_eq!(detail.json()["commits"][0]["message"], "Speed up cart");
+}
+
+#[tokio::test]
+async fn registration_is_idempotent_by_external_id_and_idempotency_key() {
+    let h = harness().await;
+    let mut body = checkout("v1");
+    body["external_id"] = json!("run-77");
+    let first = h.post_json("/api/v1/deploys", &body).await;
+    let second = h.post_json("/api/v1/deploys", &body).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(first.json()["id"], second.json()["id"]);
+
+    let keyed = |key: &str| {
+        Request::post("/api/v1/deploys")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+            .header("Idempotency-Key", key)
+            .body(Body::from(checkout("v2").to_string()))
+            .expect("request")
+    };
+    let a = h.send(keyed("key-1")).await;
+    let b = h.send(keyed("key-1")).await;
+    assert_eq!((a.status, b.status), (StatusCode::CREATED, StatusCode::OK));
+    assert_eq!(a.json()["id"], b.json()["id"]);
+    assert_eq!(h.deploy_count().await, 2);
+}
+
+#[tokio::test]
+async fn writes_need_a_valid_token() {
+    let h = harness().await;
+    let anonymous = h
+        .send(
+            Request::post("/api/v1/deploys")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(checkout("v1").to_string()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.json()["error"], "unauthorized");
+    assert_eq!(
+        anonymous
+            .headers
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
+
+    let forged = h
+        .send(
+            Request::post("/api/v1/deploys")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, "Bearer hst_not-a-real-token")
+                .body(Body::from(checkout("v1").to_string()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.deploy_count().await, 0, "nothing was stored");
+    assert_eq!(
+        h.get("/api/v1/deploys").await.status,
+        StatusCode::OK,
+        "reads need no token"
+    );
+}
+
+#[tokio::test]
+async fn invalid_registrations_get_clear_errors_and_store_nothing() {
+    let h = harness_with(&[("HOUSTON_MAX_BODY_BYTES", "2048")]).await;
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            json!({ "environment": "production", "version": "v1" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "service",
+        ),
+        (
+            json!({ "service": "checkout", "environment": "production", "version": "  " }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "version",
+        ),
+        (
+            json!({ "service": "checkout", "environment": "production", "version": "v1", "started_at": "last tuesday" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "started_at",
+        ),
+        (
+            json!({ "service": "checkout", "environment": "production", "version": "v1", "status": "done" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "status",
+        ),
+        (
+            json!({ "service": "bad name!", "environment": "production", "version": "v1" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "service",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let r = h.post_json("/api/v1/deploys", &body).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        let err = r.json();
+        assert_eq!(err["error"], "validation");
+        assert!(
+            err["message"].as_str().is_some_and(|m| m.contains(field)),
+            "{}",
+            r.text
+        );
+        assert_eq!(err["fields"][0]["field"], field);
+    }
+
+    let unknown_field = h
+        .post_json(
+            "/api/v1/deploys",
+            &json!({ "service": "a", "environment": "b", "verison": "1" }),
+        )
+        .await;
+    assert_eq!(unknown_field.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown_field.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("verison"))
+    );
+
+    let raw = |content_type: &str, body: String| {
+        Request::post("/api/v1/deploys")
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let not_json = h.send(raw("application/json", "{not json".into())).await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_json.json()["error"], "bad_request");
+    let wrong_type = h.send(raw("text/plain", checkout("v1").to_string())).await;
+    assert_eq!(wrong_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        wrong_type.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("application/json"))
+    );
+    let mut huge = checkout("v1");
+    huge["description"] = json!("x".repeat(4096));
+    let too_large = h.send(raw("application/json", huge.to_string())).await;
+    assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(too_large.json()["error"], "payload_too_large");
+
+    assert_eq!(
+        h.deploy_count().await,
+        0,
+        "no invalid request stored anything"
+    );
+}
+
+#[tokio::test]
+async fn status_moves_a_deploy_to_finished() {
+    let h = harness().await;
+    let mut body = checkout("v1");
+    body["started_at"] = json!("2026-11-20T10:00:00Z");
+    let id = h.post_json("/api/v1/deploys", &body).await.json()["id"]
+        .as_i64()
+        .expect("id");
+
+    let ok = h
+        .post_json(
+            &format!("/api/v1/deploys/{id}/status"),
+            &json!({ "status": "succeeded", "finished_at": "2026-11-20T10:04:00Z" }),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(ok.json()["status"], "succeeded");
+    assert_eq!(ok.json()["finished_at"], "2026-11-20T10:04:00Z");
+
+    let back = h
+        .post_json(
+            &format!("/api/v1/deploys/{id}/status"),
+            &json!({ "status": "in_progress" }),
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let early = h
+        .post_json(
+            &format!("/api/v1/deploys/{id}/status"),
+            &json!({ "status": "failed", "finished_at": "2026-11-20T09:00:00Z" }),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(early.json()["fields"][0]["field"], "finished_at");
+    let missing = h
+        .post_json(
+            "/api/v1/deploys/999999/status",
+            &json!({ "status": "failed" }),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"], "not_found");
+    let stored = h.get(&format!("/api/v1/deploys/{id}")).await.json();
+    assert_eq!(
+        stored["status"], "succeeded",
+        "refused changes changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn history_filters_and_pages_through_the_api() {
+    let h = harness().await;
+    for i in 0..5 {
+        let body = json!({
+            "service": if i % 2 == 0 { "checkout" } else { "search" },
+            "environment": "production", "version": format!("v{i}"),
+            "started_at": format!("2026-11-20T10:0{i}:00Z"), "author": "ada"
+        });
+        assert_eq!(
+            h.post_json("/api/v1/deploys", &body).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let page = h
+        .get("/api/v1/deploys?service=checkout&limit=2")
+        .await
+        .json();
+    let versions: Vec<_> = page["deploys"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|d| d["version"].clone())
+        .collect();
+    assert_eq!(versions, [json!("v4"), json!("v2")]);
+    let cursor = page["next_cursor"].as_str().expect("more pages");
+    let next = h
+        .get(&format!(
+            "/api/v1/deploys?service=checkout&limit=2&cursor={cursor}"
+        ))
+        .await
+        .json();
+    assert_eq!(next["deploys"][0]["version"], "v0");
+    assert!(next["next_cursor"].is_null());
+
+    let window = h
+        .get("/api/v1/deploys?since=2026-11-20T10:01:00Z&until=2026-11-20T10:03:00Z")
+        .await
+        .json();
+    assert_eq!(window["deploys"].as_array().map(Vec::len), Some(2));
+
+    let bad = h.get("/api/v1/deploys?status=great&limit=0").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<_> = bad.json()["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["field"].clone())
+        .collect();
+    assert_eq!(fields, [json!("status"), json!("limit")]);
+    assert_eq!(
+        h.get("/api/v1/deploys?limit=abc").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        h.get("/api/v1/deploys/999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.get("/api/v1/deploys/not-a-number").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let unknown = h.get("/api/v1/nothing-here").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.json()["error"], "not_found");
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/github")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn github(event: &str, delivery: &str, body: Vec<u8>, signature: Option<String>) -> Request<Body> {
+    let mut r = Request::post("/api/v1/webhooks/github")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", delivery)
+        .header(header::USER_AGENT, "GitHub-Hookshot/test");
+    if let Some(sig) = signature {
+        r = r.header("X-Hub-Signature-256", sig);
+    }
+    r.body(Body::from(body)).expect("request")
+}
+
+#[tokio::test]
+async fn every_github_fixture_lands_as_the_right_deploy_and_status() {
+    for (deployment_file, status_file) in [
+        ("deployment.json", "deployment_status.json"),
+        (
+            "deployment_with-installation.json",
+            "deployment_status_with-installation.json",
+        ),
+    ] {
+        let secret = "webhook-secret";
+        let h = harness_with(&[("HOUSTON_GITHUB_WEBHOOK_SECRET", secret)]).await;
+        let body = fixture(deployment_file);
+        let created = h
+            .send(github(
+                "deployment",
+                "d-1",
+                body.clone(),
+                Some(sign(secret, &body)),
+            ))
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{deployment_file}: {}",
+            created.text
+        );
+        let deploy = &created.json()["deploy"];
+        assert_eq!(deploy["service"], "Hello-World");
+        assert_eq!(deploy["environment"], "production");
+        assert_eq!(
+            deploy["version"],
+            "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
+        );
+        assert_eq!(deploy["author"], "Codertocat");
+        assert_eq!(deploy["status"], "in_progress");
+        assert_eq!(deploy["source"], "github_webhook");
+        assert_eq!(deploy["started_at"], "2019-05-15T15:20:53Z");
+        assert_eq!(
+            deploy["external_id"],
+            "github:Codertocat/Hello-World#145988746"
+        );
+
+        let body = fixture(status_file);
+        let updated = h
+            .send(github(
+                "deployment_status",
+                "d-2",
+                body.clone(),
+                Some(sign(secret, &body)),
+            ))
+            .await;
+        assert_eq!(
+            updated.status,
+            StatusCode::OK,
+            "{status_file}: {}",
+            updated.text
+        );
+        assert_eq!(updated.json()["outcome"], "updated");
+        let deploys = h.get("/api/v1/deploys").await.json();
+        assert_eq!(
+            deploys["deploys"].as_array().map(Vec::len),
+            Some(1),
+            "one deploy, not two"
+        );
+        assert_eq!(deploys["deploys"][0]["status"], "succeeded");
+        assert_eq!(deploys["deploys"][0]["finished_at"], "2019-05-15T15:20:55Z");
+    }
+}
+
+#[tokio::test]
+async fn a_status_before_its_deployment_registers_the_deploy_finished() {
+    let h = harness().await;
+    let r = h
+        .send(github(
+            "deployment_status",
+            "only-status",
+            fixture("deployment_status.json"),
+            None,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["deploy"]["status"], "succeeded");
+    let later = h
+        .send(github(
+            "deployment",
+            "late-deployment",
+            fixture("deployment.json"),
+            None,
+        ))
+        .await;
+    assert_eq!(later.status, StatusCode::OK);
+    assert_eq!(
+        later.json()["deploy"]["status"],
+        "succeeded",
+        "the late deployment event changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn github_signatures_are_enforced_and_repeated_deliveries_change_nothing() {
+    let secret = "s3cret";
+    let h = harness_with(&[("HOUSTON_GITHUB_WEBHOOK_SECRET", secret)]).await;
+    let body = fixture("deployment.json");
+
+    let unsigned = h
+        .send(github("deployment", "x-1", body.clone(), None))
+        .await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    let wrong = h
+        .send(github(
+            "deployment",
+            "x-2",
+            body.clone(),
+            Some(sign("other-secret", &body)),
+        ))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let tampered_reply = h
+        .send(github(
+            "deployment",
+            "x-3",
+            tampered,
+            Some(sign(secret, &body)),
+        ))
+        .await;
+    assert_eq!(tampered_reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.deploy_count().await, 0, "refused webhooks stored nothing");
+
+    let status_body = fixture("deployment_status.json");
+    let first = h
+        .send(github(
+            "deployment_status",
+            "same-delivery",
+            status_body.clone(),
+            Some(sign(secret, &status_body)),
+        ))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = h
+        .send(github(
+            "deployment_status",
+            "same-delivery",
+            status_body.clone(),
+            Some(sign(secret, &status_body)),
+        ))
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json()["outcome"], "duplicate_delivery");
+    assert_eq!(h.deploy_count().await, 1);
+
+    let ping = h
+        .send(github(
+            "ping",
+            "p-1",
+            b"{}".to_vec(),
+            Some(sign(secret, b"{}")),
+        ))
+        .await;
+    assert_eq!(ping.status, StatusCode::OK);
+    assert_eq!(ping.json()["outcome"], "ignored");
+    let garbage = h
+        .send(github(
+            "deployment",
+            "g-1",
+            b"{}".to_vec(),
+            Some(sign(secret, b"{}")),
+        ))
+        .await;
+    assert_eq!(garbage.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn health_readiness_and_openapi_are_served() {
+    let h = harness().await;
+    assert_eq!(h.get("/healthz").await.status, StatusCode::OK);
+    let ready = h.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.json()["database"], "sqlite");
+
+    let doc = h.get("/api/v1/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let doc = doc.json();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    for path in [
+        "/api/v1/deploys",
+        "/api/v1/deploys/{id}",
+        "/api/v1/deploys/{id}/status",
+        "/api/v1/webhooks/github",
+    ] {
+        assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
+    }
+    assert!(doc["components"]["schemas"]["DeployRequest"].is_object());
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_with_stored_deploys() {
+    let h = harness().await;
+    let body = json!({
+        "service": "checkout", "environment": "production", "version": "v9.9.9", "author": "grace",
+        "commits": [{ "sha": "0123456789abcdef", "message": "Make checkout faster" }]
+    });
+    let id = h.post_json("/api/v1/deploys", &body).await.json()["id"]
+        .as_i64()
+        .expect("id");
+
+    let board = h.get("/").await;
+    assert_eq!(board.status, StatusCode::OK);
+    assert!(board.text.contains("Mission control"));
+    assert!(
+        board.text.contains("checkout")
+            && board.text.contains("v9.9.9")
+            && board.text.contains("grace"),
+        "{}",
+        board.text
+    );
+
+    let detail = h.get(&format!("/deploys/{id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(detail.text.contains("Make checkout faster"));
+
+    let history = h.get("/deploys?service=checkout").await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert!(history.text.contains("v9.9.9"));
+    let empty = h.get("/deploys?service=search").await;
+    assert!(empty.text.contains("No deploys match"));
+
+    assert_eq!(h.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
+}
