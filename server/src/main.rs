@@ -34,7 +34,7 @@ enum Command {
         seed: u64,
     },
     /// Register a deploy with a running Houston (for CI scripts).
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Mark a registered deploy as finished (for CI scripts).
     DeployStatus(DeployStatusArgs),
     /// Create, list and revoke API tokens.
@@ -140,7 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
     };
     match cli.command {
-        Command::Deploy(args) => return deploy(args).await,
+        Command::Deploy(args) => return deploy(*args).await,
         Command::DeployStatus(args) => return deploy_status(args).await,
         _ => {}
     }

@@ -366,10 +366,10 @@ impl DeployRequest {
                 "lies in the future; check the clock and time zone of the caller",
             );
         }
-        if let Some(finished) = finished_at {
-            if finished < started {
-                p.add("finished_at", "must not be before started_at");
-            }
+        if let Some(finished) = finished_at
+            && finished < started
+        {
+            p.add("finished_at", "must not be before started_at");
         }
         let finished_at = match status {
             Some(DeployStatus::InProgress) if finished_at.is_some() => {

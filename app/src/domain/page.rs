@@ -152,10 +152,10 @@ impl DeployQuery {
                 }
             }
         }
-        if let (Some(since), Some(until)) = (filter.since, filter.until) {
-            if since >= until {
-                errors.push(FieldError::new("until", "must be after since"));
-            }
+        if let (Some(since), Some(until)) = (filter.since, filter.until)
+            && since >= until
+        {
+            errors.push(FieldError::new("until", "must be after since"));
         }
         let cursor = match non_empty(&self.cursor) {
             None => None,

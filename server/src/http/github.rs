@@ -222,15 +222,15 @@ pub async fn receive(
         )
     })?;
     // The signature is checked before anything in the body is looked at.
-    if let Some(secret) = &state.config.github_webhook_secret {
-        if !signature_is_valid(secret, &body, header(&headers, "x-hub-signature-256")) {
-            tracing::warn!("GitHub webhook refused: signature missing or wrong");
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "X-Hub-Signature-256 is missing or does not match HOUSTON_GITHUB_WEBHOOK_SECRET",
-            ));
-        }
+    if let Some(secret) = &state.config.github_webhook_secret
+        && !signature_is_valid(secret, &body, header(&headers, "x-hub-signature-256"))
+    {
+        tracing::warn!("GitHub webhook refused: signature missing or wrong");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "X-Hub-Signature-256 is missing or does not match HOUSTON_GITHUB_WEBHOOK_SECRET",
+        ));
     }
     let Some(event) = header(&headers, "x-github-event") else {
         return Err(ApiError::new(
@@ -304,30 +304,29 @@ pub async fn receive(
     let delivery = header(&headers, "x-github-delivery")
         .map(str::trim)
         .filter(|d| !d.is_empty());
-    if let Some(delivery) = delivery {
-        if !state
+    if let Some(delivery) = delivery
+        && !state
             .store
             .claim_webhook_delivery(delivery, Utc::now())
             .await?
-        {
-            tracing::info!(delivery, "GitHub delivery seen before; nothing changed");
-            return Ok((
-                StatusCode::OK,
-                Json(WebhookOutcome {
-                    outcome: "duplicate_delivery",
-                    detail: format!("delivery {delivery} was handled before"),
-                    deploy: None,
-                }),
-            ));
-        }
+    {
+        tracing::info!(delivery, "GitHub delivery seen before; nothing changed");
+        return Ok((
+            StatusCode::OK,
+            Json(WebhookOutcome {
+                outcome: "duplicate_delivery",
+                detail: format!("delivery {delivery} was handled before"),
+                deploy: None,
+            }),
+        ));
     }
     let result = apply(&state, work).await;
-    if result.is_err() {
-        if let Some(delivery) = delivery {
-            // Let GitHub's redelivery be handled once storage recovers.
-            if let Err(e) = state.store.release_webhook_delivery(delivery).await {
-                tracing::error!(delivery, error = %e, "could not release a failed delivery");
-            }
+    if result.is_err()
+        && let Some(delivery) = delivery
+    {
+        // Let GitHub's redelivery be handled once storage recovers.
+        if let Err(e) = state.store.release_webhook_delivery(delivery).await {
+            tracing::error!(delivery, error = %e, "could not release a failed delivery");
         }
     }
     result
