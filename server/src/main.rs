@@ -12,8 +12,9 @@ struct Cli {
     /// Database URL; overrides HOUSTON_DATABASE_URL.
     #[arg(long, global = true)]
     database_url: Option<String>,
+    /// What to do; without one, `serve`.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -132,14 +133,15 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve { bind: None });
     let overrides = Overrides {
         database_url: cli.database_url.clone(),
-        bind: match &cli.command {
+        bind: match &command {
             Command::Serve { bind } => *bind,
             _ => None,
         },
     };
-    match cli.command {
+    match command {
         Command::Deploy(args) => return deploy(*args).await,
         Command::DeployStatus(args) => return deploy_status(args).await,
         _ => {}
@@ -149,7 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = storage::open(&config.database_url)
         .await
         .with_context(|| format!("opening the database {}", redact(&config.database_url)))?;
-    match cli.command {
+    match command {
         Command::Serve { .. } => serve(store, config).await,
         Command::Migrate => {
             println!("migrations applied to {}", redact(&config.database_url));

@@ -366,23 +366,21 @@ impl DeployRequest {
                 "lies in the future; check the clock and time zone of the caller",
             );
         }
-        if let Some(finished) = finished_at
-            && finished < started
-        {
-            p.add("finished_at", "must not be before started_at");
-        }
         let finished_at = match status {
-            Some(DeployStatus::InProgress) if finished_at.is_some() => {
-                p.add(
-                    "finished_at",
-                    "must be empty while the status is in_progress",
-                );
+            Some(DeployStatus::InProgress) => {
+                if finished_at.is_some() {
+                    p.add("finished_at", "must be empty while the status is in_progress");
+                }
                 None
             }
-            Some(s) if s.is_finished() => {
-                Some(finished_at.unwrap_or_else(|| to_stored_precision(now).max(started)))
+            Some(_) => {
+                let finished = finished_at.unwrap_or_else(|| to_stored_precision(now).max(started));
+                if finished < started {
+                    p.add("finished_at", "must not be before started_at");
+                }
+                Some(finished)
             }
-            _ => finished_at,
+            None => None,
         };
 
         if self.commits.len() > MAX_COMMITS {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole suite: formatting, clippy (server and wasm32 hydrate builds), unit tests,
+# the storage contract suite on SQLite and PostgreSQL, HTTP tests, and browser
+# journeys against a release build. Installs what is missing first. Fails on the
+# first failing part.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+eval "$(scripts/bootstrap.sh)"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy: server build"
+cargo clippy --locked -p server --all-targets -- -D warnings
+
+step "clippy: hydrate build for wasm32"
+cargo clippy --locked -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+step "PostgreSQL for the contract suite"
+eval "$(scripts/postgres.sh)"
+trap 'scripts/postgres-stop.sh' EXIT
+
+step "unit, storage contract (SQLite + PostgreSQL) and HTTP tests"
+cargo test --locked --workspace
+
+step "release build (cargo leptos)"
+cargo leptos build --release
+
+step "browser journeys (headless Chromium)"
+end2end/run.sh
+
+printf '\nAll parts of the suite passed.\n'
