@@ -29,6 +29,7 @@ server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
+  cp "$work/server.log" /tmp/houston-e2e-server.log 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -78,7 +78,7 @@ pub fn demo_deploys(days: u32, seed: u64, now: DateTime<Utc>) -> Vec<NewDeploy> 
             let commit_count = rng.random_range(1..=6);
             let commits: Vec<Commit> = (0..commit_count)
                 .map(|i| Commit {
-                    sha: format!("{:040x}", rng.random::<u128>()),
+                    sha: hex::encode(rng.random::<[u8; 20]>()),
                     message: SUBJECTS[rng.random_range(0..SUBJECTS.len())].to_owned(),
                     author: Some(
                         if i == 0 {

@@ -369,7 +369,10 @@ impl DeployRequest {
         let finished_at = match status {
             Some(DeployStatus::InProgress) => {
                 if finished_at.is_some() {
-                    p.add("finished_at", "must be empty while the status is in_progress");
+                    p.add(
+                        "finished_at",
+                        "must be empty while the status is in_progress",
+                    );
                 }
                 None
             }

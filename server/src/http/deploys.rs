@@ -67,6 +67,7 @@ pub async fn register(
     let registration = state.store.register_deploy(&new).await?;
     let deploy = registration.deploy;
     if registration.created {
+        tracing::info!(deploy_id = deploy.id, service = %deploy.service, environment = %deploy.environment, version = %deploy.version, "deploy registered");
         state.events.deploy_changed(deploy.id);
         let location = format!("/api/v1/deploys/{}", deploy.id);
         Ok((
@@ -106,6 +107,7 @@ pub async fn set_status(
     let current = state.store.get_deploy(id).await?;
     change.check_against(&current.deploy)?;
     let deploy = state.store.update_deploy_status(id, &change).await?;
+    tracing::info!(deploy_id = id, status = %deploy.status, "deploy status changed");
     state.events.deploy_changed(deploy.id);
     Ok(Json(deploy))
 }

@@ -146,7 +146,7 @@ macro_rules! impl_store {
                     .await
                     .map_err(backend_error)?;
                 tx.commit().await.map_err(backend_error)?;
-                tracing::info!(deploy_id = id, "deploy registered");
+                tracing::debug!(deploy_id = id, "deploy registered");
                 Ok(app::ssr::Registration { deploy: row.try_into()?, created: true })
             }
 
@@ -190,7 +190,7 @@ macro_rules! impl_store {
                     .await
                     .map_err(backend_error)?;
                 tx.commit().await.map_err(backend_error)?;
-                tracing::info!(deploy_id = id, status = %change.status, "deploy status changed");
+                tracing::debug!(deploy_id = id, status = %change.status, "deploy status changed");
                 row.try_into()
             }
 

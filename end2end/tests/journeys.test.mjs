@@ -1,0 +1,170 @@
+// Browser journeys through a running Houston in Debian's headless Chromium.
+// end2end/run.sh starts the server and sets HOUSTON_URL, HOUSTON_TOKEN, HOUSTON_BIN.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.HOUSTON_URL;
+const TOKEN = process.env.HOUSTON_TOKEN;
+const BIN = process.env.HOUSTON_BIN;
+const SHOTS = path.resolve(import.meta.dirname, '..', 'screenshots');
+assert.ok(BASE && TOKEN && BIN, 'run through end2end/run.sh (HOUSTON_URL, HOUSTON_TOKEN, HOUSTON_BIN)');
+
+let context;
+let profile;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  profile = mkdtempSync(path.join(tmpdir(), 'houston-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+});
+
+after(async () => {
+  await context?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+async function registerDeploy(body) {
+  const res = await fetch(`${BASE}/api/v1/deploys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.ok(res.status === 201 || res.status === 200, `register answered ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+async function openHydrated(url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  // Clicks before hydration are ignored by server-rendered markup.
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 20000 });
+  return { page, errors };
+}
+
+test('a deploy registered through the API shows on mission control and on its detail page', async () => {
+  const deploy = await registerDeploy({
+    service: 'checkout', environment: 'production', version: 'v1.42.0', author: 'amara',
+    description: 'Faster cart totals', ci_url: 'https://ci.example/checkout/1042',
+    repository_url: 'https://github.com/acme/checkout',
+    commits: [
+      { sha: '3f9c2a1b7d4e5f60718293a4b5c6d7e8f9012345', message: 'Cache cart totals', author: 'amara' },
+      { sha: '9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b', message: 'Fix rounding in tax line', author: 'li' },
+    ],
+  });
+  await registerDeploy({ service: 'checkout', environment: 'staging', version: 'v1.42.0', author: 'amara', status: 'succeeded' });
+  await registerDeploy({ service: 'search', environment: 'staging', version: 'v7.1.0', author: 'li', status: 'failed' });
+
+  const { page, errors } = await openHydrated(`${BASE}/`);
+  const board = page.getByTestId('board');
+  await board.waitFor();
+  const cell = board.locator(`a[href="/deploys/${deploy.id}"]`);
+  await cell.waitFor();
+  assert.match(await cell.innerText(), /v1\.42\.0/);
+  assert.match(await cell.innerText(), /amara/);
+  const headers = await board.locator('thead th').allInnerTexts();
+  assert.deepEqual(headers.map((h) => h.toLowerCase()), ['service', 'staging', 'production'], 'stages in order');
+  await page.screenshot({ path: path.join(SHOTS, 'mission-control.png'), fullPage: true });
+
+  await cell.click();
+  await page.waitForURL(`${BASE}/deploys/${deploy.id}`);
+  await page.getByTestId('commits').waitFor();
+  const title = await page.getByTestId('deploy-title').innerText();
+  assert.match(title, /checkout/);
+  assert.match(title, /production/);
+  const commits = await page.getByTestId('commits').innerText();
+  assert.match(commits, /Cache cart totals/);
+  assert.match(commits, /Fix rounding in tax line/);
+  assert.match(await page.locator('main').innerText(), /In progress/);
+  await page.screenshot({ path: path.join(SHOTS, 'deploy-detail.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the history filter changes the page without a full reload (the page hydrated)', async () => {
+  const { page, errors } = await openHydrated(`${BASE}/deploys`);
+  await page.getByTestId('deploys').waitFor();
+  await page.evaluate(() => { window.__houstonMarker = 'still-here'; });
+  const before = await page.getByTestId('deploys').locator('tbody tr').count();
+  assert.ok(before >= 3, `expected the registered deploys, saw ${before}`);
+
+  await page.locator('select[name="status"]').selectOption('failed');
+  await page.waitForURL(/status=failed/);
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll('[data-testid="deploys"] tbody tr');
+    return rows.length > 0 && [...rows].every((r) => r.innerText.includes('Failed'));
+  });
+  const rows = await page.getByTestId('deploys').locator('tbody tr').allInnerTexts();
+  assert.equal(rows.length, 1);
+  assert.match(rows[0], /search/);
+  assert.equal(await page.evaluate(() => window.__houstonMarker), 'still-here', 'no full page load happened');
+  await page.screenshot({ path: path.join(SHOTS, 'history-filtered.png'), fullPage: true });
+
+  await page.goto(`${BASE}/deploys?status=rolled_back`);
+  await page.getByTestId('no-deploys').waitFor();
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('mission control updates live when a deploy arrives', async () => {
+  const { page, errors } = await openHydrated(`${BASE}/`);
+  await page.getByTestId('board').waitFor();
+  await page.evaluate(() => { window.__houstonMarker = 'live'; });
+  // Give the event stream a moment to connect before the deploy arrives.
+  await page.waitForTimeout(500);
+  await registerDeploy({ service: 'payments', environment: 'production', version: 'v3.0.0', author: 'sofia' });
+  await page.getByTestId('board').getByText('payments').waitFor({ timeout: 10000 });
+  assert.match(await page.getByTestId('board').innerText(), /v3\.0\.0/);
+  assert.equal(await page.evaluate(() => window.__houstonMarker), 'live', 'updated without a reload');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('houston deploy registers from a CI script and the page shows it', async () => {
+  const out = execFileSync(BIN, [
+    'deploy', '--service', 'inventory', '--environment', 'staging', '--version', 'v0.9.1',
+    '--author', 'ci-bot', '--commit', 'abcdef1234567=Add stock alerts', '--external-id', 'ci-run-5',
+  ], { env: { ...process.env, HOUSTON_URL: BASE, HOUSTON_TOKEN: TOKEN }, encoding: 'utf8' });
+  const id = Number(out.trim());
+  assert.ok(id > 0, `houston deploy printed ${out}`);
+  const again = execFileSync(BIN, [
+    'deploy', '--service', 'inventory', '--environment', 'staging', '--version', 'v0.9.1', '--external-id', 'ci-run-5',
+  ], { env: { ...process.env, HOUSTON_URL: BASE, HOUSTON_TOKEN: TOKEN }, encoding: 'utf8' });
+  assert.equal(Number(again.trim()), id, 'a re-run CI job does not register twice');
+  execFileSync(BIN, ['deploy-status', String(id), 'succeeded'], { env: { ...process.env, HOUSTON_URL: BASE, HOUSTON_TOKEN: TOKEN } });
+
+  const { page } = await openHydrated(`${BASE}/deploys/${id}`);
+  await page.getByTestId('commits').waitFor();
+  const main = await page.locator('main').innerText();
+  assert.match(main, /Add stock alerts/);
+  assert.match(main, /Succeeded/);
+  await page.close();
+});
+
+test('pages read well on a phone', async () => {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const [name, url] of [['phone-mission-control', '/'], ['phone-history', '/deploys']]) {
+    await page.goto(`${BASE}${url}`);
+    await page.waitForSelector('html[data-hydrated="true"]');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `${url} scrolls sideways by ${overflow}px; tables must scroll inside their frame`);
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  }
+  await page.close();
+});
