@@ -1,6 +1,7 @@
 //! The `houston` command: serve, migrate, demo, deploy and token administration.
 
 use anyhow::Context;
+use app::domain::{Actor, TokenScope};
 use clap::{Args, Parser, Subcommand};
 use houston::config::{Config, Overrides};
 use houston::{AppState, demo, router, storage, token};
@@ -103,6 +104,9 @@ enum TokenAction {
     Create {
         #[arg(long)]
         name: String,
+        /// deploy (default), ingest, gate or admin; repeat or separate with commas.
+        #[arg(long = "scope", value_delimiter = ',', default_value = "deploy")]
+        scopes: Vec<String>,
     },
     List,
     Revoke {
@@ -242,15 +246,31 @@ async fn shutdown_signal() {
     }
 }
 
+/// The audit log's name for whoever runs the command line on this machine.
+fn cli_actor() -> Actor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    Actor::new(format!("cli:{user}"), None)
+}
+
 async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     match action {
-        TokenAction::Create { name } => {
+        TokenAction::Create { name, scopes } => {
             let name = name.trim();
             anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+            let scopes = TokenScope::parse_list(&scopes.join(","))
+                .map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
             let secret = token::generate_token();
             store
-                .create_api_token(name, &token::hash_token(&secret), now)
+                .create_api_token(
+                    name,
+                    &token::hash_token(&secret),
+                    &scopes,
+                    &cli_actor(),
+                    now,
+                )
                 .await?;
             eprintln!("token {name:?} created; it is shown once, store it now:");
             println!("{secret}");
@@ -266,14 +286,15 @@ async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyh
                     |at| format!("last used {}", at.to_rfc3339()),
                 );
                 println!(
-                    "{}\t{state}\tcreated {}\t{used}",
+                    "{}\t{}\t{state}\tcreated {}\t{used}",
                     t.name,
+                    TokenScope::join(&t.scopes),
                     t.created_at.to_rfc3339()
                 );
             }
         }
         TokenAction::Revoke { name } => {
-            store.revoke_api_token(&name, now).await?;
+            store.revoke_api_token(&name, &cli_actor(), now).await?;
             println!("token {name:?} revoked");
         }
     }

@@ -3,6 +3,7 @@
 
 mod support;
 
+use app::domain::{Actor, TokenScope};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -40,6 +41,8 @@ async fn harness_with(vars: &[(&str, &str)]) -> Harness {
         .create_api_token(
             "test",
             &houston::token::hash_token(&token),
+            &[TokenScope::Deploy],
+            &Actor::new("cli:test", None),
             chrono::Utc::now(),
         )
         .await
@@ -659,4 +662,151 @@ async fn pages_render_on_the_server_with_stored_deploys() {
     assert!(empty.text.contains("No deploys match"));
 
     assert_eq!(h.get("/no/such/page").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn token_scopes_decide_what_a_token_may_call() {
+    let h = harness().await;
+    let id = h.post_json("/api/v1/deploys", &checkout("v1")).await.json()["id"]
+        .as_i64()
+        .expect("id");
+    let store = h._db.store.clone();
+    let mut tokens = vec![("none", None)];
+    for scopes in [
+        vec![TokenScope::Deploy],
+        vec![TokenScope::Gate, TokenScope::Ingest],
+        vec![TokenScope::Admin],
+    ] {
+        let secret = houston::token::generate_token();
+        let name = TokenScope::join(&scopes);
+        store
+            .create_api_token(
+                &name,
+                &houston::token::hash_token(&secret),
+                &scopes,
+                &Actor::new("cli:test", None),
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("token");
+        tokens.push((
+            if scopes == [TokenScope::Deploy] {
+                "deploy"
+            } else if scopes.contains(&TokenScope::Admin) {
+                "admin"
+            } else {
+                "gate,ingest"
+            },
+            Some(secret),
+        ));
+    }
+    let call = |method: &str, uri: &str, body: Option<Value>, token: &Option<String>| {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        r.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .expect("request")
+    };
+    let register = checkout("v2");
+    let status = json!({ "status": "succeeded" });
+    let status_uri = format!("/api/v1/deploys/{id}/status");
+    // (who, register, status change, audit read, history read)
+    let expected = [
+        ("none", 401, 401, 401, 200),
+        ("deploy", 201, 200, 403, 200),
+        ("gate,ingest", 403, 403, 403, 200),
+        ("admin", 201, 200, 200, 200),
+    ];
+    for (who, token) in &tokens {
+        let want = expected.iter().find(|e| e.0 == *who).expect("row");
+        let got = (
+            h.send(call(
+                "POST",
+                "/api/v1/deploys",
+                Some(register.clone()),
+                token,
+            ))
+            .await
+            .status
+            .as_u16(),
+            h.send(call("POST", &status_uri, Some(status.clone()), token))
+                .await
+                .status
+                .as_u16(),
+            h.send(call("GET", "/api/v1/audit", None, token))
+                .await
+                .status
+                .as_u16(),
+            h.send(call("GET", "/api/v1/deploys", None, token))
+                .await
+                .status
+                .as_u16(),
+        );
+        assert_eq!(
+            got,
+            (want.1, want.2, want.3, want.4),
+            "token with scopes {who}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_lists_token_changes_for_admins() {
+    let h = harness().await;
+    let store = h._db.store.clone();
+    let admin = houston::token::generate_token();
+    store
+        .create_api_token(
+            "root",
+            &houston::token::hash_token(&admin),
+            &[TokenScope::Admin],
+            &Actor::new("cli:ops", None),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("token");
+    store
+        .revoke_api_token("test", &Actor::new("cli:ops", None), chrono::Utc::now())
+        .await
+        .expect("revoke");
+    let get = |uri: &str| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    let all = h.send(get("/api/v1/audit")).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    let entries = all.json();
+    let actions: Vec<_> = entries
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        actions,
+        ["token.revoke", "token.create", "token.create"],
+        "newest first"
+    );
+    assert_eq!(entries[0]["target"], "token:test");
+    assert_eq!(entries[0]["actor"], "cli:ops");
+    let only_creates = h
+        .send(get("/api/v1/audit?action=token.create&actor=cli:ops"))
+        .await
+        .json();
+    assert_eq!(only_creates.as_array().map(Vec::len), Some(1));
+    assert_eq!(only_creates[0]["detail"], "scopes: admin");
+    assert_eq!(
+        h.send(get("/api/v1/audit?limit=0")).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        h.send(get("/api/v1/audit?since=yesterday")).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }

@@ -4,8 +4,8 @@
 mod support;
 
 use app::domain::{
-    Commit, Cursor, DeployFilter, DeploySource, DeployStatus, EnvironmentName, NewDeploy,
-    PageRequest, ServiceName, StatusChange,
+    Actor, AuditFilter, Commit, Cursor, DeployFilter, DeploySource, DeployStatus, EnvironmentName,
+    NewDeploy, PageRequest, ServiceName, StatusChange, TokenScope,
 };
 use app::ssr::{Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -390,13 +390,17 @@ async fn board_has_the_latest_deploy_per_place_and_stages_in_order(store: Arc<dy
 
 async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
     let s = store.as_ref();
+    let ops = Actor::new("cli:ops", Some("10.0.0.7".into()));
+    let scopes = [TokenScope::Deploy, TokenScope::Gate];
     let created = s
-        .create_api_token("ci", "hash-1", t0())
+        .create_api_token("ci", "hash-1", &scopes, &ops, t0())
         .await
         .expect("create");
     assert_eq!(created.last_used_at, None);
+    assert_eq!(created.scopes, scopes);
     assert!(matches!(
-        s.create_api_token("ci", "hash-2", t0()).await,
+        s.create_api_token("ci", "hash-2", &scopes, &ops, t0())
+            .await,
         Err(StoreError::Conflict(_))
     ));
 
@@ -406,6 +410,7 @@ async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
         .expect("auth")
         .expect("known token");
     assert_eq!(used.name, "ci");
+    assert_eq!(used.scopes, scopes);
     assert_eq!(used.last_used_at, Some(t0() + Duration::minutes(1)));
     assert_eq!(
         s.authenticate_api_token("unknown", t0())
@@ -414,7 +419,7 @@ async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
         None
     );
 
-    s.revoke_api_token("ci", t0() + Duration::minutes(2))
+    s.revoke_api_token("ci", &ops, t0() + Duration::minutes(2))
         .await
         .expect("revoke");
     assert_eq!(
@@ -424,13 +429,89 @@ async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
         None
     );
     assert!(matches!(
-        s.revoke_api_token("ci", t0()).await,
+        s.revoke_api_token("ci", &ops, t0()).await,
         Err(StoreError::NotFound(_))
     ));
-    s.create_api_token("ci", "hash-3", t0())
+    s.create_api_token("ci", "hash-3", &[TokenScope::Admin], &ops, t0())
         .await
         .expect("a revoked name can be reused");
     assert_eq!(s.list_api_tokens().await.expect("list").len(), 2);
+}
+
+async fn token_changes_are_audited_and_the_log_refuses_changes(store: Arc<dyn Store>, url: String) {
+    let s = store.as_ref();
+    let ops = Actor::new("cli:ops", Some("10.0.0.7".into()));
+    s.create_api_token("ci", "h1", &[TokenScope::Deploy], &ops, t0())
+        .await
+        .expect("create");
+    s.revoke_api_token(
+        "ci",
+        &Actor::new("cli:lead", None),
+        t0() + Duration::minutes(5),
+    )
+    .await
+    .expect("revoke");
+    let failed = s
+        .create_api_token("x", "h1", &[TokenScope::Deploy], &ops, t0())
+        .await;
+    assert!(failed.is_err(), "a reused hash is refused");
+
+    let all = s
+        .list_audit(&AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let summary: Vec<_> = all
+        .iter()
+        .map(|e| (e.action.as_str(), e.target.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("token.revoke", "token:ci", "cli:lead"),
+            ("token.create", "token:ci", "cli:ops")
+        ],
+        "a failed change leaves no entry"
+    );
+    assert_eq!(all[1].source_address.as_deref(), Some("10.0.0.7"));
+    assert_eq!(all[1].detail.as_deref(), Some("scopes: deploy"));
+    assert_eq!(all[1].at, t0());
+    let filtered = s
+        .list_audit(&AuditFilter {
+            actor: Some("cli:lead".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(filtered.len(), 1);
+    let window = s
+        .list_audit(&AuditFilter {
+            since: Some(t0() + Duration::minutes(1)),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(window.len(), 1);
+
+    // The database itself refuses to rewrite history, whoever asks.
+    let update = support::execute_raw(&url, "UPDATE audit_log SET actor = 'someone-else'").await;
+    assert!(update.is_err_and(|e| e.contains("append-only")));
+    let delete = support::execute_raw(&url, "DELETE FROM audit_log").await;
+    assert!(delete.is_err_and(|e| e.contains("append-only")));
+    assert_eq!(
+        s.list_audit(&AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .len(),
+        2
+    );
 }
 
 async fn webhook_deliveries_are_claimed_once(store: Arc<dyn Store>) {
@@ -475,6 +556,31 @@ macro_rules! contract {
         }
     };
 }
+
+macro_rules! contract_with_url {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_raw {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = crate::support::sqlite().await;
+                    super::$case(db.store.clone(), db.url.clone()).await;
+                }
+            )*
+        }
+        mod postgres_raw {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = crate::support::postgres().await;
+                    super::$case(db.store.clone(), db.url.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_with_url!(token_changes_are_audited_and_the_log_refuses_changes);
 
 contract!(
     registers_with_commits_and_round_trips_every_field,

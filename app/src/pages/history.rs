@@ -81,36 +81,49 @@ fn submit_enclosing_form(ev: leptos::ev::Event) {
     let _ = ev;
 }
 
+/// A labelled filter select that applies itself when changed; "" means no filter.
+#[component]
+fn FilterSelect(
+    name: &'static str,
+    label: &'static str,
+    any: &'static str,
+    choices: Vec<(String, String)>,
+    current: Option<String>,
+) -> impl IntoView {
+    let options = choices
+        .into_iter()
+        .map(|(value, text)| {
+            let is = current.as_deref() == Some(value.as_str());
+            view! { <option value=value selected=is>{text}</option> }
+        })
+        .collect_view();
+    view! {
+        <label>
+            <span>{label}</span>
+            <select name=name on:change=submit_enclosing_form>
+                <option value="">{any}</option>
+                {options}
+            </select>
+        </label>
+    }
+}
+
 #[component]
 fn Filters(options: FilterOptions, current: DeployQuery) -> impl IntoView {
-    let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
-    let service_options = options
+    let services = options
         .services
         .iter()
-        .map(|s| {
-            let name = s.name.to_string();
-            let is = selected(&current.service, &name);
-            let label = name.clone();
-            view! { <option value=name selected=is>{label}</option> }
-        })
-        .collect_view();
-    let environment_options = options
+        .map(|s| (s.name.to_string(), s.name.to_string()))
+        .collect();
+    let environments = options
         .environments
         .iter()
-        .map(|e| {
-            let name = e.name.to_string();
-            let is = selected(&current.environment, &name);
-            let label = name.clone();
-            view! { <option value=name selected=is>{label}</option> }
-        })
-        .collect_view();
-    let status_options = DeployStatus::ALL
+        .map(|e| (e.name.to_string(), e.name.to_string()))
+        .collect();
+    let statuses = DeployStatus::ALL
         .iter()
-        .map(|s| {
-            let is = selected(&current.status, s.as_str());
-            view! { <option value=s.as_str() selected=is>{s.label()}</option> }
-        })
-        .collect_view();
+        .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
+        .collect();
     let date_value = |raw: &Option<String>| {
         raw.as_deref()
             .map(|v| v.get(..10).unwrap_or(v).to_owned())
@@ -119,27 +132,9 @@ fn Filters(options: FilterOptions, current: DeployQuery) -> impl IntoView {
     view! {
         <Form method="GET" action="/deploys">
             <div class="filters" data-testid="filters">
-                <label>
-                    <span>"Service"</span>
-                    <select name="service" on:change=submit_enclosing_form>
-                        <option value="">"All services"</option>
-                        {service_options}
-                    </select>
-                </label>
-                <label>
-                    <span>"Environment"</span>
-                    <select name="environment" on:change=submit_enclosing_form>
-                        <option value="">"All environments"</option>
-                        {environment_options}
-                    </select>
-                </label>
-                <label>
-                    <span>"Status"</span>
-                    <select name="status" on:change=submit_enclosing_form>
-                        <option value="">"Any status"</option>
-                        {status_options}
-                    </select>
-                </label>
+                <FilterSelect name="service" label="Service" any="All services" choices=services current=current.service.clone() />
+                <FilterSelect name="environment" label="Environment" any="All environments" choices=environments current=current.environment.clone() />
+                <FilterSelect name="status" label="Status" any="Any status" choices=statuses current=current.status.clone() />
                 <label>
                     <span>"Author"</span>
                     <input type="search" name="author" placeholder="login" value=current.author.clone().unwrap_or_default() />

@@ -2,8 +2,8 @@
 //! server crate and checked by one contract suite on both.
 
 use crate::domain::{
-    Board, Deploy, DeployDetail, DeployFilter, DeployId, DeployPage, Environment, NewDeploy,
-    PageRequest, Service, StatusChange,
+    Actor, AuditEntry, AuditFilter, Board, Deploy, DeployDetail, DeployFilter, DeployId,
+    DeployPage, Environment, NewDeploy, PageRequest, Service, StatusChange, TokenScope,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -31,6 +31,7 @@ pub struct Registration {
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
+    pub scopes: Vec<TokenScope>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -79,11 +80,14 @@ pub trait Store: Send + Sync + 'static {
     /// Every service × environment with the latest deploy there.
     async fn board(&self) -> Result<Board, StoreError>;
 
-    /// Stores a token under `name`; `Conflict` when an active token has that name.
+    /// Stores a token under `name` with its scopes and records `token.create` in the
+    /// audit log, in one transaction; `Conflict` when an active token has that name.
     async fn create_api_token(
         &self,
         name: &str,
         token_hash: &str,
+        scopes: &[TokenScope],
+        by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError>;
 
@@ -96,12 +100,18 @@ pub trait Store: Send + Sync + 'static {
 
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
 
-    /// Revokes the active token called `name`; `NotFound` when there is none.
+    /// Revokes the active token called `name` and records `token.revoke`, in one
+    /// transaction; `NotFound` when there is none.
     async fn revoke_api_token(
         &self,
         name: &str,
+        by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError>;
+
+    /// Audit entries matching `filter`, newest first. The log is append-only: the
+    /// database refuses UPDATE and DELETE on it.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Records a webhook delivery id; `false` when it was recorded before.
     async fn claim_webhook_delivery(

@@ -13,10 +13,11 @@ use utoipa::{Modify, OpenApi};
         super::deploys::list,
         super::deploys::get_one,
         super::github::receive,
+        super::audit::list,
     ),
     components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "deploys", description = "Deploy registration and history"), (name = "webhooks", description = "Events from other tools"))
+    tags((name = "deploys", description = "Deploy registration and history"), (name = "webhooks", description = "Events from other tools"), (name = "audit", description = "The append-only audit log"))
 )]
 pub struct ApiDoc;
 

@@ -1,7 +1,8 @@
 //! Rows as both backends return them, and their conversion to domain types.
 
 use app::domain::{
-    Commit, Deploy, DeploySource, DeployStatus, Environment, EnvironmentName, Service, ServiceName,
+    AuditEntry, Commit, Deploy, DeploySource, DeployStatus, Environment, EnvironmentName, Service,
+    ServiceName, TokenScope,
 };
 use app::ssr::{ApiToken, StoreError};
 use chrono::{DateTime, Utc};
@@ -130,19 +131,54 @@ impl TryFrom<EnvironmentRow> for Environment {
 pub struct ApiTokenRow {
     id: i64,
     name: String,
+    scopes: String,
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
 }
 
-impl From<ApiTokenRow> for ApiToken {
-    fn from(row: ApiTokenRow) -> Self {
-        ApiToken {
+impl TryFrom<ApiTokenRow> for ApiToken {
+    type Error = StoreError;
+
+    fn try_from(row: ApiTokenRow) -> Result<Self, StoreError> {
+        Ok(ApiToken {
             id: row.id,
+            scopes: TokenScope::parse_list(&row.scopes)
+                .map_err(|_| corrupt("token scopes", &row.scopes))?,
             name: row.name,
             created_at: row.created_at,
             last_used_at: row.last_used_at,
             revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// The columns every token query returns.
+pub const TOKEN_COLUMNS: &str = "id, name, scopes, created_at, last_used_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    source_address: Option<String>,
+    action: String,
+    target: String,
+    reason: Option<String>,
+    detail: Option<String>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(row: AuditRow) -> Self {
+        AuditEntry {
+            id: row.id,
+            at: row.at,
+            actor: row.actor,
+            source_address: row.source_address,
+            action: row.action,
+            target: row.target,
+            reason: row.reason,
+            detail: row.detail,
         }
     }
 }

@@ -328,21 +328,27 @@ macro_rules! impl_store {
                 })
             }
 
-            #[tracing::instrument(skip(self, token_hash), err)]
+            #[tracing::instrument(skip(self, token_hash, by), fields(actor = %by.name), err)]
             async fn create_api_token(
                 &self,
                 name: &str,
                 token_hash: &str,
+                scopes: &[app::domain::TokenScope],
+                by: &app::domain::Actor,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<app::ssr::ApiToken, app::ssr::StoreError> {
-                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(
-                    "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) \
-                     RETURNING id, name, created_at, last_used_at, revoked_at",
-                )
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO api_tokens (name, token_hash, scopes, created_at) VALUES ($1, $2, $3, $4) RETURNING {}",
+                    $crate::storage::rows::TOKEN_COLUMNS
+                )))
                 .bind(name)
                 .bind(token_hash)
-                .bind(app::domain::to_stored_precision(now))
-                .fetch_one(&self.pool)
+                .bind(app::domain::TokenScope::join(scopes))
+                .bind(now)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| {
                     if $crate::storage::is_unique_violation(&e) {
@@ -350,10 +356,13 @@ macro_rules! impl_store {
                             "an active token named {name:?} exists; revoke it first or choose another name"
                         ))
                     } else {
-                        $crate::storage::backend_error(e)
+                        backend_error(e)
                     }
                 })?;
-                Ok(row.into())
+                let detail = format!("scopes: {}", app::domain::TokenScope::join(scopes));
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "token.create", &format!("token:{name}"), None::<&str>, Some(detail.as_str()));
+                tx.commit().await.map_err(backend_error)?;
+                row.try_into()
             }
 
             #[tracing::instrument(skip(self, token_hash), err)]
@@ -362,46 +371,84 @@ macro_rules! impl_store {
                 token_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<app::ssr::ApiToken>, app::ssr::StoreError> {
-                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(
-                    "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
-                     RETURNING id, name, created_at, last_used_at, revoked_at",
-                )
+                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(sqlx::AssertSqlSafe(format!(
+                    "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING {}",
+                    $crate::storage::rows::TOKEN_COLUMNS
+                )))
                 .bind(app::domain::to_stored_precision(now))
                 .bind(token_hash)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::storage::backend_error)?;
-                Ok(row.map(Into::into))
+                row.map(TryInto::try_into).transpose()
             }
 
             #[tracing::instrument(skip(self), err)]
             async fn list_api_tokens(&self) -> Result<Vec<app::ssr::ApiToken>, app::ssr::StoreError> {
-                let rows = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(
-                    "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id",
-                )
+                sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM api_tokens ORDER BY created_at, id",
+                    $crate::storage::rows::TOKEN_COLUMNS
+                )))
                 .fetch_all(&self.pool)
                 .await
-                .map_err($crate::storage::backend_error)?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                .map_err($crate::storage::backend_error)?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self, by), fields(actor = %by.name), err)]
             async fn revoke_api_token(
                 &self,
                 name: &str,
+                by: &app::domain::Actor,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<app::ssr::ApiToken, app::ssr::StoreError> {
-                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(
-                    "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL \
-                     RETURNING id, name, created_at, last_used_at, revoked_at",
-                )
-                .bind(app::domain::to_stored_precision(now))
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(sqlx::AssertSqlSafe(format!(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL RETURNING {}",
+                    $crate::storage::rows::TOKEN_COLUMNS
+                )))
+                .bind(now)
                 .bind(name)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
-                .map_err($crate::storage::backend_error)?
+                .map_err(backend_error)?
                 .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no active token named {name:?}")))?;
-                Ok(row.into())
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "token.revoke", &format!("token:{name}"), None::<&str>, None::<&str>);
+                tx.commit().await.map_err(backend_error)?;
+                row.try_into()
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn list_audit(
+                &self,
+                filter: &app::domain::AuditFilter,
+            ) -> Result<Vec<app::domain::AuditEntry>, app::ssr::StoreError> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, at, actor, source_address, action, target, reason, detail FROM audit_log WHERE 1 = 1",
+                );
+                if let Some(action) = &filter.action {
+                    qb.push(" AND action = ").push_bind(action.clone());
+                }
+                if let Some(actor) = &filter.actor {
+                    qb.push(" AND actor = ").push_bind(actor.clone());
+                }
+                if let Some(since) = filter.since {
+                    qb.push(" AND at >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    qb.push(" AND at < ").push_bind(until);
+                }
+                qb.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(i64::from(filter.limit.max(1)));
+                let rows = qb
+                    .build_query_as::<$crate::storage::rows::AuditRow>()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::backend_error)?;
+                Ok(rows.into_iter().map(Into::into).collect())
             }
 
             #[tracing::instrument(skip(self), err)]
@@ -436,6 +483,28 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+/// Appends one audit entry inside the caller's transaction, so the entry and the
+/// change it records commit together or not at all.
+macro_rules! append_audit {
+    ($executor:expr, $at:expr, $by:expr, $action:expr, $target:expr, $reason:expr, $detail:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, source_address, action, target, reason, detail)              VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind($at)
+        .bind($by.name.as_str())
+        .bind($by.address.as_deref())
+        .bind($action)
+        .bind($target)
+        .bind($reason)
+        .bind($detail)
+        .execute($executor)
+        .await
+        .map_err($crate::storage::backend_error)?
+    };
+}
+
+pub(crate) use append_audit;
 
 /// A case-insensitive "contains" pattern for `LIKE … ESCAPE '\'`.
 pub(crate) fn like_pattern(needle: &str) -> String {
