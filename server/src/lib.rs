@@ -11,10 +11,12 @@ pub mod token;
 use app::ssr::Store;
 use axum::Router;
 use axum::extract::FromRef;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Everything a request handler may need.
@@ -49,13 +51,30 @@ impl AppState {
     }
 }
 
+/// Headers every response carries. The script policy (a CSP with a nonce for the
+/// hydration script) comes with accounts; until then the policy forbids framing,
+/// plugins, foreign form targets and `<base>` rewrites.
+fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    router
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "same-origin"))
+        .layer(header(
+            header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'",
+        ))
+}
+
 /// The whole application: API, health endpoints, pages, server functions and
 /// static files.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let store = state.store.clone();
     let options = state.leptos_options.clone();
-    Router::new()
+    let app = Router::new()
         .nest(
             "/api/v1",
             http::api_router(&state).route("/events", get(events::stream)),
@@ -70,7 +89,8 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
-        ))
+        ));
+    with_security_headers(app)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

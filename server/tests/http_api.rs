@@ -665,6 +665,34 @@ async fn pages_render_on_the_server_with_stored_deploys() {
 }
 
 #[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let h = harness().await;
+    for uri in [
+        "/",
+        "/deploys",
+        "/api/v1/deploys",
+        "/api/v1/nothing",
+        "/healthz",
+    ] {
+        let r = h.get(uri).await;
+        let get = |name: &str| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(get("x-content-type-options"), "nosniff", "{uri}");
+        assert_eq!(get("x-frame-options"), "DENY", "{uri}");
+        assert_eq!(get("referrer-policy"), "same-origin", "{uri}");
+        assert!(
+            get("content-security-policy").contains("frame-ancestors 'none'"),
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn token_scopes_decide_what_a_token_may_call() {
     let h = harness().await;
     let id = h.post_json("/api/v1/deploys", &checkout("v1")).await.json()["id"]
