@@ -188,8 +188,12 @@ fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+                }
+                None => url.to_owned(),
+            }
         }
         _ => url.to_owned(),
     }
@@ -397,6 +401,10 @@ mod tests {
         assert_eq!(
             redact("postgres://houston:s3cret@db:5432/houston"),
             "postgres://houston:***@db:5432/houston"
+        );
+        assert_eq!(
+            redact("postgres://houston@db/houston"),
+            "postgres://houston@db/houston"
         );
         assert_eq!(redact("sqlite:data/houston.db"), "sqlite:data/houston.db");
     }
