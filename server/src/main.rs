@@ -1,10 +1,11 @@
 //! The `houston` command: serve, migrate, demo, deploy and token administration.
 
 use anyhow::Context;
-use app::domain::{Actor, TokenScope};
+use app::domain::{Actor, NewPassword, Role, TokenScope, Username};
 use clap::{Args, Parser, Subcommand};
 use houston::config::{Config, Overrides};
-use houston::{AppState, demo, router, storage, token};
+use houston::{AppState, demo, password, router, storage, token};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 
 #[derive(Parser)]
@@ -44,6 +45,25 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Create and list local accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create an account. The password is read from standard input when one is
+    /// piped in; otherwise a random one is generated and printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// viewer, deployer, lead or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    List,
 }
 
 #[derive(Args)]
@@ -170,6 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { action } => token_command(store.as_ref(), action).await,
+        Command::User { action } => user_command(store.as_ref(), action).await,
         Command::Deploy(_) | Command::DeployStatus(_) => Ok(()),
     }
 }
@@ -300,6 +321,55 @@ async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyh
         TokenAction::Revoke { name } => {
             store.revoke_api_token(&name, &cli_actor(), now).await?;
             println!("token {name:?} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn user_command(store: &dyn app::ssr::Store, action: UserAction) -> anyhow::Result<()> {
+    match action {
+        UserAction::Create { name, role } => {
+            let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+            let role = Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role: use viewer, deployer, lead or admin"))?;
+            let (password, generated) = if std::io::stdin().is_terminal() {
+                (
+                    token::generate_token().trim_start_matches(token::TOKEN_PREFIX)[..24]
+                        .to_owned(),
+                    true,
+                )
+            } else {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            };
+            let password =
+                NewPassword::parse(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+            let hash = password::hash_password(&password)
+                .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+            let user = store
+                .create_user(&username, &hash, role, &cli_actor(), chrono::Utc::now())
+                .await?;
+            eprintln!("user {} created with role {}", user.username, user.role);
+            if generated {
+                eprintln!("its password is shown once:");
+                println!("{}", password.expose());
+            }
+        }
+        UserAction::List => {
+            for u in store.list_users().await? {
+                let state = if u.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{state}\tcreated {}",
+                    u.username,
+                    u.role,
+                    u.created_at.to_rfc3339()
+                );
+            }
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ mod support;
 
 use app::domain::{
     Actor, AuditFilter, Commit, Cursor, DeployFilter, DeploySource, DeployStatus, EnvironmentName,
-    NewDeploy, PageRequest, ServiceName, StatusChange, TokenScope,
+    NewDeploy, PageRequest, Role, ServiceName, StatusChange, TokenScope, Username,
 };
 use app::ssr::{Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -514,6 +514,87 @@ async fn token_changes_are_audited_and_the_log_refuses_changes(store: Arc<dyn St
     );
 }
 
+async fn accounts_and_sessions(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ops = Actor::new("cli:ops", None);
+    let ada = Username::parse("ada").expect("valid");
+    assert_eq!(s.count_users().await.expect("count"), 0);
+    let user = s
+        .create_user(&ada, "$argon2id$fake", Role::Lead, &ops, t0())
+        .await
+        .expect("create");
+    assert_eq!(
+        (user.username.as_str(), user.role, user.created_at),
+        ("ada", Role::Lead, t0())
+    );
+    assert!(matches!(
+        s.create_user(&ada, "$argon2id$other", Role::Viewer, &ops, t0())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.create_user(
+        &Username::parse("bob").expect("valid"),
+        "h",
+        Role::Viewer,
+        &ops,
+        t0(),
+    )
+    .await
+    .expect("create");
+    assert_eq!(s.count_users().await.expect("count"), 2);
+    let names: Vec<_> = s
+        .list_users()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|u| u.username.to_string())
+        .collect();
+    assert_eq!(names, ["ada", "bob"]);
+
+    let (found, hash) = s.find_login(&ada).await.expect("find").expect("exists");
+    assert_eq!((found, hash.as_str()), (user.clone(), "$argon2id$fake"));
+    assert!(
+        s.find_login(&Username::parse("nobody").expect("valid"))
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    let expires = t0() + Duration::hours(12);
+    s.create_session("sess-hash", user.id, expires, Some("127.0.0.1"), t0())
+        .await
+        .expect("session");
+    assert_eq!(
+        s.session_user("sess-hash", t0()).await.expect("lookup"),
+        Some(user.clone())
+    );
+    assert_eq!(
+        s.session_user("sess-hash", expires).await.expect("lookup"),
+        None,
+        "expired at its expiry time"
+    );
+    assert_eq!(s.session_user("other", t0()).await.expect("lookup"), None);
+    s.delete_session("sess-hash").await.expect("delete");
+    assert_eq!(
+        s.session_user("sess-hash", t0()).await.expect("lookup"),
+        None
+    );
+
+    let audit = s
+        .list_audit(&AuditFilter {
+            action: Some("user.create".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(
+        audit.len(),
+        2,
+        "one entry per created account, none for the refused one"
+    );
+}
+
 async fn webhook_deliveries_are_claimed_once(store: Arc<dyn Store>) {
     let s = store.as_ref();
     assert!(s.claim_webhook_delivery("d-1", t0()).await.expect("claim"));
@@ -592,6 +673,7 @@ contract!(
     keyset_pages_visit_every_deploy_once_in_order,
     board_has_the_latest_deploy_per_place_and_stages_in_order,
     api_tokens_authenticate_until_revoked,
+    accounts_and_sessions,
     webhook_deliveries_are_claimed_once,
     ping_answers,
 );

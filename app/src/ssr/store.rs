@@ -3,7 +3,8 @@
 
 use crate::domain::{
     Actor, AuditEntry, AuditFilter, Board, Deploy, DeployDetail, DeployFilter, DeployId,
-    DeployPage, Environment, NewDeploy, PageRequest, Service, StatusChange, TokenScope,
+    DeployPage, Environment, NewDeploy, PageRequest, Role, Service, StatusChange, TokenScope, User,
+    Username,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -112,6 +113,43 @@ pub trait Store: Send + Sync + 'static {
     /// Audit entries matching `filter`, newest first. The log is append-only: the
     /// database refuses UPDATE and DELETE on it.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Creates an account and records `user.create`, in one transaction; `Conflict`
+    /// when the name is taken.
+    async fn create_user(
+        &self,
+        username: &Username,
+        password_hash: &str,
+        role: Role,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+
+    async fn count_users(&self) -> Result<i64, StoreError>;
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// The account and its password hash, for checking a login.
+    async fn find_login(&self, username: &Username) -> Result<Option<(User, String)>, StoreError>;
+
+    /// Stores a session under the hash of its id.
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        expires_at: DateTime<Utc>,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The user of a session that has not expired at `now`, whose account is enabled.
+    async fn session_user(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError>;
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
 
     /// Records a webhook delivery id; `false` when it was recorded before.
     async fn claim_webhook_delivery(

@@ -1,8 +1,8 @@
 //! Rows as both backends return them, and their conversion to domain types.
 
 use app::domain::{
-    AuditEntry, Commit, Deploy, DeploySource, DeployStatus, Environment, EnvironmentName, Service,
-    ServiceName, TokenScope,
+    AuditEntry, Commit, Deploy, DeploySource, DeployStatus, Environment, EnvironmentName, Role,
+    Service, ServiceName, TokenScope, User, Username,
 };
 use app::ssr::{ApiToken, StoreError};
 use chrono::{DateTime, Utc};
@@ -180,5 +180,34 @@ impl From<AuditRow> for AuditEntry {
             reason: row.reason,
             detail: row.detail,
         }
+    }
+}
+
+/// The columns every user query returns: bare for `RETURNING` (SQLite allows no
+/// table alias there), and of `users u` for selects that join.
+pub const USER_COLUMNS: &str = "id, username, role, created_at, disabled_at";
+pub const USER_COLUMNS_OF_U: &str = "u.id, u.username, u.role, u.created_at, u.disabled_at";
+
+#[derive(sqlx::FromRow)]
+pub struct UserRow {
+    id: i64,
+    username: String,
+    role: String,
+    created_at: DateTime<Utc>,
+    disabled_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: row.id,
+            username: Username::parse(&row.username)
+                .map_err(|_| corrupt("user name", &row.username))?,
+            role: Role::parse(&row.role).ok_or_else(|| corrupt("role", &row.role))?,
+            created_at: row.created_at,
+            disabled_at: row.disabled_at,
+        })
     }
 }

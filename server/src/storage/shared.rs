@@ -12,7 +12,7 @@ macro_rules! impl_store {
                 $backend
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn ping(&self) -> Result<(), app::ssr::StoreError> {
                 sqlx::query("SELECT 1")
                     .execute(&self.pool)
@@ -21,7 +21,7 @@ macro_rules! impl_store {
                     .map_err($crate::storage::backend_error)
             }
 
-            #[tracing::instrument(skip(self, new), fields(service = %new.service, environment = %new.environment, version = %new.version), err)]
+            #[tracing::instrument(skip(self, new), fields(service = %new.service, environment = %new.environment, version = %new.version))]
             async fn register_deploy(
                 &self,
                 new: &app::domain::NewDeploy,
@@ -150,7 +150,7 @@ macro_rules! impl_store {
                 Ok(app::ssr::Registration { deploy: row.try_into()?, created: true })
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn find_deploy_by_external_id(
                 &self,
                 external_id: &str,
@@ -165,7 +165,7 @@ macro_rules! impl_store {
                     .transpose()
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn update_deploy_status(
                 &self,
                 id: app::domain::DeployId,
@@ -194,7 +194,7 @@ macro_rules! impl_store {
                 row.try_into()
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn get_deploy(
                 &self,
                 id: app::domain::DeployId,
@@ -228,7 +228,7 @@ macro_rules! impl_store {
                 })
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn list_deploys(
                 &self,
                 filter: &app::domain::DeployFilter,
@@ -283,7 +283,7 @@ macro_rules! impl_store {
                 Ok(app::domain::DeployPage { deploys, next_cursor })
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn list_services(&self) -> Result<Vec<app::domain::Service>, app::ssr::StoreError> {
                 sqlx::query_as::<_, $crate::storage::rows::ServiceRow>(
                     "SELECT name, repository_url FROM services ORDER BY name",
@@ -296,7 +296,7 @@ macro_rules! impl_store {
                 .collect()
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn list_environments(&self) -> Result<Vec<app::domain::Environment>, app::ssr::StoreError> {
                 sqlx::query_as::<_, $crate::storage::rows::EnvironmentRow>(
                     "SELECT name, stage_order FROM environments ORDER BY stage_order, name",
@@ -309,7 +309,7 @@ macro_rules! impl_store {
                 .collect()
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn board(&self) -> Result<app::domain::Board, app::ssr::StoreError> {
                 use $crate::storage::rows::{DeployRow, deploy_select};
                 let rows = sqlx::query_as::<_, DeployRow>(concat!(
@@ -328,7 +328,7 @@ macro_rules! impl_store {
                 })
             }
 
-            #[tracing::instrument(skip(self, token_hash, by), fields(actor = %by.name), err)]
+            #[tracing::instrument(skip(self, token_hash, by), fields(actor = %by.name))]
             async fn create_api_token(
                 &self,
                 name: &str,
@@ -365,7 +365,7 @@ macro_rules! impl_store {
                 row.try_into()
             }
 
-            #[tracing::instrument(skip(self, token_hash), err)]
+            #[tracing::instrument(skip(self, token_hash))]
             async fn authenticate_api_token(
                 &self,
                 token_hash: &str,
@@ -383,7 +383,7 @@ macro_rules! impl_store {
                 row.map(TryInto::try_into).transpose()
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn list_api_tokens(&self) -> Result<Vec<app::ssr::ApiToken>, app::ssr::StoreError> {
                 sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(sqlx::AssertSqlSafe(format!(
                     "SELECT {} FROM api_tokens ORDER BY created_at, id",
@@ -397,7 +397,7 @@ macro_rules! impl_store {
                 .collect()
             }
 
-            #[tracing::instrument(skip(self, by), fields(actor = %by.name), err)]
+            #[tracing::instrument(skip(self, by), fields(actor = %by.name))]
             async fn revoke_api_token(
                 &self,
                 name: &str,
@@ -422,7 +422,7 @@ macro_rules! impl_store {
                 row.try_into()
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn list_audit(
                 &self,
                 filter: &app::domain::AuditFilter,
@@ -451,7 +451,140 @@ macro_rules! impl_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self, password_hash, by), fields(actor = %by.name))]
+            async fn create_user(
+                &self,
+                username: &app::domain::Username,
+                password_hash: &str,
+                role: app::domain::Role,
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::domain::User, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let row = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING {}",
+                    $crate::storage::rows::USER_COLUMNS
+                )))
+                .bind(username.as_str())
+                .bind(password_hash)
+                .bind(role.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if $crate::storage::is_unique_violation(&e) {
+                        app::ssr::StoreError::Conflict(format!("the user name \"{username}\" is taken"))
+                    } else {
+                        backend_error(e)
+                    }
+                })?;
+                let detail = format!("role: {role}");
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.create", &format!("user:{username}"), None::<&str>, Some(detail.as_str()));
+                tx.commit().await.map_err(backend_error)?;
+                row.try_into()
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn count_users(&self) -> Result<i64, app::ssr::StoreError> {
+                sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::storage::backend_error)
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn list_users(&self) -> Result<Vec<app::domain::User>, app::ssr::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM users u ORDER BY u.username",
+                    $crate::storage::rows::USER_COLUMNS_OF_U
+                )))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn find_login(
+                &self,
+                username: &app::domain::Username,
+            ) -> Result<Option<(app::domain::User, String)>, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let Some(row) = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM users u WHERE u.username = $1",
+                    $crate::storage::rows::USER_COLUMNS_OF_U
+                )))
+                .bind(username.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?
+                else {
+                    return Ok(None);
+                };
+                let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = $1")
+                    .bind(username.as_str())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(Some((row.try_into()?, hash)))
+            }
+
+            #[tracing::instrument(skip(self, id_hash))]
+            async fn create_session(
+                &self,
+                id_hash: &str,
+                user_id: i64,
+                expires_at: chrono::DateTime<chrono::Utc>,
+                address: Option<&str>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), app::ssr::StoreError> {
+                sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id_hash)
+                    .bind(user_id)
+                    .bind(app::domain::to_stored_precision(now))
+                    .bind(app::domain::to_stored_precision(expires_at))
+                    .bind(address)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::storage::backend_error)
+            }
+
+            #[tracing::instrument(skip(self, id_hash))]
+            async fn session_user(
+                &self,
+                id_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<app::domain::User>, app::ssr::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+                    $crate::storage::rows::USER_COLUMNS_OF_U
+                )))
+                .bind(id_hash)
+                .bind(app::domain::to_stored_precision(now))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?
+                .map(TryInto::try_into)
+                .transpose()
+            }
+
+            #[tracing::instrument(skip(self, id_hash))]
+            async fn delete_session(&self, id_hash: &str) -> Result<(), app::ssr::StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::storage::backend_error)
+            }
+
+            #[tracing::instrument(skip(self))]
             async fn claim_webhook_delivery(
                 &self,
                 delivery_id: &str,
@@ -469,7 +602,7 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            #[tracing::instrument(skip(self), err)]
+            #[tracing::instrument(skip(self))]
             async fn release_webhook_delivery(&self, delivery_id: &str) -> Result<(), app::ssr::StoreError> {
                 sqlx::query("DELETE FROM webhook_deliveries WHERE delivery_id = $1")
                     .bind(delivery_id)

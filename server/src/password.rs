@@ -1,0 +1,68 @@
+//! Password hashing with argon2id at OWASP's minimum parameters (19 MiB, t = 2, p = 1).
+
+use app::domain::NewPassword;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
+
+const MEMORY_KIB: u32 = 19 * 1024;
+const ITERATIONS: u32 = 2;
+const PARALLELISM: u32 = 1;
+
+fn argon2id() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .unwrap_or_else(|_| unreachable!("OWASP parameters are within argon2's limits"));
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// The PHC string to store, e.g. `$argon2id$v=19$m=19456,t=2,p=1$…`.
+pub fn hash_password(password: &NewPassword) -> Result<String, argon2::password_hash::Error> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt)?;
+    Ok(argon2id()
+        .hash_password(password.expose().as_bytes(), &salt)?
+        .to_string())
+}
+
+/// Checks a password against a stored PHC string in constant time. A malformed
+/// stored hash verifies nothing.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|hash| {
+        argon2id()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// A hash to verify against when the user does not exist, so a login for an unknown
+/// name takes as long as one for a known name.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        NewPassword::parse("decoy password that never matches")
+            .ok()
+            .and_then(|p| hash_password(&p).ok())
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let password = NewPassword::parse("correct horse battery staple").expect("valid");
+        let hash = hash_password(&password).expect("hash");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(verify_password("correct horse battery staple", &hash));
+        assert!(!verify_password("correct horse battery stapl", &hash));
+        assert_ne!(hash, hash_password(&password).expect("hash"), "salted");
+        assert!(!verify_password("anything", "not a phc string"));
+        assert!(!verify_password("decoy password", decoy_hash()));
+    }
+}
