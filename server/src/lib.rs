@@ -72,7 +72,12 @@ fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
 /// The whole application: API, health endpoints, pages, server functions and
 /// static files.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(app::App);
+    // The route list is generated once per process: generating it renders the app
+    // in a special mode, and a page rendered by another router at the same moment
+    // (tests build many routers in parallel) could wait forever.
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(app::App)).clone();
     let store = state.store.clone();
     let options = state.leptos_options.clone();
     let app = Router::new()
