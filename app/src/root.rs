@@ -1,9 +1,13 @@
 //! The HTML shell, the layout every page shares, and the route table.
 
-use crate::pages::{DeployDetailPage, HistoryPage, MissionControlPage, NotFoundPage};
+use crate::api::{Logout, whoami};
+use crate::pages::{
+    AccountPage, DeployDetailPage, HistoryPage, LoginPage, MissionControlPage, NotFoundPage,
+};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{A, Route, Router, Routes},
     path,
 };
@@ -56,14 +60,44 @@ pub fn App() -> impl IntoView {
                     <A href="/" exact=true>"Mission control"</A>
                     <A href="/deploys">"History"</A>
                 </nav>
+                <UserMenu />
             </header>
             <main class="page">
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=MissionControlPage />
                     <Route path=path!("/deploys") view=HistoryPage />
                     <Route path=path!("/deploys/:id") view=DeployDetailPage />
+                    <Route path=path!("/login") view=LoginPage />
+                    // Async: the page resolves before headers go out, so it can redirect a stranger.
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// Who is signed in, with a way out; or a way in.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    // Asked again on every navigation, so signing in or out shows at once.
+    let me = Resource::new(move || location.pathname.get(), |_| whoami());
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <div class="user-menu">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(user)) => view! {
+                            <a href="/account" class="user-name" data-testid="signed-in-as">{user.username}</a>
+                            <ActionForm action=logout>
+                                <button type="submit" class="button ghost small">"Sign out"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        _ => view! { <a href="/login" class="button ghost small">"Sign in"</a> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }

@@ -24,6 +24,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Where cargo-leptos put the compiled site (wasm, JS, CSS, public files).
     pub site_root: PathBuf,
+    /// The address people use to reach Houston; an https URL makes cookies `Secure`.
+    pub public_url: Option<String>,
     /// `tracing` filter, e.g. `info` or `houston=debug,tower_http=info`.
     pub log_filter: String,
 }
@@ -105,6 +107,7 @@ impl Config {
             github_webhook_secret: get("HOUSTON_GITHUB_WEBHOOK_SECRET"),
             max_body_bytes,
             site_root,
+            public_url: get("HOUSTON_PUBLIC_URL"),
             log_filter: get("HOUSTON_LOG").unwrap_or_else(|| "info".into()),
         })
     }

@@ -5,7 +5,6 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod http;
-pub mod password;
 pub mod storage;
 pub mod token;
 
@@ -80,6 +79,14 @@ pub fn router(state: AppState) -> Router {
     let routes = ROUTES.get_or_init(|| generate_route_list(app::App)).clone();
     let store = state.store.clone();
     let options = state.leptos_options.clone();
+    let sessions = app::ssr::session::SessionSettings {
+        secure: state
+            .config
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")),
+        lifetime: chrono::Duration::hours(12),
+    };
     let app = Router::new()
         .nest(
             "/api/v1",
@@ -90,7 +97,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(store.clone()),
+            move || {
+                provide_context(store.clone());
+                provide_context(sessions);
+            },
             move || app::shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(

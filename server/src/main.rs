@@ -2,9 +2,10 @@
 
 use anyhow::Context;
 use app::domain::{Actor, NewPassword, Role, TokenScope, Username};
+use app::ssr::password;
 use clap::{Args, Parser, Subcommand};
 use houston::config::{Config, Overrides};
-use houston::{AppState, demo, password, router, storage, token};
+use houston::{AppState, demo, router, storage, token};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 

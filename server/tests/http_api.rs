@@ -838,3 +838,143 @@ async fn the_audit_log_lists_token_changes_for_admins() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+#[tokio::test]
+async fn signing_in_sets_a_session_cookie_that_opens_the_account_page() {
+    let h = harness().await;
+    let password = app::domain::NewPassword::parse("correct horse battery").expect("valid");
+    let hash = app::ssr::password::hash_password(&password).expect("hash");
+    h._db
+        .store
+        .create_user(
+            &app::domain::Username::parse("ada").expect("valid"),
+            &hash,
+            app::domain::Role::Lead,
+            &Actor::new("cli:test", None),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("user");
+    let form = |uri: &str, body: &str, cookie: Option<&str>| {
+        // As a browser submits the form before the page has hydrated.
+        let mut r = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        r.body(Body::from(body.to_owned())).expect("request")
+    };
+    let get_with = |uri: &str, cookie: Option<&str>| {
+        let mut r = Request::get(uri);
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        r.body(Body::empty()).expect("request")
+    };
+
+    let anonymous = h.send(get_with("/account", None)).await;
+    assert_eq!(anonymous.status, StatusCode::FOUND);
+    assert_eq!(
+        anonymous
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?next=/account")
+    );
+
+    let wrong = h
+        .send(form(
+            "/api/login",
+            "username=ada&password=wrong+password+here",
+            None,
+        ))
+        .await;
+    assert!(
+        wrong.headers.get(header::SET_COOKIE).is_none(),
+        "no session for a wrong password"
+    );
+    let unknown = h
+        .send(form(
+            "/api/login",
+            "username=nobody&password=correct+horse+battery",
+            None,
+        ))
+        .await;
+    assert!(unknown.headers.get(header::SET_COOKIE).is_none());
+    assert_eq!(
+        (unknown.status, &unknown.text),
+        (wrong.status, &wrong.text),
+        "an unknown name and a wrong password look the same"
+    );
+
+    let ok = h
+        .send(form(
+            "/api/login",
+            "username=Ada&password=correct+horse+battery&next=%2Faccount",
+            None,
+        ))
+        .await;
+    assert!(ok.status.is_redirection(), "{} {}", ok.status, ok.text);
+    assert_eq!(
+        ok.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/account")
+    );
+    let set_cookie = ok
+        .headers
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .expect("cookie")
+        .to_owned();
+    assert!(set_cookie.starts_with("houston_session="), "{set_cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().expect("pair").to_owned();
+    let account = h.send(get_with("/account", Some(&cookie))).await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(
+        account.text.contains("ada") && account.text.contains("lead"),
+        "{}",
+        account.text
+    );
+
+    let again = h
+        .send(form(
+            "/api/login",
+            "username=ada&password=correct+horse+battery",
+            Some(&cookie),
+        ))
+        .await;
+    let rotated = again
+        .headers
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .expect("cookie");
+    assert_ne!(
+        rotated.split(';').next(),
+        Some(cookie.as_str()),
+        "a new session id at every login"
+    );
+    assert_eq!(
+        h.send(get_with("/account", Some(&cookie))).await.status,
+        StatusCode::FOUND,
+        "the old session ended"
+    );
+
+    let new_cookie = rotated.split(';').next().expect("pair").to_owned();
+    let out = h.send(form("/api/logout", "", Some(&new_cookie))).await;
+    assert!(
+        out.headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.contains("Max-Age=0"))
+    );
+    assert_eq!(
+        h.send(get_with("/account", Some(&new_cookie))).await.status,
+        StatusCode::FOUND,
+        "signed out"
+    );
+}

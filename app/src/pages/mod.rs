@@ -2,11 +2,13 @@
 
 mod deploy_detail;
 mod history;
+mod login;
 mod mission_control;
 mod not_found;
 
 pub use deploy_detail::DeployDetailPage;
 pub use history::HistoryPage;
+pub use login::{AccountPage, LoginPage};
 pub use mission_control::MissionControlPage;
 pub use not_found::NotFoundPage;
 

@@ -1,6 +1,8 @@
 //! Server-only pieces the pages' server functions need: the storage trait and how
 //! a server function finds the store.
 
+pub mod password;
+pub mod session;
 mod store;
 
 pub use store::*;

@@ -1,6 +1,6 @@
 //! Password hashing with argon2id at OWASP's minimum parameters (19 MiB, t = 2, p = 1).
 
-use app::domain::NewPassword;
+use crate::domain::NewPassword;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;

@@ -1,0 +1,80 @@
+//! Signing in, and the account page only a signed-in person sees.
+
+use crate::api::{Login, whoami};
+use crate::error::AppError;
+use crate::pages::ErrorPanel;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let next = use_query_map().with_untracked(|q| q.get("next"));
+    let error = move || match login.value().get() {
+        Some(Err(AppError::Unauthorized { message })) => Some(message),
+        Some(Err(other)) => Some(other.to_string()),
+        _ => None,
+    };
+    view! {
+        <Title text="Sign in" />
+        <div class="login-wrap">
+            <section class="panel login">
+                <h1>"Sign in to Houston"</h1>
+                <ActionForm action=login>
+                    <input type="hidden" name="next" value=next.unwrap_or_default() />
+                    <label>
+                        <span>"User name"</span>
+                        <input type="text" name="username" autocomplete="username" required autofocus />
+                    </label>
+                    <label>
+                        <span>"Password"</span>
+                        <input type="password" name="password" autocomplete="current-password" required />
+                    </label>
+                    {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+                    <button type="submit" class="button" disabled=move || login.pending().get()>"Sign in"</button>
+                </ActionForm>
+                <p class="muted small">"No account yet? An admin creates one with " <code>"houston user create"</code> "."</p>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    view! {
+        <Title text="Your account" />
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(user)) => view! {
+                        <div class="page-head"><h1>"Your account"</h1></div>
+                        <section class="panel" data-testid="account">
+                            <dl class="facts">
+                                <div><dt>"User name"</dt><dd>{user.username}</dd></div>
+                                <div><dt>"Role"</dt><dd>{user.role.to_string()}</dd></div>
+                            </dl>
+                        </section>
+                    }.into_any(),
+                    Ok(None) => {
+                        #[cfg(feature = "ssr")]
+                        {
+                            leptos_axum::redirect("/login?next=/account");
+                            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                                response.set_status(http::StatusCode::FOUND);
+                            }
+                        }
+                        view! {
+                            <div class="panel empty">
+                                <h2>"Sign in to see your account"</h2>
+                                <p><a href="/login?next=/account">"Sign in"</a></p>
+                            </div>
+                        }.into_any()
+                    }
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
