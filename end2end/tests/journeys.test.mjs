@@ -156,6 +156,34 @@ test('houston deploy registers from a CI script and the page shows it', async ()
   await page.close();
 });
 
+test('signing in through the browser opens a page only signed-in people see', async () => {
+  const page = await context.newPage();
+  await page.goto(`${BASE}/account`);
+  await page.waitForURL(/\/login\?next=\/account/);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.fill('input[name="username"]', 'e2e-lead');
+  await page.fill('input[name="password"]', 'not the password');
+  await page.click('button[type="submit"]');
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').innerText(), /user name or password is wrong/);
+  await page.screenshot({ path: path.join(SHOTS, 'login-failed.png') });
+
+  await page.fill('input[name="password"]', process.env.HOUSTON_E2E_PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.waitForURL(`${BASE}/account`);
+  await page.getByTestId('account').waitFor();
+  assert.match(await page.getByTestId('account').innerText(), /e2e-lead[\s\S]*lead/);
+  assert.equal(await page.getByTestId('signed-in-as').innerText(), 'e2e-lead');
+  assert.equal(await page.evaluate(() => document.cookie.includes('houston_session')), false, 'the session cookie is HttpOnly');
+  await page.screenshot({ path: path.join(SHOTS, 'account.png') });
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/login/);
+  await page.goto(`${BASE}/account`);
+  await page.waitForURL(/\/login\?next=\/account/);
+  await page.close();
+});
+
 test('pages read well on a phone', async () => {
   const page = await context.newPage();
   await page.setViewportSize({ width: 390, height: 844 });
