@@ -211,3 +211,11 @@ impl TryFrom<UserRow> for User {
         })
     }
 }
+
+/// An account with its password hash, for checking a login in one query.
+#[derive(sqlx::FromRow)]
+pub struct LoginRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub password_hash: String,
+}

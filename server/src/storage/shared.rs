@@ -513,24 +513,15 @@ macro_rules! impl_store {
                 &self,
                 username: &app::domain::Username,
             ) -> Result<Option<(app::domain::User, String)>, app::ssr::StoreError> {
-                use $crate::storage::backend_error;
-                let Some(row) = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {} FROM users u WHERE u.username = $1",
+                let row = sqlx::query_as::<_, $crate::storage::rows::LoginRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {}, u.password_hash FROM users u WHERE u.username = $1",
                     $crate::storage::rows::USER_COLUMNS_OF_U
                 )))
                 .bind(username.as_str())
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(backend_error)?
-                else {
-                    return Ok(None);
-                };
-                let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = $1")
-                    .bind(username.as_str())
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(backend_error)?;
-                Ok(Some((row.try_into()?, hash)))
+                .map_err($crate::storage::backend_error)?;
+                row.map(|r| Ok((r.user.try_into()?, r.password_hash))).transpose()
             }
 
             #[tracing::instrument(skip(self, id_hash))]
