@@ -12,7 +12,7 @@ macro_rules! deploy_select {
     () => {
         "SELECT d.id, s.name AS service, e.name AS environment, d.version, d.previous_version, \
          d.author, d.description, d.ci_url, d.status, d.started_at, d.finished_at, d.source, \
-         d.external_id, d.created_at \
+         d.external_id, d.created_at, s.repository_url \
          FROM deploys d \
          JOIN services s ON s.id = d.service_id \
          JOIN environments e ON e.id = d.environment_id"
@@ -40,6 +40,8 @@ pub struct DeployRow {
     source: String,
     external_id: Option<String>,
     created_at: DateTime<Utc>,
+    /// The service's repository, for the detail page; not part of `Deploy`.
+    pub repository_url: Option<String>,
 }
 
 impl TryFrom<DeployRow> for Deploy {

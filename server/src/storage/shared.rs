@@ -214,13 +214,7 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend_error)?;
-                let repository_url: Option<String> = sqlx::query_scalar(
-                    "SELECT s.repository_url FROM deploys d JOIN services s ON s.id = d.service_id WHERE d.id = $1",
-                )
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(backend_error)?;
+                let repository_url = row.repository_url.clone();
                 Ok(app::domain::DeployDetail {
                     deploy: row.try_into()?,
                     commits: commits.into_iter().map(Into::into).collect(),
