@@ -10,6 +10,9 @@ step() { printf '\n=== %s\n' "$*"; }
 
 eval "$(scripts/bootstrap.sh)"
 
+# CI builds once: incremental caches would only take disk.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -24,6 +24,12 @@ pub enum AppError {
     Unauthorized { message: String },
     #[error("{message}")]
     Forbidden { message: String },
+    /// Too many attempts; try again after `retry_after_secs`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{message}")]
     Internal { message: String },
 }
@@ -39,6 +45,20 @@ impl AppError {
         Self::Unauthorized {
             message: message.into(),
         }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        crate::domain::ValidationErrors(vec![crate::domain::FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+        .into()
     }
 
     /// An opaque error for the client; the caller logs the detail.
@@ -57,6 +77,7 @@ impl AppError {
             AppError::Locked { .. } => 423,
             AppError::Unauthorized { .. } => 401,
             AppError::Forbidden { .. } => 403,
+            AppError::RateLimited { .. } => 429,
             AppError::Internal { .. } => 500,
         }
     }

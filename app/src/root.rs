@@ -14,6 +14,8 @@ use leptos_router::{
 
 /// The document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -30,6 +32,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The page's `Content-Security-Policy`: scripts only from this site, plus the
+/// inline hydration script that carries this response's nonce; WebAssembly may be
+/// compiled; nothing may frame the page.
+#[cfg(feature = "ssr")]
+fn set_page_security_policy() {
+    leptos::nonce::provide_nonce();
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&policy),
+    ) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

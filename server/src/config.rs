@@ -28,6 +28,48 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `tracing` filter, e.g. `info` or `houston=debug,tower_http=info`.
     pub log_filter: String,
+    /// Lets people read deploys and history without signing in.
+    pub allow_anonymous_read: bool,
+    /// Reverse proxies whose `X-Forwarded-For` and user header are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header a trusted proxy names the signed-in user in, e.g. `X-Forwarded-User`.
+    pub proxy_user_header: Option<axum::http::HeaderName>,
+}
+
+impl Config {
+    /// Whether people reach Houston over https (cookies become `Secure`, HSTS is sent).
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+fn parse_bool(var: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError {
+            var,
+            message: format!("{raw:?} is neither true nor false"),
+        }),
+    }
+}
+
+/// `10.0.0.0/8, 192.168.1.10`: networks or single addresses.
+fn parse_networks(var: &'static str, raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError {
+                    var,
+                    message: format!("{part:?} is not an address or network such as 10.0.0.0/8"),
+                })
+        })
+        .collect()
 }
 
 /// Values given as command-line flags; they win over the environment.
@@ -100,14 +142,50 @@ impl Config {
                 .or_else(|| get("LEPTOS_SITE_ROOT"))
                 .unwrap_or_else(|| "target/site".into()),
         );
+        let public_url = get("HOUSTON_PUBLIC_URL");
+        if let Some(url) = &public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError {
+                var: "HOUSTON_PUBLIC_URL",
+                message: format!("{url:?} is not an http:// or https:// URL"),
+            });
+        }
+        let allow_anonymous_read = match get("HOUSTON_ALLOW_ANONYMOUS_READ") {
+            Some(raw) => parse_bool("HOUSTON_ALLOW_ANONYMOUS_READ", &raw)?,
+            None => false,
+        };
+        let trusted_proxies = match get("HOUSTON_TRUSTED_PROXIES") {
+            Some(raw) => parse_networks("HOUSTON_TRUSTED_PROXIES", &raw)?,
+            None => Vec::new(),
+        };
+        let proxy_user_header = match get("HOUSTON_PROXY_USER_HEADER") {
+            Some(raw) => Some(
+                raw.parse::<axum::http::HeaderName>()
+                    .map_err(|_| ConfigError {
+                        var: "HOUSTON_PROXY_USER_HEADER",
+                        message: format!("{raw:?} is not a header name"),
+                    })?,
+            ),
+            None => None,
+        };
+        if proxy_user_header.is_some() && trusted_proxies.is_empty() {
+            return Err(ConfigError {
+                var: "HOUSTON_PROXY_USER_HEADER",
+                message: "set HOUSTON_TRUSTED_PROXIES too: the header is believed only from those addresses".into(),
+            });
+        }
         Ok(Config {
+            allow_anonymous_read,
+            trusted_proxies,
+            proxy_user_header,
             database_url,
             data_dir,
             bind,
             github_webhook_secret: get("HOUSTON_GITHUB_WEBHOOK_SECRET"),
             max_body_bytes,
             site_root,
-            public_url: get("HOUSTON_PUBLIC_URL"),
+            public_url,
             log_filter: get("HOUSTON_LOG").unwrap_or_else(|| "info".into()),
         })
     }
@@ -140,6 +218,10 @@ mod tests {
             ("HOUSTON_BIND", "localhost"),
             ("HOUSTON_DATABASE_URL", "mysql://x"),
             ("HOUSTON_MAX_BODY_BYTES", "12"),
+            ("HOUSTON_ALLOW_ANONYMOUS_READ", "maybe"),
+            ("HOUSTON_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),
+            ("HOUSTON_PUBLIC_URL", "houston.example"),
         ] {
             let err = load(&[(var, value)]).expect_err("invalid");
             assert_eq!(err.var, var);
@@ -160,6 +242,28 @@ mod tests {
         .expect("valid");
         assert_eq!(c.bind.to_string(), "0.0.0.0:8080");
         assert_eq!(c.database_url, "postgres://houston@db/houston");
+    }
+
+    #[test]
+    fn proxy_settings_parse_networks_and_single_addresses() {
+        let c = load(&[
+            ("HOUSTON_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.10"),
+            ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),
+            ("HOUSTON_ALLOW_ANONYMOUS_READ", "yes"),
+            ("HOUSTON_PUBLIC_URL", "https://houston.example"),
+        ])
+        .expect("valid");
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(
+            c.trusted_proxies[1].contains(&"192.168.1.10".parse::<std::net::IpAddr>().expect("ip"))
+        );
+        assert_eq!(
+            c.proxy_user_header.as_ref().map(|h| h.as_str()),
+            Some("x-forwarded-user")
+        );
+        assert!(c.allow_anonymous_read);
+        assert!(c.is_https());
+        assert!(!load(&[]).expect("defaults").allow_anonymous_read);
     }
 
     #[test]

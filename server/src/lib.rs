@@ -6,9 +6,11 @@ pub mod demo;
 pub mod events;
 pub mod http;
 pub mod storage;
-pub mod token;
 
 use app::ssr::Store;
+use app::ssr::access::Policy;
+use app::ssr::session::SessionSettings;
+use app::ssr::setup::SetupGate;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -26,6 +28,12 @@ pub struct AppState {
     pub config: Arc<config::Config>,
     pub events: events::Events,
     pub leptos_options: LeptosOptions,
+    /// Who may read without signing in.
+    pub policy: Policy,
+    /// How session cookies are issued.
+    pub sessions: SessionSettings,
+    /// The first-run set-up secret, while Houston has no accounts.
+    pub setup: Arc<SetupGate>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -44,6 +52,14 @@ impl AppState {
             .build();
         Self {
             store,
+            policy: Policy {
+                anonymous_read: config.allow_anonymous_read,
+            },
+            sessions: SessionSettings {
+                secure: config.is_https(),
+                lifetime: chrono::Duration::hours(12),
+            },
+            setup: Arc::new(SetupGate::default()),
             config: Arc::new(config),
             events: events::Events::default(),
             leptos_options,
@@ -51,21 +67,29 @@ impl AppState {
     }
 }
 
-/// Headers every response carries. The script policy (a CSP with a nonce for the
-/// hydration script) comes with accounts; until then the policy forbids framing,
-/// plugins, foreign form targets and `<base>` rewrites.
-fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
+/// Headers every response carries. Pages set their own `Content-Security-Policy`
+/// with the nonce of their hydration script (`app::shell`); every other response
+/// gets one that allows nothing to run. HSTS when people reach Houston over https.
+fn with_security_headers(router: Router<AppState>, https: bool) -> Router<AppState> {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    router
+    let router = router
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "same-origin"))
         .layer(header(
             header::CONTENT_SECURITY_POLICY,
-            "frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'",
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ));
+    if https {
+        router.layer(header(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
         ))
+    } else {
+        router
+    }
 }
 
 /// The whole application: API, health endpoints, pages, server functions and
@@ -79,19 +103,9 @@ pub fn router(state: AppState) -> Router {
     let routes = ROUTES.get_or_init(|| generate_route_list(app::App)).clone();
     let store = state.store.clone();
     let options = state.leptos_options.clone();
-    let sessions = app::ssr::session::SessionSettings {
-        secure: state
-            .config
-            .public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://")),
-        lifetime: chrono::Duration::hours(12),
-    };
+    let (sessions, policy, setup) = (state.sessions, state.policy, state.setup.clone());
     let app = Router::new()
-        .nest(
-            "/api/v1",
-            http::api_router(&state).route("/events", get(events::stream)),
-        )
+        .nest("/api/v1", http::api_router(&state))
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
         .leptos_routes_with_context(
@@ -100,13 +114,29 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(store.clone());
                 provide_context(sessions);
+                provide_context(policy);
+                provide_context(setup.clone());
             },
             move || app::shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ));
-    with_security_headers(app)
+    // Outermost last: cross-site check, then who is calling, then the sign-in rule.
+    let app = app
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::auth::pages_need_sign_in,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::csrf::refuse_cross_site,
+        ));
+    with_security_headers(app, state.config.is_https())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -5,7 +5,7 @@ use app::domain::{Actor, NewPassword, Role, TokenScope, Username};
 use app::ssr::password;
 use clap::{Args, Parser, Subcommand};
 use houston::config::{Config, Overrides};
-use houston::{AppState, demo, router, storage, token};
+use houston::{AppState, demo, router, storage};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 
@@ -239,14 +239,30 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
     }
     let bind = config.bind;
     let backend = store.backend();
-    let app = router(AppState::new(store, config));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bind}"));
+    let state = AppState::new(store.clone(), config);
+    if store.count_users().await? == 0 {
+        let secret = state.setup.open();
+        // Printed, not logged: the secret is for the operator's eyes, not log storage.
+        eprintln!(
+            "\nHouston has no accounts yet. Open this one-time link to create the first admin:\n\n    {}/setup?token={secret}\n\n(or run `houston user create --name NAME --role admin`)\n",
+            public_url.trim_end_matches('/')
+        );
+    }
+    let app = router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("HOUSTON_BIND: cannot listen on {bind}"))?;
     tracing::info!(%bind, database = backend, "Houston is listening on http://{bind}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("Houston stopped");
     Ok(())
 }
@@ -288,11 +304,11 @@ async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyh
             anyhow::ensure!(!name.is_empty(), "--name must not be empty");
             let scopes = TokenScope::parse_list(&scopes.join(","))
                 .map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
-            let secret = token::generate_token();
+            let secret = app::ssr::token::generate_token();
             store
                 .create_api_token(
                     name,
-                    &token::hash_token(&secret),
+                    &app::ssr::token::hash_token(&secret),
                     &scopes,
                     &cli_actor(),
                     now,
@@ -335,7 +351,8 @@ async fn user_command(store: &dyn app::ssr::Store, action: UserAction) -> anyhow
                 .ok_or_else(|| anyhow::anyhow!("--role: use viewer, deployer, lead or admin"))?;
             let (password, generated) = if std::io::stdin().is_terminal() {
                 (
-                    token::generate_token().trim_start_matches(token::TOKEN_PREFIX)[..24]
+                    app::ssr::token::generate_token()
+                        .trim_start_matches(app::ssr::token::TOKEN_PREFIX)[..24]
                         .to_owned(),
                     true,
                 )

@@ -36,11 +36,11 @@ async fn harness_with(vars: &[(&str, &str)]) -> Harness {
         &Overrides::default(),
     )
     .expect("config");
-    let token = houston::token::generate_token();
+    let token = app::ssr::token::generate_token();
     db.store
         .create_api_token(
             "test",
-            &houston::token::hash_token(&token),
+            &app::ssr::token::hash_token(&token),
             &[TokenScope::Deploy],
             &Actor::new("cli:test", None),
             chrono::Utc::now(),
@@ -705,12 +705,12 @@ async fn token_scopes_decide_what_a_token_may_call() {
         vec![TokenScope::Gate, TokenScope::Ingest],
         vec![TokenScope::Admin],
     ] {
-        let secret = houston::token::generate_token();
+        let secret = app::ssr::token::generate_token();
         let name = TokenScope::join(&scopes);
         store
             .create_api_token(
                 &name,
-                &houston::token::hash_token(&secret),
+                &app::ssr::token::hash_token(&secret),
                 &scopes,
                 &Actor::new("cli:test", None),
                 chrono::Utc::now(),
@@ -786,11 +786,11 @@ async fn token_scopes_decide_what_a_token_may_call() {
 async fn the_audit_log_lists_token_changes_for_admins() {
     let h = harness().await;
     let store = h._db.store.clone();
-    let admin = houston::token::generate_token();
+    let admin = app::ssr::token::generate_token();
     store
         .create_api_token(
             "root",
-            &houston::token::hash_token(&admin),
+            &app::ssr::token::hash_token(&admin),
             &[TokenScope::Admin],
             &Actor::new("cli:ops", None),
             chrono::Utc::now(),

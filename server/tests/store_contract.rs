@@ -561,7 +561,8 @@ async fn accounts_and_sessions(store: Arc<dyn Store>) {
     );
 
     let expires = t0() + Duration::hours(12);
-    s.create_session("sess-hash", user.id, expires, Some("127.0.0.1"), t0())
+    let ada_here = Actor::new("user:ada", Some("127.0.0.1".into()));
+    s.create_session("sess-hash", &user, expires, &ada_here, t0())
         .await
         .expect("session");
     assert_eq!(
@@ -593,6 +594,182 @@ async fn accounts_and_sessions(store: Arc<dyn Store>) {
         2,
         "one entry per created account, none for the refused one"
     );
+    let logins = s
+        .list_audit(&AuditFilter {
+            action: Some("session.login".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(
+        (
+            logins.len(),
+            logins[0].actor.as_str(),
+            logins[0].source_address.as_deref()
+        ),
+        (1, "user:ada", Some("127.0.0.1"))
+    );
+}
+
+async fn roles_change_and_disabling_ends_sessions(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let admin = Actor::new("user:root", Some("10.0.0.1".into()));
+    let bob = Username::parse("bob").expect("valid");
+    let user = s
+        .create_user(&bob, "h", Role::Viewer, &admin, t0())
+        .await
+        .expect("create");
+    let later = t0() + Duration::minutes(1);
+    let promoted = s
+        .set_user_role(&bob, Role::Lead, &admin, later)
+        .await
+        .expect("role");
+    assert_eq!(promoted.role, Role::Lead);
+    s.create_session(
+        "bob-session",
+        &promoted,
+        t0() + Duration::hours(1),
+        &admin,
+        later,
+    )
+    .await
+    .expect("session");
+    let disabled = s
+        .set_user_disabled(&bob, true, &admin, later)
+        .await
+        .expect("disable");
+    assert_eq!(disabled.disabled_at, Some(later));
+    assert_eq!(
+        s.session_user("bob-session", later).await.expect("lookup"),
+        None,
+        "a disabled account's sessions end"
+    );
+    let enabled = s
+        .set_user_disabled(&bob, false, &admin, later)
+        .await
+        .expect("enable");
+    assert_eq!((enabled.id, enabled.disabled_at), (user.id, None));
+    let nobody = Username::parse("nobody").expect("valid");
+    assert!(matches!(
+        s.set_user_role(&nobody, Role::Admin, &admin, later).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.set_user_disabled(&nobody, true, &admin, later).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let actions: Vec<String> = s
+        .list_audit(&AuditFilter {
+            actor: Some("user:root".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.enable",
+            "user.disable",
+            "session.login",
+            "user.role",
+            "user.create"
+        ]
+    );
+}
+
+async fn only_the_first_set_up_creates_an_admin(store: Arc<dyn Store>) {
+    let by = Actor::new("setup:ada", None);
+    let mut attempts = Vec::new();
+    for i in 0..6 {
+        let store = store.clone();
+        let by = by.clone();
+        attempts.push(tokio::spawn(async move {
+            let name = Username::parse(&format!("admin{i}")).expect("valid");
+            store.create_first_admin(&name, "h", &by, t0()).await
+        }));
+    }
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.expect("join") {
+            Ok(user) => {
+                assert_eq!(user.role, Role::Admin);
+                created += 1;
+            }
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(created, 1, "exactly one racing set-up wins");
+    assert_eq!(store.count_users().await.expect("count"), 1);
+}
+
+async fn failed_logins_lock_out_by_name_and_by_address(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let from = |addr: &str| Actor::new("anonymous", Some(addr.to_owned()));
+    let since = t0() - Duration::minutes(15);
+    for i in 0..9 {
+        s.record_login_failure("ada", &from("10.0.0.1"), t0() + Duration::seconds(i), since)
+            .await
+            .expect("record");
+    }
+    assert_eq!(
+        s.login_lockout("ada", Some("10.0.0.9"), since, 10)
+            .await
+            .expect("lockout"),
+        None,
+        "nine failures are not yet ten"
+    );
+    s.record_login_failure("ada", &from("10.0.0.2"), t0() + Duration::seconds(9), since)
+        .await
+        .expect("record");
+    assert_eq!(
+        s.login_lockout("ada", Some("10.0.0.9"), since, 10)
+            .await
+            .expect("lockout"),
+        Some(t0()),
+        "the tenth failure locks the name out from anywhere; the window runs from the oldest of the ten"
+    );
+    assert_eq!(
+        s.login_lockout("bob", Some("10.0.0.1"), since, 10)
+            .await
+            .expect("lockout"),
+        None,
+        "nine from one address do not lock it"
+    );
+    for i in 0..10 {
+        s.record_login_failure(&format!("user{i}"), &from("10.0.0.3"), t0(), since)
+            .await
+            .expect("record");
+    }
+    assert_eq!(
+        s.login_lockout("someone", Some("10.0.0.3"), since, 10)
+            .await
+            .expect("lockout"),
+        Some(t0()),
+        "ten names from one address lock the address"
+    );
+    assert_eq!(
+        s.login_lockout("ada", None, t0() + Duration::seconds(1), 10)
+            .await
+            .expect("lockout"),
+        None,
+        "failures before the window do not count"
+    );
+    let failed = s
+        .list_audit(&AuditFilter {
+            action: Some("session.login_failed".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(failed.len(), 20);
+    assert_eq!(failed[0].actor, "anonymous");
 }
 
 async fn webhook_deliveries_are_claimed_once(store: Arc<dyn Store>) {
@@ -619,7 +796,7 @@ macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let db = crate::support::sqlite().await;
                     super::$case(db.store.clone()).await;
@@ -628,7 +805,7 @@ macro_rules! contract {
         }
         mod postgres {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let db = crate::support::postgres().await;
                     super::$case(db.store.clone()).await;
@@ -674,6 +851,9 @@ contract!(
     board_has_the_latest_deploy_per_place_and_stages_in_order,
     api_tokens_authenticate_until_revoked,
     accounts_and_sessions,
+    roles_change_and_disabling_ends_sessions,
+    only_the_first_set_up_creates_an_admin,
+    failed_logins_lock_out_by_name_and_by_address,
     webhook_deliveries_are_claimed_once,
     ping_answers,
 );

@@ -32,28 +32,54 @@ pub struct FilterOptions {
 
 #[server(endpoint = "board")]
 pub async fn get_board() -> Result<AsOf<Board>, AppError> {
-    let store = crate::ssr::store()?;
-    Ok(AsOf::now(store.board().await?))
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            require(Need::Read)?;
+            Ok(AsOf::now(crate::ssr::store()?.board().await?))
+        }
+        .await,
+    )
 }
 
 #[server(endpoint = "deploys")]
 pub async fn list_deploys(query: DeployQuery) -> Result<AsOf<DeployPage>, AppError> {
-    let (filter, page) = query.parse()?;
-    let store = crate::ssr::store()?;
-    Ok(AsOf::now(store.list_deploys(&filter, &page).await?))
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            require(Need::Read)?;
+            let (filter, page) = query.parse()?;
+            let store = crate::ssr::store()?;
+            Ok(AsOf::now(store.list_deploys(&filter, &page).await?))
+        }
+        .await,
+    )
 }
 
 #[server(endpoint = "deploy")]
 pub async fn get_deploy(id: DeployId) -> Result<AsOf<DeployDetail>, AppError> {
-    let store = crate::ssr::store()?;
-    Ok(AsOf::now(store.get_deploy(id).await?))
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            require(Need::Read)?;
+            Ok(AsOf::now(crate::ssr::store()?.get_deploy(id).await?))
+        }
+        .await,
+    )
 }
 
 #[server(endpoint = "filter-options")]
 pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
-    let store = crate::ssr::store()?;
-    Ok(FilterOptions {
-        services: store.list_services().await?,
-        environments: store.list_environments().await?,
-    })
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            require(Need::Read)?;
+            let store = crate::ssr::store()?;
+            Ok(FilterOptions {
+                services: store.list_services().await?,
+                environments: store.list_environments().await?,
+            })
+        }
+        .await,
+    )
 }

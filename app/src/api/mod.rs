@@ -1,7 +1,9 @@
 //! Server functions the pages call: thin wrappers from the request context to the store.
 
+mod admin;
 mod deploys;
 mod session;
 
+pub use admin::*;
 pub use deploys::*;
 pub use session::*;

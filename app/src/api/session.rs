@@ -1,4 +1,4 @@
-//! Server functions for signing in and out, and for who is signed in.
+//! Server functions for signing in and out, first-run set-up, and who is signed in.
 
 use crate::domain::Role;
 use crate::error::AppError;
@@ -22,14 +22,18 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Failed sign-ins allowed per account name and per client address in the window.
+pub const LOGIN_ATTEMPTS: u32 = 10;
+/// The throttling window, in minutes.
+pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<SignedIn>, AppError> {
-    Ok(crate::ssr::session::current_user()
-        .await?
-        .map(|u| SignedIn {
-            username: u.username.to_string(),
-            role: u.role,
-        }))
+    let caller = crate::ssr::access::caller()?;
+    Ok(caller.user().map(|u| SignedIn {
+        username: u.username.to_string(),
+        role: u.role,
+    }))
 }
 
 #[server(endpoint = "login")]
@@ -38,70 +42,188 @@ pub async fn login(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::domain::Username;
-    use crate::ssr::password::{decoy_hash, verify_password};
-    use crate::ssr::session::{hash_session_id, new_session_id, request_session_id, settings};
-
-    let settings = settings()?;
-    let store = crate::ssr::store()?;
-    let found = match Username::parse(&username) {
-        Ok(name) => store.find_login(&name).await?,
-        Err(_) => None,
-    };
-    let user = match found {
-        Some((user, hash)) if user.disabled_at.is_none() && verify_password(&password, &hash) => {
-            user
-        }
-        Some(_) => {
-            tracing::warn!(username = %username.trim(), "login failed: wrong password or disabled account");
-            return Err(AppError::unauthorized("the user name or password is wrong"));
-        }
-        None => {
-            // Take as long as a real check, so timing does not reveal which names exist.
-            let _ = verify_password(&password, decoy_hash());
-            tracing::warn!(username = %username.trim(), "login failed: no such user");
-            return Err(AppError::unauthorized("the user name or password is wrong"));
-        }
-    };
-    let now = chrono::Utc::now();
-    // A new id at every login: a session id planted before login is worth nothing after it.
-    if let Some(old) = request_session_id().await? {
-        store.delete_session(&hash_session_id(&old)).await?;
-    }
-    let id = new_session_id();
-    store
-        .create_session(
-            &hash_session_id(&id),
-            user.id,
-            settings.expires_at(now),
-            None,
-            now,
-        )
-        .await?;
-    let response = expect_context::<leptos_axum::ResponseOptions>();
-    let cookie =
-        http::HeaderValue::from_str(&settings.set_cookie(&id)).map_err(|_| AppError::internal())?;
-    response.append_header(http::header::SET_COOKIE, cookie);
-    tracing::info!(user = %user.username, "login succeeded");
-    leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
+    crate::ssr::access::answer(ssr::login(username, password, next).await)
 }
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::ssr::session::{hash_session_id, request_session_id, settings};
-    let settings = settings()?;
-    if let Some(id) = request_session_id().await? {
-        crate::ssr::store()?
-            .delete_session(&hash_session_id(&id))
-            .await?;
+    crate::ssr::access::answer(
+        async {
+            let settings = settings()?;
+            if let Some(id) = request_session_id().await? {
+                crate::ssr::store()?
+                    .delete_session(&hash_session_id(&id))
+                    .await?;
+            }
+            ssr::set_cookie(&settings.clear_cookie())?;
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Whether Houston still waits for its first account.
+#[server(endpoint = "setup-status")]
+pub async fn setup_needed() -> Result<bool, AppError> {
+    Ok(crate::ssr::store()?.count_users().await? == 0)
+}
+
+/// Creates the first admin with the one-time secret `houston serve` printed, and
+/// signs them in.
+#[server(endpoint = "setup")]
+pub async fn complete_setup(
+    secret: String,
+    username: String,
+    password: String,
+) -> Result<(), AppError> {
+    crate::ssr::access::answer(ssr::complete_setup(secret, username, password).await)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::{LOGIN_ATTEMPTS, LOGIN_WINDOW_MINUTES, safe_next};
+    use crate::domain::{Actor, NewPassword, User, Username};
+    use crate::error::AppError;
+    use crate::ssr::access::caller;
+    use crate::ssr::password::{decoy_hash, hash_password, verify_password};
+    use crate::ssr::session::{hash_session_id, new_session_id, request_session_id, settings};
+    use chrono::{Duration, Utc};
+    use leptos::prelude::*;
+
+    pub fn set_cookie(cookie: &str) -> Result<(), AppError> {
+        let response =
+            use_context::<leptos_axum::ResponseOptions>().ok_or_else(AppError::internal)?;
+        let value = http::HeaderValue::from_str(cookie).map_err(|_| AppError::internal())?;
+        response.append_header(http::header::SET_COOKIE, value);
+        Ok(())
     }
-    let response = expect_context::<leptos_axum::ResponseOptions>();
-    let cookie =
-        http::HeaderValue::from_str(&settings.clear_cookie()).map_err(|_| AppError::internal())?;
-    response.append_header(http::header::SET_COOKIE, cookie);
-    leptos_axum::redirect("/login");
-    Ok(())
+
+    /// Argon2 takes tens of milliseconds of CPU: off the async workers.
+    async fn verify(password: String, hash: String) -> bool {
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// A new session for `user`: a fresh id (one planted before sign-in is worth
+    /// nothing after it), stored hashed, audited, sent as the cookie.
+    async fn start_session(user: &User, address: Option<String>) -> Result<(), AppError> {
+        let settings = settings()?;
+        let store = crate::ssr::store()?;
+        let now = Utc::now();
+        if let Some(old) = request_session_id().await? {
+            store.delete_session(&hash_session_id(&old)).await?;
+        }
+        let id = new_session_id();
+        let by = Actor::new(format!("user:{}", user.username), address);
+        store
+            .create_session(
+                &hash_session_id(&id),
+                user,
+                settings.expires_at(now),
+                &by,
+                now,
+            )
+            .await?;
+        set_cookie(&settings.set_cookie(&id))
+    }
+
+    pub async fn login(
+        username: String,
+        password: String,
+        next: Option<String>,
+    ) -> Result<(), AppError> {
+        let caller = caller()?;
+        let store = crate::ssr::store()?;
+        let now = Utc::now();
+        let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
+        // The throttle counts by the name as typed (normalised), so names that do
+        // not exist are throttled like names that do.
+        let key: String = username.trim().to_lowercase().chars().take(64).collect();
+        if let Some(oldest) = store
+            .login_lockout(
+                &key,
+                caller.address.as_deref(),
+                now - window,
+                LOGIN_ATTEMPTS,
+            )
+            .await?
+        {
+            let wait = (oldest + window - now).num_seconds().max(1);
+            tracing::warn!(username = %key, address = ?caller.address, "sign-in throttled");
+            return Err(AppError::RateLimited {
+                message: format!(
+                    "too many failed sign-ins for this account or from this address; try again in {} minute(s)",
+                    (wait + 59) / 60
+                ),
+                retry_after_secs: u64::try_from(wait).unwrap_or(1),
+            });
+        }
+        let found = match Username::parse(&username) {
+            Ok(name) => store.find_login(&name).await?,
+            Err(_) => None,
+        };
+        let user = match found {
+            Some((user, hash)) => {
+                let matches = verify(password, hash).await;
+                (matches && user.disabled_at.is_none()).then_some(user)
+            }
+            None => {
+                // As long as a real check, so timing does not reveal which names exist.
+                let _ = verify(password, decoy_hash().to_owned()).await;
+                None
+            }
+        };
+        let Some(user) = user else {
+            store
+                .record_login_failure(&key, &caller.actor(), now, now - window)
+                .await?;
+            tracing::warn!(username = %key, address = ?caller.address, "sign-in failed");
+            return Err(AppError::unauthorized("the user name or password is wrong"));
+        };
+        start_session(&user, caller.address.clone()).await?;
+        tracing::info!(user = %user.username, address = ?caller.address, "signed in");
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+        Ok(())
+    }
+
+    pub async fn complete_setup(
+        secret: String,
+        username: String,
+        password: String,
+    ) -> Result<(), AppError> {
+        let gate = use_context::<std::sync::Arc<crate::ssr::setup::SetupGate>>()
+            .ok_or_else(AppError::internal)?;
+        if !gate.accepts(&secret) {
+            return Err(AppError::forbidden(
+                "this set-up link is not valid: use the one `houston serve` printed at its latest start, \
+                 or create an admin with `houston user create --role admin`",
+            ));
+        }
+        let username = Username::parse(&username)
+            .map_err(|e| AppError::validation("username", e.to_string()))?;
+        let password = NewPassword::parse(&password)
+            .map_err(|e| AppError::validation("password", e.to_string()))?;
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|_| AppError::internal())?
+            .map_err(|e| {
+                tracing::error!(error = %e, "hashing a password");
+                AppError::internal()
+            })?;
+        let caller = caller()?;
+        let by = Actor::new(format!("setup:{username}"), caller.address.clone());
+        let user = crate::ssr::store()?
+            .create_first_admin(&username, &hash, &by, Utc::now())
+            .await?;
+        gate.close();
+        tracing::info!(user = %user.username, "first-run set-up done: the first admin exists");
+        start_session(&user, caller.address).await?;
+        leptos_axum::redirect("/");
+        Ok(())
+    }
 }
 
 #[cfg(test)]

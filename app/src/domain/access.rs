@@ -122,9 +122,133 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
+/// An API token as listed; the secret itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub scopes: Vec<TokenScope>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A token just created: its secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: ApiToken,
+    pub secret: String,
+}
+
+/// The actions the audit log records, for the filter on its page.
+pub const AUDIT_ACTIONS: [&str; 8] = [
+    "user.create",
+    "user.role",
+    "user.disable",
+    "user.enable",
+    "token.create",
+    "token.revoke",
+    "session.login",
+    "session.login_failed",
+];
+
+pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
+pub const MAX_AUDIT_LIMIT: u32 = 1000;
+
+/// An audit-log query as it arrives from a URL or a form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+pub struct AuditQuery {
+    /// e.g. `token.create`
+    pub action: Option<String>,
+    /// e.g. `user:ada`, `cli:alice` or `token:ci`
+    pub actor: Option<String>,
+    /// RFC 3339 time or `YYYY-MM-DD` (UTC), inclusive.
+    pub since: Option<String>,
+    /// RFC 3339 time or `YYYY-MM-DD` (UTC, the whole day), exclusive.
+    pub until: Option<String>,
+    /// 1 to 1000; default 100.
+    pub limit: Option<u32>,
+}
+
+impl AuditQuery {
+    pub fn parse(&self) -> Result<AuditFilter, crate::domain::ValidationErrors> {
+        use crate::domain::{FieldError, to_stored_precision};
+        let mut errors = Vec::new();
+        let mut time = |field: &str, raw: &Option<String>, end_of_day: bool| {
+            let raw = raw.as_deref().map(str::trim).filter(|r| !r.is_empty())?;
+            if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+                return Some(to_stored_precision(t.with_timezone(&Utc)));
+            }
+            if let Ok(day) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+                let day = if end_of_day { day.succ_opt()? } else { day };
+                return Some(day.and_time(chrono::NaiveTime::MIN).and_utc());
+            }
+            errors.push(FieldError::new(
+                field,
+                format!("must be a date (YYYY-MM-DD) or an RFC 3339 time, got {raw:?}"),
+            ));
+            None
+        };
+        let since = time("since", &self.since, false);
+        let until = time("until", &self.until, true);
+        let limit = self.limit.unwrap_or(DEFAULT_AUDIT_LIMIT);
+        if !(1..=MAX_AUDIT_LIMIT).contains(&limit) {
+            errors.push(FieldError::new(
+                "limit",
+                format!("must be between 1 and {MAX_AUDIT_LIMIT}"),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(crate::domain::ValidationErrors(errors));
+        }
+        let text = |raw: &Option<String>| {
+            raw.as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(AuditFilter {
+            action: text(&self.action),
+            actor: text(&self.actor),
+            since,
+            until,
+            limit,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_queries_take_dates_and_times() {
+        let q = AuditQuery {
+            since: Some("2026-11-01".into()),
+            until: Some("2026-11-02".into()),
+            actor: Some("  ".into()),
+            ..AuditQuery::default()
+        };
+        let f = q.parse().expect("valid");
+        assert_eq!(
+            f.since.map(|t| t.to_rfc3339()),
+            Some("2026-11-01T00:00:00+00:00".into())
+        );
+        assert_eq!(
+            f.until.map(|t| t.to_rfc3339()),
+            Some("2026-11-03T00:00:00+00:00".into())
+        );
+        assert_eq!(f.actor, None);
+        assert_eq!(f.limit, DEFAULT_AUDIT_LIMIT);
+        let bad = AuditQuery {
+            since: Some("yesterday".into()),
+            limit: Some(0),
+            ..AuditQuery::default()
+        };
+        let errors = bad.parse().expect_err("invalid");
+        assert_eq!(errors.0.len(), 2);
+    }
 
     #[test]
     fn scope_lists_parse_dedupe_and_refuse_unknowns() {

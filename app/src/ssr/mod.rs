@@ -1,9 +1,12 @@
 //! Server-only pieces the pages' server functions need: the storage trait and how
 //! a server function finds the store.
 
+pub mod access;
 pub mod password;
 pub mod session;
+pub mod setup;
 mod store;
+pub mod token;
 
 pub use store::*;
 

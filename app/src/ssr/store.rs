@@ -7,7 +7,6 @@ use crate::domain::{
     Username,
 };
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,16 +26,7 @@ pub struct Registration {
     pub created: bool,
 }
 
-/// An API token as listed; the secret itself is never stored, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiToken {
-    pub id: i64,
-    pub name: String,
-    pub scopes: Vec<TokenScope>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
+pub use crate::domain::ApiToken;
 
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -132,15 +122,67 @@ pub trait Store: Send + Sync + 'static {
     /// The account and its password hash, for checking a login.
     async fn find_login(&self, username: &Username) -> Result<Option<(User, String)>, StoreError>;
 
-    /// Stores a session under the hash of its id.
+    /// Creates the first account, an admin, and records `user.create`; `Conflict`
+    /// when any account exists (two set-up attempts racing: one wins).
+    async fn create_first_admin(
+        &self,
+        username: &Username,
+        password_hash: &str,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+
+    /// Changes an account's role and records `user.role`; `NotFound` when there is
+    /// no such account.
+    async fn set_user_role(
+        &self,
+        username: &Username,
+        role: Role,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+
+    /// Disables (ending its sessions) or enables an account and records
+    /// `user.disable` / `user.enable`.
+    async fn set_user_disabled(
+        &self,
+        username: &Username,
+        disabled: bool,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+
+    /// Stores a session under the hash of its id and records `session.login`, in
+    /// one transaction.
     async fn create_session(
         &self,
         id_hash: &str,
-        user_id: i64,
+        user: &User,
         expires_at: DateTime<Utc>,
-        address: Option<&str>,
+        by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Records a failed sign-in for the throttle and `session.login_failed` in the
+    /// audit log; forgets failures older than `forget_before`.
+    async fn record_login_failure(
+        &self,
+        username: &str,
+        by: &Actor,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// When at least `limit` sign-ins failed since `since` for this account name or
+    /// from this address: the time of the `limit`-th most recent of them (the
+    /// later of the two), from which the caller works out when to try again.
+    async fn login_lockout(
+        &self,
+        username: &str,
+        address: Option<&str>,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// The user of a session that has not expired at `now`, whose account is enabled.
     async fn session_user(

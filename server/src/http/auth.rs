@@ -1,46 +1,23 @@
-//! The one place API calls are authenticated: a bearer token whose SHA-256 is
-//! stored, not revoked, and holds the scope the route needs. Reads of deploys need
-//! no token yet (accounts come later); the audit log always does.
+//! Authentication, once per request, and the API routes' guard.
+//!
+//! `authenticate` works out who is calling — an API token, a person named by a
+//! trusted proxy, a session cookie, or nobody — and leaves a `Caller` in the
+//! request's extensions. What that caller may do is decided by
+//! `app::ssr::access::authorize`, the one policy: API routes reach it through
+//! `guard`, server functions through `access::require`.
 
 use crate::AppState;
 use crate::http::error::ApiError;
-use app::domain::TokenScope;
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use app::ssr::access::{Caller, Need, Policy, Principal, authorize};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::net::{IpAddr, SocketAddr};
 
-/// What a group of routes requires.
-#[derive(Clone)]
-pub struct TokenGuard {
-    state: AppState,
-    scope: TokenScope,
-    reads_open: bool,
-}
-
-impl TokenGuard {
-    /// Writes need a token with `scope`; GET, HEAD and OPTIONS pass without one.
-    pub fn writes(state: &AppState, scope: TokenScope) -> Self {
-        Self {
-            state: state.clone(),
-            scope,
-            reads_open: true,
-        }
-    }
-
-    /// Every call needs a token with `scope`.
-    pub fn every_call(state: &AppState, scope: TokenScope) -> Self {
-        Self {
-            state: state.clone(),
-            scope,
-            reads_open: false,
-        }
-    }
-}
-
-fn bearer(request: &Request) -> Option<&str> {
-    request
-        .headers()
+/// The bearer token of a request, if it sends one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -51,57 +28,231 @@ fn bearer(request: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-pub async fn check_token(
-    State(guard): State<TokenGuard>,
+/// The client's address: the peer, or — when the peer is a trusted proxy — the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_address(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer?;
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !is_trusted(ip))
+            .or(forwarded.first())
+            .copied()
+            .unwrap_or(peer),
+    )
+}
+
+fn unauthorized(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// Works out the caller of every request and records it in its extensions. A
+/// token or proxy user that is presented but not valid is refused here, whatever
+/// the route: a client that sent credentials wants to know they failed.
+pub async fn authenticate(
+    State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if guard.reads_open
-        && matches!(
-            *request.method(),
-            Method::GET | Method::HEAD | Method::OPTIONS
-        )
-    {
+    // Static files need no caller, and are the bulk of requests.
+    if request.uri().path().starts_with("/pkg/") {
         return Ok(next.run(request).await);
     }
-    let Some(presented) = bearer(&request) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            format!(
-                "this call needs an API token with the {} scope: send Authorization: Bearer <token> \
-                 (create one with `houston token create --name ci --scope {}`)",
-                guard.scope, guard.scope
-            ),
-        ));
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let address = client_address(peer, request.headers(), &state.config.trusted_proxies)
+        .map(|ip| ip.to_string());
+    let now = chrono::Utc::now();
+    let principal = if let Some(presented) = bearer(request.headers()) {
+        let hash = app::ssr::token::hash_token(presented);
+        match state.store.authenticate_api_token(&hash, now).await? {
+            Some(token) => Principal::Token(token),
+            None => return Err(unauthorized("the API token is unknown or revoked")),
+        }
+    } else if let Some(name) = proxy_user(&state, peer, request.headers()) {
+        let found = match app::domain::Username::parse(&name) {
+            Ok(username) => state.store.find_login(&username).await?,
+            Err(_) => None,
+        };
+        match found {
+            Some((user, _)) if user.disabled_at.is_none() => Principal::User(user),
+            _ => {
+                tracing::warn!(user = %name, "the proxy named a user Houston has no enabled account for");
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("Houston has no enabled account named {name:?}: an admin creates one"),
+                ));
+            }
+        }
+    } else {
+        let cookie = request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|h| app::ssr::session::cookie_value(h, state.sessions.cookie_name()))
+            .map(app::ssr::session::hash_session_id);
+        match cookie {
+            Some(id_hash) => match state.store.session_user(&id_hash, now).await? {
+                Some(user) => Principal::User(user),
+                None => Principal::Anonymous,
+            },
+            None => Principal::Anonymous,
+        }
     };
-    let hash = crate::token::hash_token(presented);
-    let Some(token) = guard
-        .state
-        .store
-        .authenticate_api_token(&hash, chrono::Utc::now())
-        .await?
-    else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the API token is unknown or revoked",
-        ));
-    };
-    if !guard.scope.is_granted_by(&token.scopes) {
-        tracing::warn!(token = %token.name, needed = %guard.scope, "API token lacks the scope");
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "the token {:?} has the scopes {}; this call needs {}",
-                token.name,
-                TokenScope::join(&token.scopes),
-                guard.scope
-            ),
-        ));
-    }
-    tracing::debug!(token = %token.name, "API token accepted");
-    request.extensions_mut().insert(token);
+    request
+        .extensions_mut()
+        .insert(Caller { principal, address });
     Ok(next.run(request).await)
+}
+
+/// The user a trusted proxy names, when the request comes from one.
+fn proxy_user(state: &AppState, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<String> {
+    let header = state.config.proxy_user_header.as_ref()?;
+    let peer = peer?;
+    if !state
+        .config
+        .trusted_proxies
+        .iter()
+        .any(|net| net.contains(&peer))
+    {
+        return None;
+    }
+    headers
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// What a group of API routes requires to read and to change.
+#[derive(Clone, Copy)]
+pub struct Guard {
+    pub read: Need,
+    pub write: Need,
+    pub policy: Policy,
+}
+
+/// Lets a request through when the policy allows its caller what the route needs.
+pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let need = if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        guard.read
+    } else {
+        guard.write
+    };
+    let anonymous = Caller::anonymous(None);
+    let caller = request.extensions().get::<Caller>().unwrap_or(&anonymous);
+    if let Err(refused) = authorize(caller, need, guard.policy) {
+        tracing::info!(actor = %caller.actor().name, path = %request.uri().path(), "refused: {refused}");
+        return ApiError::from(refused).into_response();
+    }
+    next.run(request).await
+}
+
+/// Pages are for people who have signed in (unless anonymous reading is on): a
+/// browser that asks for one without a session is sent to the sign-in page, which
+/// brings it back afterwards.
+pub async fn pages_need_sign_in(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let wants_page = matches!(*request.method(), Method::GET | Method::HEAD)
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+        && !["/login", "/setup"].contains(&path)
+        && !path.starts_with("/api/")
+        && !path.starts_with("/pkg/");
+    let anonymous = matches!(
+        request.extensions().get::<Caller>().map(|c| &c.principal),
+        None | Some(Principal::Anonymous)
+    );
+    if wants_page && anonymous && !state.policy.anonymous_read {
+        let back = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        let next_param: String = url_encode(&back);
+        return Redirect::to(&format!("/login?next={next_param}")).into_response();
+    }
+    next.run(request).await
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn url_encode(raw: &str) -> String {
+    percent_encoding::utf8_percent_encode(raw, QUERY_VALUE).to_string()
+}
+
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(raw: &[&str]) -> Vec<ipnet::IpNet> {
+        raw.iter().map(|n| n.parse().expect("net")).collect()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 10.0.0.2".parse().expect("v"),
+        );
+        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
+        let stranger: IpAddr = "198.51.100.4".parse().expect("ip");
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_address(Some(proxy), &headers, &trusted),
+            Some("203.0.113.9".parse().expect("ip"))
+        );
+        assert_eq!(
+            client_address(Some(stranger), &headers, &trusted),
+            Some(stranger)
+        );
+        assert_eq!(client_address(Some(proxy), &headers, &[]), Some(proxy));
+        assert_eq!(client_address(None, &headers, &trusted), None);
+    }
+
+    #[test]
+    fn next_paths_are_encoded() {
+        assert_eq!(
+            url_encode("/deploys?status=failed&x=1"),
+            "/deploys%3Fstatus%3Dfailed%26x%3D1"
+        );
+    }
 }

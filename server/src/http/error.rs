@@ -22,6 +22,8 @@ pub struct ErrorBody {
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// Seconds to send as `Retry-After` (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -33,6 +35,7 @@ impl ApiError {
                 message: message.into(),
                 fields: Vec::new(),
             },
+            retry_after: None,
         }
     }
 }
@@ -49,6 +52,14 @@ impl From<AppError> for ApiError {
                     message,
                     fields,
                 },
+                retry_after: None,
+            },
+            AppError::RateLimited {
+                message,
+                retry_after_secs,
+            } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(status, "rate_limited", message)
             },
             other => {
                 let kind = match &other {
@@ -57,7 +68,9 @@ impl From<AppError> for ApiError {
                     AppError::Locked { .. } => "locked",
                     AppError::Unauthorized { .. } => "unauthorized",
                     AppError::Forbidden { .. } => "forbidden",
-                    AppError::Validation { .. } | AppError::Internal { .. } => "internal",
+                    AppError::Validation { .. }
+                    | AppError::RateLimited { .. }
+                    | AppError::Internal { .. } => "internal",
                 };
                 Self::new(status, kind, other.to_string())
             }
@@ -128,6 +141,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
     }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod csrf;
 pub mod deploys;
 pub mod error;
 pub mod github;
@@ -10,30 +11,34 @@ pub mod health;
 pub mod openapi;
 
 use crate::AppState;
-use app::domain::TokenScope;
+use app::ssr::access::Need;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-/// The `/api/v1` routes. Every route that changes something passes
-/// `auth::check_token` with the scope it needs, except the GitHub webhook, which
-/// GitHub signs instead (`github::receive`). The audit log needs the admin scope
-/// even to read.
+/// The `/api/v1` routes. Each group passes `auth::guard` with what it needs to
+/// read and to change (`app::ssr::access::Need`), except the GitHub webhook, which
+/// GitHub signs instead (`github::receive`), and the OpenAPI document.
 pub fn api_router(state: &AppState) -> Router<AppState> {
+    let guard = |read: Need, write: Need| {
+        axum::middleware::from_fn_with_state(
+            auth::Guard {
+                read,
+                write,
+                policy: state.policy,
+            },
+            auth::guard,
+        )
+    };
     let deploys = Router::new()
         .route("/deploys", post(deploys::register).get(deploys::list))
         .route("/deploys/{id}", get(deploys::get_one))
         .route("/deploys/{id}/status", post(deploys::set_status))
-        .route_layer(axum::middleware::from_fn_with_state(
-            auth::TokenGuard::writes(state, TokenScope::Deploy),
-            auth::check_token,
-        ));
-    let admin_only = Router::new().route("/audit", get(audit::list)).route_layer(
-        axum::middleware::from_fn_with_state(
-            auth::TokenGuard::every_call(state, TokenScope::Admin),
-            auth::check_token,
-        ),
-    );
+        .route("/events", get(crate::events::stream))
+        .route_layer(guard(Need::Read, Need::DEPLOY));
+    let admin_only = Router::new()
+        .route("/audit", get(audit::list))
+        .route_layer(guard(Need::ADMIN, Need::ADMIN));
     Router::new()
         .merge(deploys)
         .merge(admin_only)

@@ -518,25 +518,200 @@ macro_rules! impl_store {
                 row.map(|r| Ok((r.user.try_into()?, r.password_hash))).transpose()
             }
 
-            #[tracing::instrument(skip(self, id_hash))]
+            #[tracing::instrument(skip(self, password_hash, by), fields(actor = %by.name))]
+            async fn create_first_admin(
+                &self,
+                username: &app::domain::Username,
+                password_hash: &str,
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::domain::User, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                if $backend == "postgres" {
+                    // SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL
+                    // needs the table locked so two set-ups cannot both see no users.
+                    sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                if existing > 0 {
+                    return Err(app::ssr::StoreError::Conflict("Houston is already set up: sign in instead".into()));
+                }
+                let row = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, 'admin', $3) RETURNING {}",
+                    $crate::storage::rows::USER_COLUMNS
+                )))
+                .bind(username.as_str())
+                .bind(password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.create", &format!("user:{username}"), Some("first-run set-up"), Some("role: admin"));
+                tx.commit().await.map_err(backend_error)?;
+                row.try_into()
+            }
+
+            #[tracing::instrument(skip(self, by), fields(actor = %by.name))]
+            async fn set_user_role(
+                &self,
+                username: &app::domain::Username,
+                role: app::domain::Role,
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::domain::User, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let row = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
+                    "UPDATE users SET role = $1 WHERE username = $2 RETURNING {}",
+                    $crate::storage::rows::USER_COLUMNS
+                )))
+                .bind(role.as_str())
+                .bind(username.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?
+                .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no user named \"{username}\"")))?;
+                let detail = format!("role: {role}");
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.role", &format!("user:{username}"), None::<&str>, Some(detail.as_str()));
+                tx.commit().await.map_err(backend_error)?;
+                row.try_into()
+            }
+
+            #[tracing::instrument(skip(self, by), fields(actor = %by.name))]
+            async fn set_user_disabled(
+                &self,
+                username: &app::domain::Username,
+                disabled: bool,
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::domain::User, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let row = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
+                    "UPDATE users SET disabled_at = $1 WHERE username = $2 RETURNING {}",
+                    $crate::storage::rows::USER_COLUMNS
+                )))
+                .bind(disabled.then_some(now))
+                .bind(username.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?
+                .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no user named \"{username}\"")))?;
+                let user: app::domain::User = row.try_into()?;
+                if disabled {
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                        .bind(user.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                let action = if disabled { "user.disable" } else { "user.enable" };
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, action, &format!("user:{username}"), None::<&str>, None::<&str>);
+                tx.commit().await.map_err(backend_error)?;
+                Ok(user)
+            }
+
+            #[tracing::instrument(skip(self, id_hash, user, by), fields(user = %user.username))]
             async fn create_session(
                 &self,
                 id_hash: &str,
-                user_id: i64,
+                user: &app::domain::User,
                 expires_at: chrono::DateTime<chrono::Utc>,
-                address: Option<&str>,
+                by: &app::domain::Actor,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
                 sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) VALUES ($1, $2, $3, $4, $5)")
                     .bind(id_hash)
-                    .bind(user_id)
-                    .bind(app::domain::to_stored_precision(now))
+                    .bind(user.id)
+                    .bind(now)
                     .bind(app::domain::to_stored_precision(expires_at))
-                    .bind(address)
-                    .execute(&self.pool)
+                    .bind(by.address.as_deref())
+                    .execute(&mut *tx)
                     .await
-                    .map(|_| ())
-                    .map_err($crate::storage::backend_error)
+                    .map_err(backend_error)?;
+                // Expired sessions of this account go as a new one starts.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
+                    .bind(user.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "session.login", &format!("user:{}", user.username), None::<&str>, None::<&str>);
+                tx.commit().await.map_err(backend_error)
+            }
+
+            #[tracing::instrument(skip(self, by))]
+            async fn record_login_failure(
+                &self,
+                username: &str,
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+                forget_before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                sqlx::query("DELETE FROM login_failures WHERE at < $1")
+                    .bind(app::domain::to_stored_precision(forget_before))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                sqlx::query("INSERT INTO login_failures (username, address, at) VALUES ($1, $2, $3)")
+                    .bind(username)
+                    .bind(by.address.as_deref())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "session.login_failed", &format!("user:{username}"), None::<&str>, None::<&str>);
+                tx.commit().await.map_err(backend_error)
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn login_lockout(
+                &self,
+                username: &str,
+                address: Option<&str>,
+                since: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, app::ssr::StoreError> {
+                let since = app::domain::to_stored_precision(since);
+                let offset = i64::from(limit.max(1) - 1);
+                let by_name: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+                    "SELECT at FROM login_failures WHERE username = $1 AND at >= $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+                )
+                .bind(username)
+                .bind(since)
+                .bind(offset)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                let by_address: Option<chrono::DateTime<chrono::Utc>> = match address {
+                    Some(address) => sqlx::query_scalar(
+                        "SELECT at FROM login_failures WHERE address = $1 AND at >= $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+                    )
+                    .bind(address)
+                    .bind(since)
+                    .bind(offset)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::storage::backend_error)?,
+                    None => None,
+                };
+                Ok(by_name.max(by_address))
             }
 
             #[tracing::instrument(skip(self, id_hash))]

@@ -1,0 +1,201 @@
+//! Server functions for administration: accounts, API tokens and the audit log.
+//! Every one requires `Need::ADMIN` before it reads or changes anything.
+
+use crate::domain::{ApiToken, AuditEntry, AuditQuery, CreatedToken, User};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "admin/users")]
+pub async fn list_users() -> Result<Vec<User>, AppError> {
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            require(Need::ADMIN)?;
+            Ok(crate::ssr::store()?.list_users().await?)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "admin/create-user")]
+pub async fn create_user(
+    username: String,
+    password: String,
+    role: String,
+) -> Result<User, AppError> {
+    use crate::domain::{NewPassword, Role, Username};
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            let caller = require(Need::ADMIN)?;
+            let username = Username::parse(&username)
+                .map_err(|e| AppError::validation("username", e.to_string()))?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                AppError::validation("role", "choose viewer, deployer, lead or admin")
+            })?;
+            let password = NewPassword::parse(&password)
+                .map_err(|e| AppError::validation("password", e.to_string()))?;
+            let hash = ssr::hash(password).await?;
+            Ok(crate::ssr::store()?
+                .create_user(&username, &hash, role, &caller.actor(), chrono::Utc::now())
+                .await?)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "admin/set-role")]
+pub async fn set_user_role(username: String, role: String) -> Result<User, AppError> {
+    use crate::domain::Role;
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            let caller = require(Need::ADMIN)?;
+            let username = ssr::other_account(&caller, &username)?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                AppError::validation("role", "choose viewer, deployer, lead or admin")
+            })?;
+            Ok(crate::ssr::store()?
+                .set_user_role(&username, role, &caller.actor(), chrono::Utc::now())
+                .await?)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "admin/set-disabled")]
+pub async fn set_user_disabled(username: String, disabled: bool) -> Result<User, AppError> {
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            let caller = require(Need::ADMIN)?;
+            let username = ssr::other_account(&caller, &username)?;
+            Ok(crate::ssr::store()?
+                .set_user_disabled(&username, disabled, &caller.actor(), chrono::Utc::now())
+                .await?)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "admin/tokens")]
+pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            require(Need::ADMIN)?;
+            Ok(crate::ssr::store()?.list_api_tokens().await?)
+        }
+        .await,
+    )
+}
+
+/// Creates a token with the scopes whose boxes are ticked; the secret is in the
+/// answer this once and never again.
+#[server(endpoint = "admin/create-token")]
+pub async fn create_token(
+    name: String,
+    deploy: Option<String>,
+    ingest: Option<String>,
+    gate: Option<String>,
+    admin: Option<String>,
+) -> Result<CreatedToken, AppError> {
+    use crate::domain::TokenScope;
+    use crate::ssr::access::{Need, answer, require};
+    use crate::ssr::token::{generate_token, hash_token};
+    answer(
+        async {
+            let caller = require(Need::ADMIN)?;
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 64 {
+                return Err(AppError::validation(
+                    "name",
+                    "give the token a name of 1 to 64 characters",
+                ));
+            }
+            let scopes: Vec<TokenScope> = [
+                (deploy, TokenScope::Deploy),
+                (ingest, TokenScope::Ingest),
+                (gate, TokenScope::Gate),
+                (admin, TokenScope::Admin),
+            ]
+            .into_iter()
+            .filter_map(|(ticked, scope)| ticked.is_some().then_some(scope))
+            .collect();
+            if scopes.is_empty() {
+                return Err(AppError::validation("scopes", "tick at least one scope"));
+            }
+            let secret = generate_token();
+            let token = crate::ssr::store()?
+                .create_api_token(
+                    name,
+                    &hash_token(&secret),
+                    &scopes,
+                    &caller.actor(),
+                    chrono::Utc::now(),
+                )
+                .await?;
+            Ok(CreatedToken { token, secret })
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "admin/revoke-token")]
+pub async fn revoke_token(name: String) -> Result<ApiToken, AppError> {
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            let caller = require(Need::ADMIN)?;
+            Ok(crate::ssr::store()?
+                .revoke_api_token(name.trim(), &caller.actor(), chrono::Utc::now())
+                .await?)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "admin/audit")]
+pub async fn list_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            require(Need::ADMIN)?;
+            let filter = query.parse()?;
+            Ok(crate::ssr::store()?.list_audit(&filter).await?)
+        }
+        .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::domain::{NewPassword, Username};
+    use crate::error::AppError;
+    use crate::ssr::access::Caller;
+
+    /// Argon2 off the async workers.
+    pub async fn hash(password: NewPassword) -> Result<String, AppError> {
+        tokio::task::spawn_blocking(move || crate::ssr::password::hash_password(&password))
+            .await
+            .map_err(|_| AppError::internal())?
+            .map_err(|e| {
+                tracing::error!(error = %e, "hashing a password");
+                AppError::internal()
+            })
+    }
+
+    /// An account other than the caller's own: an admin cannot demote or disable
+    /// themselves, so Houston is never left without one by accident.
+    pub fn other_account(caller: &Caller, raw: &str) -> Result<Username, AppError> {
+        let username =
+            Username::parse(raw).map_err(|e| AppError::validation("username", e.to_string()))?;
+        if caller.user().is_some_and(|u| u.username == username) {
+            return Err(AppError::Conflict {
+                message: "you cannot change your own role or disable yourself; ask another admin"
+                    .into(),
+            });
+        }
+        Ok(username)
+    }
+}
