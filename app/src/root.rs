@@ -1,8 +1,10 @@
 //! The HTML shell, the layout every page shares, and the route table.
 
 use crate::api::{Logout, whoami};
+use crate::domain::Role;
 use crate::pages::{
-    AccountPage, DeployDetailPage, HistoryPage, LoginPage, MissionControlPage, NotFoundPage,
+    AccountPage, AdminAuditPage, AdminTokensPage, AdminUsersPage, DeployDetailPage, HistoryPage,
+    LoginPage, MissionControlPage, NotFoundPage, SetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -92,6 +94,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deploys") view=HistoryPage />
                     <Route path=path!("/deploys/:id") view=DeployDetailPage />
                     <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/setup") view=SetupPage />
+                    <Route path=path!("/admin/users") view=AdminUsersPage />
+                    <Route path=path!("/admin/tokens") view=AdminTokensPage />
+                    <Route path=path!("/admin/audit") view=AdminAuditPage />
                     // Async: the page resolves before headers go out, so it can redirect a stranger.
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 </Routes>
@@ -113,6 +119,7 @@ fn UserMenu() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match me.await {
                         Ok(Some(user)) => view! {
+                            {(user.role == Role::Admin).then(|| view! { <A href="/admin/users" attr:class="admin-link">"Admin"</A> })}
                             <a href="/account" class="user-name" data-testid="signed-in-as">{user.username}</a>
                             <ActionForm action=logout>
                                 <button type="submit" class="button ghost small">"Sign out"</button>

@@ -89,9 +89,15 @@ impl Harness {
         }
     }
 
+    /// A GET with the harness's token: reading needs a signed-in caller.
     async fn get(&self, uri: &str) -> Reply {
-        self.send(Request::get(uri).body(Body::empty()).expect("request"))
-            .await
+        self.send(
+            Request::get(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
     }
 
     async fn post_json(&self, uri: &str, body: &Value) -> Reply {
@@ -200,9 +206,15 @@ async fn writes_need_a_valid_token() {
     assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
     assert_eq!(h.deploy_count().await, 0, "nothing was stored");
     assert_eq!(
-        h.get("/api/v1/deploys").await.status,
-        StatusCode::OK,
-        "reads need no token"
+        h.send(
+            Request::get("/api/v1/deploys")
+                .body(Body::empty())
+                .expect("request")
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED,
+        "reads need a caller too (HOUSTON_ALLOW_ANONYMOUS_READ is off)"
     );
 }
 
@@ -744,7 +756,7 @@ async fn token_scopes_decide_what_a_token_may_call() {
     let status_uri = format!("/api/v1/deploys/{id}/status");
     // (who, register, status change, audit read, history read)
     let expected = [
-        ("none", 401, 401, 401, 200),
+        ("none", 401, 401, 401, 401),
         ("deploy", 201, 200, 403, 200),
         ("gate,ingest", 403, 403, 403, 200),
         ("admin", 201, 200, 200, 200),
@@ -874,7 +886,7 @@ async fn signing_in_sets_a_session_cookie_that_opens_the_account_page() {
     };
 
     let anonymous = h.send(get_with("/account", None)).await;
-    assert_eq!(anonymous.status, StatusCode::FOUND);
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
     assert_eq!(
         anonymous
             .headers
@@ -960,7 +972,7 @@ async fn signing_in_sets_a_session_cookie_that_opens_the_account_page() {
     );
     assert_eq!(
         h.send(get_with("/account", Some(&cookie))).await.status,
-        StatusCode::FOUND,
+        StatusCode::SEE_OTHER,
         "the old session ended"
     );
 
@@ -974,7 +986,7 @@ async fn signing_in_sets_a_session_cookie_that_opens_the_account_page() {
     );
     assert_eq!(
         h.send(get_with("/account", Some(&new_cookie))).await.status,
-        StatusCode::FOUND,
+        StatusCode::SEE_OTHER,
         "signed out"
     );
 }

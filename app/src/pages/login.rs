@@ -1,7 +1,6 @@
 //! Signing in, and the account page only a signed-in person sees.
 
-use crate::api::{Login, whoami};
-use crate::error::AppError;
+use crate::api::{Login, setup_needed, whoami};
 use crate::pages::ErrorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,10 +11,10 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let next = use_query_map().with_untracked(|q| q.get("next"));
     let error = move || match login.value().get() {
-        Some(Err(AppError::Unauthorized { message })) => Some(message),
-        Some(Err(other)) => Some(other.to_string()),
+        Some(Err(error)) => Some(error.to_string()),
         _ => None,
     };
+    let needs_setup = Resource::new(|| (), |_| setup_needed());
     view! {
         <Title text="Sign in" />
         <div class="login-wrap">
@@ -34,7 +33,22 @@ pub fn LoginPage() -> impl IntoView {
                     {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
                     <button type="submit" class="button" disabled=move || login.pending().get()>"Sign in"</button>
                 </ActionForm>
-                <p class="muted small">"No account yet? An admin creates one with " <code>"houston user create"</code> "."</p>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        if matches!(needs_setup.await, Ok(true)) {
+                            view! {
+                                <p class="form-note small" data-testid="setup-hint">
+                                    "Houston has no accounts yet. Open the one-time set-up link "
+                                    <code>"houston serve"</code>
+                                    " printed when it started, or run "
+                                    <code>"houston user create --role admin"</code>"."
+                                </p>
+                            }.into_any()
+                        } else {
+                            view! { <p class="muted small">"No account yet? Ask an admin of this Houston for one."</p> }.into_any()
+                        }
+                    })}
+                </Transition>
             </section>
         </div>
     }

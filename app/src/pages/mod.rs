@@ -1,16 +1,20 @@
 //! One file per route.
 
+mod admin;
 mod deploy_detail;
 mod history;
 mod login;
 mod mission_control;
 mod not_found;
+mod setup;
 
+pub use admin::{AdminAuditPage, AdminTokensPage, AdminUsersPage};
 pub use deploy_detail::DeployDetailPage;
 pub use history::HistoryPage;
 pub use login::{AccountPage, LoginPage};
 pub use mission_control::MissionControlPage;
 pub use not_found::NotFoundPage;
+pub use setup::SetupPage;
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -21,6 +25,9 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     let title = match &error {
         AppError::NotFound { .. } => "Not found",
         AppError::Validation { .. } => "That request is not valid",
+        AppError::Unauthorized { .. } => "Sign in to see this",
+        AppError::Forbidden { .. } => "Your role does not allow this",
+        AppError::RateLimited { .. } => "Too many attempts",
         _ => "Something went wrong",
     };
     view! {

@@ -181,13 +181,14 @@ pub async fn pages_need_sign_in(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
+    // Files (`/favicon.svg`, `/pkg/houston.wasm`) have a dot in their last segment.
+    let is_file = path
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains('.'));
     let wants_page = matches!(*request.method(), Method::GET | Method::HEAD)
-        && request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"))
-        && !["/login", "/setup"].contains(&path)
+        && !is_file
+        && !["/login", "/setup", "/healthz", "/readyz"].contains(&path)
         && !path.starts_with("/api/")
         && !path.starts_with("/pkg/");
     let anonymous = matches!(

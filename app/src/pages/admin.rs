@@ -1,0 +1,296 @@
+//! Administration pages: accounts, API tokens and the audit log. The server
+//! functions behind them refuse anyone but an admin; the pages show that refusal.
+
+use crate::api::{
+    CreateToken, CreateUser, RevokeToken, SetUserDisabled, SetUserRole, list_audit, list_tokens,
+    list_users,
+};
+use crate::components::absolute_time;
+use crate::domain::{AUDIT_ACTIONS, AuditQuery, Role, TokenScope};
+use crate::error::AppError;
+use crate::pages::ErrorPanel;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::use_query_map;
+
+#[component]
+fn AdminNav() -> impl IntoView {
+    view! {
+        <nav class="subnav" aria-label="Administration">
+            <A href="/admin/users">"Users"</A>
+            <A href="/admin/tokens">"API tokens"</A>
+            <A href="/admin/audit">"Audit log"</A>
+        </nav>
+    }
+}
+
+/// The message of a failed action, for the form that sent it.
+fn failure<T>(value: Option<Result<T, AppError>>) -> Option<String> {
+    match value {
+        Some(Err(error)) => Some(error.to_string()),
+        _ => None,
+    }
+}
+
+#[component]
+fn FormError(message: Option<String>) -> impl IntoView {
+    message.map(|message| view! { <p class="form-error" role="alert">{message}</p> })
+}
+
+#[component]
+pub fn AdminUsersPage() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let set_role = ServerAction::<SetUserRole>::new();
+    let set_disabled = ServerAction::<SetUserDisabled>::new();
+    let users = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                set_role.version().get(),
+                set_disabled.version().get(),
+            )
+        },
+        |_| list_users(),
+    );
+    let create_error = move || failure(create.value().get());
+    let row_error = move || {
+        failure(set_role.value().get()).or_else(|| failure(set_disabled.value().get()))
+    };
+    view! {
+        <Title text="Users" />
+        <div class="page-head">
+            <h1>"Users"</h1>
+            <p class="muted">"Who may sign in, and what their role lets them do."</p>
+        </div>
+        <AdminNav />
+        <section class="panel">
+            <h2>"Add a user"</h2>
+            <ActionForm action=create attr:class="inline-form">
+                <label><span>"User name"</span><input type="text" name="username" required autocomplete="off" /></label>
+                <label><span>"Password (12+ characters)"</span><input type="password" name="password" minlength="12" required autocomplete="new-password" /></label>
+                <label>
+                    <span>"Role"</span>
+                    <select name="role">
+                        {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == Role::Viewer>{r.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit" class="button" disabled=move || create.pending().get()>"Add user"</button>
+            </ActionForm>
+            {move || view! { <FormError message=create_error() /> }}
+            <p class="muted small">
+                "Viewers read; deployers register deploys and lock their own; leads lock anything and override; admins manage users, tokens and settings."
+            </p>
+        </section>
+        {move || view! { <FormError message=row_error() /> }}
+        <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+            {move || Suspend::new(async move {
+                match users.await {
+                    Ok(users) => view! {
+                        <div class="table-wrap">
+                            <table data-testid="users">
+                                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th></th></tr></thead>
+                                <tbody>
+                                    {users.into_iter().map(|user| {
+                                        let name = user.username.to_string();
+                                        let (role_name, toggle_name) = (name.clone(), name.clone());
+                                        let role_label = format!("Role of {name}");
+                                        let disabled = user.disabled_at.is_some();
+                                        view! {
+                                            <tr>
+                                                <th>{name}</th>
+                                                <td>
+                                                    <ActionForm action=set_role attr:class="row-form">
+                                                        <input type="hidden" name="username" value=role_name />
+                                                        <select name="role" aria-label=role_label>
+                                                            {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == user.role>{r.as_str()}</option> }).collect_view()}
+                                                        </select>
+                                                        <button type="submit" class="button ghost small">"Change"</button>
+                                                    </ActionForm>
+                                                </td>
+                                                <td>{if disabled { "disabled" } else { "active" }}</td>
+                                                <td class="nowrap">{absolute_time(user.created_at)}</td>
+                                                <td>
+                                                    <ActionForm action=set_disabled attr:class="row-form">
+                                                        <input type="hidden" name="username" value=toggle_name />
+                                                        <input type="hidden" name="disabled" value=(!disabled).to_string() />
+                                                        <button type="submit" class="button ghost small">{if disabled { "Enable" } else { "Disable" }}</button>
+                                                    </ActionForm>
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn AdminTokensPage() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
+    let create_error = move || failure(create.value().get());
+    let revoke_error = move || failure(revoke.value().get());
+    view! {
+        <Title text="API tokens" />
+        <div class="page-head">
+            <h1>"API tokens"</h1>
+            <p class="muted">"For CI pipelines and scripts. Houston keeps only a hash: a token is shown once, when it is created."</p>
+        </div>
+        <AdminNav />
+        {move || match create.value().get() {
+            Some(Ok(created)) => view! {
+                <section class="panel secret-once" data-testid="new-token" role="status">
+                    <h2>"Token “" {created.token.name.clone()} "” created"</h2>
+                    <p>"Copy it now; Houston cannot show it again."</p>
+                    <code class="secret" data-testid="token-secret">{created.secret.clone()}</code>
+                    <p class="muted small">"Send it as " <code>"Authorization: Bearer <token>"</code> "."</p>
+                </section>
+            }.into_any(),
+            _ => ().into_any(),
+        }}
+        <section class="panel">
+            <h2>"Create a token"</h2>
+            <ActionForm action=create attr:class="inline-form">
+                <label><span>"Name"</span><input type="text" name="name" required maxlength="64" placeholder="ci-production" autocomplete="off" /></label>
+                <fieldset class="scopes">
+                    <legend>"Scopes"</legend>
+                    {TokenScope::ALL.into_iter().map(|scope| view! {
+                        <label class="check">
+                            <input type="checkbox" name=scope.as_str() value="on" checked=scope == TokenScope::Deploy />
+                            {scope.as_str()}
+                        </label>
+                    }).collect_view()}
+                </fieldset>
+                <button type="submit" class="button" disabled=move || create.pending().get()>"Create token"</button>
+            </ActionForm>
+            {move || view! { <FormError message=create_error() /> }}
+            <p class="muted small">"deploy: register deploys · ingest: send metrics and errors · gate: ask whether a deploy may go · admin: everything."</p>
+        </section>
+        {move || view! { <FormError message=revoke_error() /> }}
+        <Transition fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
+            {move || Suspend::new(async move {
+                match tokens.await {
+                    Ok(tokens) if tokens.is_empty() => view! {
+                        <div class="panel empty"><p>"No API tokens yet."</p></div>
+                    }.into_any(),
+                    Ok(tokens) => view! {
+                        <div class="table-wrap">
+                            <table data-testid="tokens">
+                                <thead><tr><th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+                                <tbody>
+                                    {tokens.into_iter().map(|token| {
+                                        let active = token.revoked_at.is_none();
+                                        let name = token.name.clone();
+                                        view! {
+                                            <tr class:revoked=!active>
+                                                <th>{token.name.clone()}</th>
+                                                <td><code>{TokenScope::join(&token.scopes)}</code></td>
+                                                <td class="nowrap">{absolute_time(token.created_at)}</td>
+                                                <td class="nowrap">{token.last_used_at.map_or_else(|| "never".to_owned(), absolute_time)}</td>
+                                                <td class="nowrap">{token.revoked_at.map_or_else(|| "active".to_owned(), |at| format!("revoked {}", absolute_time(at)))}</td>
+                                                <td>
+                                                    {active.then(|| view! {
+                                                        <ActionForm action=revoke attr:class="row-form">
+                                                            <input type="hidden" name="name" value=name />
+                                                            <button type="submit" class="button ghost small danger">"Revoke"</button>
+                                                        </ActionForm>
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn AdminAuditPage() -> impl IntoView {
+    let params = use_query_map();
+    let query = Memo::new(move |_| {
+        params.with(|q| AuditQuery {
+            action: q.get("action"),
+            actor: q.get("actor"),
+            since: q.get("since"),
+            until: q.get("until"),
+            limit: q.get("limit").and_then(|l| l.parse().ok()),
+        })
+    });
+    let entries = Resource::new(move || query.get(), list_audit);
+    let current = query.get_untracked();
+    view! {
+        <Title text="Audit log" />
+        <div class="page-head">
+            <h1>"Audit log"</h1>
+            <p class="muted">"Every change to accounts, tokens and sign-ins: who, when (UTC), from where, and why. Nothing here can be edited or deleted."</p>
+        </div>
+        <AdminNav />
+        <Form method="GET" action="/admin/audit" attr:class="filters">
+            <label>
+                <span>"Action"</span>
+                <select name="action">
+                    <option value="">"Any"</option>
+                    {AUDIT_ACTIONS.into_iter().map(|a| view! {
+                        <option value=a selected=current.action.as_deref() == Some(a)>{a}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label><span>"Actor"</span><input type="text" name="actor" placeholder="user:ada" value=current.actor.clone().unwrap_or_default() /></label>
+            <label><span>"From (UTC)"</span><input type="date" name="since" value=current.since.clone().unwrap_or_default() /></label>
+            <label><span>"To (UTC)"</span><input type="date" name="until" value=current.until.clone().unwrap_or_default() /></label>
+            <div class="filter-actions">
+                <button type="submit" class="button">"Filter"</button>
+                <a class="button ghost" href="/admin/audit">"Clear"</a>
+            </div>
+        </Form>
+        <Transition fallback=|| view! { <p class="muted">"Loading the audit log…"</p> }>
+            {move || Suspend::new(async move {
+                match entries.await {
+                    Ok(entries) if entries.is_empty() => view! {
+                        <div class="panel empty"><p>"No entries match these filters."</p></div>
+                    }.into_any(),
+                    Ok(entries) => view! {
+                        <div class="table-wrap">
+                            <table data-testid="audit">
+                                <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"From"</th><th>"What"</th><th>"Target"</th><th>"Why / detail"</th></tr></thead>
+                                <tbody>
+                                    {entries.into_iter().map(|e| view! {
+                                        <tr>
+                                            <td class="nowrap">{e.at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                            <td>{e.actor}</td>
+                                            <td class="nowrap">{e.source_address.unwrap_or_else(|| "—".into())}</td>
+                                            <td><code>{e.action}</code></td>
+                                            <td>{e.target}</td>
+                                            <td>
+                                                {e.reason.map(|r| view! { <span>{r}</span> })}
+                                                {e.detail.map(|d| view! { <span class="sub">{d}</span> })}
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,702 @@
+//! Who may do what, through `router(state)`: the authorisation matrix over every
+//! server function and every mutating API route (on SQLite and PostgreSQL), the
+//! sign-in rule for pages, trusted-proxy sign-in, login throttling, CSRF, the
+//! security headers and first-run set-up.
+
+mod support;
+
+use app::domain::{Actor, NewPassword, Role, TokenScope, User, Username};
+use app::ssr::session::hash_session_id;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use houston::config::{Config, Overrides};
+use houston::{AppState, router};
+use http_body_util::BodyExt;
+use std::net::SocketAddr;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Harness {
+    app: Router,
+    state: AppState,
+    db: support::TestDb,
+}
+
+async fn harness(db: support::TestDb, vars: &[(&str, &str)]) -> Harness {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let config = Config::from_lookup(
+        |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+        &Overrides::default(),
+    )
+    .expect("config");
+    let state = AppState::new(db.store.clone(), config);
+    Harness {
+        app: router(state.clone()),
+        state,
+        db,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Harness {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Reply {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// An account with the test password, signed in: its session cookie.
+    async fn person(&self, name: &str, role: Role) -> (User, String) {
+        static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let hash = HASH.get_or_init(|| {
+            app::ssr::password::hash_password(&NewPassword::parse(PASSWORD).expect("valid"))
+                .expect("hash")
+        });
+        let now = chrono::Utc::now();
+        let user = self
+            .db
+            .store
+            .create_user(
+                &Username::parse(name).expect("valid"),
+                hash,
+                role,
+                &Actor::new("cli:test", None),
+                now,
+            )
+            .await
+            .expect("user");
+        let id = app::ssr::session::new_session_id();
+        self.db
+            .store
+            .create_session(
+                &hash_session_id(&id),
+                &user,
+                now + chrono::Duration::hours(1),
+                &Actor::new(format!("user:{name}"), None),
+                now,
+            )
+            .await
+            .expect("session");
+        (user, format!("houston_session={id}"))
+    }
+
+    async fn token(&self, name: &str, scopes: &[TokenScope]) -> String {
+        let secret = app::ssr::token::generate_token();
+        self.db
+            .store
+            .create_api_token(
+                name,
+                &app::ssr::token::hash_token(&secret),
+                scopes,
+                &Actor::new("cli:test", None),
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("token");
+        secret
+    }
+}
+
+/// How a request is made: form-encoded for server functions, JSON for the API.
+#[derive(Clone, Copy)]
+enum Payload {
+    Form(&'static str),
+    Json(&'static str),
+    None,
+}
+
+fn request(method: &str, uri: &str, body: Payload, cookie: Option<&str>) -> Request<Body> {
+    let mut r = Request::builder().method(method).uri(uri);
+    if let Some(c) = cookie {
+        r = r.header(header::COOKIE, c);
+    }
+    let body = match body {
+        Payload::Form(text) => {
+            r = r.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            Body::from(text)
+        }
+        Payload::Json(text) => {
+            r = r.header(header::CONTENT_TYPE, "application/json");
+            Body::from(text)
+        }
+        Payload::None => Body::empty(),
+    };
+    r.body(body).expect("request")
+}
+
+/// One row of the matrix: the call and the exact status for anonymous, viewer,
+/// deployer, lead and admin, in that order.
+struct Row {
+    method: &'static str,
+    uri: &'static str,
+    body: Payload,
+    want: [u16; 5],
+}
+
+const fn row(method: &'static str, uri: &'static str, body: Payload, want: [u16; 5]) -> Row {
+    Row {
+        method,
+        uri,
+        body,
+        want,
+    }
+}
+
+const READ: [u16; 5] = [401, 200, 200, 200, 200];
+const ADMIN: [u16; 5] = [401, 403, 403, 403, 200];
+const EVERYONE: [u16; 5] = [200; 5];
+
+/// Server functions that take no role: who is signed in, whether set-up is still
+/// open, and the doors in and out (refused for bad credentials, whoever asks).
+const OPEN_TO_ALL: [&str; 5] = [
+    "/api/whoami",
+    "/api/setup-status",
+    "/api/login",
+    "/api/setup",
+    "/api/logout",
+];
+
+fn matrix() -> Vec<Row> {
+    use Payload::{Form, Json, None};
+    vec![
+        // Server functions behind the pages.
+        row("POST", "/api/board", None, READ),
+        row("POST", "/api/deploys", Form("query[limit]=5"), READ),
+        row("POST", "/api/deploy", Form("id=1"), READ),
+        row("POST", "/api/filter-options", None, READ),
+        row("POST", "/api/whoami", None, EVERYONE),
+        row("POST", "/api/setup-status", None, EVERYONE),
+        row(
+            "POST",
+            "/api/login",
+            Form("username=nobody&password=wrong+password+here"),
+            [401; 5],
+        ),
+        row(
+            "POST",
+            "/api/setup",
+            Form("secret=guess&username=eve&password=long+enough+password"),
+            [403; 5],
+        ),
+        row("POST", "/api/admin/users", None, ADMIN),
+        row(
+            "POST",
+            "/api/admin/create-user",
+            Form("username=newcomer&password=long+enough+password&role=viewer"),
+            ADMIN,
+        ),
+        row(
+            "POST",
+            "/api/admin/set-role",
+            Form("username=target&role=deployer"),
+            ADMIN,
+        ),
+        row(
+            "POST",
+            "/api/admin/set-disabled",
+            Form("username=target&disabled=false"),
+            ADMIN,
+        ),
+        row("POST", "/api/admin/tokens", None, ADMIN),
+        row(
+            "POST",
+            "/api/admin/create-token",
+            Form("name=matrix&deploy=on"),
+            ADMIN,
+        ),
+        row(
+            "POST",
+            "/api/admin/revoke-token",
+            Form("name=matrix"),
+            ADMIN,
+        ),
+        row(
+            "POST",
+            "/api/admin/audit",
+            Form("query[action]=user.create"),
+            ADMIN,
+        ),
+        // The JSON API: every route that changes something, and the reads.
+        row(
+            "POST",
+            "/api/v1/deploys",
+            Json(r#"{"service":"checkout","environment":"production","version":"v1"}"#),
+            [401, 403, 201, 201, 201],
+        ),
+        row(
+            "POST",
+            "/api/v1/deploys/1/status",
+            Json(r#"{"status":"succeeded"}"#),
+            [401, 403, 200, 200, 200],
+        ),
+        row("GET", "/api/v1/deploys", None, READ),
+        row("GET", "/api/v1/deploys/1", None, READ),
+        row("GET", "/api/v1/audit", None, ADMIN),
+        // Last: it ends the caller's session.
+        row("POST", "/api/logout", None, EVERYONE),
+    ]
+}
+
+async fn authorization_matrix(db: support::TestDb) {
+    let h = harness(db, &[]).await;
+    let mut cookies = vec![None];
+    for (name, role) in [
+        ("viewer", Role::Viewer),
+        ("deployer", Role::Deployer),
+        ("lead", Role::Lead),
+        ("admin", Role::Admin),
+    ] {
+        cookies.push(Some(h.person(name, role).await.1));
+    }
+    h.person("target", Role::Viewer).await;
+    // Deploy 1 exists, so reading and updating it can succeed.
+    let token = h.token("seed", &[TokenScope::Deploy]).await;
+    let seeded = h
+        .send(
+            Request::post("/api/v1/deploys")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::from(
+                    r#"{"service":"checkout","environment":"staging","version":"v0"}"#,
+                ))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(seeded.status, StatusCode::CREATED, "{}", seeded.text);
+
+    let rows = matrix();
+    let covered: Vec<&str> = rows.iter().map(|r| r.uri).collect();
+    let mut registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path)
+        .collect();
+    registered.sort_unstable();
+    for path in &registered {
+        assert!(
+            covered.contains(path),
+            "server function {path} is missing from the authorisation matrix"
+        );
+    }
+    for open in OPEN_TO_ALL {
+        assert!(registered.contains(&open), "{open} is no longer registered");
+    }
+
+    let mut failures = Vec::new();
+    for r in &rows {
+        for (i, (who, cookie)) in ["anonymous", "viewer", "deployer", "lead", "admin"]
+            .iter()
+            .zip(&cookies)
+            .enumerate()
+        {
+            let want = r.want[i];
+            let got = h
+                .send(request(r.method, r.uri, r.body, cookie.as_deref()))
+                .await;
+            if got.status.as_u16() != want {
+                failures.push(format!(
+                    "{} {} as {who}: want {want}, got {} {}",
+                    r.method,
+                    r.uri,
+                    got.status.as_u16(),
+                    got.text.chars().take(160).collect::<String>()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix_on_sqlite() {
+    authorization_matrix(support::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix_on_postgres() {
+    authorization_matrix(support::postgres().await).await;
+}
+
+#[tokio::test]
+async fn pages_send_strangers_to_sign_in_unless_anonymous_reading_is_on() {
+    let closed = harness(support::sqlite().await, &[]).await;
+    let r = closed
+        .send(request(
+            "GET",
+            "/deploys?service=checkout",
+            Payload::None,
+            None,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.header("location"),
+        "/login?next=/deploys%3Fservice%3Dcheckout"
+    );
+    for open_path in ["/login", "/setup", "/healthz", "/favicon.svg"] {
+        let r = closed
+            .send(request("GET", open_path, Payload::None, None))
+            .await;
+        assert_ne!(r.status, StatusCode::SEE_OTHER, "{open_path}");
+    }
+    let (_, cookie) = closed.person("ada", Role::Viewer).await;
+    let page = closed
+        .send(request("GET", "/", Payload::None, Some(&cookie)))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("Mission control"));
+
+    let open = harness(
+        support::sqlite().await,
+        &[("HOUSTON_ALLOW_ANONYMOUS_READ", "true")],
+    )
+    .await;
+    let page = open.send(request("GET", "/", Payload::None, None)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(!page.text.contains("Sign in to see this"), "{}", page.text);
+    let list = open
+        .send(request("GET", "/api/v1/deploys", Payload::None, None))
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let write = open
+        .send(request(
+            "POST",
+            "/api/v1/deploys",
+            Payload::Json(r#"{"service":"a","environment":"b","version":"c"}"#),
+            None,
+        ))
+        .await;
+    assert_eq!(write.status, StatusCode::UNAUTHORIZED, "reading only");
+    let admin = open
+        .send(request("POST", "/api/admin/users", Payload::None, None))
+        .await;
+    assert_eq!(admin.status, StatusCode::UNAUTHORIZED);
+}
+
+fn from_peer(mut r: Request<Body>, peer: &str) -> Request<Body> {
+    let addr: SocketAddr = peer.parse().expect("addr");
+    r.extensions_mut().insert(ConnectInfo(addr));
+    r
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_names_the_user() {
+    let h = harness(
+        support::sqlite().await,
+        &[
+            ("HOUSTON_TRUSTED_PROXIES", "10.0.0.1"),
+            ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),
+        ],
+    )
+    .await;
+    h.person("ada", Role::Lead).await;
+    let whoami = |peer: &str, user: &str| {
+        let mut r = request("POST", "/api/whoami", Payload::None, None);
+        r.headers_mut()
+            .insert("x-forwarded-user", user.parse().expect("value"));
+        from_peer(r, peer)
+    };
+    let trusted = h.send(whoami("10.0.0.1:50000", "ada")).await;
+    assert_eq!(trusted.status, StatusCode::OK);
+    assert!(
+        trusted.text.contains(r#""username":"ada""#),
+        "{}",
+        trusted.text
+    );
+    assert!(
+        trusted.text.contains(r#""role":"lead""#),
+        "{}",
+        trusted.text
+    );
+
+    let spoofed = h.send(whoami("10.0.0.2:50000", "ada")).await;
+    assert_eq!(
+        spoofed.text, "null",
+        "the header counts only from the proxy"
+    );
+
+    let unknown = h.send(whoami("10.0.0.1:50000", "mallory")).await;
+    assert_eq!(unknown.status, StatusCode::FORBIDDEN, "{}", unknown.text);
+}
+
+fn login(name: &str, password: &str, peer: &str) -> Request<Body> {
+    let body = format!("username={name}&password={}", password.replace(' ', "+"));
+    let mut r = Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .expect("request");
+    r.extensions_mut()
+        .insert(ConnectInfo(peer.parse::<SocketAddr>().expect("addr")));
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_are_throttled_per_account_and_per_address() {
+    let h = harness(support::sqlite().await, &[]).await;
+    h.person("ada", Role::Viewer).await;
+    // Ten wrong passwords for ada, from ten addresses: each answered 401.
+    for i in 0..10 {
+        let r = h
+            .send(login(
+                "ada",
+                "not the password",
+                &format!("10.0.1.{i}:4000"),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {}", i + 1);
+    }
+    // The eleventh is refused before the password is checked, even the right one.
+    let locked = h.send(login("ada", PASSWORD, "10.0.2.1:4000")).await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        locked.text
+    );
+    let retry: i64 = locked.header("retry-after").parse().expect("Retry-After");
+    assert!((800..=900).contains(&retry), "{retry}");
+    assert!(locked.header("set-cookie").is_empty());
+
+    // One address trying ten names is throttled too.
+    for i in 0..10 {
+        let r = h
+            .send(login(
+                &format!("guess{i}"),
+                "whatever it is",
+                "10.0.3.1:4000",
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = h
+        .send(login("someone", "whatever it is", "10.0.3.1:4000"))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let other = h
+        .send(login("someone", "whatever it is", "10.0.3.2:4000"))
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::UNAUTHORIZED,
+        "another address is not"
+    );
+
+    let failures =
+        h.db.store
+            .list_audit(&app::domain::AuditFilter {
+                action: Some("session.login_failed".into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+    assert_eq!(
+        failures.len(),
+        21,
+        "throttled attempts are not checked, so not recorded"
+    );
+    assert_eq!(failures[0].source_address.as_deref(), Some("10.0.3.2"));
+}
+
+#[tokio::test]
+async fn state_changes_from_another_site_are_refused() {
+    let h = harness(support::sqlite().await, &[]).await;
+    let (_, cookie) = h.person("root", Role::Admin).await;
+    let create = |extra: (&'static str, &'static str)| {
+        let mut r = request(
+            "POST",
+            "/api/admin/create-token",
+            Payload::Form("name=forged&deploy=on"),
+            Some(&cookie),
+        );
+        r.headers_mut().insert(extra.0, extra.1.parse().expect("v"));
+        r
+    };
+    for header in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ] {
+        let r = h.send(create(header)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{header:?}: {}", r.text);
+        assert!(r.text.contains("cross_site"), "{}", r.text);
+    }
+    assert!(
+        h.db.store
+            .list_api_tokens()
+            .await
+            .expect("tokens")
+            .is_empty(),
+        "nothing was created"
+    );
+    let same = h.send(create(("sec-fetch-site", "same-origin"))).await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.text);
+    assert!(same.text.contains("hst_"), "the secret is shown once");
+    // GET never changes anything: server functions that change state refuse it.
+    let get = h
+        .send(request(
+            "GET",
+            "/api/admin/revoke-token?name=forged",
+            Payload::None,
+            Some(&cookie),
+        ))
+        .await;
+    assert_ne!(get.status, StatusCode::OK);
+    assert!(
+        h.db.store.list_api_tokens().await.expect("tokens")[0]
+            .revoked_at
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn pages_carry_a_nonce_policy_and_https_adds_hsts() {
+    let h = harness(
+        support::sqlite().await,
+        &[("HOUSTON_PUBLIC_URL", "https://houston.example")],
+    )
+    .await;
+    let (user, _) = h.person("ada", Role::Viewer).await;
+    // Over https the cookie is __Host-houston_session.
+    let id = app::ssr::session::new_session_id();
+    let now = chrono::Utc::now();
+    h.db.store
+        .create_session(
+            &hash_session_id(&id),
+            &user,
+            now + chrono::Duration::hours(1),
+            &Actor::new("user:ada", None),
+            now,
+        )
+        .await
+        .expect("session");
+    let cookie = format!("__Host-houston_session={id}");
+    let page = h
+        .send(request("GET", "/", Payload::None, Some(&cookie)))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let csp = page.header("content-security-policy").to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy");
+    assert!(nonce.len() >= 16, "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        page.text.contains(&format!("nonce=\"{nonce}\"")),
+        "the hydration script carries the nonce"
+    );
+    let again = h
+        .send(request("GET", "/", Payload::None, Some(&cookie)))
+        .await;
+    assert_ne!(
+        again.header("content-security-policy"),
+        csp,
+        "a new nonce per response"
+    );
+    assert!(
+        page.header("strict-transport-security")
+            .contains("max-age=")
+    );
+    let api = h
+        .send(request("GET", "/healthz", Payload::None, None))
+        .await;
+    assert!(
+        api.header("content-security-policy")
+            .starts_with("default-src 'none'")
+    );
+    assert_eq!(api.header("x-content-type-options"), "nosniff");
+
+    let plain = harness(support::sqlite().await, &[]).await;
+    let r = plain
+        .send(request("GET", "/healthz", Payload::None, None))
+        .await;
+    assert!(r.header("strict-transport-security").is_empty());
+}
+
+#[tokio::test]
+async fn first_run_set_up_creates_one_admin_with_the_printed_secret() {
+    let h = harness(support::sqlite().await, &[]).await;
+    let secret = h.state.setup.open();
+    let setup = |secret: &str, name: &str| {
+        request(
+            "POST",
+            "/api/setup",
+            Payload::Form(Box::leak(
+                format!("secret={secret}&username={name}&password=long+enough+password")
+                    .into_boxed_str(),
+            )),
+            None,
+        )
+    };
+    assert_eq!(
+        h.send(setup("wrong", "eve")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let short = h
+        .send(request(
+            "POST",
+            "/api/setup",
+            Payload::Form(Box::leak(
+                format!("secret={secret}&username=ada&password=short").into_boxed_str(),
+            )),
+            None,
+        ))
+        .await;
+    assert_eq!(
+        short.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        short.text
+    );
+    let done = h.send(setup(&secret, "ada")).await;
+    assert!(
+        done.status.is_success() || done.status.is_redirection(),
+        "{} {}",
+        done.status,
+        done.text
+    );
+    assert!(done.header("set-cookie").starts_with("houston_session="));
+    let users = h.db.store.list_users().await.expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(
+        (users[0].username.as_str(), users[0].role),
+        ("ada", Role::Admin)
+    );
+    assert_eq!(
+        h.send(setup(&secret, "eve")).await.status,
+        StatusCode::FORBIDDEN,
+        "the secret works once"
+    );
+    assert_eq!(h.db.store.count_users().await.expect("count"), 1);
+}
