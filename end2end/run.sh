@@ -25,7 +25,7 @@ export HOUSTON_LOG="warn"
 
 token=$("$bin" token create --name e2e 2>/dev/null)
 export HOUSTON_E2E_PASSWORD="e2e password $(date +%s)"
-printf '%s\n' "$HOUSTON_E2E_PASSWORD" | "$bin" user create --name e2e-lead --role lead 2>/dev/null
+printf '%s\n' "$HOUSTON_E2E_PASSWORD" | "$bin" user create --name e2e-admin --role admin 2>/dev/null
 "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 cleanup() {

@@ -51,11 +51,38 @@ async function openHydrated(url) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // A script or style the Content-Security-Policy blocks shows as a console error.
+  page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text()); });
   await page.goto(url);
   // Clicks before hydration are ignored by server-rendered markup.
   await page.waitForSelector('html[data-hydrated="true"]', { timeout: 20000 });
   return { page, errors };
 }
+
+// First: every later journey runs signed in (the browser context keeps the cookie).
+test('signing in through the browser opens a page only signed-in people see', async () => {
+  const page = await context.newPage();
+  await page.goto(`${BASE}/account`);
+  await page.waitForURL(/\/login\?next=\/account/);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.fill('input[name="username"]', 'e2e-admin');
+  await page.fill('input[name="password"]', 'not the password');
+  await page.click('main button[type="submit"]');
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').innerText(), /user name or password is wrong/);
+  await page.screenshot({ path: path.join(SHOTS, 'login-failed.png') });
+
+  await page.fill('input[name="password"]', process.env.HOUSTON_E2E_PASSWORD);
+  await page.click('main button[type="submit"]');
+  await page.waitForURL(`${BASE}/account`);
+  await page.getByTestId('account').waitFor();
+  assert.match(await page.getByTestId('account').innerText(), /e2e-admin[\s\S]*admin/);
+  assert.equal(await page.getByTestId('signed-in-as').innerText(), 'e2e-admin');
+  assert.equal(await page.evaluate(() => document.cookie.includes('houston_session')), false, 'the session cookie is HttpOnly');
+  await page.screenshot({ path: path.join(SHOTS, 'account.png') });
+
+  await page.close();
+});
 
 test('a deploy registered through the API shows on mission control and on its detail page', async () => {
   const deploy = await registerDeploy({
@@ -156,34 +183,6 @@ test('houston deploy registers from a CI script and the page shows it', async ()
   await page.close();
 });
 
-test('signing in through the browser opens a page only signed-in people see', async () => {
-  const page = await context.newPage();
-  await page.goto(`${BASE}/account`);
-  await page.waitForURL(/\/login\?next=\/account/);
-  await page.waitForSelector('html[data-hydrated="true"]');
-  await page.fill('input[name="username"]', 'e2e-lead');
-  await page.fill('input[name="password"]', 'not the password');
-  await page.click('button[type="submit"]');
-  await page.getByRole('alert').waitFor();
-  assert.match(await page.getByRole('alert').innerText(), /user name or password is wrong/);
-  await page.screenshot({ path: path.join(SHOTS, 'login-failed.png') });
-
-  await page.fill('input[name="password"]', process.env.HOUSTON_E2E_PASSWORD);
-  await page.click('button[type="submit"]');
-  await page.waitForURL(`${BASE}/account`);
-  await page.getByTestId('account').waitFor();
-  assert.match(await page.getByTestId('account').innerText(), /e2e-lead[\s\S]*lead/);
-  assert.equal(await page.getByTestId('signed-in-as').innerText(), 'e2e-lead');
-  assert.equal(await page.evaluate(() => document.cookie.includes('houston_session')), false, 'the session cookie is HttpOnly');
-  await page.screenshot({ path: path.join(SHOTS, 'account.png') });
-
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.waitForURL(/\/login/);
-  await page.goto(`${BASE}/account`);
-  await page.waitForURL(/\/login\?next=\/account/);
-  await page.close();
-});
-
 test('pages read well on a phone', async () => {
   const page = await context.newPage();
   await page.setViewportSize({ width: 390, height: 844 });
@@ -194,5 +193,58 @@ test('pages read well on a phone', async () => {
     assert.ok(overflow <= 1, `${url} scrolls sideways by ${overflow}px; tables must scroll inside their frame`);
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   }
+  await page.close();
+});
+
+test('an admin creates an API token in the browser, sees it once, and revoking it stops it', async () => {
+  const { page, errors } = await openHydrated(`${BASE}/admin/tokens`);
+  await page.fill('form.inline-form input[name="name"]', 'e2e-browser');
+  await page.check('form.inline-form input[name="gate"]');
+  await page.click('form.inline-form button[type="submit"]');
+  const secret = (await page.getByTestId('token-secret').innerText()).trim();
+  assert.match(secret, /^hst_[0-9a-f]{64}$/);
+  await page.getByTestId('tokens').getByText('e2e-browser').waitFor();
+  assert.match(await page.getByTestId('tokens').innerText(), /deploy,gate/);
+  await page.screenshot({ path: path.join(SHOTS, 'admin-tokens.png'), fullPage: true });
+
+  const read = await fetch(`${BASE}/api/v1/deploys`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(read.status, 200);
+  const row = page.getByTestId('tokens').locator('tr', { hasText: 'e2e-browser' });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.getByText(/revoked/).waitFor();
+  const after = await fetch(`${BASE}/api/v1/deploys`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(after.status, 401, 'a revoked token opens nothing');
+
+  await page.goto(`${BASE}/admin/audit?action=token.revoke`);
+  await page.getByTestId('audit').waitFor();
+  const audit = await page.getByTestId('audit').innerText();
+  assert.match(audit, /user:e2e-admin/);
+  assert.match(audit, /token:e2e-browser/);
+  await page.screenshot({ path: path.join(SHOTS, 'admin-audit.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an admin adds a user, who is listed with their role', async () => {
+  const { page, errors } = await openHydrated(`${BASE}/admin/users`);
+  await page.fill('form.inline-form input[name="username"]', 'grace');
+  await page.fill('form.inline-form input[name="password"]', 'a long enough password');
+  await page.selectOption('main form.inline-form select[name="role"]', 'deployer');
+  await page.click('main form.inline-form button[type="submit"]');
+  const row = page.getByTestId('users').locator('tr', { hasText: 'grace' });
+  await row.waitFor();
+  assert.equal(await row.locator('select[name="role"]').inputValue(), 'deployer');
+  await page.screenshot({ path: path.join(SHOTS, 'admin-users.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// Last: it ends the session the journeys above share.
+test('signing out ends the session', async () => {
+  const { page } = await openHydrated(`${BASE}/account`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/login/);
+  await page.goto(`${BASE}/deploys`);
+  await page.waitForURL(/\/login\?next=\/deploys/);
   await page.close();
 });
