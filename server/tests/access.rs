@@ -5,17 +5,17 @@
 
 mod support;
 
+use support::Reply;
+
 use app::domain::{Actor, NewPassword, Role, TokenScope, User, Username};
 use app::ssr::session::hash_session_id;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use houston::config::{Config, Overrides};
 use houston::{AppState, router};
-use http_body_util::BodyExt;
 use std::net::SocketAddr;
-use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -43,37 +43,9 @@ async fn harness(db: support::TestDb, vars: &[(&str, &str)]) -> Harness {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-}
-
 impl Harness {
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        Reply {
-            status,
-            headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        support::send(&self.app, request).await
     }
 
     /// An account with the test password, signed in: its session cookie.

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::Reply;
+
 use app::domain::{Actor, TokenScope};
 use axum::Router;
 use axum::body::Body;
@@ -10,10 +12,8 @@ use axum::http::{Request, StatusCode, header};
 use hmac::{Hmac, Mac};
 use houston::config::{Config, Overrides};
 use houston::{AppState, router};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tower::ServiceExt;
 
 struct Harness {
     app: Router,
@@ -59,34 +59,9 @@ async fn harness() -> Harness {
     harness_with(&[]).await
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-}
-
 impl Harness {
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        Reply {
-            status,
-            headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        support::send(&self.app, request).await
     }
 
     /// A GET with the harness's token: reading needs a signed-in caller.

@@ -54,9 +54,8 @@ pub fn AdminUsersPage() -> impl IntoView {
         |_| list_users(),
     );
     let create_error = move || failure(create.value().get());
-    let row_error = move || {
-        failure(set_role.value().get()).or_else(|| failure(set_disabled.value().get()))
-    };
+    let row_error =
+        move || failure(set_role.value().get()).or_else(|| failure(set_disabled.value().get()));
     view! {
         <Title text="Users" />
         <div class="page-head">

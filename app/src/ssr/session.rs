@@ -1,7 +1,6 @@
-//! Login sessions on the server: the cookie, the random id it carries (stored only
-//! as its SHA-256), and finding the signed-in user of a request.
+//! Login sessions on the server: the cookie and the random id it carries (stored
+//! only as its SHA-256). `http::auth::authenticate` finds the session's user.
 
-use crate::domain::User;
 use crate::error::AppError;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
@@ -90,17 +89,6 @@ pub async fn request_session_id() -> Result<Option<String>, AppError> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|h| cookie_value(h, settings.cookie_name()).map(str::to_owned)))
-}
-
-/// The signed-in user of the current request, if any.
-pub async fn current_user() -> Result<Option<User>, AppError> {
-    let Some(id) = request_session_id().await? else {
-        return Ok(None);
-    };
-    let store = super::store()?;
-    Ok(store
-        .session_user(&hash_session_id(&id), Utc::now())
-        .await?)
 }
 
 #[cfg(test)]
