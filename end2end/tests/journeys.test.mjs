@@ -210,6 +210,7 @@ test('an admin creates an API token in the browser, sees it once, and revoking i
   const read = await fetch(`${BASE}/api/v1/deploys`, { headers: { authorization: `Bearer ${secret}` } });
   assert.equal(read.status, 200);
   const row = page.getByTestId('tokens').locator('tr', { hasText: 'e2e-browser' });
+  await row.locator('input[name="reason"]').fill('leaked in a build log');
   await row.getByRole('button', { name: 'Revoke' }).click();
   await row.getByText(/revoked/).waitFor();
   const after = await fetch(`${BASE}/api/v1/deploys`, { headers: { authorization: `Bearer ${secret}` } });
@@ -220,6 +221,7 @@ test('an admin creates an API token in the browser, sees it once, and revoking i
   const audit = await page.getByTestId('audit').innerText();
   assert.match(audit, /user:e2e-admin/);
   assert.match(audit, /token:e2e-browser/);
+  assert.match(audit, /leaked in a build log/, 'the reason is on the record');
   await page.screenshot({ path: path.join(SHOTS, 'admin-audit.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();

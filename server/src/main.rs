@@ -133,6 +133,9 @@ enum TokenAction {
     Revoke {
         #[arg(long)]
         name: String,
+        /// Why, for the audit log (e.g. "leaked in a build log").
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -335,8 +338,11 @@ async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyh
                 );
             }
         }
-        TokenAction::Revoke { name } => {
-            store.revoke_api_token(&name, &cli_actor(), now).await?;
+        TokenAction::Revoke { name, reason } => {
+            let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+            store
+                .revoke_api_token(&name, &cli_actor(), reason, now)
+                .await?;
             println!("token {name:?} revoked");
         }
     }

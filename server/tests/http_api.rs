@@ -785,7 +785,12 @@ async fn the_audit_log_lists_token_changes_for_admins() {
         .await
         .expect("token");
     store
-        .revoke_api_token("test", &Actor::new("cli:ops", None), chrono::Utc::now())
+        .revoke_api_token(
+            "test",
+            &Actor::new("cli:ops", None),
+            None,
+            chrono::Utc::now(),
+        )
         .await
         .expect("revoke");
     let get = |uri: &str| {

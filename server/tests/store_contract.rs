@@ -419,9 +419,14 @@ async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
         None
     );
 
-    s.revoke_api_token("ci", &ops, t0() + Duration::minutes(2))
-        .await
-        .expect("revoke");
+    s.revoke_api_token(
+        "ci",
+        &ops,
+        Some("leaked in a log"),
+        t0() + Duration::minutes(2),
+    )
+    .await
+    .expect("revoke");
     assert_eq!(
         s.authenticate_api_token("hash-1", t0())
             .await
@@ -429,7 +434,7 @@ async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
         None
     );
     assert!(matches!(
-        s.revoke_api_token("ci", &ops, t0()).await,
+        s.revoke_api_token("ci", &ops, None, t0()).await,
         Err(StoreError::NotFound(_))
     ));
     s.create_api_token("ci", "hash-3", &[TokenScope::Admin], &ops, t0())
@@ -447,6 +452,7 @@ async fn token_changes_are_audited_and_the_log_refuses_changes(store: Arc<dyn St
     s.revoke_api_token(
         "ci",
         &Actor::new("cli:lead", None),
+        Some("rotated"),
         t0() + Duration::minutes(5),
     )
     .await
@@ -622,7 +628,7 @@ async fn roles_change_and_disabling_ends_sessions(store: Arc<dyn Store>) {
         .expect("create");
     let later = t0() + Duration::minutes(1);
     let promoted = s
-        .set_user_role(&bob, Role::Lead, &admin, later)
+        .set_user_role(&bob, Role::Lead, &admin, Some("on call this week"), later)
         .await
         .expect("role");
     assert_eq!(promoted.role, Role::Lead);
@@ -636,7 +642,7 @@ async fn roles_change_and_disabling_ends_sessions(store: Arc<dyn Store>) {
     .await
     .expect("session");
     let disabled = s
-        .set_user_disabled(&bob, true, &admin, later)
+        .set_user_disabled(&bob, true, &admin, Some("left the team"), later)
         .await
         .expect("disable");
     assert_eq!(disabled.disabled_at, Some(later));
@@ -646,17 +652,19 @@ async fn roles_change_and_disabling_ends_sessions(store: Arc<dyn Store>) {
         "a disabled account's sessions end"
     );
     let enabled = s
-        .set_user_disabled(&bob, false, &admin, later)
+        .set_user_disabled(&bob, false, &admin, None, later)
         .await
         .expect("enable");
     assert_eq!((enabled.id, enabled.disabled_at), (user.id, None));
     let nobody = Username::parse("nobody").expect("valid");
     assert!(matches!(
-        s.set_user_role(&nobody, Role::Admin, &admin, later).await,
+        s.set_user_role(&nobody, Role::Admin, &admin, None, later)
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        s.set_user_disabled(&nobody, true, &admin, later).await,
+        s.set_user_disabled(&nobody, true, &admin, None, later)
+            .await,
         Err(StoreError::NotFound(_))
     ));
     let actions: Vec<String> = s
@@ -668,16 +676,16 @@ async fn roles_change_and_disabling_ends_sessions(store: Arc<dyn Store>) {
         .await
         .expect("audit")
         .into_iter()
-        .map(|e| e.action)
+        .map(|e| format!("{} {}", e.action, e.reason.unwrap_or_default()))
         .collect();
     assert_eq!(
         actions,
         [
-            "user.enable",
-            "user.disable",
-            "session.login",
-            "user.role",
-            "user.create"
+            "user.enable ",
+            "user.disable left the team",
+            "session.login ",
+            "user.role on call this week",
+            "user.create "
         ]
     );
 }

@@ -45,7 +45,11 @@ pub async fn create_user(
 }
 
 #[server(endpoint = "admin/set-role")]
-pub async fn set_user_role(username: String, role: String) -> Result<User, AppError> {
+pub async fn set_user_role(
+    username: String,
+    role: String,
+    reason: Option<String>,
+) -> Result<User, AppError> {
     use crate::domain::Role;
     use crate::ssr::access::{Need, answer, require};
     answer(
@@ -55,8 +59,15 @@ pub async fn set_user_role(username: String, role: String) -> Result<User, AppEr
             let role = Role::parse(&role).ok_or_else(|| {
                 AppError::validation("role", "choose viewer, deployer, lead or admin")
             })?;
+            let reason = ssr::reason(reason)?;
             Ok(crate::ssr::store()?
-                .set_user_role(&username, role, &caller.actor(), chrono::Utc::now())
+                .set_user_role(
+                    &username,
+                    role,
+                    &caller.actor(),
+                    reason.as_deref(),
+                    chrono::Utc::now(),
+                )
                 .await?)
         }
         .await,
@@ -64,14 +75,25 @@ pub async fn set_user_role(username: String, role: String) -> Result<User, AppEr
 }
 
 #[server(endpoint = "admin/set-disabled")]
-pub async fn set_user_disabled(username: String, disabled: bool) -> Result<User, AppError> {
+pub async fn set_user_disabled(
+    username: String,
+    disabled: bool,
+    reason: Option<String>,
+) -> Result<User, AppError> {
     use crate::ssr::access::{Need, answer, require};
     answer(
         async {
             let caller = require(Need::ADMIN)?;
             let username = ssr::other_account(&caller, &username)?;
+            let reason = ssr::reason(reason)?;
             Ok(crate::ssr::store()?
-                .set_user_disabled(&username, disabled, &caller.actor(), chrono::Utc::now())
+                .set_user_disabled(
+                    &username,
+                    disabled,
+                    &caller.actor(),
+                    reason.as_deref(),
+                    chrono::Utc::now(),
+                )
                 .await?)
         }
         .await,
@@ -142,13 +164,19 @@ pub async fn create_token(
 }
 
 #[server(endpoint = "admin/revoke-token")]
-pub async fn revoke_token(name: String) -> Result<ApiToken, AppError> {
+pub async fn revoke_token(name: String, reason: Option<String>) -> Result<ApiToken, AppError> {
     use crate::ssr::access::{Need, answer, require};
     answer(
         async {
             let caller = require(Need::ADMIN)?;
+            let reason = ssr::reason(reason)?;
             Ok(crate::ssr::store()?
-                .revoke_api_token(name.trim(), &caller.actor(), chrono::Utc::now())
+                .revoke_api_token(
+                    name.trim(),
+                    &caller.actor(),
+                    reason.as_deref(),
+                    chrono::Utc::now(),
+                )
                 .await?)
         }
         .await,
@@ -183,6 +211,18 @@ mod ssr {
                 tracing::error!(error = %e, "hashing a password");
                 AppError::internal()
             })
+    }
+
+    /// The reason an admin gave for the audit log: trimmed, empty means none.
+    pub fn reason(raw: Option<String>) -> Result<Option<String>, AppError> {
+        let reason = raw.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+        if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+            return Err(AppError::validation(
+                "reason",
+                "keep the reason under 500 characters",
+            ));
+        }
+        Ok(reason)
     }
 
     /// An account other than the caller's own: an admin cannot demote or disable

@@ -104,6 +104,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                                         <select name="role" aria-label=role_label>
                                                             {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == user.role>{r.as_str()}</option> }).collect_view()}
                                                         </select>
+                                                        <input type="text" name="reason" class="reason" placeholder="why (optional)" aria-label="Reason for the audit log" />
                                                         <button type="submit" class="button ghost small">"Change"</button>
                                                     </ActionForm>
                                                 </td>
@@ -113,6 +114,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                                     <ActionForm action=set_disabled attr:class="row-form">
                                                         <input type="hidden" name="username" value=toggle_name />
                                                         <input type="hidden" name="disabled" value=(!disabled).to_string() />
+                                                        <input type="text" name="reason" class="reason" placeholder="why (optional)" aria-label="Reason for the audit log" />
                                                         <button type="submit" class="button ghost small">{if disabled { "Enable" } else { "Disable" }}</button>
                                                     </ActionForm>
                                                 </td>
@@ -202,6 +204,7 @@ pub fn AdminTokensPage() -> impl IntoView {
                                                     {active.then(|| view! {
                                                         <ActionForm action=revoke attr:class="row-form">
                                                             <input type="hidden" name="name" value=name />
+                                                            <input type="text" name="reason" class="reason" placeholder="why (optional)" aria-label="Reason for the audit log" />
                                                             <button type="submit" class="button ghost small danger">"Revoke"</button>
                                                         </ActionForm>
                                                     })}

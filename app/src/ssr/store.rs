@@ -91,12 +91,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
 
-    /// Revokes the active token called `name` and records `token.revoke`, in one
-    /// transaction; `NotFound` when there is none.
+    /// Revokes the active token called `name` and records `token.revoke` with the
+    /// reason given, in one transaction; `NotFound` when there is none.
     async fn revoke_api_token(
         &self,
         name: &str,
         by: &Actor,
+        reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError>;
 
@@ -139,6 +140,7 @@ pub trait Store: Send + Sync + 'static {
         username: &Username,
         role: Role,
         by: &Actor,
+        reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<User, StoreError>;
 
@@ -149,6 +151,7 @@ pub trait Store: Send + Sync + 'static {
         username: &Username,
         disabled: bool,
         by: &Actor,
+        reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<User, StoreError>;
 

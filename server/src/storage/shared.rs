@@ -396,6 +396,7 @@ macro_rules! impl_store {
                 &self,
                 name: &str,
                 by: &app::domain::Actor,
+                reason: Option<&str>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<app::ssr::ApiToken, app::ssr::StoreError> {
                 use $crate::storage::backend_error;
@@ -411,7 +412,7 @@ macro_rules! impl_store {
                 .await
                 .map_err(backend_error)?
                 .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no active token named {name:?}")))?;
-                $crate::storage::shared::append_audit!(&mut *tx, now, by, "token.revoke", &format!("token:{name}"), None::<&str>, None::<&str>);
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "token.revoke", &format!("token:{name}"), reason, None::<&str>);
                 tx.commit().await.map_err(backend_error)?;
                 row.try_into()
             }
@@ -565,6 +566,7 @@ macro_rules! impl_store {
                 username: &app::domain::Username,
                 role: app::domain::Role,
                 by: &app::domain::Actor,
+                reason: Option<&str>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<app::domain::User, app::ssr::StoreError> {
                 use $crate::storage::backend_error;
@@ -581,7 +583,7 @@ macro_rules! impl_store {
                 .map_err(backend_error)?
                 .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no user named \"{username}\"")))?;
                 let detail = format!("role: {role}");
-                $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.role", &format!("user:{username}"), None::<&str>, Some(detail.as_str()));
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.role", &format!("user:{username}"), reason, Some(detail.as_str()));
                 tx.commit().await.map_err(backend_error)?;
                 row.try_into()
             }
@@ -592,6 +594,7 @@ macro_rules! impl_store {
                 username: &app::domain::Username,
                 disabled: bool,
                 by: &app::domain::Actor,
+                reason: Option<&str>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<app::domain::User, app::ssr::StoreError> {
                 use $crate::storage::backend_error;
@@ -616,7 +619,7 @@ macro_rules! impl_store {
                         .map_err(backend_error)?;
                 }
                 let action = if disabled { "user.disable" } else { "user.enable" };
-                $crate::storage::shared::append_audit!(&mut *tx, now, by, action, &format!("user:{username}"), None::<&str>, None::<&str>);
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, action, &format!("user:{username}"), reason, None::<&str>);
                 tx.commit().await.map_err(backend_error)?;
                 Ok(user)
             }
