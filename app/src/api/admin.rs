@@ -35,7 +35,7 @@ pub async fn create_user(
             })?;
             let password = NewPassword::parse(&password)
                 .map_err(|e| AppError::validation("password", e.to_string()))?;
-            let hash = ssr::hash(password).await?;
+            let hash = crate::ssr::password::hash_off_thread(password).await?;
             Ok(crate::ssr::store()?
                 .create_user(&username, &hash, role, &caller.actor(), chrono::Utc::now())
                 .await?)
@@ -198,20 +198,9 @@ pub async fn list_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> 
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::domain::{NewPassword, Username};
+    use crate::domain::Username;
     use crate::error::AppError;
     use crate::ssr::access::Caller;
-
-    /// Argon2 off the async workers.
-    pub async fn hash(password: NewPassword) -> Result<String, AppError> {
-        tokio::task::spawn_blocking(move || crate::ssr::password::hash_password(&password))
-            .await
-            .map_err(|_| AppError::internal())?
-            .map_err(|e| {
-                tracing::error!(error = %e, "hashing a password");
-                AppError::internal()
-            })
-    }
 
     /// The reason an admin gave for the audit log: trimmed, empty means none.
     pub fn reason(raw: Option<String>) -> Result<Option<String>, AppError> {

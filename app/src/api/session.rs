@@ -87,7 +87,7 @@ mod ssr {
     use crate::domain::{Actor, NewPassword, User, Username};
     use crate::error::AppError;
     use crate::ssr::access::caller;
-    use crate::ssr::password::{decoy_hash, hash_password, verify_password};
+    use crate::ssr::password::{decoy_hash, hash_off_thread, verify_off_thread};
     use crate::ssr::session::{hash_session_id, new_session_id, request_session_id, settings};
     use chrono::{Duration, Utc};
     use leptos::prelude::*;
@@ -98,13 +98,6 @@ mod ssr {
         let value = http::HeaderValue::from_str(cookie).map_err(|_| AppError::internal())?;
         response.append_header(http::header::SET_COOKIE, value);
         Ok(())
-    }
-
-    /// Argon2 takes tens of milliseconds of CPU: off the async workers.
-    async fn verify(password: String, hash: String) -> bool {
-        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .unwrap_or(false)
     }
 
     /// A new session for `user`: a fresh id (one planted before sign-in is worth
@@ -167,12 +160,12 @@ mod ssr {
         };
         let user = match found {
             Some((user, hash)) => {
-                let matches = verify(password, hash).await;
+                let matches = verify_off_thread(password, hash).await;
                 (matches && user.disabled_at.is_none()).then_some(user)
             }
             None => {
                 // As long as a real check, so timing does not reveal which names exist.
-                let _ = verify(password, decoy_hash().to_owned()).await;
+                let _ = verify_off_thread(password, decoy_hash().to_owned()).await;
                 None
             }
         };
@@ -206,13 +199,7 @@ mod ssr {
             .map_err(|e| AppError::validation("username", e.to_string()))?;
         let password = NewPassword::parse(&password)
             .map_err(|e| AppError::validation("password", e.to_string()))?;
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|_| AppError::internal())?
-            .map_err(|e| {
-                tracing::error!(error = %e, "hashing a password");
-                AppError::internal()
-            })?;
+        let hash = hash_off_thread(password).await?;
         let caller = caller()?;
         let by = Actor::new(format!("setup:{username}"), caller.address.clone());
         let user = crate::ssr::store()?

@@ -25,6 +25,26 @@ pub fn hash_password(password: &NewPassword) -> Result<String, argon2::password_
         .to_string())
 }
 
+/// `hash_password` on a blocking thread: argon2id spends tens of milliseconds of
+/// CPU and 19 MiB, which must not stall the async workers. Failures are logged.
+pub async fn hash_off_thread(password: NewPassword) -> Result<String, crate::error::AppError> {
+    use crate::error::AppError;
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|_| AppError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "hashing a password");
+            AppError::internal()
+        })
+}
+
+/// `verify_password` on a blocking thread, for request handlers.
+pub async fn verify_off_thread(password: String, stored: String) -> bool {
+    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
 /// Checks a password against a stored PHC string in constant time. A malformed
 /// stored hash verifies nothing.
 pub fn verify_password(password: &str, stored: &str) -> bool {
