@@ -18,8 +18,15 @@ pub struct Config {
     pub database_url: String,
     pub data_dir: PathBuf,
     pub bind: SocketAddr,
-    /// When set, GitHub webhooks must carry a valid `X-Hub-Signature-256`.
+    /// GitHub webhooks must carry a valid `X-Hub-Signature-256` made with this
+    /// secret; without it the webhook route answers 503.
     pub github_webhook_secret: Option<String>,
+    /// Accept unsigned GitHub deliveries when no secret is set: local trials only.
+    pub github_webhook_allow_unsigned: bool,
+    /// A session ends this long after sign-in (`HOUSTON_SESSION_LIFETIME_HOURS`, 12).
+    pub session_lifetime: chrono::Duration,
+    /// A session unused this long ends (`HOUSTON_SESSION_IDLE_MINUTES`, 60).
+    pub session_idle: chrono::Duration,
     /// Largest request body the API accepts.
     pub max_body_bytes: usize,
     /// Where cargo-leptos put the compiled site (wasm, JS, CSS, public files).
@@ -42,6 +49,25 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// A whole number within `range`, for counts and durations.
+fn parse_count(
+    var: &'static str,
+    raw: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    match raw.parse::<i64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError {
+            var,
+            message: format!(
+                "{raw:?} is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
     }
 }
 
@@ -155,6 +181,18 @@ impl Config {
             Some(raw) => parse_bool("HOUSTON_ALLOW_ANONYMOUS_READ", &raw)?,
             None => false,
         };
+        let github_webhook_allow_unsigned = match get("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED") {
+            Some(raw) => parse_bool("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED", &raw)?,
+            None => false,
+        };
+        let count = |var: &'static str, default: i64, range| match get(var) {
+            Some(raw) => parse_count(var, &raw, range),
+            None => Ok(default),
+        };
+        let session_lifetime =
+            chrono::Duration::hours(count("HOUSTON_SESSION_LIFETIME_HOURS", 12, 1..=24 * 30)?);
+        let session_idle =
+            chrono::Duration::minutes(count("HOUSTON_SESSION_IDLE_MINUTES", 60, 5..=24 * 60 * 30)?);
         let trusted_proxies = match get("HOUSTON_TRUSTED_PROXIES") {
             Some(raw) => parse_networks("HOUSTON_TRUSTED_PROXIES", &raw)?,
             None => Vec::new(),
@@ -183,6 +221,9 @@ impl Config {
             data_dir,
             bind,
             github_webhook_secret: get("HOUSTON_GITHUB_WEBHOOK_SECRET"),
+            github_webhook_allow_unsigned,
+            session_lifetime,
+            session_idle,
             max_body_bytes,
             site_root,
             public_url,
@@ -219,6 +260,9 @@ mod tests {
             ("HOUSTON_DATABASE_URL", "mysql://x"),
             ("HOUSTON_MAX_BODY_BYTES", "12"),
             ("HOUSTON_ALLOW_ANONYMOUS_READ", "maybe"),
+            ("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED", "perhaps"),
+            ("HOUSTON_SESSION_IDLE_MINUTES", "1"),
+            ("HOUSTON_SESSION_LIFETIME_HOURS", "forever"),
             ("HOUSTON_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),
             ("HOUSTON_PUBLIC_URL", "houston.example"),

@@ -156,8 +156,9 @@ pub fn demo_deploys(days: u32, seed: u64, now: DateTime<Utc>) -> Vec<NewDeploy> 
 /// Stores the demo deploys; returns how many were new.
 pub async fn load(store: &dyn Store, days: u32, seed: u64) -> anyhow::Result<usize> {
     let mut created = 0;
+    let demo_actor = app::domain::Actor::new("cli:demo", None);
     for deploy in demo_deploys(days, seed, Utc::now()) {
-        if store.register_deploy(&deploy).await?.created {
+        if store.register_deploy(&deploy, &demo_actor).await?.created {
             created += 1;
         }
     }

@@ -9,6 +9,7 @@ pub mod storage;
 
 use app::ssr::Store;
 use app::ssr::access::Policy;
+use app::ssr::security::SecurityLog;
 use app::ssr::session::SessionSettings;
 use app::ssr::setup::SetupGate;
 use axum::Router;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// The first-run set-up secret, while Houston has no accounts.
     pub setup: Arc<SetupGate>,
+    /// Security events for the audit log, rate-limited.
+    pub security: Arc<SecurityLog>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -51,13 +54,15 @@ impl AppState {
             .site_addr(config.bind)
             .build();
         Self {
+            security: Arc::new(SecurityLog::new(store.clone())),
             store,
             policy: Policy {
                 anonymous_read: config.allow_anonymous_read,
             },
             sessions: SessionSettings {
                 secure: config.is_https(),
-                lifetime: chrono::Duration::hours(12),
+                lifetime: config.session_lifetime,
+                idle: config.session_idle,
             },
             setup: Arc::new(SetupGate::default()),
             config: Arc::new(config),
@@ -104,6 +109,7 @@ pub fn router(state: AppState) -> Router {
     let store = state.store.clone();
     let options = state.leptos_options.clone();
     let (sessions, policy, setup) = (state.sessions, state.policy, state.setup.clone());
+    let security = state.security.clone();
     let app = Router::new()
         .nest("/api/v1", http::api_router(&state))
         .route("/healthz", get(http::health::healthz))
@@ -116,6 +122,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(sessions);
                 provide_context(policy);
                 provide_context(setup.clone());
+                provide_context(security.clone());
             },
             move || app::shell(options.clone()),
         )

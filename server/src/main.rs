@@ -225,9 +225,32 @@ fn redact(url: &str) -> String {
 }
 
 async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> anyhow::Result<()> {
-    if config.github_webhook_secret.is_none() {
+    match (
+        &config.github_webhook_secret,
+        config.github_webhook_allow_unsigned,
+    ) {
+        (Some(_), _) => {}
+        (None, true) => {
+            // Loud on purpose: anyone who can reach Houston can now create and
+            // finish deploys through the webhook.
+            tracing::error!(
+                "HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED=true: GitHub webhooks are accepted WITHOUT a signature. \
+                 Anyone who can reach this server can create production deploys and change their status. \
+                 Use this for local trials only; set HOUSTON_GITHUB_WEBHOOK_SECRET for real use."
+            );
+            eprintln!(
+                "\n!!! GitHub webhooks accept UNSIGNED deliveries (HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED=true): local trials only !!!\n"
+            );
+        }
+        (None, false) => tracing::info!(
+            "GitHub webhooks are off until HOUSTON_GITHUB_WEBHOOK_SECRET is set (the route answers 503)"
+        ),
+    }
+    if config.is_https() && config.trusted_proxies.is_empty() {
         tracing::warn!(
-            "HOUSTON_GITHUB_WEBHOOK_SECRET is not set: GitHub webhooks are accepted unsigned"
+            "HOUSTON_PUBLIC_URL is https but HOUSTON_TRUSTED_PROXIES is empty: behind a TLS proxy every \
+             client shares the proxy's address, so sign-in throttling and the audit log see one address. \
+             Set HOUSTON_TRUSTED_PROXIES to the proxy's address."
         );
     }
     if store

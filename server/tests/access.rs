@@ -235,6 +235,14 @@ fn matrix() -> Vec<Row> {
         row("GET", "/api/v1/deploys", None, READ),
         row("GET", "/api/v1/deploys/1", None, READ),
         row("GET", "/api/v1/audit", None, ADMIN),
+        // GitHub signs its deliveries; without a configured secret the route is
+        // closed to everyone, whoever they are.
+        row(
+            "POST",
+            "/api/v1/webhooks/github",
+            Json(r#"{"zen":"hello"}"#),
+            [503; 5],
+        ),
         // Last: it ends the caller's session.
         row("POST", "/api/logout", None, EVERYONE),
     ]

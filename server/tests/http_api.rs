@@ -55,8 +55,10 @@ async fn harness_with(vars: &[(&str, &str)]) -> Harness {
     }
 }
 
+/// Unsigned GitHub deliveries are allowed here so webhook tests can leave the
+/// signature out; the signing tests set a secret.
 async fn harness() -> Harness {
-    harness_with(&[]).await
+    harness_with(&[("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED", "true")]).await
 }
 
 impl Harness {
@@ -326,6 +328,96 @@ async fn status_moves_a_deploy_to_finished() {
         stored["status"], "succeeded",
         "refused changes changed nothing"
     );
+    assert_eq!(stored["registered_by"], "token:test");
+    assert_eq!(stored["status_changed_by"], "token:test");
+
+    // The same status again changes nothing; a report older than the current
+    // status is ignored; the rule refuses a failed deploy becoming succeeded.
+    let uri = format!("/api/v1/deploys/{id}/status");
+    let status = |body: Value| {
+        let (h, uri) = (&h, &uri);
+        async move { h.post_json(uri, &body).await }
+    };
+    let same =
+        status(json!({ "status": "succeeded", "finished_at": "2026-11-20T10:09:00Z" })).await;
+    assert_eq!(same.status, StatusCode::OK);
+    assert_eq!(same.json()["finished_at"], "2026-11-20T10:04:00Z");
+    let late = status(json!({ "status": "failed", "finished_at": "2026-11-20T10:02:00Z" })).await;
+    assert_eq!(late.status, StatusCode::OK);
+    assert_eq!(
+        late.json()["status"],
+        "succeeded",
+        "an older report never wins"
+    );
+    let failed = status(json!({ "status": "failed", "finished_at": "2026-11-20T10:30:00Z" })).await;
+    assert_eq!(failed.json()["status"], "failed", "{}", failed.text);
+    let revived =
+        status(json!({ "status": "succeeded", "finished_at": "2026-11-20T10:40:00Z" })).await;
+    assert_eq!(revived.status, StatusCode::CONFLICT, "{}", revived.text);
+    assert_eq!(revived.json()["error"], "conflict");
+}
+
+#[tokio::test]
+async fn api_callers_cannot_take_the_webhooks_external_ids() {
+    let h = harness().await;
+    let mut body = checkout("v1");
+    body["external_id"] = json!("github:Codertocat/Hello-World#145988746");
+    let squat = h.post_json("/api/v1/deploys", &body).await;
+    assert_eq!(
+        squat.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        squat.text
+    );
+    assert_eq!(squat.json()["fields"][0]["field"], "external_id");
+    let squat = h
+        .send(
+            Request::post("/api/v1/deploys")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+                .header("Idempotency-Key", "github:Codertocat/Hello-World#145988746")
+                .body(Body::from(checkout("v1").to_string()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(
+        squat.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        squat.text
+    );
+    assert_eq!(h.deploy_count().await, 0);
+    // The real deployment then registers as GitHub's.
+    let body = fixture("deployment.json");
+    let created = h.send(github("deployment", "g-1", body, None)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(
+        created.json()["deploy"]["registered_by"],
+        "github:Codertocat/Hello-World"
+    );
+}
+
+#[tokio::test]
+async fn github_webhooks_are_closed_without_a_secret() {
+    let h = harness_with(&[]).await;
+    let r = h
+        .send(github(
+            "deployment",
+            "c-1",
+            fixture("deployment.json"),
+            None,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert_eq!(r.json()["error"], "not_configured");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("HOUSTON_GITHUB_WEBHOOK_SECRET")),
+        "{}",
+        r.text
+    );
+    assert_eq!(h.deploy_count().await, 0, "nothing was created");
 }
 
 #[tokio::test]

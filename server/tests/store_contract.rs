@@ -5,7 +5,7 @@ mod support;
 
 use app::domain::{
     Actor, AuditFilter, Commit, Cursor, DeployFilter, DeploySource, DeployStatus, EnvironmentName,
-    NewDeploy, PageRequest, Role, ServiceName, StatusChange, TokenScope, Username,
+    NewDeploy, PageRequest, Role, ServiceName, StatusChange, StatusDecision, TokenScope, Username,
 };
 use app::ssr::{Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -36,8 +36,32 @@ fn deploy(service: &str, environment: &str, version: &str, started_at: DateTime<
     }
 }
 
+fn ci() -> Actor {
+    Actor::new("token:ci", Some("10.0.0.9".into()))
+}
+
 async fn register(store: &dyn Store, new: NewDeploy) -> app::domain::Deploy {
-    store.register_deploy(&new).await.expect("register").deploy
+    store
+        .register_deploy(&new, &ci())
+        .await
+        .expect("register")
+        .deploy
+}
+
+async fn audit_actions(store: &dyn Store, target: &str) -> Vec<String> {
+    let mut entries = store
+        .list_audit(&AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    entries.reverse();
+    entries
+        .into_iter()
+        .filter(|e| e.target == target)
+        .map(|e| format!("{} {}", e.action, e.actor))
+        .collect()
 }
 
 async fn all(store: &dyn Store, filter: DeployFilter) -> Vec<app::domain::Deploy> {
@@ -80,7 +104,7 @@ async fn registers_with_commits_and_round_trips_every_field(store: Arc<dyn Store
         ],
         ..deploy("checkout", "production", "v1.2.3", started)
     };
-    let registration = store.register_deploy(&new).await.expect("register");
+    let registration = store.register_deploy(&new, &ci()).await.expect("register");
     assert!(registration.created);
     let d = registration.deploy;
     assert_eq!(d.service.as_str(), "checkout");
@@ -112,8 +136,8 @@ async fn same_external_id_returns_the_first_deploy(store: Arc<dyn Store>) {
         external_id: Some("gh-42".into()),
         ..deploy("api", "staging", "v2-different", t0() + Duration::hours(1))
     };
-    let a = store.register_deploy(&first).await.expect("first");
-    let b = store.register_deploy(&again).await.expect("second");
+    let a = store.register_deploy(&first, &ci()).await.expect("first");
+    let b = store.register_deploy(&again, &ci()).await.expect("second");
     assert!(a.created);
     assert!(!b.created);
     assert_eq!(
@@ -147,7 +171,7 @@ async fn concurrent_registrations_with_one_external_id_store_one_deploy(store: A
                     external_id: Some("race".into()),
                     ..deploy("race", "prod", &format!("v{i}"), t0())
                 };
-                store.register_deploy(&new).await.expect("register")
+                store.register_deploy(&new, &ci()).await.expect("register")
             })
         })
         .collect();
@@ -211,26 +235,124 @@ async fn status_changes_are_stored_and_missing_deploys_are_not_found(store: Arc<
         },
     )
     .await;
+    assert_eq!(d.registered_by.as_deref(), Some("token:ci"));
+    assert_eq!(
+        d.author.as_deref(),
+        Some("ada"),
+        "what the caller claims stays apart"
+    );
+    let lead = Actor::new("user:grace", None);
     let change = StatusChange {
-        status: DeployStatus::RolledBack,
+        status: DeployStatus::Succeeded,
         finished_at: t0() + Duration::minutes(7),
     };
-    let updated = store
-        .update_deploy_status(d.id, &change)
+    let done = store
+        .change_deploy_status(d.id, &change, &lead)
         .await
         .expect("update");
-    assert_eq!(updated.status, DeployStatus::RolledBack);
+    assert_eq!(done.decision, StatusDecision::Apply);
+    let updated = done.deploy;
+    assert_eq!(updated.status, DeployStatus::Succeeded);
     assert_eq!(updated.finished_at, Some(change.finished_at));
+    assert_eq!(updated.status_changed_by.as_deref(), Some("user:grace"));
     assert_eq!(store.get_deploy(d.id).await.expect("get").deploy, updated);
 
+    // The same status again, an older report, and going back: nothing changes.
+    let again = store
+        .change_deploy_status(d.id, &change, &ci())
+        .await
+        .expect("again");
+    assert!(matches!(again.decision, StatusDecision::Unchanged(_)));
+    let late = StatusChange {
+        status: DeployStatus::Failed,
+        finished_at: t0() + Duration::minutes(6),
+    };
+    let late = store
+        .change_deploy_status(d.id, &late, &ci())
+        .await
+        .expect("late");
+    assert!(
+        matches!(late.decision, StatusDecision::Unchanged(_)),
+        "{:?}",
+        late.decision
+    );
+    let back = StatusChange {
+        status: DeployStatus::InProgress,
+        finished_at: t0() + Duration::minutes(9),
+    };
+    let back = store
+        .change_deploy_status(d.id, &back, &ci())
+        .await
+        .expect("back");
+    assert!(matches!(back.decision, StatusDecision::Refused(_)));
+    assert_eq!(store.get_deploy(d.id).await.expect("get").deploy, updated);
+    // A newer report that the rule allows applies; the first finish time stays.
+    let rollback = StatusChange {
+        status: DeployStatus::RolledBack,
+        finished_at: t0() + Duration::minutes(20),
+    };
+    let rolled = store
+        .change_deploy_status(d.id, &rollback, &ci())
+        .await
+        .expect("rollback");
+    assert_eq!(rolled.deploy.status, DeployStatus::RolledBack);
+    assert_eq!(rolled.deploy.finished_at, Some(change.finished_at));
+    assert_eq!(
+        audit_actions(store.as_ref(), &format!("deploy:{}", d.id)).await,
+        [
+            "deploy.register token:ci",
+            "deploy.status user:grace",
+            "deploy.status_refused token:ci",
+            "deploy.status token:ci"
+        ]
+    );
+
     assert!(matches!(
-        store.update_deploy_status(d.id + 1000, &change).await,
+        store
+            .change_deploy_status(d.id + 1000, &change, &ci())
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
         store.get_deploy(d.id + 1000).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+async fn concurrent_status_reports_follow_the_rule(store: Arc<dyn Store>) {
+    let d = register(
+        store.as_ref(),
+        NewDeploy {
+            status: DeployStatus::InProgress,
+            finished_at: None,
+            ..deploy("race", "prod", "1", t0())
+        },
+    )
+    .await;
+    // Eight reports at once, each later than the last: whatever the order they
+    // commit in, the deploy ends with a status the rule allows and the history
+    // of applied changes is a valid path.
+    let reports = [
+        DeployStatus::Succeeded,
+        DeployStatus::Failed,
+        DeployStatus::RolledBack,
+        DeployStatus::InProgress,
+    ];
+    let tasks: Vec<_> = (0..8i64)
+        .map(|i| {
+            let store = store.clone();
+            let change = StatusChange {
+                status: reports[usize::try_from(i).expect("small") % reports.len()],
+                finished_at: t0() + Duration::minutes(i + 1),
+            };
+            tokio::spawn(async move { store.change_deploy_status(d.id, &change, &ci()).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task").expect("change");
+    }
+    let end = store.get_deploy(d.id).await.expect("get").deploy;
+    assert!(end.status.is_finished(), "{}", end.status);
 }
 
 async fn filters_narrow_the_history(store: Arc<dyn Store>) {
@@ -571,21 +693,78 @@ async fn accounts_and_sessions(store: Arc<dyn Store>) {
     s.create_session("sess-hash", &user, expires, &ada_here, t0())
         .await
         .expect("session");
+    let hour = Duration::hours(1);
     assert_eq!(
-        s.session_user("sess-hash", t0()).await.expect("lookup"),
+        s.session_user("sess-hash", t0(), t0() - hour)
+            .await
+            .expect("lookup"),
         Some(user.clone())
     );
     assert_eq!(
-        s.session_user("sess-hash", expires).await.expect("lookup"),
+        s.session_user("sess-hash", expires, expires - Duration::hours(24))
+            .await
+            .expect("lookup"),
         None,
         "expired at its expiry time"
     );
-    assert_eq!(s.session_user("other", t0()).await.expect("lookup"), None);
-    s.delete_session("sess-hash").await.expect("delete");
+    // Idle: unused for longer than the idle timeout, the session has ended; used
+    // within it, it lives on (and is marked seen).
+    let t = t0() + Duration::minutes(50);
     assert_eq!(
-        s.session_user("sess-hash", t0()).await.expect("lookup"),
+        s.session_user("sess-hash", t, t - hour)
+            .await
+            .expect("lookup"),
+        Some(user.clone())
+    );
+    let t = t0() + Duration::minutes(100);
+    assert_eq!(
+        s.session_user("sess-hash", t, t - hour)
+            .await
+            .expect("lookup"),
+        Some(user.clone()),
+        "seen at minute 50, so not idle at minute 100"
+    );
+    let t = t0() + Duration::minutes(161);
+    assert_eq!(
+        s.session_user("sess-hash", t, t - hour)
+            .await
+            .expect("lookup"),
+        None,
+        "idle for an hour"
+    );
+    assert_eq!(
+        s.session_user("other", t0(), t0() - hour)
+            .await
+            .expect("lookup"),
         None
     );
+    s.delete_session("sess-hash").await.expect("delete");
+    assert_eq!(
+        s.session_user("sess-hash", t0(), t0() - hour)
+            .await
+            .expect("lookup"),
+        None
+    );
+    // A person keeps at most MAX_SESSIONS_PER_USER sessions: the oldest go.
+    for i in 0..12 {
+        s.create_session(
+            &format!("many-{i:02}"),
+            &user,
+            expires,
+            &ada_here,
+            t0() + Duration::seconds(i),
+        )
+        .await
+        .expect("session");
+    }
+    let alive = |id: &'static str| async move {
+        s.session_user(id, t0() + Duration::minutes(1), t0())
+            .await
+            .expect("lookup")
+            .is_some()
+    };
+    assert!(!alive("many-00").await && !alive("many-01").await);
+    assert!(alive("many-02").await && alive("many-11").await);
 
     let audit = s
         .list_audit(&AuditFilter {
@@ -603,7 +782,7 @@ async fn accounts_and_sessions(store: Arc<dyn Store>) {
     let logins = s
         .list_audit(&AuditFilter {
             action: Some("session.login".into()),
-            limit: 10,
+            limit: 100,
             ..Default::default()
         })
         .await
@@ -614,7 +793,7 @@ async fn accounts_and_sessions(store: Arc<dyn Store>) {
             logins[0].actor.as_str(),
             logins[0].source_address.as_deref()
         ),
-        (1, "user:ada", Some("127.0.0.1"))
+        (13, "user:ada", Some("127.0.0.1"))
     );
 }
 
@@ -647,7 +826,9 @@ async fn roles_change_and_disabling_ends_sessions(store: Arc<dyn Store>) {
         .expect("disable");
     assert_eq!(disabled.disabled_at, Some(later));
     assert_eq!(
-        s.session_user("bob-session", later).await.expect("lookup"),
+        s.session_user("bob-session", later, later - Duration::hours(1))
+            .await
+            .expect("lookup"),
         None,
         "a disabled account's sessions end"
     );
@@ -780,19 +961,100 @@ async fn failed_logins_lock_out_by_name_and_by_address(store: Arc<dyn Store>) {
     assert_eq!(failed[0].actor, "anonymous");
 }
 
-async fn webhook_deliveries_are_claimed_once(store: Arc<dyn Store>) {
+async fn webhook_deliveries_are_claimed_with_their_effect(store: Arc<dyn Store>) {
+    use app::ssr::{DeliveryOutcome, DeliveryWork};
     let s = store.as_ref();
-    assert!(s.claim_webhook_delivery("d-1", t0()).await.expect("claim"));
-    assert!(
-        !s.claim_webhook_delivery("d-1", t0())
-            .await
-            .expect("claim again")
+    let github = Actor::new("github:acme/shop", None);
+    let new = NewDeploy {
+        status: DeployStatus::InProgress,
+        finished_at: None,
+        source: DeploySource::GithubWebhook,
+        external_id: Some("github:acme/shop#7".into()),
+        ..deploy("shop", "prod", "abc", t0())
+    };
+    let register = DeliveryWork::Register(new.clone());
+    let first = s
+        .apply_webhook_delivery(Some("d-1"), &register, &github, t0())
+        .await
+        .expect("first");
+    let DeliveryOutcome::Registered(reg) = first else {
+        panic!("registered: {first:?}");
+    };
+    assert!(reg.created);
+    assert_eq!(
+        reg.deploy.registered_by.as_deref(),
+        Some("github:acme/shop")
     );
-    s.release_webhook_delivery("d-1").await.expect("release");
-    assert!(
-        s.claim_webhook_delivery("d-1", t0())
+    assert_eq!(
+        s.apply_webhook_delivery(Some("d-1"), &register, &github, t0())
             .await
-            .expect("claim after release")
+            .expect("again"),
+        DeliveryOutcome::Duplicate
+    );
+
+    // When the work fails, the claim goes with it: the redelivery is handled.
+    let broken = DeliveryWork::Status {
+        deploy: NewDeploy {
+            external_id: Some("github:acme/shop#8".into()),
+            version: String::new(),
+            ..new.clone()
+        },
+        change: StatusChange {
+            status: DeployStatus::Succeeded,
+            finished_at: t0() + Duration::minutes(5),
+        },
+    };
+    assert!(
+        s.apply_webhook_delivery(Some("d-2"), &broken, &github, t0())
+            .await
+            .is_err(),
+        "the database refuses an empty version"
+    );
+    let success = DeliveryWork::Status {
+        deploy: new.clone(),
+        change: StatusChange {
+            status: DeployStatus::Succeeded,
+            finished_at: t0() + Duration::minutes(5),
+        },
+    };
+    let retried = s
+        .apply_webhook_delivery(Some("d-2"), &success, &github, t0())
+        .await
+        .expect("redelivery");
+    let DeliveryOutcome::Status(done) = retried else {
+        panic!("status: {retried:?}");
+    };
+    assert_eq!(done.decision, StatusDecision::Apply);
+    assert_eq!(done.deploy.status, DeployStatus::Succeeded);
+
+    // A late in-progress or an older failure never overwrites the newer success.
+    for (delivery, status, minutes) in [
+        ("d-3", DeployStatus::InProgress, 1),
+        ("d-4", DeployStatus::Failed, 4),
+    ] {
+        let late = DeliveryWork::Status {
+            deploy: new.clone(),
+            change: StatusChange {
+                status,
+                finished_at: t0() + Duration::minutes(minutes),
+            },
+        };
+        let outcome = s
+            .apply_webhook_delivery(Some(delivery), &late, &github, t0())
+            .await
+            .expect("late");
+        assert!(
+            matches!(&outcome, DeliveryOutcome::Status(o) if matches!(o.decision, StatusDecision::Unchanged(_))),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(
+        s.get_deploy(reg.deploy.id)
+            .await
+            .expect("get")
+            .deploy
+            .status,
+        DeployStatus::Succeeded
     );
 }
 
@@ -862,7 +1124,8 @@ contract!(
     roles_change_and_disabling_ends_sessions,
     only_the_first_set_up_creates_an_admin,
     failed_logins_lock_out_by_name_and_by_address,
-    webhook_deliveries_are_claimed_once,
+    webhook_deliveries_are_claimed_with_their_effect,
+    concurrent_status_reports_follow_the_rule,
     ping_answers,
 );
 

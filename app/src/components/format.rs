@@ -57,6 +57,17 @@ pub fn Version(version: String) -> impl IntoView {
     view! { <code class="version" title=version.clone()>{short_version(&version)}</code> }
 }
 
+/// `url` when it is safe to put in an `href`: http or https, and nothing a browser
+/// would strip or reinterpret (spaces, control characters, backslashes).
+pub fn safe_link(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    let scheme_ok = lower.starts_with("https://") || lower.starts_with("http://");
+    let clean = !url
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    (scheme_ok && clean).then(|| url.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +113,23 @@ mod tests {
         );
         assert_eq!(short_version("v1.42.0"), "v1.42.0");
         assert_eq!(short_version("deadbeef"), "deadbeef");
+    }
+
+    #[test]
+    fn only_plain_http_links_are_links() {
+        assert_eq!(
+            safe_link("https://ci.example/run/1").as_deref(),
+            Some("https://ci.example/run/1")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "data:text/html,x",
+            "https://x.example/\tpath",
+            "http://a\\b",
+            "//evil.example",
+        ] {
+            assert_eq!(safe_link(bad), None, "{bad}");
+        }
     }
 }

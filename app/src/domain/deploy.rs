@@ -117,6 +117,11 @@ pub struct Deploy {
     pub source: DeploySource,
     pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Who registered it as Houston knows them (`token:ci`, `user:ada`,
+    /// `github:acme/checkout`), unlike `author`, which the caller claims.
+    pub registered_by: Option<String>,
+    /// Who made the last status change, when the status changed after registration.
+    pub status_changed_by: Option<String>,
 }
 
 impl Deploy {
@@ -325,9 +330,27 @@ impl Problems {
 /// time-zone mistake.
 const MAX_CLOCK_SKEW_MINUTES: i64 = 10;
 
+/// External ids are namespaced by the source that made them: an id with one of
+/// these prefixes can only come from that source, so no API caller can register
+/// (squat) the id of the next GitHub deployment.
+const RESERVED_ID_PREFIXES: [(&str, DeploySource); 2] = [
+    ("github:", DeploySource::GithubWebhook),
+    ("demo:", DeploySource::Demo),
+];
+
 impl DeployRequest {
     /// Checks every field and returns a deploy ready to store, or every problem found.
     pub fn parse(&self, now: DateTime<Utc>) -> Result<NewDeploy, ValidationErrors> {
+        self.parse_as(now, DeploySource::Api)
+    }
+
+    /// [`DeployRequest::parse`] for a request that reached Houston through `source`:
+    /// every path into Houston passes the same rules.
+    pub fn parse_as(
+        &self,
+        now: DateTime<Utc>,
+        source: DeploySource,
+    ) -> Result<NewDeploy, ValidationErrors> {
         let mut p = Problems::default();
         let service = p.name("service", self.service.as_deref(), ServiceName::parse);
         let environment = p.name(
@@ -343,6 +366,21 @@ impl DeployRequest {
         let ci_url = p.url("ci_url", self.ci_url.as_deref());
         let repository_url = p.url("repository_url", self.repository_url.as_deref());
         let external_id = p.text("external_id", self.external_id.as_deref(), 200);
+        if let Some(id) = &external_id {
+            let lower = id.to_ascii_lowercase();
+            if let Some((prefix, owner)) = RESERVED_ID_PREFIXES
+                .iter()
+                .find(|(prefix, owner)| lower.starts_with(prefix) && *owner != source)
+            {
+                p.add(
+                    "external_id",
+                    format!(
+                        "ids starting with {prefix:?} belong to the {} source; choose another id",
+                        owner.as_str()
+                    ),
+                );
+            }
+        }
 
         let status = match self.status.as_deref() {
             None => Some(DeployStatus::InProgress),
@@ -414,7 +452,7 @@ impl DeployRequest {
                     status,
                     started_at: started,
                     finished_at,
-                    source: DeploySource::Api,
+                    source,
                     external_id,
                     commits,
                 })
@@ -455,7 +493,68 @@ pub struct StatusRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatusChange {
     pub status: DeployStatus,
+    /// When the status was reported: the finish time for a finished status. Reports
+    /// are ordered by this time, not by when they reach Houston.
     pub finished_at: DateTime<Utc>,
+}
+
+/// What a status report does to a deploy, decided by [`decide_status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusDecision {
+    /// Store the new status.
+    Apply,
+    /// The report cannot be true of this deploy (it finished before it started).
+    Invalid(String),
+    /// Nothing to store, and nothing wrong: the same status again, or a report
+    /// older than the one the deploy already has (late or replayed).
+    Unchanged(String),
+    /// A change the rules do not allow, such as a finished deploy going back to
+    /// in progress.
+    Refused(String),
+}
+
+/// The one rule for status changes, used by the API and the webhook alike and
+/// checked inside the transaction that applies it. `current_at` is the time of the
+/// report behind the current status (the start time while it is in progress).
+///
+/// Allowed: in progress → any finished status; succeeded → failed or rolled back
+/// (a deploy found broken after it finished); failed → rolled back. Everything
+/// else that changes the status is refused; a rolled-back deploy is final.
+pub fn decide_status(
+    current: DeployStatus,
+    current_at: DateTime<Utc>,
+    started_at: DateTime<Utc>,
+    change: &StatusChange,
+) -> StatusDecision {
+    use DeployStatus::{Failed, InProgress, RolledBack, Succeeded};
+    if change.status.is_finished() && change.finished_at < started_at {
+        return StatusDecision::Invalid(format!(
+            "finished_at must not be before the deploy started ({})",
+            started_at.to_rfc3339()
+        ));
+    }
+    if change.status == current {
+        return StatusDecision::Unchanged(format!("the deploy is already {current}"));
+    }
+    if change.finished_at < current_at {
+        return StatusDecision::Unchanged(format!(
+            "a {} report from {} is older than the current status ({current} since {})",
+            change.status,
+            change.finished_at.to_rfc3339(),
+            current_at.to_rfc3339()
+        ));
+    }
+    match (current, change.status) {
+        (InProgress, _) | (Succeeded, Failed | RolledBack) | (Failed, RolledBack) => {
+            StatusDecision::Apply
+        }
+        (_, InProgress) => StatusDecision::Refused(format!(
+            "the deploy is {current}: a finished deploy does not go back to in_progress"
+        )),
+        (from, to) => StatusDecision::Refused(format!(
+            "a {from} deploy cannot become {to}; register a new deploy instead"
+        )),
+    }
 }
 
 impl StatusRequest {
@@ -497,22 +596,6 @@ impl StatusRequest {
     }
 }
 
-impl StatusChange {
-    /// A finish time before the start is a caller's mistake, not a fact to record.
-    pub fn check_against(&self, deploy: &Deploy) -> Result<(), ValidationErrors> {
-        if self.finished_at < deploy.started_at {
-            return Err(ValidationErrors(vec![FieldError::new(
-                "finished_at",
-                format!(
-                    "must not be before the deploy started ({})",
-                    deploy.started_at.to_rfc3339()
-                ),
-            )]));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,6 +618,78 @@ mod tests {
 
     fn fields(err: ValidationErrors) -> Vec<String> {
         err.0.into_iter().map(|f| f.field).collect()
+    }
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        now() + chrono::Duration::minutes(minutes)
+    }
+
+    fn change(status: DeployStatus, minutes: i64) -> StatusChange {
+        StatusChange {
+            status,
+            finished_at: at(minutes),
+        }
+    }
+
+    #[test]
+    fn status_changes_follow_one_rule() {
+        use DeployStatus::{Failed, InProgress, RolledBack, Succeeded};
+        use StatusDecision::{Apply, Invalid, Refused, Unchanged};
+        let decide =
+            |from, to, minutes| match decide_status(from, at(0), at(-10), &change(to, minutes)) {
+                Apply => "apply",
+                Unchanged(_) => "unchanged",
+                Refused(_) => "refused",
+                Invalid(_) => "invalid",
+            };
+        let table = [
+            (InProgress, Succeeded, 5, "apply"),
+            (InProgress, Failed, 5, "apply"),
+            (InProgress, RolledBack, 5, "apply"),
+            (InProgress, InProgress, 5, "unchanged"),
+            (Succeeded, Succeeded, 5, "unchanged"),
+            (Succeeded, Failed, 5, "apply"),
+            (Succeeded, RolledBack, 5, "apply"),
+            (Failed, RolledBack, 5, "apply"),
+            (Failed, Succeeded, 5, "refused"),
+            (RolledBack, Succeeded, 5, "refused"),
+            (Succeeded, InProgress, 5, "refused"),
+            (Failed, InProgress, 5, "refused"),
+            // Exactly at the current report's time still counts as new.
+            (InProgress, Succeeded, 0, "apply"),
+            // A late or replayed report never overwrites a newer one.
+            (Succeeded, Failed, -1, "unchanged"),
+            (InProgress, Succeeded, -1, "unchanged"),
+            (Succeeded, InProgress, -1, "unchanged"),
+            // Finishing before the start is not a fact to record.
+            (InProgress, Succeeded, -11, "invalid"),
+        ];
+        for (from, to, minutes, want) in table {
+            assert_eq!(
+                decide(from, to, minutes),
+                want,
+                "{from} -> {to} at {minutes} min"
+            );
+        }
+    }
+
+    #[test]
+    fn external_ids_are_namespaced_by_source() {
+        let squat = DeployRequest {
+            external_id: Some("GitHub:acme/checkout#99".into()),
+            ..minimal()
+        };
+        let err = squat.parse(now()).expect_err("API may not use github: ids");
+        assert_eq!(fields(err), ["external_id"]);
+        let from_github = squat
+            .parse_as(now(), DeploySource::GithubWebhook)
+            .expect("the webhook may");
+        assert_eq!(from_github.source, DeploySource::GithubWebhook);
+        let own = DeployRequest {
+            external_id: Some("ci-run-42".into()),
+            ..minimal()
+        };
+        assert!(own.parse(now()).is_ok());
     }
 
     #[test]
@@ -715,35 +870,5 @@ mod tests {
             };
             assert_eq!(req.parse(now()).is_ok(), ok, "status {raw:?}");
         }
-    }
-
-    #[test]
-    fn status_change_before_start_is_refused() {
-        let change = StatusChange {
-            status: DeployStatus::Failed,
-            finished_at: now() - chrono::Duration::seconds(1),
-        };
-        let deploy = Deploy {
-            id: 1,
-            service: ServiceName::parse("a").expect("valid"),
-            environment: EnvironmentName::parse("b").expect("valid"),
-            version: "1".into(),
-            previous_version: None,
-            author: None,
-            description: None,
-            ci_url: None,
-            status: DeployStatus::InProgress,
-            started_at: now(),
-            finished_at: None,
-            source: DeploySource::Api,
-            external_id: None,
-            created_at: now(),
-        };
-        assert!(change.check_against(&deploy).is_err());
-        let at_start = StatusChange {
-            finished_at: now(),
-            ..change
-        };
-        assert!(at_start.check_against(&deploy).is_ok());
     }
 }

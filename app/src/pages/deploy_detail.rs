@@ -2,7 +2,8 @@
 
 use crate::api::get_deploy;
 use crate::components::{
-    StatusBadge, TimeAgo, Version, absolute_time, human_duration, short_version, use_live_revision,
+    StatusBadge, TimeAgo, Version, absolute_time, human_duration, safe_link, short_version,
+    use_live_revision,
 };
 use crate::domain::{Commit, DeployDetail};
 use crate::error::AppError;
@@ -60,11 +61,16 @@ fn DeployView(detail: DeployDetail, now: DateTime<Utc>) -> impl IntoView {
         .map(human_duration)
         .unwrap_or_else(|| "—".into());
     let previous = d.previous_version.clone();
-    let ci = d.ci_url.clone().map(|url| {
-        let text = url.clone();
-        view! { <a href=url rel="noopener noreferrer">{text}</a> }
+    // Links are checked again here, whatever stored them: only http(s) is a link.
+    let ci = d.ci_url.clone().map(|url| match safe_link(&url) {
+        Some(href) => view! { <a href=href rel="noopener noreferrer">{url}</a> }.into_any(),
+        None => view! { <span>{url}</span> }.into_any(),
     });
-    let repo = detail.repository_url.clone();
+    let repo = detail.repository_url.as_deref().and_then(safe_link);
+    let status_by = d
+        .status_changed_by
+        .clone()
+        .unwrap_or_else(|| "— (as registered)".into());
     let commits = detail.commits;
     let commit_count = commits.len();
     view! {
@@ -84,7 +90,9 @@ fn DeployView(detail: DeployDetail, now: DateTime<Utc>) -> impl IntoView {
                     Some(v) => view! { <code class="version">{v}</code> }.into_any(),
                     None => view! { <span class="muted">"none recorded"</span> }.into_any(),
                 }}</dd></div>
-                <div><dt>"Author"</dt><dd>{d.author.clone().unwrap_or_else(|| "unknown".into())}</dd></div>
+                <div><dt>"Author (as reported)"</dt><dd>{d.author.clone().unwrap_or_else(|| "unknown".into())}</dd></div>
+                <div><dt>"Registered by"</dt><dd data-testid="registered-by">{d.registered_by.clone().unwrap_or_else(|| "unknown".into())}</dd></div>
+                <div><dt>"Status set by"</dt><dd>{status_by}</dd></div>
                 <div><dt>"Started"</dt><dd>{absolute_time(d.started_at)} " (" <TimeAgo at=d.started_at now /> ")"</dd></div>
                 <div><dt>"Finished"</dt><dd>{finished}</dd></div>
                 <div><dt>"Duration"</dt><dd>{duration}</dd></div>
@@ -111,7 +119,7 @@ fn DeployView(detail: DeployDetail, now: DateTime<Utc>) -> impl IntoView {
 #[component]
 fn CommitRow(commit: Commit, repo: Option<String>, now: DateTime<Utc>) -> impl IntoView {
     let short = short_version(&commit.sha);
-    let sha = match repo.filter(|r| r.starts_with("https://")) {
+    let sha = match repo {
         Some(repo) => {
             let href = format!("{}/commit/{}", repo.trim_end_matches('/'), commit.sha);
             view! { <a href=href rel="noopener noreferrer"><code>{short}</code></a> }.into_any()

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod password;
+pub mod security;
 pub mod session;
 pub mod setup;
 mod store;

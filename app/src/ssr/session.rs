@@ -11,7 +11,10 @@ use sha2::{Digest, Sha256};
 pub struct SessionSettings {
     /// Served over https: the cookie gets `Secure` and the `__Host-` prefix.
     pub secure: bool,
+    /// The absolute lifetime: a session ends this long after sign-in, however busy.
     pub lifetime: Duration,
+    /// A session nobody used for this long has ended.
+    pub idle: Duration,
 }
 
 impl SessionSettings {
@@ -111,6 +114,7 @@ mod tests {
         let s = SessionSettings {
             secure: true,
             lifetime: Duration::hours(12),
+            idle: Duration::hours(1),
         };
         let c = s.set_cookie("id");
         assert!(c.starts_with(

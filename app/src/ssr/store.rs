@@ -3,8 +3,8 @@
 
 use crate::domain::{
     Actor, AuditEntry, AuditFilter, Board, Deploy, DeployDetail, DeployFilter, DeployId,
-    DeployPage, Environment, NewDeploy, PageRequest, Role, Service, StatusChange, TokenScope, User,
-    Username,
+    DeployPage, Environment, NewDeploy, PageRequest, Role, Service, StatusChange, StatusDecision,
+    TokenScope, User, Username,
 };
 use chrono::{DateTime, Utc};
 
@@ -28,6 +28,41 @@ pub struct Registration {
 
 pub use crate::domain::ApiToken;
 
+/// Sessions one person may hold at once (browsers, devices); signing in again
+/// beyond this ends the oldest.
+pub const MAX_SESSIONS_PER_USER: i64 = 10;
+
+/// What a status report did to a deploy: the deploy as it now stands, and the
+/// decision of the one status rule (`domain::decide_status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusOutcome {
+    pub deploy: Deploy,
+    pub decision: StatusDecision,
+}
+
+/// What a webhook delivery asks for, already mapped to Houston's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryWork {
+    /// Register this deploy (a `deployment` event).
+    Register(NewDeploy),
+    /// Apply this status report to the deploy with `deploy.external_id`, or, when
+    /// Houston has not seen that deploy, register it with the status (the status
+    /// event carries the whole deployment).
+    Status {
+        deploy: NewDeploy,
+        change: StatusChange,
+    },
+}
+
+/// What one webhook delivery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The delivery id was handled before; nothing changed.
+    Duplicate,
+    Registered(Registration),
+    Status(StatusOutcome),
+}
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
@@ -40,19 +75,39 @@ pub trait Store: Send + Sync + 'static {
     /// first sight. A registration whose `external_id` is already stored returns
     /// the stored deploy unchanged. When `previous_version` is empty it becomes
     /// the version of the latest earlier succeeded deploy to the same place.
-    async fn register_deploy(&self, new: &NewDeploy) -> Result<Registration, StoreError>;
+    /// Records `by` as who registered it and `deploy.register` in the audit log,
+    /// in the same transaction.
+    async fn register_deploy(
+        &self,
+        new: &NewDeploy,
+        by: &Actor,
+    ) -> Result<Registration, StoreError>;
 
     async fn find_deploy_by_external_id(
         &self,
         external_id: &str,
     ) -> Result<Option<Deploy>, StoreError>;
 
-    /// Moves a deploy to a finished status. `NotFound` when there is no such deploy.
-    async fn update_deploy_status(
+    /// Applies a status report under the one status rule, decided inside the
+    /// transaction that applies it (the deploy's row is locked meanwhile); an
+    /// applied or refused change is audited with `by`. `NotFound` when there is no
+    /// such deploy.
+    async fn change_deploy_status(
         &self,
         id: DeployId,
         change: &StatusChange,
-    ) -> Result<Deploy, StoreError>;
+        by: &Actor,
+    ) -> Result<StatusOutcome, StoreError>;
+
+    /// Claims the delivery id and does its work in one transaction, so a crash
+    /// between the two loses nothing and a repeated delivery changes nothing.
+    async fn apply_webhook_delivery(
+        &self,
+        delivery_id: Option<&str>,
+        work: &DeliveryWork,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryOutcome, StoreError>;
 
     async fn get_deploy(&self, id: DeployId) -> Result<DeployDetail, StoreError>;
 
@@ -100,6 +155,17 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError>;
+
+    /// Appends one entry to the audit log on its own: for events that change
+    /// nothing else (security events, sign-out).
+    async fn append_audit(
+        &self,
+        by: &Actor,
+        action: &str,
+        target: &str,
+        detail: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Audit entries matching `filter`, newest first. The log is append-only: the
     /// database refuses UPDATE and DELETE on it.
@@ -156,7 +222,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<User, StoreError>;
 
     /// Stores a session under the hash of its id and records `session.login`, in
-    /// one transaction.
+    /// one transaction. A person keeps at most `MAX_SESSIONS_PER_USER` sessions: the
+    /// oldest go.
     async fn create_session(
         &self,
         id_hash: &str,
@@ -187,22 +254,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
 
-    /// The user of a session that has not expired at `now`, whose account is enabled.
+    /// The user of a session that has not expired at `now` and was last seen after
+    /// `idle_since`, whose account is enabled. Marks the session seen at most once a
+    /// minute, so reading a page is not a write each time.
     async fn session_user(
         &self,
         id_hash: &str,
         now: DateTime<Utc>,
+        idle_since: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError>;
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
-
-    /// Records a webhook delivery id; `false` when it was recorded before.
-    async fn claim_webhook_delivery(
-        &self,
-        delivery_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-
-    /// Forgets a delivery whose processing failed, so the sender's retry is handled.
-    async fn release_webhook_delivery(&self, delivery_id: &str) -> Result<(), StoreError>;
 }

@@ -58,6 +58,23 @@ pub fn client_address(
     )
 }
 
+/// The client address `authenticate` worked out for this request.
+pub fn caller_address(parts: &axum::http::request::Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<Caller>()
+        .and_then(|c| c.address.clone())
+}
+
+/// The caller `authenticate` recorded (anonymous when there is none).
+pub fn caller_of(parts: &axum::http::request::Parts) -> Caller {
+    parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_else(|| Caller::anonymous(None))
+}
+
 fn unauthorized(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
@@ -112,7 +129,11 @@ pub async fn authenticate(
             .find_map(|h| app::ssr::session::cookie_value(h, state.sessions.cookie_name()))
             .map(app::ssr::session::hash_session_id);
         match cookie {
-            Some(id_hash) => match state.store.session_user(&id_hash, now).await? {
+            Some(id_hash) => match state
+                .store
+                .session_user(&id_hash, now, now - state.sessions.idle)
+                .await?
+            {
                 Some(user) => Principal::User(user),
                 None => Principal::Anonymous,
             },

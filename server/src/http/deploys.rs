@@ -4,12 +4,13 @@ use crate::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use app::domain::{
     Deploy, DeployDetail, DeployId, DeployPage, DeployQuery, DeployRequest, FieldError,
-    StatusRequest, ValidationErrors,
+    StatusDecision, StatusRequest, ValidationErrors,
 };
+use app::error::AppError;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -36,9 +37,10 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 )]
 pub async fn register(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    parts: axum::http::request::Parts,
     body: Result<Json<DeployRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let headers = &parts.headers;
     let Json(mut request) = body?;
     if let Some(key) = headers.get(IDEMPOTENCY_KEY) {
         let key = key
@@ -64,7 +66,8 @@ pub async fn register(
         }
     }
     let new = request.parse(chrono::Utc::now())?;
-    let registration = state.store.register_deploy(&new).await?;
+    let by = super::auth::caller_of(&parts).actor();
+    let registration = state.store.register_deploy(&new, &by).await?;
     let deploy = registration.deploy;
     if registration.created {
         tracing::info!(deploy_id = deploy.id, service = %deploy.service, environment = %deploy.environment, version = %deploy.version, "deploy registered");
@@ -81,7 +84,8 @@ pub async fn register(
     }
 }
 
-/// Move a deploy to succeeded, failed or rolled_back.
+/// Move a deploy to succeeded, failed or rolled_back. The same status again changes
+/// nothing; a report older than the current status is ignored.
 #[utoipa::path(
     post,
     path = "/api/v1/deploys/{id}/status",
@@ -93,23 +97,34 @@ pub async fn register(
         (status = 200, description = "Updated", body = Deploy),
         (status = 401, description = "No or bad API token", body = ErrorBody),
         (status = 404, description = "No such deploy", body = ErrorBody),
+        (status = 409, description = "The status rule does not allow this change (a finished deploy going back, a rolled-back deploy changing)", body = ErrorBody),
         (status = 422, description = "Invalid status or time", body = ErrorBody),
     )
 )]
 pub async fn set_status(
     State(state): State<AppState>,
+    parts: axum::http::request::Parts,
     id: Result<Path<DeployId>, PathRejection>,
     body: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<Deploy>, ApiError> {
     let Path(id) = id?;
     let Json(request) = body?;
     let change = request.parse(chrono::Utc::now())?;
-    let current = state.store.get_deploy(id).await?;
-    change.check_against(&current.deploy)?;
-    let deploy = state.store.update_deploy_status(id, &change).await?;
-    tracing::info!(deploy_id = id, status = %deploy.status, "deploy status changed");
-    state.events.deploy_changed(deploy.id);
-    Ok(Json(deploy))
+    let by = super::auth::caller_of(&parts).actor();
+    let outcome = state.store.change_deploy_status(id, &change, &by).await?;
+    match outcome.decision {
+        StatusDecision::Apply => {
+            tracing::info!(deploy_id = id, status = %outcome.deploy.status, actor = %by.name, "deploy status changed");
+            state.events.deploy_changed(id);
+            Ok(Json(outcome.deploy))
+        }
+        // The same status again, or an older report: nothing to do, and no error.
+        StatusDecision::Unchanged(_) => Ok(Json(outcome.deploy)),
+        StatusDecision::Refused(why) => Err(AppError::Conflict { message: why }.into()),
+        StatusDecision::Invalid(why) => {
+            Err(ValidationErrors(vec![FieldError::new("finished_at", why)]).into())
+        }
+    }
 }
 
 /// Deploys, newest first, with filters and keyset pagination.

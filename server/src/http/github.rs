@@ -4,9 +4,10 @@
 use crate::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use app::domain::{
-    Deploy, DeploySource, DeployStatus, EnvironmentName, NewDeploy, ServiceName, StatusChange,
-    to_stored_precision,
+    Actor, Deploy, DeployRequest, DeploySource, DeployStatus, NewDeploy, StatusChange,
+    StatusDecision, to_stored_precision,
 };
+use app::ssr::{DeliveryOutcome, DeliveryWork, StatusOutcome};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -119,49 +120,40 @@ fn non_empty(url: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The deploy a GitHub deployment describes, with the given status.
+/// The deploy a GitHub deployment describes, with the given status. It passes the
+/// same parsing as an API registration (lengths, URL schemes, times), under the
+/// webhook's own external-id namespace.
 pub fn new_deploy(
     deployment: &GhDeployment,
     repository: &GhRepository,
     ci_url: Option<String>,
     status: DeployStatus,
     finished_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<NewDeploy, ApiError> {
-    let unprocessable = |what: &str, raw: &str| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            format!("GitHub {what} {raw:?} cannot be used as a Houston name"),
-        )
-    };
-    let service = ServiceName::parse(&houston_name(&repository.name))
-        .map_err(|_| unprocessable("repository", &repository.name))?;
-    let environment = EnvironmentName::parse(&houston_name(&deployment.environment))
-        .map_err(|_| unprocessable("environment", &deployment.environment))?;
-    let version = deployment.sha.trim().to_owned();
-    if version.is_empty() {
-        return Err(unprocessable("deployment sha", &deployment.sha));
-    }
     let started_at = to_stored_precision(deployment.created_at);
-    Ok(NewDeploy {
-        service,
-        environment,
-        version,
-        previous_version: None,
+    let request = DeployRequest {
+        service: Some(houston_name(&repository.name)),
+        environment: Some(houston_name(&deployment.environment)),
+        version: Some(deployment.sha.clone()),
         author: deployment.creator.as_ref().map(|c| c.login.clone()),
-        description: deployment
-            .description
-            .clone()
-            .filter(|d| !d.trim().is_empty()),
+        description: deployment.description.clone(),
         ci_url,
         repository_url: Some(repository.html_url.clone()).filter(|u| u.starts_with("https://")),
-        status,
-        started_at,
-        finished_at: finished_at.map(|f| to_stored_precision(f).max(started_at)),
-        source: DeploySource::GithubWebhook,
+        status: Some(status.as_str().to_owned()),
+        started_at: Some(started_at.to_rfc3339()),
+        finished_at: finished_at.map(|f| to_stored_precision(f).max(started_at).to_rfc3339()),
         external_id: Some(external_id(repository, deployment)),
-        commits: Vec::new(),
-    })
+        ..Default::default()
+    };
+    request
+        .parse_as(now, DeploySource::GithubWebhook)
+        .map_err(|errors| {
+            let mut error = ApiError::from(errors);
+            error.body.message =
+                format!("the GitHub payload cannot be used: {}", error.body.message);
+            error
+        })
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -201,14 +193,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         (status = 200, description = "Updated, unchanged, duplicate or ignored", body = WebhookOutcome),
         (status = 400, description = "Missing event header or not JSON", body = ErrorBody),
         (status = 401, description = "Signature missing or wrong", body = ErrorBody),
+        (status = 503, description = "No webhook secret is configured (and unsigned deliveries are not allowed)", body = ErrorBody),
         (status = 422, description = "Payload lacks what the event needs", body = ErrorBody),
     )
 )]
 pub async fn receive(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    request_parts: axum::http::request::Parts,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<WebhookOutcome>), ApiError> {
+    let headers = &request_parts.headers;
     let body = body.map_err(|r| {
         let status = r.status();
         ApiError::new(
@@ -221,41 +215,73 @@ pub async fn receive(
             r.body_text(),
         )
     })?;
-    // The signature is checked before anything in the body is looked at.
-    if let Some(secret) = &state.config.github_webhook_secret
-        && !signature_is_valid(secret, &body, header(&headers, "x-hub-signature-256"))
-    {
-        tracing::warn!("GitHub webhook refused: signature missing or wrong");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "X-Hub-Signature-256 is missing or does not match HOUSTON_GITHUB_WEBHOOK_SECRET",
-        ));
+    // The signature is checked before anything in the body is looked at; without
+    // a secret the route is closed unless unsigned deliveries were asked for.
+    let by = Actor::new(
+        "github:webhook",
+        super::auth::caller_address(&request_parts),
+    );
+    match &state.config.github_webhook_secret {
+        Some(secret) => {
+            if !signature_is_valid(secret, &body, header(headers, "x-hub-signature-256")) {
+                tracing::warn!(address = ?by.address, "GitHub webhook refused: signature missing or wrong");
+                state
+                    .security
+                    .record(&by, "webhook.bad_signature", "webhook:github", None);
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "X-Hub-Signature-256 is missing or does not match HOUSTON_GITHUB_WEBHOOK_SECRET",
+                ));
+            }
+        }
+        None if state.config.github_webhook_allow_unsigned => {}
+        None => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_configured",
+                "GitHub webhooks are off: set HOUSTON_GITHUB_WEBHOOK_SECRET to the secret of the \
+                 repository's webhook (or HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED=true for a local trial)",
+            ));
+        }
     }
-    let Some(event) = header(&headers, "x-github-event") else {
+    let Some(event) = header(headers, "x-github-event") else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
             "the X-GitHub-Event header is missing",
         ));
     };
-    let ignored = |detail: String| {
-        Ok((
-            StatusCode::OK,
-            Json(WebhookOutcome {
-                outcome: "ignored",
-                detail,
-                deploy: None,
-            }),
-        ))
-    };
+    let answer =
+        |status: StatusCode, outcome: &'static str, detail: String, deploy: Option<Deploy>| {
+            Ok((
+                status,
+                Json(WebhookOutcome {
+                    outcome,
+                    detail,
+                    deploy,
+                }),
+            ))
+        };
     match event {
-        "ping" => return ignored("pong: the webhook is set up".into()),
+        "ping" => {
+            return answer(
+                StatusCode::OK,
+                "ignored",
+                "pong: the webhook is set up".into(),
+                None,
+            );
+        }
         "deployment" | "deployment_status" => {}
         other => {
-            return ignored(format!(
-                "Houston does not use {other:?} events; send deployment and deployment_status"
-            ));
+            return answer(
+                StatusCode::OK,
+                "ignored",
+                format!(
+                    "Houston does not use {other:?} events; send deployment and deployment_status"
+                ),
+                None,
+            );
         }
     }
     let parse_error = |e: serde_json::Error| {
@@ -265,23 +291,30 @@ pub async fn receive(
             format!("the {event} payload is not what GitHub sends: {e}"),
         )
     };
+    let now = Utc::now();
     let work = if event == "deployment" {
         let payload: DeploymentEvent = serde_json::from_slice(&body).map_err(parse_error)?;
         let ci_url = payload.workflow_run.as_ref().map(|w| w.html_url.clone());
-        Work::Register(new_deploy(
+        DeliveryWork::Register(new_deploy(
             &payload.deployment,
             &payload.repository,
             ci_url,
             DeployStatus::InProgress,
             None,
+            now,
         )?)
     } else {
         let payload: DeploymentStatusEvent = serde_json::from_slice(&body).map_err(parse_error)?;
         let Some(status) = map_state(&payload.deployment_status.state) else {
-            return ignored(format!(
-                "deployment state {:?} says nothing about the deploy",
-                payload.deployment_status.state
-            ));
+            return answer(
+                StatusCode::OK,
+                "ignored",
+                format!(
+                    "deployment state {:?} says nothing about the deploy",
+                    payload.deployment_status.state
+                ),
+                None,
+            );
         };
         let ci_url = payload
             .workflow_run
@@ -289,138 +322,85 @@ pub async fn receive(
             .map(|w| w.html_url.clone())
             .or_else(|| non_empty(&payload.deployment_status.log_url))
             .or_else(|| non_empty(&payload.deployment_status.target_url));
-        let finished_at = status
-            .is_finished()
-            .then_some(payload.deployment_status.created_at);
-        Work::Status(new_deploy(
+        let reported_at = to_stored_precision(payload.deployment_status.created_at);
+        let deploy = new_deploy(
             &payload.deployment,
             &payload.repository,
             ci_url,
             status,
-            finished_at,
-        )?)
+            status.is_finished().then_some(reported_at),
+            now,
+        )?;
+        DeliveryWork::Status {
+            change: StatusChange {
+                status,
+                finished_at: reported_at.max(deploy.started_at),
+            },
+            deploy,
+        }
     };
 
-    let delivery = header(&headers, "x-github-delivery")
+    let delivery = header(headers, "x-github-delivery")
         .map(str::trim)
         .filter(|d| !d.is_empty());
-    if let Some(delivery) = delivery
-        && !state
-            .store
-            .claim_webhook_delivery(delivery, Utc::now())
-            .await?
+    let by = Actor::new(format!("github:{}", repository_of(&work)), by.address);
+    match state
+        .store
+        .apply_webhook_delivery(delivery, &work, &by, now)
+        .await?
     {
-        tracing::info!(delivery, "GitHub delivery seen before; nothing changed");
-        return Ok((
-            StatusCode::OK,
-            Json(WebhookOutcome {
-                outcome: "duplicate_delivery",
-                detail: format!("delivery {delivery} was handled before"),
-                deploy: None,
-            }),
-        ));
-    }
-    let result = apply(&state, work).await;
-    if result.is_err()
-        && let Some(delivery) = delivery
-    {
-        // Let GitHub's redelivery be handled once storage recovers.
-        if let Err(e) = state.store.release_webhook_delivery(delivery).await {
-            tracing::error!(delivery, error = %e, "could not release a failed delivery");
-        }
-    }
-    result
-}
-
-enum Work {
-    Register(NewDeploy),
-    Status(NewDeploy),
-}
-
-async fn apply(
-    state: &AppState,
-    work: Work,
-) -> Result<(StatusCode, Json<WebhookOutcome>), ApiError> {
-    match work {
-        Work::Register(new) => {
-            let reg = state.store.register_deploy(&new).await?;
-            if reg.created {
-                state.events.deploy_changed(reg.deploy.id);
-            }
-            let (status, outcome) = if reg.created {
-                (StatusCode::CREATED, "created")
-            } else {
-                (StatusCode::OK, "unchanged")
-            };
-            Ok((
-                status,
-                Json(WebhookOutcome {
-                    outcome,
-                    detail: format!("deploy {}", reg.deploy.id),
-                    deploy: Some(reg.deploy),
-                }),
-            ))
-        }
-        Work::Status(new) => {
-            let external_id = new.external_id.clone().unwrap_or_default();
-            let Some(existing) = state.store.find_deploy_by_external_id(&external_id).await? else {
-                // The status arrived first (or the deployment event was missed): the
-                // status event carries the whole deployment, so register it now.
-                let reg = state.store.register_deploy(&new).await?;
-                state.events.deploy_changed(reg.deploy.id);
-                let (status, outcome) = if reg.created {
-                    (StatusCode::CREATED, "created")
-                } else {
-                    (StatusCode::OK, "unchanged")
-                };
-                return Ok((
-                    status,
-                    Json(WebhookOutcome {
-                        outcome,
-                        detail: format!("deploy {}", reg.deploy.id),
-                        deploy: Some(reg.deploy),
-                    }),
-                ));
-            };
-            let (Some(finished_at), true) = (new.finished_at, new.status.is_finished()) else {
-                return Ok((
-                    StatusCode::OK,
-                    Json(WebhookOutcome {
-                        outcome: "unchanged",
-                        detail: format!("deploy {} is still in progress", existing.id),
-                        deploy: Some(existing),
-                    }),
-                ));
-            };
-            if existing.status == new.status && existing.finished_at == Some(finished_at) {
-                return Ok((
-                    StatusCode::OK,
-                    Json(WebhookOutcome {
-                        outcome: "unchanged",
-                        detail: format!("deploy {}", existing.id),
-                        deploy: Some(existing),
-                    }),
-                ));
-            }
-            let change = StatusChange {
-                status: new.status,
-                finished_at: finished_at.max(existing.started_at),
-            };
-            let deploy = state
-                .store
-                .update_deploy_status(existing.id, &change)
-                .await?;
-            state.events.deploy_changed(deploy.id);
-            Ok((
+        DeliveryOutcome::Duplicate => {
+            tracing::info!(delivery, "GitHub delivery seen before; nothing changed");
+            answer(
                 StatusCode::OK,
-                Json(WebhookOutcome {
-                    outcome: "updated",
-                    detail: format!("deploy {} is {}", deploy.id, deploy.status),
-                    deploy: Some(deploy),
-                }),
-            ))
+                "duplicate_delivery",
+                format!(
+                    "delivery {} was handled before",
+                    delivery.unwrap_or_default()
+                ),
+                None,
+            )
         }
+        DeliveryOutcome::Registered(reg) => {
+            let detail = format!("deploy {}", reg.deploy.id);
+            if reg.created {
+                tracing::info!(deploy_id = reg.deploy.id, "deploy registered from GitHub");
+                state.events.deploy_changed(reg.deploy.id);
+                answer(StatusCode::CREATED, "created", detail, Some(reg.deploy))
+            } else {
+                answer(StatusCode::OK, "unchanged", detail, Some(reg.deploy))
+            }
+        }
+        DeliveryOutcome::Status(StatusOutcome { deploy, decision }) => match decision {
+            StatusDecision::Apply => {
+                tracing::info!(deploy_id = deploy.id, status = %deploy.status, "deploy status changed from GitHub");
+                state.events.deploy_changed(deploy.id);
+                let detail = format!("deploy {} is {}", deploy.id, deploy.status);
+                answer(StatusCode::OK, "updated", detail, Some(deploy))
+            }
+            StatusDecision::Unchanged(why) => {
+                answer(StatusCode::OK, "unchanged", why, Some(deploy))
+            }
+            StatusDecision::Refused(why) | StatusDecision::Invalid(why) => {
+                tracing::info!(deploy_id = deploy.id, "GitHub status not applied: {why}");
+                answer(StatusCode::OK, "ignored", why, Some(deploy))
+            }
+        },
     }
+}
+
+/// `owner/repo` of the deploy a delivery is about, from its external id.
+fn repository_of(work: &DeliveryWork) -> String {
+    let deploy = match work {
+        DeliveryWork::Register(deploy) | DeliveryWork::Status { deploy, .. } => deploy,
+    };
+    deploy
+        .external_id
+        .as_deref()
+        .and_then(|id| id.strip_prefix("github:"))
+        .and_then(|id| id.split('#').next())
+        .unwrap_or("unknown")
+        .to_owned()
 }
 
 #[cfg(test)]

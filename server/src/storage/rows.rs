@@ -12,7 +12,8 @@ macro_rules! deploy_select {
     () => {
         "SELECT d.id, s.name AS service, e.name AS environment, d.version, d.previous_version, \
          d.author, d.description, d.ci_url, d.status, d.started_at, d.finished_at, d.source, \
-         d.external_id, d.created_at, s.repository_url \
+         d.external_id, d.created_at, d.registered_by, d.status_changed_by, d.status_at, \
+         s.repository_url \
          FROM deploys d \
          JOIN services s ON s.id = d.service_id \
          JOIN environments e ON e.id = d.environment_id"
@@ -40,6 +41,10 @@ pub struct DeployRow {
     source: String,
     external_id: Option<String>,
     created_at: DateTime<Utc>,
+    registered_by: Option<String>,
+    status_changed_by: Option<String>,
+    /// The time of the report behind the current status; not part of `Deploy`.
+    pub status_at: DateTime<Utc>,
     /// The service's repository, for the detail page; not part of `Deploy`.
     pub repository_url: Option<String>,
 }
@@ -67,6 +72,8 @@ impl TryFrom<DeployRow> for Deploy {
                 .ok_or_else(|| corrupt("source", &row.source))?,
             external_id: row.external_id,
             created_at: row.created_at,
+            registered_by: row.registered_by,
+            status_changed_by: row.status_changed_by,
         })
     }
 }
@@ -220,4 +227,12 @@ pub struct LoginRow {
     #[sqlx(flatten)]
     pub user: UserRow,
     pub password_hash: String,
+}
+
+/// A session's account with the time the session was last seen.
+#[derive(sqlx::FromRow)]
+pub struct SessionUserRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub last_seen_at: DateTime<Utc>,
 }

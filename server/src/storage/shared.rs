@@ -6,60 +6,46 @@
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:literal) => {
-        #[async_trait::async_trait]
-        impl app::ssr::Store for $store {
-            fn backend(&self) -> &'static str {
-                $backend
-            }
-
-            #[tracing::instrument(skip(self))]
-            async fn ping(&self) -> Result<(), app::ssr::StoreError> {
-                sqlx::query("SELECT 1")
-                    .execute(&self.pool)
-                    .await
-                    .map(|_| ())
-                    .map_err($crate::storage::backend_error)
-            }
-
-            #[tracing::instrument(skip(self, new), fields(service = %new.service, environment = %new.environment, version = %new.version))]
-            async fn register_deploy(
-                &self,
+        /// Work that runs inside a caller's transaction, shared by the trait methods.
+        impl $store {
+            async fn register_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
                 new: &app::domain::NewDeploy,
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
             ) -> Result<app::ssr::Registration, app::ssr::StoreError> {
                 use $crate::storage::backend_error;
                 use $crate::storage::rows::{DeployRow, deploy_select};
-                let mut tx = self.begin_write().await.map_err(backend_error)?;
                 let by_external_id = concat!(deploy_select!(), " WHERE d.external_id = $1");
                 if let Some(external_id) = &new.external_id {
                     let existing = sqlx::query_as::<_, DeployRow>(by_external_id)
                         .bind(external_id)
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut **tx)
                         .await
                         .map_err(backend_error)?;
                     if let Some(row) = existing {
                         return Ok(app::ssr::Registration { deploy: row.try_into()?, created: false });
                     }
                 }
-                let now = app::domain::to_stored_precision(chrono::Utc::now());
 
                 sqlx::query("INSERT INTO services (name, repository_url, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
                     .bind(new.service.as_str())
                     .bind(new.repository_url.as_deref())
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend_error)?;
                 if let Some(url) = &new.repository_url {
                     sqlx::query("UPDATE services SET repository_url = $1 WHERE name = $2 AND (repository_url IS NULL OR repository_url <> $1)")
                         .bind(url)
                         .bind(new.service.as_str())
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(backend_error)?;
                 }
                 let service_id: i64 = sqlx::query_scalar("SELECT id FROM services WHERE name = $1")
                     .bind(new.service.as_str())
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
                     .map_err(backend_error)?;
 
@@ -67,12 +53,12 @@ macro_rules! impl_store {
                     .bind(new.environment.as_str())
                     .bind(app::domain::default_stage_order(&new.environment))
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(backend_error)?;
                 let environment_id: i64 = sqlx::query_scalar("SELECT id FROM environments WHERE name = $1")
                     .bind(new.environment.as_str())
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
                     .map_err(backend_error)?;
 
@@ -86,15 +72,16 @@ macro_rules! impl_store {
                     .bind(service_id)
                     .bind(environment_id)
                     .bind(new.started_at)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await
                     .map_err(backend_error)?,
                 };
 
                 let inserted: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO deploys (service_id, environment_id, version, previous_version, author, \
-                     description, ci_url, status, started_at, finished_at, source, external_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                     description, ci_url, status, started_at, finished_at, source, external_id, created_at, \
+                     registered_by, status_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                      ON CONFLICT (external_id) DO NOTHING RETURNING id",
                 )
                 .bind(service_id)
@@ -110,16 +97,18 @@ macro_rules! impl_store {
                 .bind(new.source.as_str())
                 .bind(new.external_id.as_deref())
                 .bind(now)
-                .fetch_optional(&mut *tx)
+                .bind(by.name.as_str())
+                .bind(new.finished_at.unwrap_or(new.started_at))
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err(backend_error)?;
 
                 let Some(id) = inserted else {
-                    // A concurrent registration with the same external id committed first.
-                    tx.rollback().await.map_err(backend_error)?;
+                    // A concurrent registration with the same external id committed
+                    // first (PostgreSQL waited for it); a new statement sees it.
                     let row = sqlx::query_as::<_, DeployRow>(by_external_id)
                         .bind(new.external_id.as_deref())
-                        .fetch_one(&self.pool)
+                        .fetch_one(&mut **tx)
                         .await
                         .map_err(backend_error)?;
                     return Ok(app::ssr::Registration { deploy: row.try_into()?, created: false });
@@ -137,17 +126,109 @@ macro_rules! impl_store {
                             .push_bind(c.author.clone())
                             .push_bind(c.committed_at);
                     });
-                    qb.build().execute(&mut *tx).await.map_err(backend_error)?;
+                    qb.build().execute(&mut **tx).await.map_err(backend_error)?;
                 }
 
                 let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
                     .bind(id)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
                     .map_err(backend_error)?;
-                tx.commit().await.map_err(backend_error)?;
+                let detail = format!("{} to {}: {} ({})", new.service, new.environment, new.version, new.status);
+                $crate::storage::shared::append_audit!(&mut **tx, now, by, "deploy.register", &format!("deploy:{id}"), None::<&str>, Some(detail.as_str()));
                 tracing::debug!(deploy_id = id, "deploy registered");
                 Ok(app::ssr::Registration { deploy: row.try_into()?, created: true })
+            }
+
+            /// Locks the deploy's row, decides under the status rule and applies.
+            async fn change_status_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: app::domain::DeployId,
+                change: &app::domain::StatusChange,
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::ssr::StatusOutcome, app::ssr::StoreError> {
+                use app::domain::StatusDecision;
+                use $crate::storage::backend_error;
+                use $crate::storage::rows::{DeployRow, deploy_select};
+                // SQLite's BEGIN IMMEDIATE already holds the write lock.
+                let lock = if $backend == "postgres" { " FOR UPDATE OF d" } else { "" };
+                let current = sqlx::query_as::<_, DeployRow>(sqlx::AssertSqlSafe(format!(
+                    "{} WHERE d.id = $1{lock}",
+                    deploy_select!()
+                )))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend_error)?
+                .ok_or_else(|| app::ssr::StoreError::NotFound(format!("deploy {id} does not exist")))?;
+                let status_at = current.status_at;
+                let deploy: app::domain::Deploy = current.try_into()?;
+                let decision = app::domain::decide_status(deploy.status, status_at, deploy.started_at, change);
+                let target = format!("deploy:{id}");
+                match &decision {
+                    StatusDecision::Apply => {
+                        let finished_at = deploy.finished_at.unwrap_or(change.finished_at);
+                        sqlx::query(
+                            "UPDATE deploys SET status = $1, finished_at = $2, status_at = $3, status_changed_by = $4 WHERE id = $5",
+                        )
+                        .bind(change.status.as_str())
+                        .bind(finished_at)
+                        .bind(change.finished_at)
+                        .bind(by.name.as_str())
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(backend_error)?;
+                        let detail = format!("{} -> {}", deploy.status, change.status);
+                        $crate::storage::shared::append_audit!(&mut **tx, now, by, "deploy.status", &target, None::<&str>, Some(detail.as_str()));
+                    }
+                    StatusDecision::Refused(why) => {
+                        let detail = format!("{} -> {} refused: {why}", deploy.status, change.status);
+                        $crate::storage::shared::append_audit!(&mut **tx, now, by, "deploy.status_refused", &target, None::<&str>, Some(detail.as_str()));
+                        return Ok(app::ssr::StatusOutcome { deploy, decision });
+                    }
+                    StatusDecision::Unchanged(_) | StatusDecision::Invalid(_) => {
+                        return Ok(app::ssr::StatusOutcome { deploy, decision });
+                    }
+                }
+                let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(backend_error)?;
+                tracing::debug!(deploy_id = id, status = %change.status, "deploy status changed");
+                Ok(app::ssr::StatusOutcome { deploy: row.try_into()?, decision })
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl app::ssr::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn ping(&self) -> Result<(), app::ssr::StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::storage::backend_error)
+            }
+
+            #[tracing::instrument(skip(self, new, by), fields(service = %new.service, environment = %new.environment, version = %new.version, actor = %by.name))]
+            async fn register_deploy(
+                &self,
+                new: &app::domain::NewDeploy,
+                by: &app::domain::Actor,
+            ) -> Result<app::ssr::Registration, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let now = app::domain::to_stored_precision(chrono::Utc::now());
+                let registration = Self::register_in(&mut tx, new, by, now).await?;
+                tx.commit().await.map_err(backend_error)?;
+                Ok(registration)
             }
 
             #[tracing::instrument(skip(self))]
@@ -165,33 +246,65 @@ macro_rules! impl_store {
                     .transpose()
             }
 
-            #[tracing::instrument(skip(self))]
-            async fn update_deploy_status(
+            #[tracing::instrument(skip(self, change, by), fields(status = %change.status, actor = %by.name))]
+            async fn change_deploy_status(
                 &self,
                 id: app::domain::DeployId,
                 change: &app::domain::StatusChange,
-            ) -> Result<app::domain::Deploy, app::ssr::StoreError> {
+                by: &app::domain::Actor,
+            ) -> Result<app::ssr::StatusOutcome, app::ssr::StoreError> {
                 use $crate::storage::backend_error;
-                use $crate::storage::rows::{DeployRow, deploy_select};
                 let mut tx = self.begin_write().await.map_err(backend_error)?;
-                let updated = sqlx::query("UPDATE deploys SET status = $1, finished_at = $2 WHERE id = $3")
-                    .bind(change.status.as_str())
-                    .bind(change.finished_at)
-                    .bind(id)
+                let now = app::domain::to_stored_precision(chrono::Utc::now());
+                let outcome = Self::change_status_in(&mut tx, id, change, by, now).await?;
+                tx.commit().await.map_err(backend_error)?;
+                Ok(outcome)
+            }
+
+            #[tracing::instrument(skip(self, work, by), fields(actor = %by.name))]
+            async fn apply_webhook_delivery(
+                &self,
+                delivery_id: Option<&str>,
+                work: &app::ssr::DeliveryWork,
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::ssr::DeliveryOutcome, app::ssr::StoreError> {
+                use app::ssr::{DeliveryOutcome, DeliveryWork};
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                if let Some(delivery_id) = delivery_id {
+                    let claimed = sqlx::query(
+                        "INSERT INTO webhook_deliveries (delivery_id, received_at) VALUES ($1, $2) \
+                         ON CONFLICT (delivery_id) DO NOTHING",
+                    )
+                    .bind(delivery_id)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await
                     .map_err(backend_error)?;
-                if updated.rows_affected() == 0 {
-                    return Err(app::ssr::StoreError::NotFound(format!("deploy {id} does not exist")));
+                    if claimed.rows_affected() == 0 {
+                        return Ok(DeliveryOutcome::Duplicate);
+                    }
                 }
-                let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
+                let outcome = match work {
+                    DeliveryWork::Register(new) => {
+                        DeliveryOutcome::Registered(Self::register_in(&mut tx, new, by, now).await?)
+                    }
+                    DeliveryWork::Status { deploy, change } => {
+                        let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM deploys WHERE external_id = $1")
+                            .bind(deploy.external_id.as_deref())
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(backend_error)?;
+                        match existing {
+                            Some(id) => DeliveryOutcome::Status(Self::change_status_in(&mut tx, id, change, by, now).await?),
+                            None => DeliveryOutcome::Registered(Self::register_in(&mut tx, deploy, by, now).await?),
+                        }
+                    }
+                };
                 tx.commit().await.map_err(backend_error)?;
-                tracing::debug!(deploy_id = id, status = %change.status, "deploy status changed");
-                row.try_into()
+                Ok(outcome)
             }
 
             #[tracing::instrument(skip(self))]
@@ -417,6 +530,20 @@ macro_rules! impl_store {
                 row.try_into()
             }
 
+            #[tracing::instrument(skip(self, by, detail), fields(actor = %by.name))]
+            async fn append_audit(
+                &self,
+                by: &app::domain::Actor,
+                action: &str,
+                target: &str,
+                detail: Option<&str>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), app::ssr::StoreError> {
+                let now = app::domain::to_stored_precision(now);
+                $crate::storage::shared::append_audit!(&self.pool, now, by, action, target, None::<&str>, detail);
+                Ok(())
+            }
+
             #[tracing::instrument(skip(self))]
             async fn list_audit(
                 &self,
@@ -636,7 +763,7 @@ macro_rules! impl_store {
                 use $crate::storage::backend_error;
                 let now = app::domain::to_stored_precision(now);
                 let mut tx = self.begin_write().await.map_err(backend_error)?;
-                sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) VALUES ($1, $2, $3, $4, $5)")
+                sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address, last_seen_at) VALUES ($1, $2, $3, $4, $5, $3)")
                     .bind(id_hash)
                     .bind(user.id)
                     .bind(now)
@@ -645,13 +772,18 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(backend_error)?;
-                // Expired sessions of this account go as a new one starts.
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
-                    .bind(user.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
+                // Expired sessions of this account go as a new one starts, and so do
+                // the oldest beyond the cap.
+                sqlx::query(
+                    "DELETE FROM sessions WHERE user_id = $1 AND (expires_at <= $2 OR id_hash NOT IN \
+                     (SELECT id_hash FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id_hash LIMIT $3))",
+                )
+                .bind(user.id)
+                .bind(now)
+                .bind(app::ssr::MAX_SESSIONS_PER_USER)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
                 $crate::storage::shared::append_audit!(&mut *tx, now, by, "session.login", &format!("user:{}", user.username), None::<&str>, None::<&str>);
                 tx.commit().await.map_err(backend_error)
             }
@@ -722,19 +854,31 @@ macro_rules! impl_store {
                 &self,
                 id_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
+                idle_since: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<app::domain::User>, app::ssr::StoreError> {
-                sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let row = sqlx::query_as::<_, $crate::storage::rows::SessionUserRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
                     $crate::storage::rows::USER_COLUMNS_OF_U
                 )))
                 .bind(id_hash)
-                .bind(app::domain::to_stored_precision(now))
+                .bind(now)
+                .bind(app::domain::to_stored_precision(idle_since))
                 .fetch_optional(&self.pool)
                 .await
-                .map_err($crate::storage::backend_error)?
-                .map(TryInto::try_into)
-                .transpose()
+                .map_err(backend_error)?;
+                let Some(row) = row else { return Ok(None) };
+                if row.last_seen_at < now - chrono::Duration::minutes(1) {
+                    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                        .bind(now)
+                        .bind(id_hash)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                row.user.try_into().map(Some)
             }
 
             #[tracing::instrument(skip(self, id_hash))]
@@ -745,34 +889,6 @@ macro_rules! impl_store {
                     .await
                     .map(|_| ())
                     .map_err($crate::storage::backend_error)
-            }
-
-            #[tracing::instrument(skip(self))]
-            async fn claim_webhook_delivery(
-                &self,
-                delivery_id: &str,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<bool, app::ssr::StoreError> {
-                let done = sqlx::query(
-                    "INSERT INTO webhook_deliveries (delivery_id, received_at) VALUES ($1, $2) \
-                     ON CONFLICT (delivery_id) DO NOTHING",
-                )
-                .bind(delivery_id)
-                .bind(app::domain::to_stored_precision(now))
-                .execute(&self.pool)
-                .await
-                .map_err($crate::storage::backend_error)?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            #[tracing::instrument(skip(self))]
-            async fn release_webhook_delivery(&self, delivery_id: &str) -> Result<(), app::ssr::StoreError> {
-                sqlx::query("DELETE FROM webhook_deliveries WHERE delivery_id = $1")
-                    .bind(delivery_id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err($crate::storage::backend_error)?;
-                Ok(())
             }
         }
     };
