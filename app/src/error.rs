@@ -30,6 +30,12 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// Houston is busy (e.g. every password check slot is taken); try again soon.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{message}")]
     Internal { message: String },
 }
@@ -68,6 +74,19 @@ impl AppError {
         }
     }
 
+    /// Seconds a client should wait before trying again, for 429 and 503.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited {
+                retry_after_secs, ..
+            }
+            | AppError::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status_code(&self) -> u16 {
         match self {
@@ -78,6 +97,7 @@ impl AppError {
             AppError::Unauthorized { .. } => 401,
             AppError::Forbidden { .. } => 403,
             AppError::RateLimited { .. } => 429,
+            AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
         }
     }

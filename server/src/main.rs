@@ -263,6 +263,12 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
             "no API token yet: create one with `houston token create --name ci` to register deploys"
         );
     }
+    // The decoy hash for sign-ins with unknown names is made now, on a blocking
+    // thread, rather than by the first such sign-in.
+    tokio::task::spawn_blocking(|| {
+        let _ = password::decoy_hash();
+    })
+    .await?;
     let bind = config.bind;
     let backend = store.backend();
     let public_url = config

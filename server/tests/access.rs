@@ -439,11 +439,24 @@ fn login(name: &str, password: &str, peer: &str) -> Request<Body> {
     r
 }
 
+async fn audit_count(h: &Harness, action: &str) -> usize {
+    h.db.store
+        .list_audit(&app::domain::AuditFilter {
+            action: Some(action.into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .len()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_ins_are_throttled_per_account_and_per_address() {
+async fn nobody_can_lock_a_victim_out_but_guessers_are_stopped() {
     let h = harness(support::sqlite().await, &[]).await;
     h.person("ada", Role::Viewer).await;
-    // Ten wrong passwords for ada, from ten addresses: each answered 401.
+    h.person("bob", Role::Viewer).await;
+    // Ten wrong passwords for ada from ten addresses: each answered 401.
     for i in 0..10 {
         let r = h
             .send(login(
@@ -454,8 +467,31 @@ async fn sign_ins_are_throttled_per_account_and_per_address() {
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {}", i + 1);
     }
-    // The eleventh is refused before the password is checked, even the right one.
-    let locked = h.send(login("ada", PASSWORD, "10.0.2.1:4000")).await;
+    // Ada herself, from her own address, still gets in: slowed down, not refused.
+    let started = std::time::Instant::now();
+    let own = h.send(login("ada", PASSWORD, "10.0.2.1:4000")).await;
+    assert!(
+        own.status.is_success() || own.status.is_redirection(),
+        "{} {}",
+        own.status,
+        own.text
+    );
+    assert!(own.header("set-cookie").starts_with("houston_session="));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "the account under attack answers slowly: {:?}",
+        started.elapsed()
+    );
+
+    // Ten wrong passwords for bob from one address lock that pair: the eleventh
+    // is refused before the password is checked, even the right one…
+    for _ in 0..10 {
+        let r = h
+            .send(login("bob", "not the password", "10.0.3.1:4000"))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = h.send(login("bob", PASSWORD, "10.0.3.1:4000")).await;
     assert_eq!(
         locked.status,
         StatusCode::TOO_MANY_REQUESTS,
@@ -465,46 +501,129 @@ async fn sign_ins_are_throttled_per_account_and_per_address() {
     let retry: i64 = locked.header("retry-after").parse().expect("Retry-After");
     assert!((800..=900).contains(&retry), "{retry}");
     assert!(locked.header("set-cookie").is_empty());
+    // … but bob from anywhere else is not locked out.
+    let elsewhere = h.send(login("bob", PASSWORD, "10.0.3.2:4000")).await;
+    assert!(
+        elsewhere
+            .header("set-cookie")
+            .starts_with("houston_session="),
+        "{}",
+        elsewhere.text
+    );
 
-    // One address trying ten names is throttled too.
+    // IPv6 clients are one client per /64: rotating the last bits does not help.
     for i in 0..10 {
         let r = h
             .send(login(
-                &format!("guess{i}"),
-                "whatever it is",
-                "10.0.3.1:4000",
+                "dave",
+                "not the password",
+                &format!("[2001:db8:7:7::{i:x}]:4000"),
             ))
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    let r = h
-        .send(login("someone", "whatever it is", "10.0.3.1:4000"))
-        .await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    let other = h
-        .send(login("someone", "whatever it is", "10.0.3.2:4000"))
+    let rotated = h
+        .send(login(
+            "dave",
+            "not the password",
+            "[2001:db8:7:7:ffff::1]:4000",
+        ))
         .await;
     assert_eq!(
-        other.status,
-        StatusCode::UNAUTHORIZED,
-        "another address is not"
+        rotated.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        rotated.text
     );
 
-    let failures =
-        h.db.store
-            .list_audit(&app::domain::AuditFilter {
-                action: Some("session.login_failed".into()),
-                limit: 100,
-                ..Default::default()
-            })
-            .await
-            .expect("audit");
+    // One address trying many names is stopped at the address limit.
+    let limit = app::domain::LoginLimits::DEFAULT.per_address;
+    for i in 0..limit {
+        let r = h
+            .send(login(
+                &format!("guess{i}"),
+                "whatever it is",
+                "10.0.4.1:4000",
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let sprayed = h
+        .send(login("someone", "whatever it is", "10.0.4.1:4000"))
+        .await;
+    assert_eq!(sprayed.status, StatusCode::TOO_MANY_REQUESTS);
+
     assert_eq!(
-        failures.len(),
-        21,
-        "throttled attempts are not checked, so not recorded"
+        audit_count(&h, "session.login_failed").await,
+        10 + 10 + 10 + usize::try_from(limit).expect("small"),
+        "throttled attempts are not checked, so not recorded as failures"
     );
-    assert_eq!(failures[0].source_address.as_deref(), Some("10.0.3.2"));
+    // Throttled attempts are security events (rate-limited, written in the background).
+    let mut throttled = 0;
+    for _ in 0..50 {
+        throttled = audit_count(&h, "session.throttled").await;
+        if throttled >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(throttled, 3, "one row per address and window");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_parallel_guesses_checks_at_most_the_limit() {
+    let h = harness(support::sqlite().await, &[]).await;
+    h.person("carol", Role::Viewer).await;
+    let app = h.app.clone();
+    let ready = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut worst = std::time::Duration::ZERO;
+            let mut answers = Vec::new();
+            for _ in 0..40 {
+                let started = std::time::Instant::now();
+                let r = support::send(&app, request("GET", "/readyz", Payload::None, None)).await;
+                worst = worst.max(started.elapsed());
+                answers.push(r.status);
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            (answers, worst)
+        })
+    };
+    let guesses: Vec<_> = (0..300)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                support::send(
+                    &app,
+                    login("carol", &format!("guess number {i}"), "10.9.9.9:4000"),
+                )
+                .await
+                .status
+            })
+        })
+        .collect();
+    let mut counts = std::collections::BTreeMap::new();
+    for g in guesses {
+        *counts.entry(g.await.expect("task").as_u16()).or_insert(0) += 1;
+    }
+    let (answers, worst) = ready.await.expect("readiness task");
+    let checked = counts.get(&401).copied().unwrap_or(0);
+    assert!(checked <= 10, "at most the limit was verified: {counts:?}");
+    assert!(
+        counts.keys().all(|s| [401, 429, 503].contains(s)),
+        "only checked, throttled or busy: {counts:?}"
+    );
+    assert_eq!(counts.values().sum::<usize>(), 300);
+    assert!(answers.iter().all(|s| *s == StatusCode::OK), "{answers:?}");
+    assert!(
+        worst < std::time::Duration::from_secs(2),
+        "readiness waited {worst:?}"
+    );
+    // Too long a password is refused before anything is hashed or counted.
+    let long = "x".repeat(app::domain::MAX_PASSWORD_BYTES + 1);
+    let r = h.send(login("carol", &long, "10.9.9.10:4000")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
 }
 
 #[tokio::test]

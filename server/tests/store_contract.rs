@@ -897,68 +897,92 @@ async fn only_the_first_set_up_creates_an_admin(store: Arc<dyn Store>) {
     assert_eq!(store.count_users().await.expect("count"), 1);
 }
 
-async fn failed_logins_lock_out_by_name_and_by_address(store: Arc<dyn Store>) {
+async fn sign_in_attempts_are_counted_before_they_are_checked(store: Arc<dyn Store>) {
+    use app::domain::LoginLimits;
+    use app::ssr::LoginReservation;
     let s = store.as_ref();
-    let from = |addr: &str| Actor::new("anonymous", Some(addr.to_owned()));
-    let since = t0() - Duration::minutes(15);
-    for i in 0..9 {
-        s.record_login_failure("ada", &from("10.0.0.1"), t0() + Duration::seconds(i), since)
+    let limits = LoginLimits::DEFAULT;
+    let at = |secs: i64| t0() + Duration::seconds(secs);
+    let reserve = |name: &'static str, address: &'static str, secs: i64| async move {
+        s.reserve_login_attempt(name, address, at(secs), &limits)
             .await
-            .expect("record");
-    }
-    assert_eq!(
-        s.login_lockout("ada", Some("10.0.0.9"), since, 10)
-            .await
-            .expect("lockout"),
-        None,
-        "nine failures are not yet ten"
-    );
-    s.record_login_failure("ada", &from("10.0.0.2"), t0() + Duration::seconds(9), since)
-        .await
-        .expect("record");
-    assert_eq!(
-        s.login_lockout("ada", Some("10.0.0.9"), since, 10)
-            .await
-            .expect("lockout"),
-        Some(t0()),
-        "the tenth failure locks the name out from anywhere; the window runs from the oldest of the ten"
-    );
-    assert_eq!(
-        s.login_lockout("bob", Some("10.0.0.1"), since, 10)
-            .await
-            .expect("lockout"),
-        None,
-        "nine from one address do not lock it"
-    );
+            .expect("reserve")
+    };
+    // Ten attempts on ada from one address are counted; the eleventh is locked
+    // until the window has passed over the oldest of the ten.
     for i in 0..10 {
-        s.record_login_failure(&format!("user{i}"), &from("10.0.0.3"), t0(), since)
-            .await
-            .expect("record");
+        let r = reserve("ada", "10.0.0.1", i).await;
+        assert!(
+            matches!(r, LoginReservation::Reserved { account_failures, .. } if account_failures == u32::try_from(i).expect("small")),
+            "{r:?}"
+        );
     }
     assert_eq!(
-        s.login_lockout("someone", Some("10.0.0.3"), since, 10)
-            .await
-            .expect("lockout"),
-        Some(t0()),
-        "ten names from one address lock the address"
+        reserve("ada", "10.0.0.1", 20).await,
+        LoginReservation::Locked {
+            until: t0() + limits.window
+        }
     );
-    assert_eq!(
-        s.login_lockout("ada", None, t0() + Duration::seconds(1), 10)
-            .await
-            .expect("lockout"),
-        None,
-        "failures before the window do not count"
-    );
-    let failed = s
-        .list_audit(&AuditFilter {
-            action: Some("session.login_failed".into()),
-            limit: 100,
-            ..Default::default()
+    // From another address ada is not locked, only slowed: ten failures known.
+    let LoginReservation::Reserved {
+        id,
+        account_failures,
+    } = reserve("ada", "10.0.0.2", 21).await
+    else {
+        panic!("another address is not locked out");
+    };
+    assert_eq!(account_failures, 10);
+    // A successful sign-in clears its own attempt.
+    s.clear_login_attempt(id).await.expect("clear");
+    assert!(matches!(
+        reserve("ada", "10.0.0.2", 22).await,
+        LoginReservation::Reserved {
+            account_failures: 10,
+            ..
+        }
+    ));
+    // After the window the pair is free again.
+    let later = 15 * 60 + 1;
+    assert!(matches!(
+        reserve("ada", "10.0.0.1", later).await,
+        LoginReservation::Reserved { .. }
+    ));
+    // One address spraying many names is locked at its own limit.
+    for i in 0..limits.per_address {
+        let name: &'static str = Box::leak(format!("user{i}").into_boxed_str());
+        reserve(name, "10.0.0.3", 100).await;
+    }
+    assert!(matches!(
+        reserve("someone", "10.0.0.3", 101).await,
+        LoginReservation::Locked { .. }
+    ));
+}
+
+async fn parallel_attempts_never_pass_the_limit(store: Arc<dyn Store>) {
+    use app::domain::LoginLimits;
+    use app::ssr::LoginReservation;
+    let limits = LoginLimits::DEFAULT;
+    let tasks: Vec<_> = (0..60)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .reserve_login_attempt("ada", "10.0.0.1", t0(), &limits)
+                    .await
+                    .expect("reserve")
+            })
         })
-        .await
-        .expect("audit");
-    assert_eq!(failed.len(), 20);
-    assert_eq!(failed[0].actor, "anonymous");
+        .collect();
+    let mut reserved = 0;
+    for t in tasks {
+        if matches!(t.await.expect("task"), LoginReservation::Reserved { .. }) {
+            reserved += 1;
+        }
+    }
+    assert_eq!(
+        reserved, limits.per_pair,
+        "60 at once, exactly the limit counted through"
+    );
 }
 
 async fn webhook_deliveries_are_claimed_with_their_effect(store: Arc<dyn Store>) {
@@ -1123,7 +1147,8 @@ contract!(
     accounts_and_sessions,
     roles_change_and_disabling_ends_sessions,
     only_the_first_set_up_creates_an_admin,
-    failed_logins_lock_out_by_name_and_by_address,
+    sign_in_attempts_are_counted_before_they_are_checked,
+    parallel_attempts_never_pass_the_limit,
     webhook_deliveries_are_claimed_with_their_effect,
     concurrent_status_reports_follow_the_rule,
     ping_answers,

@@ -22,11 +22,6 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// Failed sign-ins allowed per account name and per client address in the window.
-pub const LOGIN_ATTEMPTS: u32 = 10;
-/// The throttling window, in minutes.
-pub const LOGIN_WINDOW_MINUTES: i64 = 15;
-
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<SignedIn>, AppError> {
     let caller = crate::ssr::access::caller()?;
@@ -52,9 +47,20 @@ pub async fn logout() -> Result<(), AppError> {
         async {
             let settings = settings()?;
             if let Some(id) = request_session_id().await? {
-                crate::ssr::store()?
-                    .delete_session(&hash_session_id(&id))
-                    .await?;
+                let store = crate::ssr::store()?;
+                store.delete_session(&hash_session_id(&id)).await?;
+                let caller = crate::ssr::access::caller()?;
+                if let Some(user) = caller.user() {
+                    store
+                        .append_audit(
+                            &caller.actor(),
+                            "session.logout",
+                            &format!("user:{}", user.username),
+                            None,
+                            chrono::Utc::now(),
+                        )
+                        .await?;
+                }
             }
             ssr::set_cookie(&settings.clear_cookie())?;
             leptos_axum::redirect("/login");
@@ -83,13 +89,16 @@ pub async fn complete_setup(
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use super::{LOGIN_ATTEMPTS, LOGIN_WINDOW_MINUTES, safe_next};
-    use crate::domain::{Actor, NewPassword, User, Username};
+    use super::safe_next;
+    use crate::domain::{
+        Actor, LoginLimits, MAX_PASSWORD_BYTES, NewPassword, User, Username, throttle_key,
+    };
     use crate::error::AppError;
+    use crate::ssr::LoginReservation;
     use crate::ssr::access::caller;
-    use crate::ssr::password::{decoy_hash, hash_off_thread, verify_off_thread};
+    use crate::ssr::password::{hash_off_thread, slot, verify_off_thread};
     use crate::ssr::session::{hash_session_id, new_session_id, request_session_id, settings};
-    use chrono::{Duration, Utc};
+    use chrono::Utc;
     use leptos::prelude::*;
 
     pub fn set_cookie(cookie: &str) -> Result<(), AppError> {
@@ -129,30 +138,62 @@ mod ssr {
         next: Option<String>,
     ) -> Result<(), AppError> {
         let caller = caller()?;
+        // Refused before anything is hashed or stored: argon2 would hash a
+        // megabyte as willingly as a word.
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(AppError::validation(
+                "password",
+                format!("passwords are at most {MAX_PASSWORD_BYTES} bytes"),
+            ));
+        }
         let store = crate::ssr::store()?;
         let now = Utc::now();
-        let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
+        let limits = LoginLimits::DEFAULT;
         // The throttle counts by the name as typed (normalised), so names that do
         // not exist are throttled like names that do.
         let key: String = username.trim().to_lowercase().chars().take(64).collect();
-        if let Some(oldest) = store
-            .login_lockout(
-                &key,
-                caller.address.as_deref(),
-                now - window,
-                LOGIN_ATTEMPTS,
-            )
+        let address = caller
+            .address
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .map_or_else(|| "unknown".to_owned(), throttle_key);
+        // A slot first: when every password check is taken, refusing costs nothing.
+        let mut slot = slot()?;
+        let (reservation, account_failures) = match store
+            .reserve_login_attempt(&key, &address, now, &limits)
             .await?
         {
-            let wait = (oldest + window - now).num_seconds().max(1);
-            tracing::warn!(username = %key, address = ?caller.address, "sign-in throttled");
-            return Err(AppError::RateLimited {
-                message: format!(
-                    "too many failed sign-ins for this account or from this address; try again in {} minute(s)",
-                    (wait + 59) / 60
-                ),
-                retry_after_secs: u64::try_from(wait).unwrap_or(1),
-            });
+            LoginReservation::Locked { until } => {
+                let wait = (until - now).num_seconds().max(1);
+                tracing::warn!(username = ?key, address = ?caller.address, "sign-in throttled");
+                if let Some(log) = crate::ssr::security::log() {
+                    log.record(
+                        &caller.actor(),
+                        "session.throttled",
+                        &format!("user:{key}"),
+                        None,
+                    );
+                }
+                return Err(AppError::RateLimited {
+                    message: format!(
+                        "too many failed sign-ins for this account from this address; try again in {} minute(s)",
+                        (wait + 59) / 60
+                    ),
+                    retry_after_secs: u64::try_from(wait).unwrap_or(1),
+                });
+            }
+            LoginReservation::Reserved {
+                id,
+                account_failures,
+            } => (id, account_failures),
+        };
+        // An account under attack from many addresses is slowed down, not locked:
+        // its owner still gets in with the right password.
+        let delay = limits.slowdown(account_failures);
+        if !delay.is_zero() {
+            drop(slot);
+            tokio::time::sleep(delay).await;
+            slot = crate::ssr::password::slot()?;
         }
         let found = match Username::parse(&username) {
             Ok(name) => store.find_login(&name).await?,
@@ -160,22 +201,28 @@ mod ssr {
         };
         let user = match found {
             Some((user, hash)) => {
-                let matches = verify_off_thread(password, hash).await;
+                let matches = verify_off_thread(slot, password, Some(hash)).await;
                 (matches && user.disabled_at.is_none()).then_some(user)
             }
             None => {
-                // As long as a real check, so timing does not reveal which names exist.
-                let _ = verify_off_thread(password, decoy_hash().to_owned()).await;
+                verify_off_thread(slot, password, None).await;
                 None
             }
         };
         let Some(user) = user else {
             store
-                .record_login_failure(&key, &caller.actor(), now, now - window)
+                .append_audit(
+                    &caller.actor(),
+                    "session.login_failed",
+                    &format!("user:{key}"),
+                    None,
+                    now,
+                )
                 .await?;
-            tracing::warn!(username = %key, address = ?caller.address, "sign-in failed");
+            tracing::warn!(username = ?key, address = ?caller.address, "sign-in failed");
             return Err(AppError::unauthorized("the user name or password is wrong"));
         };
+        store.clear_login_attempt(reservation).await?;
         start_session(&user, caller.address.clone()).await?;
         tracing::info!(user = %user.username, address = ?caller.address, "signed in");
         leptos_axum::redirect(&safe_next(next.as_deref()));
@@ -190,6 +237,9 @@ mod ssr {
         let gate = use_context::<std::sync::Arc<crate::ssr::setup::SetupGate>>()
             .ok_or_else(AppError::internal)?;
         if !gate.accepts(&secret) {
+            if let (Ok(caller), Some(log)) = (caller(), crate::ssr::security::log()) {
+                log.record(&caller.actor(), "setup.bad_secret", "setup", None);
+            }
             return Err(AppError::forbidden(
                 "this set-up link is not valid: use the one `houston serve` printed at its latest start, \
                  or create an admin with `houston user create --role admin`",

@@ -61,6 +61,8 @@ pub enum AccountError {
 const MIN_PASSWORD_CHARS: usize = 12;
 /// argon2 hashes any length, but a megabyte password is a denial-of-service attempt.
 const MAX_PASSWORD_CHARS: usize = 1024;
+/// Sign-in refuses longer passwords before hashing anything.
+pub const MAX_PASSWORD_BYTES: usize = 4 * MAX_PASSWORD_CHARS;
 
 /// A login name such as `ada.lovelace`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -132,6 +134,59 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// How sign-in attempts are limited. Failures count for the throttling window;
+/// an attempt is counted before its password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Attempts per (account, client address) before that pair is locked for the
+    /// window. Only the pair is locked, so nobody can lock a victim out from
+    /// another address.
+    pub per_pair: u32,
+    /// Attempts per client address, whatever the account (password spraying).
+    pub per_address: u32,
+    /// Failures per account, from any address, after which each further attempt
+    /// is slowed down (never refused: the right password still works).
+    pub slowdown_after: u32,
+    pub window: chrono::Duration,
+}
+
+impl LoginLimits {
+    pub const DEFAULT: LoginLimits = LoginLimits {
+        per_pair: 10,
+        per_address: 30,
+        slowdown_after: 10,
+        window: chrono::Duration::minutes(15),
+    };
+
+    /// How long to wait before checking an attempt on an account that already has
+    /// `account_failures` failures in the window: nothing up to the threshold,
+    /// then 1 s, 2 s, 4 s … up to 30 s.
+    pub fn slowdown(&self, account_failures: u32) -> std::time::Duration {
+        match account_failures.checked_sub(self.slowdown_after) {
+            None => std::time::Duration::ZERO,
+            Some(over) => std::time::Duration::from_secs(1u64 << over.min(5)).min(MAX_SLOWDOWN),
+        }
+    }
+}
+
+const MAX_SLOWDOWN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The key a client address is throttled under: IPv4 addresses as they are, IPv6
+/// by their /64 (one host usually holds a whole /64 and could rotate through it).
+pub fn throttle_key(address: std::net::IpAddr) -> String {
+    match address {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
+        },
+    }
+}
+
 /// An account as listed; the password hash stays in storage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -196,5 +251,28 @@ mod tests {
             format!("{:?}", NewPassword::parse("correct horse battery").ok()),
             "Some(NewPassword(***))"
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_throttled_by_their_64() {
+        let key = |raw: &str| throttle_key(raw.parse().expect("address"));
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("::ffff:198.51.100.7"), "198.51.100.7");
+    }
+
+    #[test]
+    fn accounts_under_attack_slow_down_instead_of_locking() {
+        let limits = LoginLimits::DEFAULT;
+        let secs = |n| limits.slowdown(n).as_secs();
+        assert_eq!(secs(0), 0);
+        assert_eq!(secs(9), 0);
+        assert_eq!(secs(10), 1, "at the threshold");
+        assert_eq!(secs(11), 2);
+        assert_eq!(secs(14), 16);
+        assert_eq!(secs(15), 30);
+        assert_eq!(secs(10_000), 30, "capped");
     }
 }

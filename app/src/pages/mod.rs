@@ -28,6 +28,7 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
         AppError::Unauthorized { .. } => "Sign in to see this",
         AppError::Forbidden { .. } => "Your role does not allow this",
         AppError::RateLimited { .. } => "Too many attempts",
+        AppError::Unavailable { .. } => "Houston is busy",
         _ => "Something went wrong",
     };
     view! {

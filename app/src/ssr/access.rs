@@ -156,14 +156,8 @@ pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Ok(status) = http::StatusCode::from_u16(error.status_code()) {
             response.set_status(status);
         }
-        if let AppError::RateLimited {
-            retry_after_secs, ..
-        } = error
-        {
-            response.insert_header(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from(*retry_after_secs),
-            );
+        if let Some(secs) = error.retry_after_secs() {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
     }
     result

@@ -1,6 +1,7 @@
 //! Password hashing with argon2id at OWASP's minimum parameters (19 MiB, t = 2, p = 1).
 
 use crate::domain::NewPassword;
+use crate::error::AppError;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
@@ -25,24 +26,66 @@ pub fn hash_password(password: &NewPassword) -> Result<String, argon2::password_
         .to_string())
 }
 
-/// `hash_password` on a blocking thread: argon2id spends tens of milliseconds of
-/// CPU and 19 MiB, which must not stall the async workers. Failures are logged.
-pub async fn hash_off_thread(password: NewPassword) -> Result<String, crate::error::AppError> {
-    use crate::error::AppError;
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|_| AppError::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "hashing a password");
-            AppError::internal()
+/// Password checks that may run at once: each takes ~19 MiB and tens of
+/// milliseconds of a core, so an unbounded flood of sign-ins would exhaust the
+/// host. Twice the cores keeps them busy without queueing behind each other.
+fn slots() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        std::sync::Arc::new(tokio::sync::Semaphore::new(2 * cores))
+    })
+}
+
+/// A slot to hash or verify one password in, or `Unavailable` (503 with
+/// `Retry-After`) when every slot is taken: callers refuse rather than queue.
+pub fn slot() -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+    slots()
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Unavailable {
+            message: "Houston is checking many passwords right now; try again in a second".into(),
+            retry_after_secs: 1,
         })
 }
 
-/// `verify_password` on a blocking thread, for request handlers.
-pub async fn verify_off_thread(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .unwrap_or(false)
+/// `hash_password` on a blocking thread, within a slot: argon2id spends tens of
+/// milliseconds of CPU and 19 MiB, which must not stall the async workers.
+pub async fn hash_off_thread(password: NewPassword) -> Result<String, AppError> {
+    let slot = slot()?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        hash_password(&password)
+    })
+    .await
+    .map_err(|_| AppError::internal())?
+    .map_err(|e| {
+        tracing::error!(error = %e, "hashing a password");
+        AppError::internal()
+    })
+}
+
+/// Checks `password` against `stored` (or, for a name that does not exist,
+/// against the decoy, so the answer takes as long) on a blocking thread, in the
+/// slot the caller holds.
+pub async fn verify_off_thread(
+    slot: tokio::sync::OwnedSemaphorePermit,
+    password: String,
+    stored: Option<String>,
+) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        match stored {
+            Some(stored) => verify_password(&password, &stored),
+            None => {
+                let _ = verify_password(&password, decoy_hash());
+                false
+            }
+        }
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Checks a password against a stored PHC string in constant time. A malformed
@@ -56,7 +99,8 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 }
 
 /// A hash to verify against when the user does not exist, so a login for an unknown
-/// name takes as long as one for a known name.
+/// name takes as long as one for a known name. `houston serve` makes it at start-up
+/// on a blocking thread; otherwise the first check makes it, off the async workers.
 pub fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| {

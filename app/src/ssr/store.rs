@@ -3,8 +3,8 @@
 
 use crate::domain::{
     Actor, AuditEntry, AuditFilter, Board, Deploy, DeployDetail, DeployFilter, DeployId,
-    DeployPage, Environment, NewDeploy, PageRequest, Role, Service, StatusChange, StatusDecision,
-    TokenScope, User, Username,
+    DeployPage, Environment, LoginLimits, NewDeploy, PageRequest, Role, Service, StatusChange,
+    StatusDecision, TokenScope, User, Username,
 };
 use chrono::{DateTime, Utc};
 
@@ -27,6 +27,16 @@ pub struct Registration {
 }
 
 pub use crate::domain::ApiToken;
+
+/// The answer to a sign-in attempt's reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginReservation {
+    /// Too many attempts: refuse without checking, until `until`.
+    Locked { until: DateTime<Utc> },
+    /// Counted; `account_failures` attempts on this account (from any address)
+    /// were already in the window.
+    Reserved { id: i64, account_failures: u32 },
+}
 
 /// Sessions one person may hold at once (browsers, devices); signing in again
 /// beyond this ends the oldest.
@@ -233,26 +243,22 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Records a failed sign-in for the throttle and `session.login_failed` in the
-    /// audit log; forgets failures older than `forget_before`.
-    async fn record_login_failure(
+    /// Counts a sign-in attempt before its password is checked, in one
+    /// transaction with the check of the limits (replicas and parallel attempts
+    /// cannot slip past it): `Locked` when this (account, address) pair or this
+    /// address has used up its attempts in the window, otherwise the attempt is
+    /// stored and `Reserved` says how many failures the account has from all
+    /// addresses. A successful sign-in clears its reservation.
+    async fn reserve_login_attempt(
         &self,
         username: &str,
-        by: &Actor,
+        address: &str,
         now: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+        limits: &LoginLimits,
+    ) -> Result<LoginReservation, StoreError>;
 
-    /// When at least `limit` sign-ins failed since `since` for this account name or
-    /// from this address: the time of the `limit`-th most recent of them (the
-    /// later of the two), from which the caller works out when to try again.
-    async fn login_lockout(
-        &self,
-        username: &str,
-        address: Option<&str>,
-        since: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Forgets a reserved attempt whose password was right.
+    async fn clear_login_attempt(&self, id: i64) -> Result<(), StoreError>;
 
     /// The user of a session that has not expired at `now` and was last seen after
     /// `idle_since`, whose account is enabled. Marks the session seen at most once a

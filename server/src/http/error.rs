@@ -61,6 +61,13 @@ impl From<AppError> for ApiError {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(status, "rate_limited", message)
             },
+            AppError::Unavailable {
+                message,
+                retry_after_secs,
+            } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(status, "unavailable", message)
+            },
             other => {
                 let kind = match &other {
                     AppError::NotFound { .. } => "not_found",
@@ -70,6 +77,7 @@ impl From<AppError> for ApiError {
                     AppError::Forbidden { .. } => "forbidden",
                     AppError::Validation { .. }
                     | AppError::RateLimited { .. }
+                    | AppError::Unavailable { .. }
                     | AppError::Internal { .. } => "internal",
                 };
                 Self::new(status, kind, other.to_string())

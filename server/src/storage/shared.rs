@@ -788,65 +788,85 @@ macro_rules! impl_store {
                 tx.commit().await.map_err(backend_error)
             }
 
-            #[tracing::instrument(skip(self, by))]
-            async fn record_login_failure(
+            #[tracing::instrument(skip(self, limits))]
+            async fn reserve_login_attempt(
                 &self,
                 username: &str,
-                by: &app::domain::Actor,
+                address: &str,
                 now: chrono::DateTime<chrono::Utc>,
-                forget_before: chrono::DateTime<chrono::Utc>,
-            ) -> Result<(), app::ssr::StoreError> {
+                limits: &app::domain::LoginLimits,
+            ) -> Result<app::ssr::LoginReservation, app::ssr::StoreError> {
                 use $crate::storage::backend_error;
                 let now = app::domain::to_stored_precision(now);
+                let since = now - limits.window;
                 let mut tx = self.begin_write().await.map_err(backend_error)?;
-                sqlx::query("DELETE FROM login_failures WHERE at < $1")
-                    .bind(app::domain::to_stored_precision(forget_before))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
-                sqlx::query("INSERT INTO login_failures (username, address, at) VALUES ($1, $2, $3)")
-                    .bind(username)
-                    .bind(by.address.as_deref())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
-                $crate::storage::shared::append_audit!(&mut *tx, now, by, "session.login_failed", &format!("user:{username}"), None::<&str>, None::<&str>);
-                tx.commit().await.map_err(backend_error)
-            }
-
-            #[tracing::instrument(skip(self))]
-            async fn login_lockout(
-                &self,
-                username: &str,
-                address: Option<&str>,
-                since: chrono::DateTime<chrono::Utc>,
-                limit: u32,
-            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, app::ssr::StoreError> {
-                let since = app::domain::to_stored_precision(since);
-                let offset = i64::from(limit.max(1) - 1);
-                let by_name: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-                    "SELECT at FROM login_failures WHERE username = $1 AND at >= $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
+                if $backend == "postgres" {
+                    // Count and insert as one step across connections and replicas;
+                    // SQLite's BEGIN IMMEDIATE already serialises writers.
+                    sqlx::query("LOCK TABLE login_failures IN SHARE ROW EXCLUSIVE MODE")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                // The limit-th most recent attempt of the pair, and of the address:
+                // while it lies inside the window, the pair (or address) is locked.
+                let nth = |limit: u32| i64::from(limit.max(1) - 1);
+                let pair: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+                    "SELECT at FROM login_failures WHERE username = $1 AND address = $2 AND at >= $3 \
+                     ORDER BY at DESC LIMIT 1 OFFSET $4",
+                )
+                .bind(username)
+                .bind(address)
+                .bind(since)
+                .bind(nth(limits.per_pair))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                let by_address: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+                    "SELECT at FROM login_failures WHERE address = $1 AND at >= $2 \
+                     ORDER BY at DESC LIMIT 1 OFFSET $3",
+                )
+                .bind(address)
+                .bind(since)
+                .bind(nth(limits.per_address))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                if let Some(oldest) = pair.max(by_address) {
+                    return Ok(app::ssr::LoginReservation::Locked { until: oldest + limits.window });
+                }
+                let account_failures: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2",
                 )
                 .bind(username)
                 .bind(since)
-                .bind(offset)
-                .fetch_optional(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
-                .map_err($crate::storage::backend_error)?;
-                let by_address: Option<chrono::DateTime<chrono::Utc>> = match address {
-                    Some(address) => sqlx::query_scalar(
-                        "SELECT at FROM login_failures WHERE address = $1 AND at >= $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
-                    )
-                    .bind(address)
-                    .bind(since)
-                    .bind(offset)
-                    .fetch_optional(&self.pool)
+                .map_err(backend_error)?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO login_failures (username, address, at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(username)
+                .bind(address)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                tx.commit().await.map_err(backend_error)?;
+                Ok(app::ssr::LoginReservation::Reserved {
+                    id,
+                    account_failures: u32::try_from(account_failures).unwrap_or(u32::MAX),
+                })
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn clear_login_attempt(&self, id: i64) -> Result<(), app::ssr::StoreError> {
+                sqlx::query("DELETE FROM login_failures WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
                     .await
-                    .map_err($crate::storage::backend_error)?,
-                    None => None,
-                };
-                Ok(by_name.max(by_address))
+                    .map(|_| ())
+                    .map_err($crate::storage::backend_error)
             }
 
             #[tracing::instrument(skip(self, id_hash))]
