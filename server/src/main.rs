@@ -128,6 +128,9 @@ enum TokenAction {
         /// deploy (default), ingest, gate or admin; repeat or separate with commas.
         #[arg(long = "scope", value_delimiter = ',', default_value = "deploy")]
         scopes: Vec<String>,
+        /// The token stops working after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<String>,
     },
     List,
     Revoke {
@@ -331,17 +334,27 @@ fn cli_actor() -> Actor {
 async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     match action {
-        TokenAction::Create { name, scopes } => {
+        TokenAction::Create {
+            name,
+            scopes,
+            expires_in_days,
+        } => {
             let name = name.trim();
             anyhow::ensure!(!name.is_empty(), "--name must not be empty");
             let scopes = TokenScope::parse_list(&scopes.join(","))
                 .map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
+            let expires_at = app::domain::parse_token_expiry(expires_in_days.as_deref(), now)
+                .map_err(|e| anyhow::anyhow!("--expires-in-days: {e}"))?;
             let secret = app::ssr::token::generate_token();
             store
                 .create_api_token(
-                    name,
-                    &app::ssr::token::hash_token(&secret),
-                    &scopes,
+                    &app::domain::NewApiToken {
+                        name: name.to_owned(),
+                        token_hash: app::ssr::token::hash_token(&secret),
+                        scopes,
+                        expires_at,
+                        owner_user_id: None,
+                    },
                     &cli_actor(),
                     now,
                 )
@@ -351,9 +364,11 @@ async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyh
         }
         TokenAction::List => {
             for t in store.list_api_tokens().await? {
-                let state = match t.revoked_at {
-                    Some(at) => format!("revoked {}", at.to_rfc3339()),
-                    None => "active".into(),
+                let state = match (t.revoked_at, t.expires_at) {
+                    (Some(at), _) => format!("revoked {}", at.to_rfc3339()),
+                    (None, Some(at)) if at <= now => format!("expired {}", at.to_rfc3339()),
+                    (None, Some(at)) => format!("active until {}", at.to_rfc3339()),
+                    (None, None) => "active".into(),
                 };
                 let used = t.last_used_at.map_or_else(
                     || "never used".into(),

@@ -88,9 +88,7 @@ impl Harness {
         self.db
             .store
             .create_api_token(
-                name,
-                &app::ssr::token::hash_token(&secret),
-                scopes,
+                &support::new_token(name, &app::ssr::token::hash_token(&secret), scopes),
                 &Actor::new("cli:test", None),
                 chrono::Utc::now(),
             )
@@ -324,6 +322,91 @@ async fn authorization_matrix_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_matrix_on_postgres() {
     authorization_matrix(support::postgres().await).await;
+}
+
+#[tokio::test]
+async fn admin_power_belongs_to_people_not_tokens() {
+    let h = harness(support::sqlite().await, &[]).await;
+    let token = h.token("root", &[TokenScope::Admin]).await;
+    let bearer = |method: &str, uri: &str, body: Payload| {
+        let mut r = request(method, uri, body, None);
+        r.headers_mut().insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("value"),
+        );
+        r
+    };
+    for (uri, body) in [
+        ("/api/admin/users", Payload::None),
+        (
+            "/api/admin/create-user",
+            Payload::Form("username=mallory&password=long+enough+password&role=admin"),
+        ),
+        ("/api/admin/tokens", Payload::None),
+        (
+            "/api/admin/create-token",
+            Payload::Form("name=more&admin=on"),
+        ),
+        ("/api/admin/revoke-token", Payload::Form("name=root")),
+    ] {
+        let r = h.send(bearer("POST", uri, body)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}: {}", r.text);
+    }
+    assert_eq!(h.db.store.count_users().await.expect("count"), 0);
+    assert_eq!(h.db.store.list_api_tokens().await.expect("tokens").len(), 1);
+    // Reading the audit log stays open to admin tokens.
+    let audit = h.send(bearer("GET", "/api/v1/audit", Payload::None)).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.text);
+
+    // A token an admin makes in the UI is theirs: it expires as asked and stops
+    // when its owner's account is disabled.
+    let (_, cookie) = h.person("ada", Role::Admin).await;
+    h.person("root", Role::Admin).await;
+    let made = h
+        .send(request(
+            "POST",
+            "/api/admin/create-token",
+            Payload::Form("name=ada-ci&deploy=on&expires_in_days=30"),
+            Some(&cookie),
+        ))
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text);
+    let json: serde_json::Value = serde_json::from_str(&made.text).expect("json");
+    let secret = json["secret"].as_str().expect("secret").to_owned();
+    assert_eq!(json["token"]["created_by"], "user:ada");
+    let expires: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(json["token"]["expires_at"].clone()).expect("expiry");
+    let days = (expires - chrono::Utc::now()).num_hours();
+    assert!((29 * 24..=30 * 24).contains(&days), "{days} hours");
+    let use_it = || {
+        let mut r = request("GET", "/api/v1/deploys", Payload::None, None);
+        r.headers_mut().insert(
+            header::AUTHORIZATION,
+            format!("Bearer {secret}").parse().expect("value"),
+        );
+        r
+    };
+    assert_eq!(h.send(use_it()).await.status, StatusCode::OK);
+    h.db.store
+        .set_user_disabled(
+            &Username::parse("ada").expect("valid"),
+            true,
+            &Actor::new("user:root", None),
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("disable");
+    assert_eq!(h.send(use_it()).await.status, StatusCode::UNAUTHORIZED);
+    let bad = h
+        .send(request(
+            "POST",
+            "/api/admin/create-token",
+            Payload::Form("name=x&deploy=on&expires_in_days=forever"),
+            Some(&h.person("eve", Role::Admin).await.1),
+        ))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
 }
 
 #[tokio::test]

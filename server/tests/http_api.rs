@@ -39,9 +39,11 @@ async fn harness_with(vars: &[(&str, &str)]) -> Harness {
     let token = app::ssr::token::generate_token();
     db.store
         .create_api_token(
-            "test",
-            &app::ssr::token::hash_token(&token),
-            &[TokenScope::Deploy],
+            &support::new_token(
+                "test",
+                &app::ssr::token::hash_token(&token),
+                &[TokenScope::Deploy],
+            ),
             &Actor::new("cli:test", None),
             chrono::Utc::now(),
         )
@@ -788,9 +790,7 @@ async fn token_scopes_decide_what_a_token_may_call() {
         let name = TokenScope::join(&scopes);
         store
             .create_api_token(
-                &name,
-                &app::ssr::token::hash_token(&secret),
-                &scopes,
+                &support::new_token(&name, &app::ssr::token::hash_token(&secret), &scopes),
                 &Actor::new("cli:test", None),
                 chrono::Utc::now(),
             )
@@ -868,9 +868,11 @@ async fn the_audit_log_lists_token_changes_for_admins() {
     let admin = app::ssr::token::generate_token();
     store
         .create_api_token(
-            "root",
-            &app::ssr::token::hash_token(&admin),
-            &[TokenScope::Admin],
+            &support::new_token(
+                "root",
+                &app::ssr::token::hash_token(&admin),
+                &[TokenScope::Admin],
+            ),
             &Actor::new("cli:ops", None),
             chrono::Utc::now(),
         )
@@ -912,7 +914,7 @@ async fn the_audit_log_lists_token_changes_for_admins() {
         .await
         .json();
     assert_eq!(only_creates.as_array().map(Vec::len), Some(1));
-    assert_eq!(only_creates[0]["detail"], "scopes: admin");
+    assert_eq!(only_creates[0]["detail"], "scopes: admin; expires: never");
     assert_eq!(
         h.send(get("/api/v1/audit?limit=0")).await.status,
         StatusCode::UNPROCESSABLE_ENTITY

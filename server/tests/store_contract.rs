@@ -515,13 +515,13 @@ async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
     let ops = Actor::new("cli:ops", Some("10.0.0.7".into()));
     let scopes = [TokenScope::Deploy, TokenScope::Gate];
     let created = s
-        .create_api_token("ci", "hash-1", &scopes, &ops, t0())
+        .create_api_token(&support::new_token("ci", "hash-1", &scopes), &ops, t0())
         .await
         .expect("create");
     assert_eq!(created.last_used_at, None);
     assert_eq!(created.scopes, scopes);
     assert!(matches!(
-        s.create_api_token("ci", "hash-2", &scopes, &ops, t0())
+        s.create_api_token(&support::new_token("ci", "hash-2", &scopes), &ops, t0())
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -533,7 +533,20 @@ async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
         .expect("known token");
     assert_eq!(used.name, "ci");
     assert_eq!(used.scopes, scopes);
-    assert_eq!(used.last_used_at, Some(t0() + Duration::minutes(1)));
+    assert_eq!(used.created_by.as_deref(), Some("cli:ops"));
+    let last_used = || async { s.list_api_tokens().await.expect("list")[0].last_used_at };
+    assert_eq!(last_used().await, Some(t0() + Duration::minutes(1)));
+    // Within the minute, authenticating is a read: the stored time stays.
+    s.authenticate_api_token("hash-1", t0() + Duration::seconds(100))
+        .await
+        .expect("auth")
+        .expect("known token");
+    assert_eq!(last_used().await, Some(t0() + Duration::minutes(1)));
+    s.authenticate_api_token("hash-1", t0() + Duration::minutes(3))
+        .await
+        .expect("auth")
+        .expect("known token");
+    assert_eq!(last_used().await, Some(t0() + Duration::minutes(3)));
     assert_eq!(
         s.authenticate_api_token("unknown", t0())
             .await
@@ -559,18 +572,222 @@ async fn api_tokens_authenticate_until_revoked(store: Arc<dyn Store>) {
         s.revoke_api_token("ci", &ops, None, t0()).await,
         Err(StoreError::NotFound(_))
     ));
-    s.create_api_token("ci", "hash-3", &[TokenScope::Admin], &ops, t0())
-        .await
-        .expect("a revoked name can be reused");
+    s.create_api_token(
+        &support::new_token("ci", "hash-3", &[TokenScope::Admin]),
+        &ops,
+        t0(),
+    )
+    .await
+    .expect("a revoked name can be reused");
     assert_eq!(s.list_api_tokens().await.expect("list").len(), 2);
+}
+
+async fn tokens_expire_and_stop_with_their_owner(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ada = s
+        .create_user(
+            &Username::parse("ada").expect("valid"),
+            "$argon2id$fake",
+            Role::Admin,
+            &Actor::new("cli:ops", None),
+            t0(),
+        )
+        .await
+        .expect("user");
+    s.create_user(
+        &Username::parse("root").expect("valid"),
+        "$argon2id$fake",
+        Role::Admin,
+        &Actor::new("cli:ops", None),
+        t0(),
+    )
+    .await
+    .expect("second admin");
+    let expiring = app::domain::NewApiToken {
+        expires_at: Some(t0() + Duration::days(1)),
+        ..support::new_token("short", "h-short", &[TokenScope::Deploy])
+    };
+    let created = s
+        .create_api_token(&expiring, &Actor::new("user:ada", None), t0())
+        .await
+        .expect("create");
+    assert_eq!(created.expires_at, Some(t0() + Duration::days(1)));
+    assert!(
+        s.authenticate_api_token("h-short", t0() + Duration::hours(23))
+            .await
+            .expect("auth")
+            .is_some()
+    );
+    assert!(
+        s.authenticate_api_token("h-short", t0() + Duration::days(1))
+            .await
+            .expect("auth")
+            .is_none(),
+        "expired at its expiry time"
+    );
+
+    let owned = app::domain::NewApiToken {
+        owner_user_id: Some(ada.id),
+        ..support::new_token("ada-ci", "h-owned", &[TokenScope::Deploy])
+    };
+    s.create_api_token(&owned, &Actor::new("user:ada", None), t0())
+        .await
+        .expect("create");
+    assert!(
+        s.authenticate_api_token("h-owned", t0())
+            .await
+            .expect("auth")
+            .is_some()
+    );
+    s.set_user_disabled(
+        &ada.username,
+        true,
+        &Actor::new("user:root", None),
+        Some("left"),
+        t0(),
+    )
+    .await
+    .expect("disable");
+    assert!(
+        s.authenticate_api_token("h-owned", t0())
+            .await
+            .expect("auth")
+            .is_none(),
+        "a disabled person's tokens stop working"
+    );
+    s.set_user_disabled(
+        &ada.username,
+        false,
+        &Actor::new("user:root", None),
+        None,
+        t0(),
+    )
+    .await
+    .expect("enable");
+    assert!(
+        s.authenticate_api_token("h-owned", t0())
+            .await
+            .expect("auth")
+            .is_some()
+    );
+}
+
+async fn houston_always_keeps_an_enabled_admin(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let ops = Actor::new("cli:ops", None);
+    for name in ["ada", "bob"] {
+        s.create_user(
+            &Username::parse(name).expect("valid"),
+            "$argon2id$fake",
+            Role::Admin,
+            &ops,
+            t0(),
+        )
+        .await
+        .expect("admin");
+    }
+    let (ada, bob) = (
+        Username::parse("ada").expect("valid"),
+        Username::parse("bob").expect("valid"),
+    );
+    // The two admins demote each other at the same moment: one wins.
+    let (as_ada, as_bob) = (Actor::new("user:ada", None), Actor::new("user:bob", None));
+    let (a, b) = tokio::join!(
+        s.set_user_role(&bob, Role::Viewer, &as_ada, None, t0()),
+        s.set_user_role(&ada, Role::Viewer, &as_bob, None, t0()),
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one demotion: {a:?} / {b:?}"
+    );
+    assert!(matches!(a.err().or(b.err()), Some(StoreError::Conflict(_))));
+    let admins = s
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .filter(|u| u.role == Role::Admin && u.disabled_at.is_none())
+        .count();
+    assert_eq!(admins, 1);
+    // Disabling the last one is refused the same way.
+    let last = s
+        .list_users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.role == Role::Admin)
+        .expect("one admin");
+    assert!(matches!(
+        s.set_user_disabled(&last.username, true, &ops, None, t0())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn racing_demotions_leave_an_admin(store: Arc<dyn Store>) {
+    // Many rounds on a multi-threaded runtime, with the demotions on separate tasks.
+    for round in 0..5 {
+        let ops = Actor::new("cli:ops", None);
+        let names = [format!("a{round}"), format!("b{round}")];
+        for name in &names {
+            store
+                .create_user(
+                    &Username::parse(name).expect("valid"),
+                    "$argon2id$fake",
+                    Role::Admin,
+                    &ops,
+                    t0(),
+                )
+                .await
+                .expect("admin");
+        }
+        // Earlier rounds' admins step down first, so only this round's two remain.
+        for user in store.list_users().await.expect("users") {
+            if user.role == Role::Admin && !names.contains(&user.username.to_string()) {
+                store
+                    .set_user_role(&user.username, Role::Viewer, &ops, None, t0())
+                    .await
+                    .expect("step down");
+            }
+        }
+        let tasks: Vec<_> = [(0, 1), (1, 0)]
+            .into_iter()
+            .map(|(by, target)| {
+                let store = store.clone();
+                let (by, target) = (names[by].clone(), names[target].clone());
+                tokio::spawn(async move {
+                    store
+                        .set_user_role(
+                            &Username::parse(&target).expect("valid"),
+                            Role::Viewer,
+                            &Actor::new(format!("user:{by}"), None),
+                            None,
+                            t0(),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            if t.await.expect("task").is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 1, "round {round}");
+    }
 }
 
 async fn token_changes_are_audited_and_the_log_refuses_changes(store: Arc<dyn Store>, url: String) {
     let s = store.as_ref();
     let ops = Actor::new("cli:ops", Some("10.0.0.7".into()));
-    s.create_api_token("ci", "h1", &[TokenScope::Deploy], &ops, t0())
-        .await
-        .expect("create");
+    s.create_api_token(
+        &support::new_token("ci", "h1", &[TokenScope::Deploy]),
+        &ops,
+        t0(),
+    )
+    .await
+    .expect("create");
     s.revoke_api_token(
         "ci",
         &Actor::new("cli:lead", None),
@@ -580,7 +797,11 @@ async fn token_changes_are_audited_and_the_log_refuses_changes(store: Arc<dyn St
     .await
     .expect("revoke");
     let failed = s
-        .create_api_token("x", "h1", &[TokenScope::Deploy], &ops, t0())
+        .create_api_token(
+            &support::new_token("x", "h1", &[TokenScope::Deploy]),
+            &ops,
+            t0(),
+        )
         .await;
     assert!(failed.is_err(), "a reused hash is refused");
 
@@ -604,7 +825,10 @@ async fn token_changes_are_audited_and_the_log_refuses_changes(store: Arc<dyn St
         "a failed change leaves no entry"
     );
     assert_eq!(all[1].source_address.as_deref(), Some("10.0.0.7"));
-    assert_eq!(all[1].detail.as_deref(), Some("scopes: deploy"));
+    assert_eq!(
+        all[1].detail.as_deref(),
+        Some("scopes: deploy; expires: never")
+    );
     assert_eq!(all[1].at, t0());
     let filtered = s
         .list_audit(&AuditFilter {
@@ -1149,6 +1373,9 @@ contract!(
     only_the_first_set_up_creates_an_admin,
     sign_in_attempts_are_counted_before_they_are_checked,
     parallel_attempts_never_pass_the_limit,
+    tokens_expire_and_stop_with_their_owner,
+    houston_always_keeps_an_enabled_admin,
+    racing_demotions_leave_an_admin,
     webhook_deliveries_are_claimed_with_their_effect,
     concurrent_status_reports_follow_the_rule,
     ping_answers,

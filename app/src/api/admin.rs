@@ -1,6 +1,8 @@
 //! Server functions for administration: accounts, API tokens and the audit log.
-//! Every one requires `Need::ADMIN` before it reads or changes anything.
+//! Accounts and tokens need a signed-in admin (`Need::MANAGE_ACCESS`), never a
+//! token; the audit log `Need::ADMIN`. Each checks before it reads or changes anything.
 
+use crate::api::AsOf;
 use crate::domain::{ApiToken, AuditEntry, AuditQuery, CreatedToken, User};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -10,7 +12,7 @@ pub async fn list_users() -> Result<Vec<User>, AppError> {
     use crate::ssr::access::{Need, answer, require};
     answer(
         async {
-            require(Need::ADMIN)?;
+            require(Need::MANAGE_ACCESS)?;
             Ok(crate::ssr::store()?.list_users().await?)
         }
         .await,
@@ -27,7 +29,7 @@ pub async fn create_user(
     use crate::ssr::access::{Need, answer, require};
     answer(
         async {
-            let caller = require(Need::ADMIN)?;
+            let caller = require(Need::MANAGE_ACCESS)?;
             let username = Username::parse(&username)
                 .map_err(|e| AppError::validation("username", e.to_string()))?;
             let role = Role::parse(&role).ok_or_else(|| {
@@ -54,7 +56,7 @@ pub async fn set_user_role(
     use crate::ssr::access::{Need, answer, require};
     answer(
         async {
-            let caller = require(Need::ADMIN)?;
+            let caller = require(Need::MANAGE_ACCESS)?;
             let username = ssr::other_account(&caller, &username)?;
             let role = Role::parse(&role).ok_or_else(|| {
                 AppError::validation("role", "choose viewer, deployer, lead or admin")
@@ -83,7 +85,7 @@ pub async fn set_user_disabled(
     use crate::ssr::access::{Need, answer, require};
     answer(
         async {
-            let caller = require(Need::ADMIN)?;
+            let caller = require(Need::MANAGE_ACCESS)?;
             let username = ssr::other_account(&caller, &username)?;
             let reason = ssr::reason(reason)?;
             Ok(crate::ssr::store()?
@@ -100,13 +102,14 @@ pub async fn set_user_disabled(
     )
 }
 
+/// Every token, with the server's clock so the page can tell expired ones.
 #[server(endpoint = "admin/tokens")]
-pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
+pub async fn list_tokens() -> Result<AsOf<Vec<ApiToken>>, AppError> {
     use crate::ssr::access::{Need, answer, require};
     answer(
         async {
-            require(Need::ADMIN)?;
-            Ok(crate::ssr::store()?.list_api_tokens().await?)
+            require(Need::MANAGE_ACCESS)?;
+            Ok(AsOf::now(crate::ssr::store()?.list_api_tokens().await?))
         }
         .await,
     )
@@ -121,13 +124,14 @@ pub async fn create_token(
     ingest: Option<String>,
     gate: Option<String>,
     admin: Option<String>,
+    expires_in_days: Option<String>,
 ) -> Result<CreatedToken, AppError> {
     use crate::domain::TokenScope;
     use crate::ssr::access::{Need, answer, require};
     use crate::ssr::token::{generate_token, hash_token};
     answer(
         async {
-            let caller = require(Need::ADMIN)?;
+            let caller = require(Need::MANAGE_ACCESS)?;
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 64 {
                 return Err(AppError::validation(
@@ -147,14 +151,21 @@ pub async fn create_token(
             if scopes.is_empty() {
                 return Err(AppError::validation("scopes", "tick at least one scope"));
             }
+            let now = chrono::Utc::now();
+            let expires_at = crate::domain::parse_token_expiry(expires_in_days.as_deref(), now)
+                .map_err(|e| AppError::validation("expires_in_days", e))?;
             let secret = generate_token();
             let token = crate::ssr::store()?
                 .create_api_token(
-                    name,
-                    &hash_token(&secret),
-                    &scopes,
+                    &crate::domain::NewApiToken {
+                        name: name.to_owned(),
+                        token_hash: hash_token(&secret),
+                        scopes,
+                        expires_at,
+                        owner_user_id: caller.user().map(|u| u.id),
+                    },
                     &caller.actor(),
-                    chrono::Utc::now(),
+                    now,
                 )
                 .await?;
             Ok(CreatedToken { token, secret })
@@ -168,7 +179,7 @@ pub async fn revoke_token(name: String, reason: Option<String>) -> Result<ApiTok
     use crate::ssr::access::{Need, answer, require};
     answer(
         async {
-            let caller = require(Need::ADMIN)?;
+            let caller = require(Need::MANAGE_ACCESS)?;
             let reason = ssr::reason(reason)?;
             Ok(crate::ssr::store()?
                 .revoke_api_token(

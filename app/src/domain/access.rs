@@ -131,6 +131,49 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// After this the token no longer works.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Who created it (`user:ada`, `cli:root`); a token a person created stops
+    /// working when that person's account is disabled.
+    pub created_by: Option<String>,
+}
+
+impl ApiToken {
+    /// Whether the token works at `now`: not revoked, not expired.
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// A token to store: its name, the hash of its secret, what it may do, when it
+/// ends and which person owns it (none when made on the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    pub name: String,
+    pub token_hash: String,
+    pub scopes: Vec<TokenScope>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub owner_user_id: Option<i64>,
+}
+
+/// Longest a token may be made to last, in days.
+pub const MAX_TOKEN_DAYS: i64 = 3650;
+
+/// A token's lifetime as a form or the command line gives it: empty or `never`
+/// for no expiry, otherwise a whole number of days from `now`.
+pub fn parse_token_expiry(
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, String> {
+    match raw.map(str::trim) {
+        None | Some("" | "never") => Ok(None),
+        Some(days) => match days.parse::<i64>() {
+            Ok(n) if (1..=MAX_TOKEN_DAYS).contains(&n) => Ok(Some(now + chrono::Duration::days(n))),
+            _ => Err(format!(
+                "give the lifetime in whole days from 1 to {MAX_TOKEN_DAYS}, or leave it empty for no expiry"
+            )),
+        },
+    }
 }
 
 /// A token just created: its secret, shown this once.
@@ -141,15 +184,27 @@ pub struct CreatedToken {
 }
 
 /// The actions the audit log records, for the filter on its page.
-pub const AUDIT_ACTIONS: [&str; 8] = [
+pub const AUDIT_ACTIONS: [&str; 20] = [
     "user.create",
     "user.role",
     "user.disable",
     "user.enable",
+    "user.password",
     "token.create",
     "token.revoke",
     "session.login",
     "session.login_failed",
+    "session.logout",
+    "session.throttled",
+    "session.proxy_login",
+    "access.refused",
+    "token.unknown",
+    "setup.bad_secret",
+    "webhook.bad_signature",
+    "deploy.register",
+    "deploy.status",
+    "deploy.status_refused",
+    "proxy.bad_secret",
 ];
 
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
@@ -273,5 +328,34 @@ mod tests {
         assert!(!TokenScope::Deploy.is_granted_by(&[TokenScope::Gate, TokenScope::Ingest]));
         assert!(!TokenScope::Admin.is_granted_by(&[TokenScope::Deploy]));
         assert!(!TokenScope::Gate.is_granted_by(&[]));
+    }
+
+    #[test]
+    fn token_lifetimes_are_whole_days_or_none() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        assert_eq!(parse_token_expiry(None, now), Ok(None));
+        assert_eq!(parse_token_expiry(Some(" "), now), Ok(None));
+        assert_eq!(parse_token_expiry(Some("never"), now), Ok(None));
+        assert_eq!(
+            parse_token_expiry(Some("30"), now),
+            Ok(Some(now + chrono::Duration::days(30)))
+        );
+        for bad in ["0", "-1", "3651", "1.5", "soon"] {
+            assert!(parse_token_expiry(Some(bad), now).is_err(), "{bad}");
+        }
+        let token = ApiToken {
+            id: 1,
+            name: "ci".into(),
+            scopes: vec![TokenScope::Deploy],
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+            expires_at: Some(now),
+            created_by: None,
+        };
+        assert!(token.is_active_at(now - chrono::Duration::seconds(1)));
+        assert!(!token.is_active_at(now), "expired at its expiry time");
     }
 }

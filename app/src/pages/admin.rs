@@ -1,6 +1,7 @@
 //! Administration pages: accounts, API tokens and the audit log. The server
 //! functions behind them refuse anyone but an admin; the pages show that refusal.
 
+use crate::api::AsOf;
 use crate::api::{
     CreateToken, CreateUser, RevokeToken, SetUserDisabled, SetUserRole, list_audit, list_tokens,
     list_users,
@@ -173,6 +174,14 @@ pub fn AdminTokensPage() -> impl IntoView {
                         </label>
                     }).collect_view()}
                 </fieldset>
+                <label><span>"Expires"</span>
+                    <select name="expires_in_days" data-testid="token-expiry">
+                        <option value="30">"in 30 days"</option>
+                        <option value="90" selected>"in 90 days"</option>
+                        <option value="365">"in a year"</option>
+                        <option value="">"never"</option>
+                    </select>
+                </label>
                 <button type="submit" class="button" disabled=move || create.pending().get()>"Create token"</button>
             </ActionForm>
             {move || view! { <FormError message=create_error() /> }}
@@ -182,26 +191,34 @@ pub fn AdminTokensPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
             {move || Suspend::new(async move {
                 match tokens.await {
-                    Ok(tokens) if tokens.is_empty() => view! {
+                    Ok(read) if read.value.is_empty() => view! {
                         <div class="panel empty"><p>"No API tokens yet."</p></div>
                     }.into_any(),
-                    Ok(tokens) => view! {
+                    Ok(AsOf { now, value: tokens }) => view! {
                         <div class="table-wrap">
                             <table data-testid="tokens">
-                                <thead><tr><th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+                                <thead><tr><th>"Name"</th><th>"Scopes"</th><th>"Created"</th><th>"Created by"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
                                 <tbody>
                                     {tokens.into_iter().map(|token| {
-                                        let active = token.revoked_at.is_none();
+                                        let active = token.is_active_at(now);
+                                        let revocable = token.revoked_at.is_none();
+                                        let state = match (token.revoked_at, token.expires_at) {
+                                            (Some(at), _) => format!("revoked {}", absolute_time(at)),
+                                            (None, Some(at)) if at <= now => format!("expired {}", absolute_time(at)),
+                                            (None, Some(at)) => format!("active until {}", absolute_time(at)),
+                                            (None, None) => "active, no expiry".to_owned(),
+                                        };
                                         let name = token.name.clone();
                                         view! {
                                             <tr class:revoked=!active>
                                                 <th>{token.name.clone()}</th>
                                                 <td><code>{TokenScope::join(&token.scopes)}</code></td>
                                                 <td class="nowrap">{absolute_time(token.created_at)}</td>
+                                                <td>{token.created_by.clone().unwrap_or_else(|| "—".to_owned())}</td>
                                                 <td class="nowrap">{token.last_used_at.map_or_else(|| "never".to_owned(), absolute_time)}</td>
-                                                <td class="nowrap">{token.revoked_at.map_or_else(|| "active".to_owned(), |at| format!("revoked {}", absolute_time(at)))}</td>
+                                                <td class="nowrap" data-testid="token-state">{state}</td>
                                                 <td>
-                                                    {active.then(|| view! {
+                                                    {revocable.then(|| view! {
                                                         <ActionForm action=revoke attr:class="row-form">
                                                             <input type="hidden" name="name" value=name />
                                                             <input type="text" name="reason" class="reason" placeholder="why (optional)" aria-label="Reason for the audit log" />

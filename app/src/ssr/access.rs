@@ -73,6 +73,12 @@ impl Need {
         role: Role::Admin,
         scope: Some(TokenScope::Admin),
     };
+    /// Managing accounts and API tokens: a signed-in admin, never a token, so a
+    /// leaked token cannot mint more tokens or accounts.
+    pub const MANAGE_ACCESS: Need = Need::Act {
+        role: Role::Admin,
+        scope: None,
+    };
     /// Any signed-in person; tokens do not qualify.
     pub const PERSON: Need = Need::Act {
         role: Role::Viewer,
@@ -191,6 +197,8 @@ mod tests {
                 created_at: Utc::now(),
                 last_used_at: None,
                 revoked_at: None,
+                expires_at: None,
+                created_by: None,
             }),
             address: None,
         }

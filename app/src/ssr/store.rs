@@ -3,8 +3,8 @@
 
 use crate::domain::{
     Actor, AuditEntry, AuditFilter, Board, Deploy, DeployDetail, DeployFilter, DeployId,
-    DeployPage, Environment, LoginLimits, NewDeploy, PageRequest, Role, Service, StatusChange,
-    StatusDecision, TokenScope, User, Username,
+    DeployPage, Environment, LoginLimits, NewApiToken, NewDeploy, PageRequest, Role, Service,
+    StatusChange, StatusDecision, User, Username,
 };
 use chrono::{DateTime, Utc};
 
@@ -136,18 +136,18 @@ pub trait Store: Send + Sync + 'static {
     /// Every service × environment with the latest deploy there.
     async fn board(&self) -> Result<Board, StoreError>;
 
-    /// Stores a token under `name` with its scopes and records `token.create` in the
-    /// audit log, in one transaction; `Conflict` when an active token has that name.
+    /// Stores a token and records `token.create` in the audit log, in one
+    /// transaction; `Conflict` when an active token has that name.
     async fn create_api_token(
         &self,
-        name: &str,
-        token_hash: &str,
-        scopes: &[TokenScope],
+        new: &NewApiToken,
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError>;
 
-    /// The active token with this hash, marking it used at `now`.
+    /// The token with this hash when it works at `now`: not revoked, not expired,
+    /// and its owner (if a person made it) not disabled. A read: the last-used time
+    /// is written at most once a minute, and unknown tokens write nothing.
     async fn authenticate_api_token(
         &self,
         token_hash: &str,

@@ -144,6 +144,8 @@ pub struct ApiTokenRow {
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    created_by: Option<String>,
 }
 
 impl TryFrom<ApiTokenRow> for ApiToken {
@@ -158,12 +160,17 @@ impl TryFrom<ApiTokenRow> for ApiToken {
             created_at: row.created_at,
             last_used_at: row.last_used_at,
             revoked_at: row.revoked_at,
+            expires_at: row.expires_at,
+            created_by: row.created_by,
         })
     }
 }
 
 /// The columns every token query returns.
-pub const TOKEN_COLUMNS: &str = "id, name, scopes, created_at, last_used_at, revoked_at";
+pub const TOKEN_COLUMNS: &str =
+    "id, name, scopes, created_at, last_used_at, revoked_at, expires_at, created_by";
+pub const TOKEN_COLUMNS_OF_T: &str = "t.id, t.name, t.scopes, t.created_at, t.last_used_at, \
+     t.revoked_at, t.expires_at, t.created_by";
 
 #[derive(sqlx::FromRow)]
 pub struct AuditRow {

@@ -140,6 +140,51 @@ macro_rules! impl_store {
                 Ok(app::ssr::Registration { deploy: row.try_into()?, created: true })
             }
 
+            /// Refuses a change that leaves Houston with no enabled admin. Runs
+            /// inside the changing transaction, after the change, with `users`
+            /// locked on PostgreSQL (SQLite's BEGIN IMMEDIATE serialises), so two
+            /// admins demoting each other at once cannot both succeed.
+            async fn keep_an_admin(
+                tx: &mut sqlx::Transaction<'static, $db>,
+            ) -> Result<(), app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let admins: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+                )
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(backend_error)?;
+                if admins == 0 {
+                    return Err(app::ssr::StoreError::Conflict(
+                        "this would leave Houston without an enabled admin; make someone else admin first".into(),
+                    ));
+                }
+                Ok(())
+            }
+
+            /// Takes the lock on `users` that `keep_an_admin` relies on, and says
+            /// whether `username` is an enabled admin before the change.
+            async fn lock_users(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                username: &app::domain::Username,
+            ) -> Result<bool, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                if $backend == "postgres" {
+                    sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                let admin: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE username = $1 AND role = 'admin' AND disabled_at IS NULL",
+                )
+                .bind(username.as_str())
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(backend_error)?;
+                Ok(admin > 0)
+            }
+
             /// Locks the deploy's row, decides under the status rule and applies.
             async fn change_status_in(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -435,26 +480,29 @@ macro_rules! impl_store {
                 })
             }
 
-            #[tracing::instrument(skip(self, token_hash, by), fields(actor = %by.name))]
+            #[tracing::instrument(skip(self, new, by), fields(name = %new.name, actor = %by.name))]
             async fn create_api_token(
                 &self,
-                name: &str,
-                token_hash: &str,
-                scopes: &[app::domain::TokenScope],
+                new: &app::domain::NewApiToken,
                 by: &app::domain::Actor,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<app::ssr::ApiToken, app::ssr::StoreError> {
                 use $crate::storage::backend_error;
                 let now = app::domain::to_stored_precision(now);
+                let name = new.name.as_str();
                 let mut tx = self.begin_write().await.map_err(backend_error)?;
                 let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO api_tokens (name, token_hash, scopes, created_at) VALUES ($1, $2, $3, $4) RETURNING {}",
+                    "INSERT INTO api_tokens (name, token_hash, scopes, created_at, expires_at, owner_user_id, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {}",
                     $crate::storage::rows::TOKEN_COLUMNS
                 )))
                 .bind(name)
-                .bind(token_hash)
-                .bind(app::domain::TokenScope::join(scopes))
+                .bind(&new.token_hash)
+                .bind(app::domain::TokenScope::join(&new.scopes))
                 .bind(now)
+                .bind(new.expires_at.map(app::domain::to_stored_precision))
+                .bind(new.owner_user_id)
+                .bind(by.name.as_str())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| {
@@ -466,7 +514,8 @@ macro_rules! impl_store {
                         backend_error(e)
                     }
                 })?;
-                let detail = format!("scopes: {}", app::domain::TokenScope::join(scopes));
+                let expiry = new.expires_at.map_or_else(|| "never".to_owned(), |e| e.to_rfc3339());
+                let detail = format!("scopes: {}; expires: {expiry}", app::domain::TokenScope::join(&new.scopes));
                 $crate::storage::shared::append_audit!(&mut *tx, now, by, "token.create", &format!("token:{name}"), None::<&str>, Some(detail.as_str()));
                 tx.commit().await.map_err(backend_error)?;
                 row.try_into()
@@ -478,16 +527,33 @@ macro_rules! impl_store {
                 token_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<app::ssr::ApiToken>, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
                 let row = sqlx::query_as::<_, $crate::storage::rows::ApiTokenRow>(sqlx::AssertSqlSafe(format!(
-                    "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING {}",
-                    $crate::storage::rows::TOKEN_COLUMNS
+                    "SELECT {} FROM api_tokens t LEFT JOIN users u ON u.id = t.owner_user_id \
+                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+                     AND (t.expires_at IS NULL OR t.expires_at > $2) \
+                     AND (t.owner_user_id IS NULL OR u.disabled_at IS NULL)",
+                    $crate::storage::rows::TOKEN_COLUMNS_OF_T
                 )))
-                .bind(app::domain::to_stored_precision(now))
                 .bind(token_hash)
+                .bind(now)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err($crate::storage::backend_error)?;
-                row.map(TryInto::try_into).transpose()
+                .map_err(backend_error)?;
+                let Some(row) = row else { return Ok(None) };
+                let token: app::ssr::ApiToken = row.try_into()?;
+                // The page shows minutes: one write a minute per token is enough,
+                // and an API call stays a read the rest of the time.
+                if token.last_used_at.is_none_or(|at| at <= now - chrono::Duration::minutes(1)) {
+                    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(token.id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                Ok(Some(token))
             }
 
             #[tracing::instrument(skip(self))]
@@ -699,6 +765,7 @@ macro_rules! impl_store {
                 use $crate::storage::backend_error;
                 let now = app::domain::to_stored_precision(now);
                 let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let was_admin = Self::lock_users(&mut tx, username).await?;
                 let row = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
                     "UPDATE users SET role = $1 WHERE username = $2 RETURNING {}",
                     $crate::storage::rows::USER_COLUMNS
@@ -709,6 +776,9 @@ macro_rules! impl_store {
                 .await
                 .map_err(backend_error)?
                 .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no user named \"{username}\"")))?;
+                if was_admin {
+                    Self::keep_an_admin(&mut tx).await?;
+                }
                 let detail = format!("role: {role}");
                 $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.role", &format!("user:{username}"), reason, Some(detail.as_str()));
                 tx.commit().await.map_err(backend_error)?;
@@ -727,6 +797,7 @@ macro_rules! impl_store {
                 use $crate::storage::backend_error;
                 let now = app::domain::to_stored_precision(now);
                 let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let was_admin = Self::lock_users(&mut tx, username).await?;
                 let row = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
                     "UPDATE users SET disabled_at = $1 WHERE username = $2 RETURNING {}",
                     $crate::storage::rows::USER_COLUMNS
@@ -738,6 +809,9 @@ macro_rules! impl_store {
                 .map_err(backend_error)?
                 .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no user named \"{username}\"")))?;
                 let user: app::domain::User = row.try_into()?;
+                if was_admin {
+                    Self::keep_an_admin(&mut tx).await?;
+                }
                 if disabled {
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                         .bind(user.id)

@@ -180,3 +180,18 @@ pub async fn send(app: &axum::Router, request: axum::http::Request<axum::body::B
         text: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
+
+/// A token to store with no expiry and no owner, as `houston token create` makes.
+pub fn new_token(
+    name: &str,
+    token_hash: &str,
+    scopes: &[app::domain::TokenScope],
+) -> app::domain::NewApiToken {
+    app::domain::NewApiToken {
+        name: name.to_owned(),
+        token_hash: token_hash.to_owned(),
+        scopes: scopes.to_vec(),
+        expires_at: None,
+        owner_user_id: None,
+    }
+}
