@@ -41,6 +41,9 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The header a trusted proxy names the signed-in user in, e.g. `X-Forwarded-User`.
     pub proxy_user_header: Option<axum::http::HeaderName>,
+    /// A secret the proxy sends in `X-Houston-Proxy-Secret` with every request:
+    /// the user header is believed only with it, not from the address alone.
+    pub proxy_secret: Option<String>,
 }
 
 impl Config {
@@ -207,6 +210,21 @@ impl Config {
             ),
             None => None,
         };
+        let proxy_secret = get("HOUSTON_PROXY_SECRET");
+        if let Some(secret) = &proxy_secret {
+            if secret.len() < 16 {
+                return Err(ConfigError {
+                    var: "HOUSTON_PROXY_SECRET",
+                    message: "use at least 16 random characters".into(),
+                });
+            }
+            if proxy_user_header.is_none() {
+                return Err(ConfigError {
+                    var: "HOUSTON_PROXY_SECRET",
+                    message: "it only means something with HOUSTON_PROXY_USER_HEADER".into(),
+                });
+            }
+        }
         if proxy_user_header.is_some() && trusted_proxies.is_empty() {
             return Err(ConfigError {
                 var: "HOUSTON_PROXY_USER_HEADER",
@@ -217,6 +235,7 @@ impl Config {
             allow_anonymous_read,
             trusted_proxies,
             proxy_user_header,
+            proxy_secret,
             database_url,
             data_dir,
             bind,
@@ -262,6 +281,7 @@ mod tests {
             ("HOUSTON_ALLOW_ANONYMOUS_READ", "maybe"),
             ("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED", "perhaps"),
             ("HOUSTON_SESSION_IDLE_MINUTES", "1"),
+            ("HOUSTON_PROXY_SECRET", "short"),
             ("HOUSTON_SESSION_LIFETIME_HOURS", "forever"),
             ("HOUSTON_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),

@@ -97,6 +97,27 @@ fn with_security_headers(router: Router<AppState>, https: bool) -> Router<AppSta
     }
 }
 
+/// Nothing Houston answers is kept by caches except its static files: pages and
+/// API answers carry who is signed in, secrets shown once, admin and audit data.
+async fn no_store(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    let is_file = path.starts_with("/pkg/")
+        || path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.') && path != "/api/v1/openapi.json");
+    let mut response = next.run(request).await;
+    if !is_file {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 /// The whole application: API, health endpoints, pages, server functions and
 /// static files.
 pub fn router(state: AppState) -> Router {
@@ -144,6 +165,7 @@ pub fn router(state: AppState) -> Router {
             http::csrf::refuse_cross_site,
         ));
     with_security_headers(app, state.config.is_https())
+        .layer(axum::middleware::from_fn(no_store))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -109,7 +109,10 @@ enum Payload {
 fn request(method: &str, uri: &str, body: Payload, cookie: Option<&str>) -> Request<Body> {
     let mut r = Request::builder().method(method).uri(uri);
     if let Some(c) = cookie {
-        r = r.header(header::COOKIE, c);
+        // As a browser sends it from Houston's own pages.
+        r = r
+            .header(header::COOKIE, c)
+            .header("sec-fetch-site", "same-origin");
     }
     let body = match body {
         Payload::Form(text) => {
@@ -509,6 +512,42 @@ async fn a_trusted_proxy_names_the_user() {
 
     let unknown = h.send(whoami("10.0.0.1:50000", "mallory")).await;
     assert_eq!(unknown.status, StatusCode::FORBIDDEN, "{}", unknown.text);
+    assert_eq!(
+        settled_count(&h, "session.proxy_login", 1).await,
+        1,
+        "audited, once per window"
+    );
+}
+
+#[tokio::test]
+async fn with_a_proxy_secret_the_address_alone_is_not_enough() {
+    let h = harness(
+        support::sqlite().await,
+        &[
+            ("HOUSTON_TRUSTED_PROXIES", "10.0.0.0/24"),
+            ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),
+            ("HOUSTON_PROXY_SECRET", "a-long-shared-proxy-secret"),
+        ],
+    )
+    .await;
+    h.person("ada", Role::Lead).await;
+    let whoami = |secret: Option<&str>| {
+        let mut r = request("POST", "/api/whoami", Payload::None, None);
+        r.headers_mut()
+            .insert("x-forwarded-user", "ada".parse().expect("value"));
+        if let Some(secret) = secret {
+            r.headers_mut()
+                .insert("x-houston-proxy-secret", secret.parse().expect("value"));
+        }
+        from_peer(r, "10.0.0.5:50000")
+    };
+    let good = h.send(whoami(Some("a-long-shared-proxy-secret"))).await;
+    assert!(good.text.contains(r#""username":"ada""#), "{}", good.text);
+    for bad in [None, Some("a-long-shared-proxy-secreT"), Some("")] {
+        let r = h.send(whoami(bad)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bad:?}: {}", r.text);
+    }
+    assert_eq!(settled_count(&h, "proxy.bad_secret", 1).await, 1);
 }
 
 fn login(name: &str, password: &str, peer: &str) -> Request<Body> {
@@ -709,6 +748,145 @@ async fn a_flood_of_parallel_guesses_checks_at_most_the_limit() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
 }
 
+/// Waits (briefly) for background security rows: the count of `action` rows.
+async fn settled_count(h: &Harness, action: &str, want: usize) -> usize {
+    let mut n = 0;
+    for _ in 0..100 {
+        n = audit_count(h, action).await;
+        if n >= want {
+            // Give a stray extra row the chance to show up too.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            return audit_count(h, action).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_events_reach_the_audit_log_without_flooding_it() {
+    let secret = "webhook-secret";
+    let h = harness(
+        support::sqlite().await,
+        &[("HOUSTON_GITHUB_WEBHOOK_SECRET", secret)],
+    )
+    .await;
+    // A flood of bad bearer tokens from one address: one row.
+    for _ in 0..200 {
+        let mut r = from_peer(
+            request("GET", "/api/v1/deploys", Payload::None, None),
+            "10.1.1.1:5000",
+        );
+        r.headers_mut().insert(
+            header::AUTHORIZATION,
+            "Bearer hst_guess".parse().expect("v"),
+        );
+        assert_eq!(h.send(r).await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(settled_count(&h, "token.unknown", 1).await, 1);
+    // A viewer asking for admin pages and routes: refused and recorded once per window.
+    let (_, cookie) = h.person("vera", Role::Viewer).await;
+    for _ in 0..20 {
+        let r = h
+            .send(request(
+                "POST",
+                "/api/admin/users",
+                Payload::None,
+                Some(&cookie),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = h
+            .send(request(
+                "GET",
+                "/api/v1/audit",
+                Payload::None,
+                Some(&cookie),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(
+        settled_count(&h, "access.refused", 1).await,
+        1,
+        "same actor, same address"
+    );
+    // Wrong webhook signatures and set-up secrets.
+    for i in 0..10 {
+        let r = h
+            .send(
+                Request::post("/api/v1/webhooks/github")
+                    .header("X-GitHub-Event", "deployment")
+                    .header("X-GitHub-Delivery", format!("bad-{i}"))
+                    .header("X-Hub-Signature-256", "sha256=00")
+                    .body(Body::from("{}"))
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(settled_count(&h, "webhook.bad_signature", 1).await, 1);
+    h.state.setup.open();
+    let r = h
+        .send(request(
+            "POST",
+            "/api/setup",
+            Payload::Form("secret=guess&username=eve&password=long+enough+password"),
+            None,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(settled_count(&h, "setup.bad_secret", 1).await, 1);
+    // Signing out is recorded.
+    let r = h
+        .send(request("POST", "/api/logout", Payload::None, Some(&cookie)))
+        .await;
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{}",
+        r.status
+    );
+    assert_eq!(audit_count(&h, "session.logout").await, 1);
+}
+
+#[tokio::test]
+async fn sign_in_never_sends_people_off_site() {
+    let h = harness(support::sqlite().await, &[]).await;
+    h.person("ada", Role::Viewer).await;
+    for (i, next) in [
+        "%2F%0D%0ASet-Cookie%3A+x%3D1",
+        "%2F%09%2Fevil.example",
+        "%2F%250d",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "https%3A%2F%2Fevil.example%2F",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body: &'static str = Box::leak(
+            format!(
+                "username=ada&password={}&next={next}",
+                PASSWORD.replace(' ', "+")
+            )
+            .into_boxed_str(),
+        );
+        let r = h
+            .send(from_peer(
+                request("POST", "/api/login", Payload::Form(body), None),
+                &format!("10.3.0.{i}:4000"),
+            ))
+            .await;
+        assert!(
+            r.header("set-cookie").starts_with("houston_session="),
+            "{next}: {} {}",
+            r.status,
+            r.text
+        );
+        assert_eq!(r.header("location"), "/", "{next}");
+    }
+}
+
 #[tokio::test]
 async fn state_changes_from_another_site_are_refused() {
     let h = harness(support::sqlite().await, &[]).await;
@@ -727,10 +905,19 @@ async fn state_changes_from_another_site_are_refused() {
         ("sec-fetch-site", "cross-site"),
         ("origin", "https://evil.example"),
     ] {
-        let r = h.send(create(header)).await;
+        let mut r = create(header);
+        if header.0 == "origin" {
+            r.headers_mut().remove("sec-fetch-site");
+        }
+        let r = h.send(r).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{header:?}: {}", r.text);
         assert!(r.text.contains("cross_site"), "{}", r.text);
     }
+    // A cookie-carrying change that says nothing about where it comes from.
+    let mut silent = create(("x-nothing", "1"));
+    silent.headers_mut().remove("sec-fetch-site");
+    let r = h.send(silent).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert!(
         h.db.store
             .list_api_tokens()

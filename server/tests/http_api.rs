@@ -770,7 +770,18 @@ async fn every_response_carries_the_security_headers() {
             get("content-security-policy").contains("frame-ancestors 'none'"),
             "{uri}"
         );
+        assert_eq!(
+            get("cache-control"),
+            "no-store",
+            "{uri}: nothing personal is cached"
+        );
     }
+    let file = h.get("/favicon.svg").await;
+    assert_ne!(
+        file.header("cache-control"),
+        "no-store",
+        "static files may be cached"
+    );
 }
 
 #[tokio::test]
@@ -945,7 +956,8 @@ async fn signing_in_sets_a_session_cookie_that_opens_the_account_page() {
         // As a browser submits the form before the page has hydrated.
         let mut r = Request::post(uri)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "text/html");
+            .header(header::ACCEPT, "text/html")
+            .header("sec-fetch-site", "same-origin");
         if let Some(c) = cookie {
             r = r.header(header::COOKIE, c);
         }

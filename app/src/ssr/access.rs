@@ -149,7 +149,23 @@ pub fn policy() -> Policy {
 /// describes.
 pub fn require(need: Need) -> Result<Caller, AppError> {
     let caller = caller()?;
-    authorize(&caller, need, policy())?;
+    if let Err(refused) = authorize(&caller, need, policy()) {
+        // Someone known asking for more than they may is worth a line in the
+        // audit log (rate-limited); strangers are everywhere.
+        if !matches!(caller.principal, Principal::Anonymous)
+            && let Some(log) = crate::ssr::security::log()
+        {
+            let target = leptos::prelude::use_context::<http::request::Parts>()
+                .map_or_else(|| "server function".to_owned(), |p| p.uri.path().to_owned());
+            log.record(
+                &caller.actor(),
+                "access.refused",
+                &target,
+                Some(refused.to_string()),
+            );
+        }
+        return Err(refused);
+    }
     Ok(caller)
 }
 

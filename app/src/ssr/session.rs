@@ -72,6 +72,43 @@ pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Where to go after signing in: a path on this site, never another host. Anything
+/// odd — control characters (browsers strip tabs and newlines, turning `/\t/x`
+/// into `//x`), backslashes, a scheme, a second leading slash before or after
+/// decoding or resolving dot segments — sends the person home instead.
+pub fn safe_next(next: Option<&str>) -> String {
+    const HOME: &str = "/";
+    let odd = |s: &str| s.chars().any(|c| c.is_control() || c == '\\');
+    let Some(raw) = next else {
+        return HOME.into();
+    };
+    if !raw.starts_with('/') || raw.starts_with("//") || odd(raw) {
+        return HOME.into();
+    }
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    if decoded.starts_with("//") || odd(&decoded) {
+        return HOME.into();
+    }
+    let Ok(site) = url::Url::parse("http://houston.invalid/") else {
+        return HOME.into();
+    };
+    let Ok(resolved) = site.join(raw) else {
+        return HOME.into();
+    };
+    if resolved.origin() != site.origin() {
+        return HOME.into();
+    }
+    let mut path = resolved.path().to_owned();
+    if let Some(query) = resolved.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    if path.starts_with("//") || odd(&path) {
+        return HOME.into();
+    }
+    path
+}
+
 /// The session settings this server was started with.
 pub fn settings() -> Result<SessionSettings, AppError> {
     leptos::prelude::use_context::<SessionSettings>().ok_or_else(|| {
@@ -97,6 +134,38 @@ pub async fn request_session_id() -> Result<Option<String>, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/account")), "/account");
+        assert_eq!(
+            safe_next(Some("/deploys?status=failed&service=a%20b")),
+            "/deploys?status=failed&service=a%20b"
+        );
+        assert_eq!(safe_next(Some("/a/../deploys")), "/deploys");
+        for bad in [
+            None,
+            Some(""),
+            Some("account"),
+            Some("//evil.example/"),
+            Some("https://evil.example/"),
+            Some("HTTPS://evil.example/"),
+            Some("javascript:alert(1)"),
+            Some("/\\evil.example"),
+            Some("/\\x"),
+            Some("//x"),
+            Some("/%09/evil.example"),
+            Some("/\t/evil.example"),
+            Some("/%0d"),
+            Some("/%0d%0aSet-Cookie:%20x=1"),
+            Some("/\r\nSet-Cookie: x=1"),
+            Some("/%2F/evil.example"),
+            Some("/%5Cevil.example"),
+            Some("/a/../..//evil.example"),
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+    }
 
     #[test]
     fn cookies_are_found_by_exact_name() {

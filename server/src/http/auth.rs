@@ -8,6 +8,7 @@
 
 use crate::AppState;
 use crate::http::error::ApiError;
+use app::domain::Actor;
 use app::ssr::access::{Caller, Need, Policy, Principal, authorize};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -98,21 +99,44 @@ pub async fn authenticate(
     let address = client_address(peer, request.headers(), &state.config.trusted_proxies)
         .map(|ip| ip.to_string());
     let now = chrono::Utc::now();
+    let stranger = Actor::new("anonymous", address.clone());
     let principal = if let Some(presented) = bearer(request.headers()) {
         let hash = app::ssr::token::hash_token(presented);
         match state.store.authenticate_api_token(&hash, now).await? {
             Some(token) => Principal::Token(token),
-            None => return Err(unauthorized("the API token is unknown or revoked")),
+            None => {
+                state
+                    .security
+                    .record(&stranger, "token.unknown", "api", None);
+                return Err(unauthorized(
+                    "the API token is unknown, revoked or expired, or its owner is disabled",
+                ));
+            }
         }
-    } else if let Some(name) = proxy_user(&state, peer, request.headers()) {
+    } else if let Some(name) = proxy_user(&state, peer, request.headers())? {
         let found = match app::domain::Username::parse(&name) {
             Ok(username) => state.store.find_login(&username).await?,
             Err(_) => None,
         };
         match found {
-            Some((user, _)) if user.disabled_at.is_none() => Principal::User(user),
+            Some((user, _)) if user.disabled_at.is_none() => {
+                let by = Actor::new(format!("user:{}", user.username), address.clone());
+                state.security.record(
+                    &by,
+                    "session.proxy_login",
+                    &format!("user:{}", user.username),
+                    None,
+                );
+                Principal::User(user)
+            }
             _ => {
-                tracing::warn!(user = %name, "the proxy named a user Houston has no enabled account for");
+                tracing::warn!(user = ?name, "the proxy named a user Houston has no enabled account for");
+                state.security.record(
+                    &stranger,
+                    "access.refused",
+                    "proxy",
+                    Some(format!("no enabled account named {name:?}")),
+                );
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "forbidden",
@@ -146,32 +170,76 @@ pub async fn authenticate(
     Ok(next.run(request).await)
 }
 
-/// The user a trusted proxy names, when the request comes from one.
-fn proxy_user(state: &AppState, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<String> {
-    let header = state.config.proxy_user_header.as_ref()?;
-    let peer = peer?;
+/// The header a proxy proves itself with when `HOUSTON_PROXY_SECRET` is set.
+pub const PROXY_SECRET_HEADER: &str = "x-houston-proxy-secret";
+
+/// The user a trusted proxy names, when the request comes from one (and carries
+/// the proxy's shared secret, when one is set). A request from a trusted address
+/// that names a user with a wrong or missing secret is refused.
+fn proxy_user(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Result<Option<String>, ApiError> {
+    let Some(header) = state.config.proxy_user_header.as_ref() else {
+        return Ok(None);
+    };
+    let Some(peer) = peer else {
+        return Ok(None);
+    };
     if !state
         .config
         .trusted_proxies
         .iter()
         .any(|net| net.contains(&peer))
     {
-        return None;
+        return Ok(None);
     }
-    headers
+    let Some(name) = headers
         .get(header)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
+    else {
+        return Ok(None);
+    };
+    if let Some(secret) = &state.config.proxy_secret {
+        let presented = headers
+            .get(PROXY_SECRET_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !same_secret(presented, secret.as_bytes()) {
+            tracing::warn!(%peer, "a trusted address named a user without the proxy's secret");
+            state.security.record(
+                &Actor::new("anonymous", Some(peer.to_string())),
+                "proxy.bad_secret",
+                "proxy",
+                None,
+            );
+            return Err(unauthorized(
+                "this request names a user but does not carry the proxy's secret",
+            ));
+        }
+    }
+    Ok(Some(name))
+}
+
+/// Compares two secrets by their digests, so the time taken says nothing about
+/// how much of the secret was right.
+fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(presented) == Sha256::digest(expected)
 }
 
 /// What a group of API routes requires to read and to change.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Guard {
     pub read: Need,
     pub write: Need,
     pub policy: Policy,
+    /// Where refusals of known callers are recorded.
+    pub security: std::sync::Arc<app::ssr::security::SecurityLog>,
 }
 
 /// Lets a request through when the policy allows its caller what the route needs.
@@ -188,6 +256,14 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
     let caller = request.extensions().get::<Caller>().unwrap_or(&anonymous);
     if let Err(refused) = authorize(caller, need, guard.policy) {
         tracing::info!(actor = %caller.actor().name, path = %request.uri().path(), "refused: {refused}");
+        if !matches!(caller.principal, Principal::Anonymous) {
+            guard.security.record(
+                &caller.actor(),
+                "access.refused",
+                request.uri().path(),
+                Some(refused.to_string()),
+            );
+        }
         return ApiError::from(refused).into_response();
     }
     next.run(request).await

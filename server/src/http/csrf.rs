@@ -14,19 +14,36 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Whether a state-changing request's browser headers place it on this site.
-pub fn same_site(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+/// `Sec-Fetch-Site` decides when present; otherwise `Origin` must be this site's
+/// origin, scheme included (the public URL's, or `http://` + `Host`). A request
+/// with neither passes only when it carries no session cookie (curl, webhooks):
+/// a browser riding a cookie always says where it comes from.
+pub fn same_site(headers: &HeaderMap, public_url: Option<&str>, has_session: bool) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return matches!(site, "same-origin" | "none");
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
+        return !has_session;
     };
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let public_host = public_url
-        .and_then(|u| u.split_once("://"))
-        .map(|(_, rest)| rest.trim_end_matches('/'));
-    Some(origin_host) == host || Some(origin_host) == public_host
+    let expected = match public_url {
+        Some(url) => origin_of(url),
+        None => headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(|host| format!("http://{}", host.to_ascii_lowercase())),
+    };
+    expected.is_some_and(|expected| origin.eq_ignore_ascii_case(&expected))
+}
+
+/// `scheme://host[:port]` of a URL, lower-cased, without path.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    Some(format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    ))
 }
 
 pub async fn refuse_cross_site(
@@ -38,9 +55,19 @@ pub async fn refuse_cross_site(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
+    let has_session = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|h| app::ssr::session::cookie_value(h, state.sessions.cookie_name()).is_some());
     if !safe
         && super::auth::bearer(request.headers()).is_none()
-        && !same_site(request.headers(), state.config.public_url.as_deref())
+        && !same_site(
+            request.headers(),
+            state.config.public_url.as_deref(),
+            has_session,
+        )
     {
         tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
         return ApiError::new(
@@ -68,42 +95,63 @@ mod tests {
 
     #[test]
     fn fetch_metadata_then_origin_decide() {
-        assert!(same_site(
-            &headers(&[("sec-fetch-site", "same-origin")]),
-            None
-        ));
-        assert!(!same_site(
-            &headers(&[("sec-fetch-site", "cross-site")]),
-            None
-        ));
-        assert!(!same_site(
-            &headers(&[("sec-fetch-site", "same-site")]),
-            None
-        ));
-        assert!(same_site(
-            &headers(&[
+        let check = |pairs: &[(&'static str, &'static str)], public: Option<&str>| {
+            same_site(&headers(pairs), public, true)
+        };
+        assert!(check(&[("sec-fetch-site", "same-origin")], None));
+        assert!(!check(&[("sec-fetch-site", "cross-site")], None));
+        assert!(!check(&[("sec-fetch-site", "same-site")], None));
+        assert!(check(
+            &[
                 ("origin", "http://127.0.0.1:3000"),
                 ("host", "127.0.0.1:3000")
-            ]),
+            ],
             None
         ));
-        assert!(!same_site(
-            &headers(&[
+        assert!(!check(
+            &[
                 ("origin", "https://evil.example"),
                 ("host", "127.0.0.1:3000")
-            ]),
+            ],
             None
         ));
-        assert!(same_site(
-            &headers(&[
+        assert!(check(
+            &[
                 ("origin", "https://houston.example"),
                 ("host", "10.0.0.5:3000")
-            ]),
+            ],
             Some("https://houston.example/")
         ));
+        // The scheme is part of the origin.
+        assert!(!check(
+            &[
+                ("origin", "http://houston.example"),
+                ("host", "10.0.0.5:3000")
+            ],
+            Some("https://houston.example/")
+        ));
+        assert!(!check(
+            &[
+                ("origin", "https://127.0.0.1:3000"),
+                ("host", "127.0.0.1:3000")
+            ],
+            None
+        ));
+        assert!(!check(
+            &[("origin", "null"), ("host", "127.0.0.1:3000")],
+            None
+        ));
+    }
+
+    #[test]
+    fn no_browser_headers_pass_only_without_a_session() {
         assert!(
-            same_site(&headers(&[]), None),
+            same_site(&headers(&[]), None, false),
             "curl and webhooks send neither"
+        );
+        assert!(
+            !same_site(&headers(&[]), None, true),
+            "a cookie-carrying request must say where it comes from"
         );
     }
 }

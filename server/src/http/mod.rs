@@ -26,6 +26,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
                 read,
                 write,
                 policy: state.policy,
+                security: state.security.clone(),
             },
             auth::guard,
         )
