@@ -4,6 +4,42 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// A database URL fit for messages and logs: the password goes, in any of the
+/// forms libpq and sqlx accept (`user:pass@`, `?password=`, `&sslpassword=`).
+pub fn redact_database_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &base[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}{user}:***{}", &base[..scheme + 3], &base[at..])
+                }
+                None => base.to_owned(),
+            }
+        }
+        _ => base.to_owned(),
+    };
+    match query {
+        None => base,
+        Some(query) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+    }
+}
+
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{var}: {message}")]
@@ -27,6 +63,18 @@ pub struct Config {
     pub session_lifetime: chrono::Duration,
     /// A session unused this long ends (`HOUSTON_SESSION_IDLE_MINUTES`, 60).
     pub session_idle: chrono::Duration,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: std::time::Duration,
+    /// How long a request may take to be answered (event streams excepted: their
+    /// answer starts at once).
+    pub request_timeout: std::time::Duration,
+    /// Requests handled at once; more wait for a turn.
+    pub max_concurrent_requests: usize,
+    /// Open live-update streams in all, and per caller.
+    pub max_streams: usize,
+    pub max_streams_per_caller: usize,
+    /// How often a live-update stream checks that its session still lives.
+    pub stream_recheck: std::time::Duration,
     /// Largest request body the API accepts.
     pub max_body_bytes: usize,
     /// Where cargo-leptos put the compiled site (wasm, JS, CSS, public files).
@@ -136,7 +184,8 @@ impl Config {
                     return Err(ConfigError {
                         var: "HOUSTON_DATABASE_URL",
                         message: format!(
-                            "{url:?} is neither sqlite:PATH nor postgres://USER@HOST/DB"
+                            "{:?} is neither sqlite:PATH nor postgres://USER@HOST/DB",
+                            redact_database_url(&url)
                         ),
                     });
                 }
@@ -196,6 +245,14 @@ impl Config {
             chrono::Duration::hours(count("HOUSTON_SESSION_LIFETIME_HOURS", 12, 1..=24 * 30)?);
         let session_idle =
             chrono::Duration::minutes(count("HOUSTON_SESSION_IDLE_MINUTES", 60, 5..=24 * 60 * 30)?);
+        let secs = |n: i64| std::time::Duration::from_secs(n.unsigned_abs());
+        let header_timeout = secs(count("HOUSTON_HEADER_TIMEOUT_SECS", 10, 1..=300)?);
+        let request_timeout = secs(count("HOUSTON_REQUEST_TIMEOUT_SECS", 30, 1..=3600)?);
+        let size = |n: i64| usize::try_from(n).unwrap_or(1);
+        let max_concurrent_requests =
+            size(count("HOUSTON_MAX_CONCURRENT_REQUESTS", 512, 1..=100_000)?);
+        let max_streams = size(count("HOUSTON_MAX_STREAMS", 1000, 1..=100_000)?);
+        let max_streams_per_caller = size(count("HOUSTON_MAX_STREAMS_PER_CALLER", 16, 1..=1000)?);
         let trusted_proxies = match get("HOUSTON_TRUSTED_PROXIES") {
             Some(raw) => parse_networks("HOUSTON_TRUSTED_PROXIES", &raw)?,
             None => Vec::new(),
@@ -243,6 +300,12 @@ impl Config {
             github_webhook_allow_unsigned,
             session_lifetime,
             session_idle,
+            header_timeout,
+            request_timeout,
+            max_concurrent_requests,
+            max_streams,
+            max_streams_per_caller,
+            stream_recheck: crate::events::SESSION_RECHECK,
             max_body_bytes,
             site_root,
             public_url,
@@ -291,6 +354,37 @@ mod tests {
             assert_eq!(err.var, var);
             assert!(err.to_string().starts_with(var), "{err}");
         }
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(
+            redact_database_url("postgres://houston:s3cret@db:5432/houston"),
+            "postgres://houston:***@db:5432/houston"
+        );
+        assert_eq!(
+            redact_database_url("postgres://houston:p%40ss@w@db/houston"),
+            "postgres://houston:***@db/houston"
+        );
+        assert_eq!(
+            redact_database_url("postgresql://houston@db/houston?password=s3cret&sslmode=require"),
+            "postgresql://houston@db/houston?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_database_url("postgres://db/houston?user=h&sslpassword=k3y"),
+            "postgres://db/houston?user=h&sslpassword=***"
+        );
+        assert_eq!(
+            redact_database_url("postgres://houston@db/houston"),
+            "postgres://houston@db/houston"
+        );
+        assert_eq!(
+            redact_database_url("sqlite:data/houston.db"),
+            "sqlite:data/houston.db"
+        );
+        let err =
+            load(&[("HOUSTON_DATABASE_URL", "mysql://root:hunter2@db/x")]).expect_err("invalid");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod http;
+pub mod listener;
 pub mod storage;
 
 use app::ssr::Store;
@@ -166,6 +167,13 @@ pub fn router(state: AppState) -> Router {
         ));
     with_security_headers(app, state.config.is_https())
         .layer(axum::middleware::from_fn(no_store))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            state.config.max_concurrent_requests,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

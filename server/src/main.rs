@@ -4,7 +4,7 @@ use anyhow::Context;
 use app::domain::{Actor, NewPassword, Role, TokenScope, Username};
 use app::ssr::password;
 use clap::{Args, Parser, Subcommand};
-use houston::config::{Config, Overrides};
+use houston::config::{Config, Overrides, redact_database_url};
 use houston::{AppState, demo, router, storage};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -179,20 +179,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::from_env(&overrides)?;
     init_tracing(&config.log_filter);
-    let store = storage::open(&config.database_url)
-        .await
-        .with_context(|| format!("opening the database {}", redact(&config.database_url)))?;
+    let store = storage::open(&config.database_url).await.with_context(|| {
+        format!(
+            "opening the database {}",
+            redact_database_url(&config.database_url)
+        )
+    })?;
     match command {
         Command::Serve { .. } => serve(store, config).await,
         Command::Migrate => {
-            println!("migrations applied to {}", redact(&config.database_url));
+            println!(
+                "migrations applied to {}",
+                redact_database_url(&config.database_url)
+            );
             Ok(())
         }
         Command::Demo { days, seed } => {
             let created = demo::load(store.as_ref(), days, seed).await?;
             println!(
                 "demo data loaded: {created} new deploys over {days} days in {}",
-                redact(&config.database_url)
+                redact_database_url(&config.database_url)
             );
             Ok(())
         }
@@ -209,22 +215,6 @@ fn init_tracing(filter: &str) {
         .with_env_filter(filter)
         .with_target(false)
         .try_init();
-}
-
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _password)) => {
-                    format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-                }
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }
 
 async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> anyhow::Result<()> {
@@ -273,6 +263,7 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
     })
     .await?;
     let bind = config.bind;
+    let header_timeout = config.header_timeout;
     let backend = store.backend();
     let public_url = config
         .public_url
@@ -292,11 +283,15 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
         .await
         .with_context(|| format!("HOUSTON_BIND: cannot listen on {bind}"))?;
     tracing::info!(%bind, database = backend, "Houston is listening on http://{bind}");
-    axum::serve(
+    houston::listener::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        houston::listener::ListenerLimits {
+            header_read_timeout: header_timeout,
+            shutdown_grace: std::time::Duration::from_secs(10),
+        },
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await?;
     tracing::info!("Houston stopped");
     Ok(())
@@ -528,22 +523,4 @@ async fn deploy_status(args: DeployStatusArgs) -> anyhow::Result<()> {
     .await?;
     eprintln!("deploy {} is now {}", args.id, args.status);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_redacted_from_database_urls() {
-        assert_eq!(
-            redact("postgres://houston:s3cret@db:5432/houston"),
-            "postgres://houston:***@db:5432/houston"
-        );
-        assert_eq!(
-            redact("postgres://houston@db/houston"),
-            "postgres://houston@db/houston"
-        );
-        assert_eq!(redact("sqlite:data/houston.db"), "sqlite:data/houston.db");
-    }
 }

@@ -887,6 +887,118 @@ async fn sign_in_never_sends_people_off_site() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_update_streams_are_capped_and_end_with_their_session() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let db = support::sqlite().await;
+    let mut config = Config::from_lookup(
+        |k| (k == "HOUSTON_MAX_STREAMS_PER_CALLER").then(|| "2".to_owned()),
+        &Overrides::default(),
+    )
+    .expect("config");
+    config.stream_recheck = std::time::Duration::from_millis(100);
+    let state = AppState::new(db.store.clone(), config);
+    let h = Harness {
+        app: router(state.clone()),
+        state,
+        db,
+    };
+    let (_, cookie) = h.person("ada", Role::Viewer).await;
+    let open = || async {
+        h.app
+            .clone()
+            .oneshot(request(
+                "GET",
+                "/api/v1/events",
+                Payload::None,
+                Some(&cookie),
+            ))
+            .await
+            .expect("response")
+    };
+    let first = open().await;
+    let second = open().await;
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let third = open().await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers().contains_key(header::RETRY_AFTER));
+    drop(second);
+    let again = open().await;
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "a closed stream frees its slot"
+    );
+    drop(again);
+
+    // Signing out ends the open stream within a recheck.
+    let r = h
+        .send(request("POST", "/api/logout", Payload::None, Some(&cookie)))
+        .await;
+    assert!(r.status.is_success() || r.status.is_redirection());
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        first.into_body().collect(),
+    )
+    .await;
+    assert!(ended.is_ok(), "the stream of an ended session closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_cannot_hold_connections_open() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = harness(support::sqlite().await, &[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(houston::listener::serve(
+        listener,
+        h.app.clone(),
+        houston::listener::ListenerLimits {
+            header_read_timeout: std::time::Duration::from_millis(300),
+            shutdown_grace: std::time::Duration::from_secs(1),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // A whole request is answered, with the peer address known.
+    let mut quick = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    quick
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = String::new();
+    quick.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Headers that never finish: the connection is closed after the deadline.
+    let mut slow = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the server hung up on the slow client");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let _ = stop.send(());
+    server.await.expect("task").expect("serve");
+}
+
 #[tokio::test]
 async fn state_changes_from_another_site_are_refused() {
     let h = harness(support::sqlite().await, &[]).await;
