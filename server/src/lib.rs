@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod listener;
 pub mod storage;
 

@@ -278,6 +278,16 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
             public_url.trim_end_matches('/')
         );
     }
+    {
+        let (store, idle) = (store.clone(), state.sessions.idle);
+        houston::jobs::every("prune", std::time::Duration::from_secs(600), move || {
+            let store = store.clone();
+            async move {
+                houston::jobs::prune::run(store.as_ref(), chrono::Utc::now(), idle).await?;
+                Ok(())
+            }
+        });
+    }
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await

@@ -1209,6 +1209,102 @@ async fn parallel_attempts_never_pass_the_limit(store: Arc<dyn Store>) {
     );
 }
 
+async fn pruning_deletes_only_what_is_no_longer_needed(store: Arc<dyn Store>) {
+    use app::domain::LoginLimits;
+    use app::ssr::{DeliveryOutcome, DeliveryWork, PruneCounts};
+    let s = store.as_ref();
+    let user = s
+        .create_user(
+            &Username::parse("ada").expect("valid"),
+            "$argon2id$fake",
+            Role::Viewer,
+            &ci(),
+            t0(),
+        )
+        .await
+        .expect("user");
+    let me = Actor::new("user:ada", None);
+    // Expired, idle and live sessions (the expired one already goes when ada's
+    // next session starts; the idle one only by pruning).
+    s.create_session("expired", &user, t0() + Duration::hours(1), &me, t0())
+        .await
+        .expect("s");
+    s.create_session(
+        "idle",
+        &user,
+        t0() + Duration::hours(12),
+        &me,
+        t0() + Duration::minutes(30),
+    )
+    .await
+    .expect("s");
+    s.create_session(
+        "live",
+        &user,
+        t0() + Duration::hours(12),
+        &me,
+        t0() + Duration::minutes(110),
+    )
+    .await
+    .expect("s");
+    // Old and recent delivery ids.
+    let work = DeliveryWork::Register(NewDeploy {
+        source: DeploySource::GithubWebhook,
+        external_id: Some("github:a/b#1".into()),
+        ..deploy("b", "prod", "1", t0())
+    });
+    s.apply_webhook_delivery(Some("old"), &work, &ci(), t0() - Duration::days(40))
+        .await
+        .expect("d");
+    s.apply_webhook_delivery(Some("new"), &work, &ci(), t0())
+        .await
+        .expect("d");
+    // Old and recent sign-in attempts.
+    let limits = LoginLimits::DEFAULT;
+    s.reserve_login_attempt("ada", "10.0.0.1", t0() - Duration::hours(1), &limits)
+        .await
+        .expect("r");
+    s.reserve_login_attempt("ada", "10.0.0.1", t0() + Duration::minutes(115), &limits)
+        .await
+        .expect("r");
+
+    let now = t0() + Duration::minutes(120);
+    let counts = houston::jobs::prune::run(s, now, Duration::hours(1))
+        .await
+        .expect("prune");
+    assert_eq!(
+        counts,
+        PruneCounts {
+            sessions: 1,
+            deliveries: 1,
+            attempts: 1
+        }
+    );
+    assert!(
+        s.session_user("live", now, now - Duration::hours(1))
+            .await
+            .expect("s")
+            .is_some()
+    );
+    assert_eq!(
+        s.apply_webhook_delivery(Some("new"), &work, &ci(), now)
+            .await
+            .expect("again"),
+        DeliveryOutcome::Duplicate,
+        "recent delivery ids are kept"
+    );
+    assert!(matches!(
+        s.apply_webhook_delivery(Some("old"), &work, &ci(), now)
+            .await
+            .expect("again"),
+        DeliveryOutcome::Registered(_)
+    ));
+    let again = houston::jobs::prune::run(s, now, Duration::hours(1))
+        .await
+        .expect("prune");
+    assert_eq!(again, PruneCounts::default(), "a second pass finds nothing");
+}
+
 async fn webhook_deliveries_are_claimed_with_their_effect(store: Arc<dyn Store>) {
     use app::ssr::{DeliveryOutcome, DeliveryWork};
     let s = store.as_ref();
@@ -1376,6 +1472,7 @@ contract!(
     tokens_expire_and_stop_with_their_owner,
     houston_always_keeps_an_enabled_admin,
     racing_demotions_leave_an_admin,
+    pruning_deletes_only_what_is_no_longer_needed,
     webhook_deliveries_are_claimed_with_their_effect,
     concurrent_status_reports_follow_the_rule,
     ping_answers,

@@ -38,6 +38,23 @@ pub enum LoginReservation {
     Reserved { id: i64, account_failures: u32 },
 }
 
+/// Where pruning cuts: rows older than these go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneCutoffs {
+    pub now: DateTime<Utc>,
+    pub sessions_idle_before: DateTime<Utc>,
+    pub deliveries_before: DateTime<Utc>,
+    pub attempts_before: DateTime<Utc>,
+}
+
+/// What one pruning pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneCounts {
+    pub sessions: u64,
+    pub deliveries: u64,
+    pub attempts: u64,
+}
+
 /// Sessions one person may hold at once (browsers, devices); signing in again
 /// beyond this ends the oldest.
 pub const MAX_SESSIONS_PER_USER: i64 = 10;
@@ -256,6 +273,11 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         limits: &LoginLimits,
     ) -> Result<LoginReservation, StoreError>;
+
+    /// Deletes what is no longer needed: sessions expired or idle before
+    /// `sessions_idle_before`, webhook delivery ids received before
+    /// `deliveries_before`, sign-in attempts before `attempts_before`.
+    async fn prune(&self, cutoffs: &PruneCutoffs) -> Result<PruneCounts, StoreError>;
 
     /// Forgets a reserved attempt whose password was right.
     async fn clear_login_attempt(&self, id: i64) -> Result<(), StoreError>;
