@@ -65,6 +65,16 @@ enum UserAction {
         role: String,
     },
     List,
+    /// Give an account a new password and end its sessions. The password is read
+    /// from standard input when one is piped in; otherwise one is generated and
+    /// printed once.
+    ResetPassword {
+        /// The account's user name.
+        name: String,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -404,20 +414,7 @@ async fn user_command(store: &dyn app::ssr::Store, action: UserAction) -> anyhow
             let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
             let role = Role::parse(&role)
                 .ok_or_else(|| anyhow::anyhow!("--role: use viewer, deployer, lead or admin"))?;
-            let (password, generated) = if std::io::stdin().is_terminal() {
-                (
-                    app::ssr::token::generate_token()
-                        .trim_start_matches(app::ssr::token::TOKEN_PREFIX)[..24]
-                        .to_owned(),
-                    true,
-                )
-            } else {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-            };
-            let password =
-                NewPassword::parse(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+            let (password, generated) = password_from_stdin_or_generated(&username)?;
             let hash = password::hash_password(&password)
                 .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
             let user = store
@@ -426,6 +423,28 @@ async fn user_command(store: &dyn app::ssr::Store, action: UserAction) -> anyhow
             eprintln!("user {} created with role {}", user.username, user.role);
             if generated {
                 eprintln!("its password is shown once:");
+                println!("{}", password.expose());
+            }
+        }
+        UserAction::ResetPassword { name, reason } => {
+            let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("NAME: {e}"))?;
+            let (password, generated) = password_from_stdin_or_generated(&username)?;
+            let hash = password::hash_password(&password)
+                .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+            let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+            store
+                .set_password(
+                    &username,
+                    &hash,
+                    None,
+                    &cli_actor(),
+                    reason,
+                    chrono::Utc::now(),
+                )
+                .await?;
+            eprintln!("the password of {username} was reset and its sessions ended");
+            if generated {
+                eprintln!("the new password is shown once:");
                 println!("{}", password.expose());
             }
         }
@@ -446,6 +465,23 @@ async fn user_command(store: &dyn app::ssr::Store, action: UserAction) -> anyhow
         }
     }
     Ok(())
+}
+
+/// A password piped in on standard input (checked like any new password), or a
+/// generated one when standard input is a terminal; `true` when generated.
+fn password_from_stdin_or_generated(username: &Username) -> anyhow::Result<(NewPassword, bool)> {
+    if std::io::stdin().is_terminal() {
+        let generated = NewPassword::parse(&password::generate_password())
+            .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+        return Ok((generated, true));
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let typed = NewPassword::parse(line.trim_end_matches(['\r', '\n']))
+        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    password::refuse_weak(&typed, username.as_str())
+        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    Ok((typed, false))
 }
 
 async fn post_json(

@@ -201,6 +201,18 @@ fn matrix() -> Vec<Row> {
             Form("username=target&disabled=false"),
             ADMIN,
         ),
+        row(
+            "POST",
+            "/api/admin/reset-password",
+            Form("username=target"),
+            ADMIN,
+        ),
+        row(
+            "POST",
+            "/api/account/password",
+            Form("current=not+the+password&new=another+long+password"),
+            [401, 422, 422, 422, 422],
+        ),
         row("POST", "/api/admin/tokens", None, ADMIN),
         row(
             "POST",
@@ -997,6 +1009,117 @@ async fn slow_clients_cannot_hold_connections_open() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let _ = stop.send(());
     server.await.expect("task").expect("serve");
+}
+
+#[tokio::test]
+async fn people_rotate_their_password_and_admins_reset_others() {
+    let h = harness(support::sqlite().await, &[]).await;
+    let (_, here) = h.person("ada", Role::Viewer).await;
+    // A second session of ada's, on another device.
+    let elsewhere = h
+        .send(login("ada", PASSWORD, "10.5.0.2:4000"))
+        .await
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_owned();
+    let whoami = |cookie: &str| request("POST", "/api/whoami", Payload::None, Some(cookie));
+    assert!(h.send(whoami(&elsewhere)).await.text.contains("ada"));
+    let change = |current: &str, new: &str| {
+        let body: &'static str = Box::leak(
+            format!(
+                "current={}&new={}",
+                current.replace(' ', "+"),
+                new.replace(' ', "+")
+            )
+            .into_boxed_str(),
+        );
+        request(
+            "POST",
+            "/api/account/password",
+            Payload::Form(body),
+            Some(&here),
+        )
+    };
+    let wrong = h
+        .send(change("not my password", "a brand new passphrase"))
+        .await;
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.text
+    );
+    assert!(wrong.text.contains("current"), "{}", wrong.text);
+    let common = h.send(change(PASSWORD, "qwertyuiop123")).await;
+    assert_eq!(
+        common.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        common.text
+    );
+    let done = h.send(change(PASSWORD, "a brand new passphrase")).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert!(
+        h.send(whoami(&here)).await.text.contains("ada"),
+        "this session stays"
+    );
+    assert_eq!(
+        h.send(whoami(&elsewhere)).await.text,
+        "null",
+        "the other one ended"
+    );
+    let old = h.send(login("ada", PASSWORD, "10.5.0.3:4000")).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let new = h
+        .send(login("ada", "a brand new passphrase", "10.5.0.3:4000"))
+        .await;
+    assert!(
+        new.header("set-cookie").starts_with("houston_session="),
+        "{}",
+        new.text
+    );
+    assert_eq!(audit_count(&h, "user.password").await, 1);
+
+    // An admin resets ada's password: every session of hers ends, the new
+    // generated password works, and it is shown only in the answer.
+    let (_, admin) = h.person("root", Role::Admin).await;
+    let reset = h
+        .send(request(
+            "POST",
+            "/api/admin/reset-password",
+            Payload::Form("username=ada&reason=forgot+it"),
+            Some(&admin),
+        ))
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    let generated: String = serde_json::from_str(&reset.text).expect("password");
+    assert_eq!(generated.len(), 24);
+    assert_eq!(h.send(whoami(&here)).await.text, "null");
+    let with_it = h.send(login("ada", &generated, "10.5.0.4:4000")).await;
+    assert!(
+        with_it.header("set-cookie").starts_with("houston_session="),
+        "{}",
+        with_it.text
+    );
+    let entries =
+        h.db.store
+            .list_audit(&app::domain::AuditFilter {
+                action: Some("user.password".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+    assert_eq!(entries[0].actor, "user:root");
+    assert_eq!(entries[0].reason.as_deref(), Some("forgot it"));
+    assert!(
+        !entries
+            .iter()
+            .any(|e| format!("{e:?}").contains(&generated)),
+        "never logged"
+    );
 }
 
 #[tokio::test]

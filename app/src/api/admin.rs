@@ -37,6 +37,7 @@ pub async fn create_user(
             })?;
             let password = NewPassword::parse(&password)
                 .map_err(|e| AppError::validation("password", e.to_string()))?;
+            crate::ssr::password::refuse_weak(&password, username.as_str())?;
             let hash = crate::ssr::password::hash_off_thread(password).await?;
             Ok(crate::ssr::store()?
                 .create_user(&username, &hash, role, &caller.actor(), chrono::Utc::now())
@@ -103,6 +104,38 @@ pub async fn set_user_disabled(
 }
 
 /// Every token, with the server's clock so the page can tell expired ones.
+/// Gives an account a new, generated password (shown once, in the answer) and
+/// ends all of its sessions: for someone who forgot theirs, or whose password
+/// may have leaked.
+#[server(endpoint = "admin/reset-password")]
+pub async fn reset_password(username: String, reason: Option<String>) -> Result<String, AppError> {
+    use crate::domain::NewPassword;
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            let caller = require(Need::MANAGE_ACCESS)?;
+            let username = ssr::other_account(&caller, &username)?;
+            let reason = ssr::reason(reason)?;
+            let generated = crate::ssr::password::generate_password();
+            let password = NewPassword::parse(&generated)
+                .map_err(|e| AppError::validation("password", e.to_string()))?;
+            let hash = crate::ssr::password::hash_off_thread(password).await?;
+            crate::ssr::store()?
+                .set_password(
+                    &username,
+                    &hash,
+                    None,
+                    &caller.actor(),
+                    reason.as_deref(),
+                    chrono::Utc::now(),
+                )
+                .await?;
+            Ok(generated)
+        }
+        .await,
+    )
+}
+
 #[server(endpoint = "admin/tokens")]
 pub async fn list_tokens() -> Result<AsOf<Vec<ApiToken>>, AppError> {
     use crate::ssr::access::{Need, answer, require};
@@ -232,7 +265,7 @@ mod ssr {
             Username::parse(raw).map_err(|e| AppError::validation("username", e.to_string()))?;
         if caller.user().is_some_and(|u| u.username == username) {
             return Err(AppError::Conflict {
-                message: "you cannot change your own role or disable yourself; ask another admin"
+                message: "you cannot change your own role, disable yourself or reset your own password here; use your account page or ask another admin"
                     .into(),
             });
         }

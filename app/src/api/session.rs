@@ -60,6 +60,14 @@ pub async fn logout() -> Result<(), AppError> {
     )
 }
 
+/// Changes the signed-in person's own password: the current one is required (and
+/// throttled like a sign-in), the new one must not be common; the person's other
+/// sessions end, this one stays.
+#[server(endpoint = "account/password")]
+pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+    crate::ssr::access::answer(ssr::change_password(current, new).await)
+}
+
 /// Whether Houston still waits for its first account.
 #[server(endpoint = "setup-status")]
 pub async fn setup_needed() -> Result<bool, AppError> {
@@ -218,6 +226,77 @@ mod ssr {
         Ok(())
     }
 
+    pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+        use crate::ssr::access::{Need, require};
+        let caller = require(Need::PERSON)?;
+        let user = caller.user().cloned().ok_or_else(AppError::internal)?;
+        if current.len() > MAX_PASSWORD_BYTES {
+            return Err(AppError::validation(
+                "current",
+                "that is not your current password",
+            ));
+        }
+        let new =
+            NewPassword::parse(&new).map_err(|e| AppError::validation("new", e.to_string()))?;
+        crate::ssr::password::refuse_weak(&new, user.username.as_str())
+            .map_err(|_| AppError::validation("new", "this password is in a list of common passwords or is your user name; choose another"))?;
+        let store = crate::ssr::store()?;
+        let now = Utc::now();
+        let address = caller
+            .address
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .map_or_else(|| "unknown".to_owned(), throttle_key);
+        let slot = slot()?;
+        let reservation = match store
+            .reserve_login_attempt(user.username.as_str(), &address, now, &LoginLimits::DEFAULT)
+            .await?
+        {
+            LoginReservation::Locked { until } => {
+                return Err(AppError::RateLimited {
+                    message: "too many wrong passwords; try again later".into(),
+                    retry_after_secs: u64::try_from((until - now).num_seconds().max(1))
+                        .unwrap_or(1),
+                });
+            }
+            LoginReservation::Reserved { id, .. } => id,
+        };
+        let stored = store
+            .find_login(&user.username)
+            .await?
+            .map(|(_, hash)| hash);
+        if stored.is_none() || !verify_off_thread(slot, current, stored).await {
+            store
+                .append_audit(
+                    &caller.actor(),
+                    "session.login_failed",
+                    &format!("user:{}", user.username),
+                    Some("wrong current password when changing it"),
+                    now,
+                )
+                .await?;
+            return Err(AppError::validation(
+                "current",
+                "that is not your current password",
+            ));
+        }
+        store.clear_login_attempt(reservation).await?;
+        let hash = hash_off_thread(new).await?;
+        let keep = request_session_id().await?.map(|id| hash_session_id(&id));
+        store
+            .set_password(
+                &user.username,
+                &hash,
+                keep.as_deref(),
+                &caller.actor(),
+                None,
+                now,
+            )
+            .await?;
+        tracing::info!(user = %user.username, "password changed; other sessions ended");
+        Ok(())
+    }
+
     pub async fn complete_setup(
         secret: String,
         username: String,
@@ -238,6 +317,7 @@ mod ssr {
             .map_err(|e| AppError::validation("username", e.to_string()))?;
         let password = NewPassword::parse(&password)
             .map_err(|e| AppError::validation("password", e.to_string()))?;
+        crate::ssr::password::refuse_weak(&password, username.as_str())?;
         let hash = hash_off_thread(password).await?;
         let caller = caller()?;
         let by = Actor::new(format!("setup:{username}"), caller.address.clone());

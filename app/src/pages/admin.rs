@@ -3,8 +3,8 @@
 
 use crate::api::AsOf;
 use crate::api::{
-    CreateToken, CreateUser, RevokeToken, SetUserDisabled, SetUserRole, list_audit, list_tokens,
-    list_users,
+    CreateToken, CreateUser, ResetPassword, RevokeToken, SetUserDisabled, SetUserRole, list_audit,
+    list_tokens, list_users,
 };
 use crate::components::absolute_time;
 use crate::domain::{AUDIT_ACTIONS, AuditQuery, Role, TokenScope};
@@ -44,6 +44,7 @@ pub fn AdminUsersPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let set_role = ServerAction::<SetUserRole>::new();
     let set_disabled = ServerAction::<SetUserDisabled>::new();
+    let reset = ServerAction::<ResetPassword>::new();
     let users = Resource::new(
         move || {
             (
@@ -55,8 +56,11 @@ pub fn AdminUsersPage() -> impl IntoView {
         |_| list_users(),
     );
     let create_error = move || failure(create.value().get());
-    let row_error =
-        move || failure(set_role.value().get()).or_else(|| failure(set_disabled.value().get()));
+    let row_error = move || {
+        failure(set_role.value().get())
+            .or_else(|| failure(set_disabled.value().get()))
+            .or_else(|| failure(reset.value().get()))
+    };
     view! {
         <Title text="Users" />
         <div class="page-head">
@@ -83,6 +87,16 @@ pub fn AdminUsersPage() -> impl IntoView {
             </p>
         </section>
         {move || view! { <FormError message=row_error() /> }}
+        {move || match (reset.input().get(), reset.value().get()) {
+            (_, Some(Ok(password))) => view! {
+                <section class="panel secret-once" data-testid="reset-password" role="status">
+                    <h2>"Password reset"</h2>
+                    <p>"Give this password to its owner now; Houston will not show it again. Their sessions have ended."</p>
+                    <code class="secret">{password}</code>
+                </section>
+            }.into_any(),
+            _ => ().into_any(),
+        }}
         <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
             {move || Suspend::new(async move {
                 match users.await {
@@ -93,7 +107,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                 <tbody>
                                     {users.into_iter().map(|user| {
                                         let name = user.username.to_string();
-                                        let (role_name, toggle_name) = (name.clone(), name.clone());
+                                        let (role_name, toggle_name, reset_name) = (name.clone(), name.clone(), name.clone());
                                         let role_label = format!("Role of {name}");
                                         let disabled = user.disabled_at.is_some();
                                         view! {
@@ -117,6 +131,10 @@ pub fn AdminUsersPage() -> impl IntoView {
                                                         <input type="hidden" name="disabled" value=(!disabled).to_string() />
                                                         <input type="text" name="reason" class="reason" placeholder="why (optional)" aria-label="Reason for the audit log" />
                                                         <button type="submit" class="button ghost small">{if disabled { "Enable" } else { "Disable" }}</button>
+                                                    </ActionForm>
+                                                    <ActionForm action=reset attr:class="row-form">
+                                                        <input type="hidden" name="username" value=reset_name />
+                                                        <button type="submit" class="button ghost small">"Reset password"</button>
                                                     </ActionForm>
                                                 </td>
                                             </tr>

@@ -1,6 +1,6 @@
 //! Signing in, and the account page only a signed-in person sees.
 
-use crate::api::{Login, setup_needed, whoami};
+use crate::api::{ChangePassword, Login, setup_needed, whoami};
 use crate::pages::ErrorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -70,6 +70,7 @@ pub fn AccountPage() -> impl IntoView {
                                 <div><dt>"Role"</dt><dd>{user.role.to_string()}</dd></div>
                             </dl>
                         </section>
+                        <ChangePasswordForm />
                     }.into_any(),
                     Ok(None) => {
                         #[cfg(feature = "ssr")]
@@ -90,5 +91,27 @@ pub fn AccountPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// Changing one's own password: the current one, then the new one. Other
+/// sessions of the account end; this one stays.
+#[component]
+fn ChangePasswordForm() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    view! {
+        <section class="panel">
+            <h2>"Change your password"</h2>
+            <ActionForm action=change attr:class="inline-form" attr:data-testid="change-password">
+                <label><span>"Current password"</span><input type="password" name="current" required autocomplete="current-password" /></label>
+                <label><span>"New password (12+ characters)"</span><input type="password" name="new" minlength="12" required autocomplete="new-password" /></label>
+                <button type="submit" class="button" disabled=move || change.pending().get()>"Change password"</button>
+            </ActionForm>
+            {move || match change.value().get() {
+                Some(Ok(())) => view! { <p class="form-note" role="status">"Password changed. Your other sessions have ended."</p> }.into_any(),
+                Some(Err(error)) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                None => ().into_any(),
+            }}
+        </section>
     }
 }

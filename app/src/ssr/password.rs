@@ -26,6 +26,36 @@ pub fn hash_password(password: &NewPassword) -> Result<String, argon2::password_
         .to_string())
 }
 
+/// A new random password for an account: 24 hex characters (96 bits).
+pub fn generate_password() -> String {
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Refuses a new password that is in a list of common passwords (about 100,000
+/// leaked ones, compared as typed and lower-cased) or is the user name itself:
+/// length alone lets `password1234` through.
+pub fn refuse_weak(password: &NewPassword, username: &str) -> Result<(), AppError> {
+    let typed = password.expose();
+    let lower = typed.to_lowercase();
+    if passwords::analyzer::is_common_password(typed)
+        || passwords::analyzer::is_common_password(&lower)
+    {
+        return Err(AppError::validation(
+            "password",
+            "this password is in a list of common passwords; choose another",
+        ));
+    }
+    if lower.trim() == username.trim().to_lowercase() {
+        return Err(AppError::validation(
+            "password",
+            "the password must not be the user name",
+        ));
+    }
+    Ok(())
+}
+
 /// Password checks that may run at once: each takes ~19 MiB and tens of
 /// milliseconds of a core, so an unbounded flood of sign-ins would exhaust the
 /// host. Twice the cores keeps them busy without queueing behind each other.
@@ -114,6 +144,18 @@ pub fn decoy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_passwords_and_the_user_name_are_refused() {
+        let check = |p: &str, user: &str| {
+            refuse_weak(&NewPassword::parse(p).expect("long enough"), user).is_ok()
+        };
+        assert!(!check("000000000000", "ada"));
+        assert!(!check("qwertyuiop123", "ada"), "in the list");
+        assert!(!check("QWERTYUIOP123", "ada"), "lower-cased too");
+        assert!(!check("ada.lovelace1", "ada.lovelace1"));
+        assert!(check("correct horse battery", "ada"));
+    }
 
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters_and_verify() {

@@ -248,6 +248,19 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<User, StoreError>;
 
+    /// Replaces an account's password hash and records `user.password`; ends the
+    /// account's sessions except `keep_session` (the one changing its own
+    /// password stays signed in). `NotFound` when there is no such account.
+    async fn set_password(
+        &self,
+        username: &Username,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        by: &Actor,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+
     /// Stores a session under the hash of its id and records `session.login`, in
     /// one transaction. A person keeps at most `MAX_SESSIONS_PER_USER` sessions: the
     /// oldest go.

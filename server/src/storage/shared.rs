@@ -825,6 +825,43 @@ macro_rules! impl_store {
                 Ok(user)
             }
 
+            #[tracing::instrument(skip(self, password_hash, keep_session, by), fields(actor = %by.name))]
+            async fn set_password(
+                &self,
+                username: &app::domain::Username,
+                password_hash: &str,
+                keep_session: Option<&str>,
+                by: &app::domain::Actor,
+                reason: Option<&str>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::domain::User, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let row = sqlx::query_as::<_, $crate::storage::rows::UserRow>(sqlx::AssertSqlSafe(format!(
+                    "UPDATE users SET password_hash = $1 WHERE username = $2 RETURNING {}",
+                    $crate::storage::rows::USER_COLUMNS
+                )))
+                .bind(password_hash)
+                .bind(username.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?
+                .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no user named \"{username}\"")))?;
+                let user: app::domain::User = row.try_into()?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                    .bind(user.id)
+                    .bind(keep_session.unwrap_or_default())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?
+                    .rows_affected();
+                let detail = format!("{ended} other session(s) ended");
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.password", &format!("user:{username}"), reason, Some(detail.as_str()));
+                tx.commit().await.map_err(backend_error)?;
+                Ok(user)
+            }
+
             #[tracing::instrument(skip(self, id_hash, user, by), fields(user = %user.username))]
             async fn create_session(
                 &self,
