@@ -39,6 +39,8 @@ pub struct AppState {
     pub setup: Arc<SetupGate>,
     /// Security events for the audit log, rate-limited.
     pub security: Arc<SecurityLog>,
+    /// The bound on password hashing and checking at once.
+    pub password_slots: app::ssr::password::PasswordSlots,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -57,9 +59,11 @@ impl AppState {
             .build();
         Self {
             security: Arc::new(SecurityLog::new(store.clone())),
+            password_slots: app::ssr::password::PasswordSlots::for_this_host(),
             store,
             policy: Policy {
                 anonymous_read: config.allow_anonymous_read,
+                second_factor_from: config.require_second_factor,
             },
             sessions: SessionSettings {
                 secure: config.is_https(),
@@ -133,6 +137,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let (sessions, policy, setup) = (state.sessions, state.policy, state.setup.clone());
     let security = state.security.clone();
+    let password_slots = state.password_slots.clone();
     let app = Router::new()
         .nest("/api/v1", http::api_router(&state))
         .route("/healthz", get(http::health::healthz))
@@ -146,6 +151,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(policy);
                 provide_context(setup.clone());
                 provide_context(security.clone());
+                provide_context(password_slots.clone());
             },
             move || app::shell(options.clone()),
         )

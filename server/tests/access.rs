@@ -213,6 +213,30 @@ fn matrix() -> Vec<Row> {
             Form("current=not+the+password&new=another+long+password"),
             [401, 422, 422, 422, 422],
         ),
+        row(
+            "POST",
+            "/api/admin/reset-second-factor",
+            Form("username=target&reason=lost+phone"),
+            ADMIN,
+        ),
+        row(
+            "POST",
+            "/api/account/second-factor/confirm",
+            Form("code=000000"),
+            [401, 409, 409, 409, 409],
+        ),
+        row(
+            "POST",
+            "/api/account/second-factor/off",
+            Form("password=not+the+password"),
+            [401, 422, 422, 422, 422],
+        ),
+        row(
+            "POST",
+            "/api/account/second-factor/begin",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
         row("POST", "/api/admin/tokens", None, ADMIN),
         row(
             "POST",
@@ -1120,6 +1144,130 @@ async fn people_rotate_their_password_and_admins_reset_others() {
             .any(|e| format!("{e:?}").contains(&generated)),
         "never logged"
     );
+}
+
+#[tokio::test]
+async fn a_second_factor_guards_sign_in_and_can_be_required() {
+    let h = harness(
+        support::sqlite().await,
+        &[("HOUSTON_REQUIRE_SECOND_FACTOR", "lead")],
+    )
+    .await;
+    let (_, cookie) = h.person("ada", Role::Lead).await;
+    let post = |uri: &'static str, body: Payload| request("POST", uri, body, Some(&cookie));
+    // A lead without a second factor reads, but may not act until they set one up.
+    let token = h
+        .send(post(
+            "/api/admin/create-token",
+            Payload::Form("name=x&deploy=on"),
+        ))
+        .await;
+    assert_eq!(token.status, StatusCode::FORBIDDEN);
+    let deploy = h
+        .send(post(
+            "/api/v1/deploys",
+            Payload::Json(r#"{"service":"a","environment":"b","version":"1"}"#),
+        ))
+        .await;
+    assert_eq!(deploy.status, StatusCode::FORBIDDEN, "{}", deploy.text);
+    assert!(deploy.text.contains("second factor"), "{}", deploy.text);
+
+    let begun = h
+        .send(post("/api/account/second-factor/begin", Payload::None))
+        .await;
+    assert_eq!(begun.status, StatusCode::OK, "{}", begun.text);
+    let enrolment: serde_json::Value = serde_json::from_str(&begun.text).expect("json");
+    let secret = enrolment["secret"].as_str().expect("secret").to_owned();
+    assert!(
+        enrolment["qr_svg"]
+            .as_str()
+            .expect("svg")
+            .starts_with("<svg")
+    );
+    let now = || u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
+    let wrong = h
+        .send(post(
+            "/api/account/second-factor/confirm",
+            Payload::Form("code=000000"),
+        ))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let code = app::ssr::totp::code_at(&secret, now()).expect("code");
+    let body: &'static str = Box::leak(format!("code={code}").into_boxed_str());
+    let confirmed = h
+        .send(post(
+            "/api/account/second-factor/confirm",
+            Payload::Form(body),
+        ))
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    let recovery: Vec<String> = serde_json::from_str(&confirmed.text).expect("codes");
+    assert_eq!(recovery.len(), 10);
+    // Now the lead may act.
+    let deploy = h
+        .send(post(
+            "/api/v1/deploys",
+            Payload::Json(r#"{"service":"a","environment":"b","version":"1"}"#),
+        ))
+        .await;
+    assert_eq!(deploy.status, StatusCode::CREATED, "{}", deploy.text);
+
+    let sign_in = |code: Option<&str>, peer: &str| {
+        let mut body = format!("username=ada&password={}", PASSWORD.replace(' ', "+"));
+        if let Some(code) = code {
+            body.push_str(&format!("&code={code}"));
+        }
+        let mut r = Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        r.extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().expect("addr")));
+        r
+    };
+    let signed_in = |r: &Reply| r.header("set-cookie").starts_with("houston_session=");
+    // The password alone no longer signs in; a wrong code neither; the code that
+    // turned it on was spent, so the next step's code (or a recovery code) works.
+    let r = h.send(sign_in(None, "10.7.0.1:4000")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert!(!signed_in(&r));
+    let r = h.send(sign_in(Some("123456"), "10.7.0.2:4000")).await;
+    assert!(!signed_in(&r), "{}", r.text);
+    let r = h.send(sign_in(Some(&code), "10.7.0.3:4000")).await;
+    assert!(!signed_in(&r), "a code works once: {}", r.text);
+    let next = app::ssr::totp::code_at(&secret, now() + 30).expect("code");
+    let r = h.send(sign_in(Some(&next), "10.7.0.4:4000")).await;
+    assert!(signed_in(&r), "{}", r.text);
+    let r = h
+        .send(sign_in(Some(&recovery[0].to_uppercase()), "10.7.0.5:4000"))
+        .await;
+    assert!(signed_in(&r), "a recovery code signs in once: {}", r.text);
+    let r = h.send(sign_in(Some(&recovery[0]), "10.7.0.6:4000")).await;
+    assert!(!signed_in(&r), "and only once");
+    // A lead may not turn a required factor off; an admin can reset it (lost phone).
+    let off = h
+        .send(post(
+            "/api/account/second-factor/off",
+            Payload::Form("password=correct+horse+battery"),
+        ))
+        .await;
+    assert_eq!(off.status, StatusCode::CONFLICT, "{}", off.text);
+    let (_, admin) = h.person("root", Role::Admin).await;
+    let reset = h
+        .send(request(
+            "POST",
+            "/api/admin/reset-second-factor",
+            Payload::Form("username=ada&reason=lost+phone"),
+            Some(&admin),
+        ))
+        .await;
+    assert_eq!(
+        reset.status,
+        StatusCode::FORBIDDEN,
+        "the admin needs one first: {}",
+        reset.text
+    );
+    assert_eq!(audit_count(&h, "user.second_factor_on").await, 1);
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! Server functions the pages call: thin wrappers from the request context to the store.
 
+mod account;
 mod admin;
 mod deploys;
 mod session;
 
+pub use account::*;
 pub use admin::*;
 pub use deploys::*;
 pub use session::*;

@@ -10,14 +10,23 @@ use serde::{Deserialize, Serialize};
 pub struct SignedIn {
     pub username: String,
     pub role: Role,
+    /// Whether they sign in with a second factor.
+    pub second_factor: bool,
+    /// Whether their role must, before they may act.
+    pub second_factor_required: bool,
 }
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<SignedIn>, AppError> {
     let caller = crate::ssr::access::caller()?;
+    let policy = crate::ssr::access::policy();
     Ok(caller.user().map(|u| SignedIn {
         username: u.username.to_string(),
         role: u.role,
+        second_factor: u.second_factor,
+        second_factor_required: policy
+            .second_factor_from
+            .is_some_and(|from| u.role.includes(from)),
     }))
 }
 
@@ -26,8 +35,9 @@ pub async fn login(
     username: String,
     password: String,
     next: Option<String>,
+    code: Option<String>,
 ) -> Result<(), AppError> {
-    crate::ssr::access::answer(ssr::login(username, password, next).await)
+    crate::ssr::access::answer(ssr::login(username, password, next, code).await)
 }
 
 #[server(endpoint = "logout")]
@@ -133,6 +143,7 @@ mod ssr {
         username: String,
         password: String,
         next: Option<String>,
+        code: Option<String>,
     ) -> Result<(), AppError> {
         let caller = caller()?;
         // Refused before anything is hashed or stored: argon2 would hash a
@@ -219,11 +230,65 @@ mod ssr {
             tracing::warn!(username = ?key, address = ?caller.address, "sign-in failed");
             return Err(AppError::unauthorized("the user name or password is wrong"));
         };
+        if user.second_factor
+            && let Err(refused) = check_second_factor(&user, code.as_deref(), now).await
+        {
+            store
+                .append_audit(
+                    &caller.actor(),
+                    "session.login_failed",
+                    &format!("user:{key}"),
+                    Some("right password, second factor missing or wrong"),
+                    now,
+                )
+                .await?;
+            tracing::warn!(username = ?key, address = ?caller.address, "sign-in failed at the second factor");
+            return Err(refused);
+        }
         store.clear_login_attempt(reservation).await?;
         start_session(&user, caller.address.clone()).await?;
         tracing::info!(user = %user.username, address = ?caller.address, "signed in");
         leptos_axum::redirect(&crate::ssr::session::safe_next(next.as_deref()));
         Ok(())
+    }
+
+    /// The second factor of a sign-in: a TOTP code not used before, or an unused
+    /// recovery code.
+    async fn check_second_factor(
+        user: &User,
+        code: Option<&str>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let missing = || {
+            AppError::unauthorized(
+                "enter the 6-digit code from your authenticator app, or one of your recovery codes",
+            )
+        };
+        let code = code
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(missing)?;
+        let store = crate::ssr::store()?;
+        let factor = store.second_factor(user.id).await?;
+        let secret = factor.secret.ok_or_else(missing)?;
+        let unix = u64::try_from(now.timestamp()).unwrap_or_default();
+        if let Some(step) = crate::ssr::totp::matching_step(&secret, code, unix) {
+            let step = i64::try_from(step).unwrap_or(i64::MAX);
+            if store.use_totp_step(user.id, step).await? {
+                return Ok(());
+            }
+            return Err(AppError::unauthorized(
+                "that code was used already; wait for the next one",
+            ));
+        }
+        let hash = crate::ssr::totp::hash_recovery_code(code);
+        if store.use_recovery_code(user.id, &hash, now).await? {
+            tracing::info!(user = %user.username, "signed in with a recovery code");
+            return Ok(());
+        }
+        Err(AppError::unauthorized(
+            "the code is wrong: use the current code from your authenticator app, or an unused recovery code",
+        ))
     }
 
     pub async fn change_password(current: String, new: String) -> Result<(), AppError> {

@@ -184,12 +184,14 @@ pub struct CreatedToken {
 }
 
 /// The actions the audit log records, for the filter on its page.
-pub const AUDIT_ACTIONS: [&str; 20] = [
+pub const AUDIT_ACTIONS: [&str; 22] = [
     "user.create",
     "user.role",
     "user.disable",
     "user.enable",
     "user.password",
+    "user.second_factor_on",
+    "user.second_factor_off",
     "token.create",
     "token.revoke",
     "session.login",

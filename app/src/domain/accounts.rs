@@ -195,6 +195,9 @@ pub struct User {
     pub role: Role,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub disabled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether the person signs in with a second factor (TOTP).
+    #[serde(default)]
+    pub second_factor: bool,
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use crate::api::AsOf;
 use crate::api::{
-    CreateToken, CreateUser, ResetPassword, RevokeToken, SetUserDisabled, SetUserRole, list_audit,
-    list_tokens, list_users,
+    CreateToken, CreateUser, ResetPassword, ResetSecondFactor, RevokeToken, SetUserDisabled,
+    SetUserRole, list_audit, list_tokens, list_users,
 };
 use crate::components::absolute_time;
 use crate::domain::{AUDIT_ACTIONS, AuditQuery, Role, TokenScope};
@@ -45,12 +45,14 @@ pub fn AdminUsersPage() -> impl IntoView {
     let set_role = ServerAction::<SetUserRole>::new();
     let set_disabled = ServerAction::<SetUserDisabled>::new();
     let reset = ServerAction::<ResetPassword>::new();
+    let reset_factor = ServerAction::<ResetSecondFactor>::new();
     let users = Resource::new(
         move || {
             (
                 create.version().get(),
                 set_role.version().get(),
                 set_disabled.version().get(),
+                reset_factor.version().get(),
             )
         },
         |_| list_users(),
@@ -60,6 +62,7 @@ pub fn AdminUsersPage() -> impl IntoView {
         failure(set_role.value().get())
             .or_else(|| failure(set_disabled.value().get()))
             .or_else(|| failure(reset.value().get()))
+            .or_else(|| failure(reset_factor.value().get()))
     };
     view! {
         <Title text="Users" />
@@ -103,11 +106,12 @@ pub fn AdminUsersPage() -> impl IntoView {
                     Ok(users) => view! {
                         <div class="table-wrap">
                             <table data-testid="users">
-                                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Created"</th><th></th></tr></thead>
+                                <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Second factor"</th><th>"Created"</th><th></th></tr></thead>
                                 <tbody>
                                     {users.into_iter().map(|user| {
                                         let name = user.username.to_string();
-                                        let (role_name, toggle_name, reset_name) = (name.clone(), name.clone(), name.clone());
+                                        let (role_name, toggle_name, reset_name, factor_name) = (name.clone(), name.clone(), name.clone(), name.clone());
+                                        let second_factor = user.second_factor;
                                         let role_label = format!("Role of {name}");
                                         let disabled = user.disabled_at.is_some();
                                         view! {
@@ -124,6 +128,16 @@ pub fn AdminUsersPage() -> impl IntoView {
                                                     </ActionForm>
                                                 </td>
                                                 <td>{if disabled { "disabled" } else { "active" }}</td>
+                                                <td>
+                                                    {if second_factor { "on" } else { "off" }}
+                                                    {second_factor.then(|| view! {
+                                                        <ActionForm action=reset_factor attr:class="row-form">
+                                                            <input type="hidden" name="username" value=factor_name />
+                                                            <input type="text" name="reason" class="reason" placeholder="why (e.g. lost phone)" aria-label="Reason for the audit log" />
+                                                            <button type="submit" class="button ghost small">"Turn off"</button>
+                                                        </ActionForm>
+                                                    })}
+                                                </td>
                                                 <td class="nowrap">{absolute_time(user.created_at)}</td>
                                                 <td>
                                                     <ActionForm action=set_disabled attr:class="row-form">

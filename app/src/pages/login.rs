@@ -1,6 +1,9 @@
 //! Signing in, and the account page only a signed-in person sees.
 
-use crate::api::{ChangePassword, Login, setup_needed, whoami};
+use crate::api::{
+    BeginSecondFactor, ChangePassword, ConfirmSecondFactor, DisableSecondFactor, Login,
+    setup_needed, whoami,
+};
 use crate::pages::ErrorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -29,6 +32,10 @@ pub fn LoginPage() -> impl IntoView {
                     <label>
                         <span>"Password"</span>
                         <input type="password" name="password" autocomplete="current-password" required />
+                    </label>
+                    <label>
+                        <span>"Authenticator code " <span class="muted small">"(if you set one up)"</span></span>
+                        <input type="text" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength="12" />
                     </label>
                     {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
                     <button type="submit" class="button" disabled=move || login.pending().get()>"Sign in"</button>
@@ -71,6 +78,7 @@ pub fn AccountPage() -> impl IntoView {
                             </dl>
                         </section>
                         <ChangePasswordForm />
+                        <SecondFactorPanel on=user.second_factor required=user.second_factor_required />
                     }.into_any(),
                     Ok(None) => {
                         #[cfg(feature = "ssr")]
@@ -112,6 +120,77 @@ fn ChangePasswordForm() -> impl IntoView {
                 Some(Err(error)) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
                 None => ().into_any(),
             }}
+        </section>
+    }
+}
+
+/// Two-factor sign-in: set it up (scan, confirm with a first code, keep the
+/// recovery codes) or turn it off with the password.
+#[component]
+fn SecondFactorPanel(on: bool, required: bool) -> impl IntoView {
+    let begin = ServerAction::<BeginSecondFactor>::new();
+    let confirm = ServerAction::<ConfirmSecondFactor>::new();
+    let disable = ServerAction::<DisableSecondFactor>::new();
+    let error = move || {
+        [
+            begin.value().get().and_then(Result::err),
+            confirm.value().get().and_then(Result::err),
+            disable.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+    };
+    view! {
+        <section class="panel" data-testid="second-factor">
+            <h2>"Two-factor sign-in"</h2>
+            {required.then(|| view! { <p class="form-note">"Your role must sign in with a second factor before it can change anything."</p> })}
+            {move || {
+                if let Some(Ok(codes)) = confirm.value().get() {
+                    return view! {
+                        <div class="secret-once" role="status">
+                            <p>"Two-factor sign-in is on. Keep these recovery codes somewhere safe: each signs you in once if you lose your phone. They are shown only now."</p>
+                            <ul class="recovery-codes" data-testid="recovery-codes">
+                                {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+                            </ul>
+                        </div>
+                    }.into_any();
+                }
+                if matches!(disable.value().get(), Some(Ok(()))) {
+                    return view! { <p class="form-note" role="status">"Two-factor sign-in is off."</p> }.into_any();
+                }
+                if on {
+                    return view! {
+                        <p>"On: signing in asks for a code from your authenticator app."</p>
+                        {(!required).then(|| view! {
+                            <ActionForm action=disable attr:class="inline-form">
+                                <label><span>"Password"</span><input type="password" name="password" required autocomplete="current-password" /></label>
+                                <button type="submit" class="button ghost">"Turn off"</button>
+                            </ActionForm>
+                        })}
+                    }.into_any();
+                }
+                match begin.value().get() {
+                    Some(Ok(enrolment)) => view! {
+                        <p>"Scan this with your authenticator app, or type the key into it, then enter the code it shows."</p>
+                        <div class="qr" inner_html=enrolment.qr_svg></div>
+                        <p class="small">"Key: " <code data-testid="totp-secret">{enrolment.secret}</code></p>
+                        <details><summary class="small">"Set-up address"</summary><code class="secret small">{enrolment.otpauth_url}</code></details>
+                        <ActionForm action=confirm attr:class="inline-form">
+                            <label><span>"Code"</span><input type="text" name="code" required autocomplete="one-time-code" inputmode="numeric" maxlength="8" /></label>
+                            <button type="submit" class="button">"Turn on"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    _ => view! {
+                        <p>"Off. With it on, signing in also asks for a code from an authenticator app on your phone."</p>
+                        <ActionForm action=begin>
+                            <button type="submit" class="button">"Set up two-factor sign-in"</button>
+                        </ActionForm>
+                    }.into_any(),
+                }
+            }}
+            {error}
         </section>
     }
 }

@@ -90,6 +90,9 @@ impl Need {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Policy {
     pub anonymous_read: bool,
+    /// People with this role or above must sign in with a second factor before
+    /// they may act (reading and setting it up stay open to them).
+    pub second_factor_from: Option<Role>,
 }
 
 /// The policy: `Ok` when `caller` may do what `need` describes; otherwise
@@ -103,7 +106,17 @@ pub fn authorize(caller: &Caller, need: Need, policy: Policy) -> Result<(), AppE
         )),
         (Principal::User(_) | Principal::Token(_), Need::Read) => Ok(()),
         (Principal::User(user), Need::Act { role, .. }) => {
-            if user.role.includes(role) {
+            let must_enrol = role != Role::Viewer
+                && !user.second_factor
+                && policy
+                    .second_factor_from
+                    .is_some_and(|from| user.role.includes(from));
+            if must_enrol {
+                Err(AppError::forbidden(format!(
+                    "a {} must sign in with a second factor: set it up on your account page first",
+                    user.role
+                )))
+            } else if user.role.includes(role) {
                 Ok(())
             } else {
                 Err(AppError::forbidden(format!(
@@ -199,6 +212,7 @@ mod tests {
                 role,
                 created_at: Utc::now(),
                 disabled_at: None,
+                second_factor: false,
             }),
             address: Some("10.0.0.7".into()),
         }
@@ -229,6 +243,7 @@ mod tests {
         let closed = Policy::default();
         let open = Policy {
             anonymous_read: true,
+            ..Policy::default()
         };
         let nobody = Caller::anonymous(None);
         assert_eq!(status(&nobody, Need::Read, closed), 401);
@@ -258,6 +273,35 @@ mod tests {
         assert_eq!(
             status(&token(&[TokenScope::Admin]), Need::PERSON, closed),
             403
+        );
+    }
+
+    #[test]
+    fn a_required_second_factor_comes_before_acting() {
+        let policy = Policy {
+            second_factor_from: Some(Role::Lead),
+            ..Policy::default()
+        };
+        let with = |role, second_factor| {
+            let mut caller = person(role);
+            if let Principal::User(user) = &mut caller.principal {
+                user.second_factor = second_factor;
+            }
+            caller
+        };
+        assert_eq!(status(&with(Role::Lead, false), Need::DEPLOY, policy), 403);
+        assert_eq!(status(&with(Role::Admin, false), Need::ADMIN, policy), 403);
+        assert_eq!(status(&with(Role::Lead, false), Need::Read, policy), 200);
+        assert_eq!(
+            status(&with(Role::Lead, false), Need::PERSON, policy),
+            200,
+            "setting it up stays open"
+        );
+        assert_eq!(status(&with(Role::Lead, true), Need::DEPLOY, policy), 200);
+        assert_eq!(
+            status(&with(Role::Deployer, false), Need::DEPLOY, policy),
+            200,
+            "below the role, optional"
         );
     }
 

@@ -8,6 +8,7 @@ pub mod session;
 pub mod setup;
 mod store;
 pub mod token;
+pub mod totp;
 
 pub use store::*;
 

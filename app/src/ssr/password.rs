@@ -58,26 +58,48 @@ pub fn refuse_weak(password: &NewPassword, username: &str) -> Result<(), AppErro
 
 /// Password checks that may run at once: each takes ~19 MiB and tens of
 /// milliseconds of a core, so an unbounded flood of sign-ins would exhaust the
-/// host. Twice the cores keeps them busy without queueing behind each other.
-fn slots() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
-    static SLOTS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
-        std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| {
+/// host. The server makes one set per router (twice the cores keeps them busy
+/// without queueing) and hands it to server functions as context.
+#[derive(Clone)]
+pub struct PasswordSlots(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl PasswordSlots {
+    pub fn new(slots: usize) -> Self {
+        Self(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            slots.max(1),
+        )))
+    }
+
+    /// Twice the cores of this machine.
+    pub fn for_this_host() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        std::sync::Arc::new(tokio::sync::Semaphore::new(2 * cores))
-    })
+        Self::new(2 * cores)
+    }
+
+    /// A slot, or `Unavailable` (503 with `Retry-After`) when every slot is
+    /// taken: callers refuse rather than queue.
+    pub fn try_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        self.0
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::Unavailable {
+                message: "Houston is checking many passwords right now; try again in a second"
+                    .into(),
+                retry_after_secs: 1,
+            })
+    }
 }
 
-/// A slot to hash or verify one password in, or `Unavailable` (503 with
-/// `Retry-After`) when every slot is taken: callers refuse rather than queue.
+/// A slot to hash or verify one password in, from the request's context (the
+/// server's set), or from a set of this process's own outside a request.
 pub fn slot() -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
-    slots()
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| AppError::Unavailable {
-            message: "Houston is checking many passwords right now; try again in a second".into(),
-            retry_after_secs: 1,
-        })
+    static FALLBACK: std::sync::OnceLock<PasswordSlots> = std::sync::OnceLock::new();
+    match leptos::prelude::use_context::<PasswordSlots>() {
+        Some(slots) => slots.try_slot(),
+        None => FALLBACK
+            .get_or_init(PasswordSlots::for_this_host)
+            .try_slot(),
+    }
 }
 
 /// `hash_password` on a blocking thread, within a slot: argon2id spends tens of

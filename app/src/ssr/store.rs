@@ -38,6 +38,17 @@ pub enum LoginReservation {
     Reserved { id: i64, account_failures: u32 },
 }
 
+/// An account's second factor as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecondFactor {
+    /// The TOTP secret (base32) when the second factor is on.
+    pub secret: Option<String>,
+    /// The secret of an enrolment waiting for its first code.
+    pub pending: Option<String>,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: i64,
+}
+
 /// Where pruning cuts: rows older than these go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PruneCutoffs {
@@ -260,6 +271,45 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<User, StoreError>;
+
+    /// Stores the secret of a second-factor enrolment that waits for its first
+    /// code (replacing an earlier unconfirmed one).
+    async fn begin_second_factor(&self, user_id: i64, secret: &str) -> Result<(), StoreError>;
+
+    /// An account's second-factor state, for sign-in and enrolment.
+    async fn second_factor(&self, user_id: i64) -> Result<SecondFactor, StoreError>;
+
+    /// Turns the pending enrolment on with its recovery codes (stored hashed) and
+    /// records `user.second_factor_on`; `Conflict` when nothing is pending.
+    async fn enable_second_factor(
+        &self,
+        user_id: i64,
+        recovery_code_hashes: &[String],
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Uses a time step of the account's TOTP: `false` when that step (or a
+    /// later one) was used before, so every code works once.
+    async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, StoreError>;
+
+    /// Uses a recovery code: `false` when it is unknown or used.
+    async fn use_recovery_code(
+        &self,
+        user_id: i64,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Turns the second factor off (and forgets recovery codes), recording
+    /// `user.second_factor_off` with the reason; `NotFound` without such account.
+    async fn disable_second_factor(
+        &self,
+        username: &Username,
+        by: &Actor,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Stores a session under the hash of its id and records `session.login`, in
     /// one transaction. A person keeps at most `MAX_SESSIONS_PER_USER` sessions: the

@@ -201,8 +201,10 @@ impl From<AuditRow> for AuditEntry {
 
 /// The columns every user query returns: bare for `RETURNING` (SQLite allows no
 /// table alias there), and of `users u` for selects that join.
-pub const USER_COLUMNS: &str = "id, username, role, created_at, disabled_at";
-pub const USER_COLUMNS_OF_U: &str = "u.id, u.username, u.role, u.created_at, u.disabled_at";
+pub const USER_COLUMNS: &str =
+    "id, username, role, created_at, disabled_at, (totp_secret IS NOT NULL) AS second_factor";
+pub const USER_COLUMNS_OF_U: &str = "u.id, u.username, u.role, u.created_at, u.disabled_at, \
+     (u.totp_secret IS NOT NULL) AS second_factor";
 
 #[derive(sqlx::FromRow)]
 pub struct UserRow {
@@ -211,6 +213,7 @@ pub struct UserRow {
     role: String,
     created_at: DateTime<Utc>,
     disabled_at: Option<DateTime<Utc>>,
+    second_factor: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -224,6 +227,7 @@ impl TryFrom<UserRow> for User {
             role: Role::parse(&row.role).ok_or_else(|| corrupt("role", &row.role))?,
             created_at: row.created_at,
             disabled_at: row.disabled_at,
+            second_factor: row.second_factor,
         })
     }
 }

@@ -862,6 +862,141 @@ macro_rules! impl_store {
                 Ok(user)
             }
 
+            #[tracing::instrument(skip(self, secret))]
+            async fn begin_second_factor(&self, user_id: i64, secret: &str) -> Result<(), app::ssr::StoreError> {
+                sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
+                    .bind(secret)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::storage::backend_error)
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn second_factor(&self, user_id: i64) -> Result<app::ssr::SecondFactor, app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let (secret, pending): (Option<String>, Option<String>) =
+                    sqlx::query_as("SELECT totp_secret, totp_pending FROM users WHERE id = $1")
+                        .bind(user_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(backend_error)?
+                        .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no user {user_id}")))?;
+                let recovery_codes_left: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+                )
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(app::ssr::SecondFactor { secret, pending, recovery_codes_left })
+            }
+
+            #[tracing::instrument(skip(self, recovery_code_hashes, by), fields(actor = %by.name))]
+            async fn enable_second_factor(
+                &self,
+                user_id: i64,
+                recovery_code_hashes: &[String],
+                by: &app::domain::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let username: Option<String> = sqlx::query_scalar(
+                    "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = NULL \
+                     WHERE id = $1 AND totp_pending IS NOT NULL RETURNING username",
+                )
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                let Some(username) = username else {
+                    return Err(app::ssr::StoreError::Conflict("start setting up the second factor first".into()));
+                };
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                for hash in recovery_code_hashes {
+                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
+                        .bind(user_id)
+                        .bind(hash)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.second_factor_on", &format!("user:{username}"), None::<&str>, None::<&str>);
+                tx.commit().await.map_err(backend_error)
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool, app::ssr::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_secret IS NOT NULL \
+                     AND (totp_last_step IS NULL OR totp_last_step < $1)",
+                )
+                .bind(step)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip(self, code_hash))]
+            async fn use_recovery_code(
+                &self,
+                user_id: i64,
+                code_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, app::ssr::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+                )
+                .bind(app::domain::to_stored_precision(now))
+                .bind(user_id)
+                .bind(code_hash)
+                .execute(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip(self, by), fields(actor = %by.name))]
+            async fn disable_second_factor(
+                &self,
+                username: &app::domain::Username,
+                by: &app::domain::Actor,
+                reason: Option<&str>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), app::ssr::StoreError> {
+                use $crate::storage::backend_error;
+                let now = app::domain::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                let id: Option<i64> = sqlx::query_scalar(
+                    "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL \
+                     WHERE username = $1 RETURNING id",
+                )
+                .bind(username.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                let Some(id) = id else {
+                    return Err(app::ssr::StoreError::NotFound(format!("no user named \"{username}\"")));
+                };
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                $crate::storage::shared::append_audit!(&mut *tx, now, by, "user.second_factor_off", &format!("user:{username}"), reason, None::<&str>);
+                tx.commit().await.map_err(backend_error)
+            }
+
             #[tracing::instrument(skip(self, id_hash, user, by), fields(user = %user.username))]
             async fn create_session(
                 &self,

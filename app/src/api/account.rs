@@ -1,0 +1,168 @@
+//! Server functions for a person's own second factor: set it up (a secret to scan,
+//! then a first code, which turns it on and hands out recovery codes once) and
+//! turn it off (with the password). Admins can turn off another's for a lost phone.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What an authenticator app needs to set up the second factor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// The secret as text (base32), for apps that take it typed in.
+    pub secret: String,
+    /// The `otpauth://` address, as text and drawn as a QR code.
+    pub otpauth_url: String,
+    pub qr_svg: String,
+}
+
+/// Starts setting up the second factor: a new secret, not yet in force.
+#[server(endpoint = "account/second-factor/begin")]
+pub async fn begin_second_factor() -> Result<Enrolment, AppError> {
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            let caller = require(Need::PERSON)?;
+            let user = caller.user().ok_or_else(AppError::internal)?;
+            if user.second_factor {
+                return Err(AppError::Conflict {
+                    message:
+                        "your second factor is on already; turn it off first to set up another"
+                            .into(),
+                });
+            }
+            let secret = crate::ssr::totp::new_secret();
+            let otpauth_url = crate::ssr::totp::otpauth_url(&secret, user.username.as_str())?;
+            let qr_svg = crate::ssr::totp::qr_svg(&otpauth_url).ok_or_else(AppError::internal)?;
+            crate::ssr::store()?
+                .begin_second_factor(user.id, &secret)
+                .await?;
+            Ok(Enrolment {
+                secret,
+                otpauth_url,
+                qr_svg,
+            })
+        }
+        .await,
+    )
+}
+
+/// Turns the second factor on with the first code the app shows; answers the
+/// recovery codes, shown this once.
+#[server(endpoint = "account/second-factor/confirm")]
+pub async fn confirm_second_factor(code: String) -> Result<Vec<String>, AppError> {
+    use crate::ssr::access::{Need, answer, require};
+    use crate::ssr::totp;
+    answer(
+        async {
+            let caller = require(Need::PERSON)?;
+            let user = caller.user().ok_or_else(AppError::internal)?;
+            let store = crate::ssr::store()?;
+            let pending =
+                store
+                    .second_factor(user.id)
+                    .await?
+                    .pending
+                    .ok_or_else(|| AppError::Conflict {
+                        message: "start setting up the second factor first".into(),
+                    })?;
+            let now = chrono::Utc::now();
+            let unix = u64::try_from(now.timestamp()).unwrap_or_default();
+            let step = totp::matching_step(&pending, &code, unix).ok_or_else(|| {
+                AppError::validation(
+                    "code",
+                    "that is not the current code: check the app and your device's clock",
+                )
+            })?;
+            let codes = totp::new_recovery_codes();
+            let hashes: Vec<String> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
+            store
+                .enable_second_factor(user.id, &hashes, &caller.actor(), now)
+                .await?;
+            // The code that turned it on cannot also sign someone in.
+            store
+                .use_totp_step(user.id, i64::try_from(step).unwrap_or(i64::MAX))
+                .await?;
+            tracing::info!(user = %user.username, "second factor turned on");
+            Ok(codes)
+        }
+        .await,
+    )
+}
+
+/// Turns one's own second factor off; the password is required, and a role
+/// that must have one cannot.
+#[server(endpoint = "account/second-factor/off")]
+pub async fn disable_second_factor(password: String) -> Result<(), AppError> {
+    use crate::ssr::access::{Need, answer, policy, require};
+    answer(
+        async {
+            let caller = require(Need::PERSON)?;
+            let user = caller.user().ok_or_else(AppError::internal)?;
+            if policy()
+                .second_factor_from
+                .is_some_and(|from| user.role.includes(from))
+            {
+                return Err(AppError::Conflict {
+                    message: format!("a {} must keep a second factor on this Houston", user.role),
+                });
+            }
+            if password.len() > crate::domain::MAX_PASSWORD_BYTES {
+                return Err(AppError::validation(
+                    "password",
+                    "that is not your password",
+                ));
+            }
+            let store = crate::ssr::store()?;
+            let stored = store
+                .find_login(&user.username)
+                .await?
+                .map(|(_, hash)| hash);
+            let slot = crate::ssr::password::slot()?;
+            if stored.is_none()
+                || !crate::ssr::password::verify_off_thread(slot, password, stored).await
+            {
+                return Err(AppError::validation(
+                    "password",
+                    "that is not your password",
+                ));
+            }
+            store
+                .disable_second_factor(&user.username, &caller.actor(), None, chrono::Utc::now())
+                .await?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// An admin turns off another person's second factor (a lost phone), with a reason.
+#[server(endpoint = "admin/reset-second-factor")]
+pub async fn reset_second_factor(username: String, reason: Option<String>) -> Result<(), AppError> {
+    use crate::ssr::access::{Need, answer, require};
+    answer(
+        async {
+            let caller = require(Need::MANAGE_ACCESS)?;
+            let username = crate::domain::Username::parse(&username)
+                .map_err(|e| AppError::validation("username", e.to_string()))?;
+            if caller.user().is_some_and(|u| u.username == username) {
+                return Err(AppError::Conflict {
+                    message: "turn your own second factor off on your account page".into(),
+                });
+            }
+            let reason = reason
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty());
+            crate::ssr::store()?
+                .disable_second_factor(
+                    &username,
+                    &caller.actor(),
+                    reason.as_deref(),
+                    chrono::Utc::now(),
+                )
+                .await?;
+            Ok(())
+        }
+        .await,
+    )
+}
