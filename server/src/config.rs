@@ -52,6 +52,9 @@ pub struct ConfigError {
 pub struct Config {
     /// `sqlite:PATH` (default: `houston.db` in the data directory) or `postgres://…`.
     pub database_url: String,
+    /// PostgreSQL only: the owning role's URL, for migrations; Houston itself then
+    /// runs as `database_url`'s role, granted no UPDATE or DELETE on the audit log.
+    pub migration_database_url: Option<String>,
     pub data_dir: PathBuf,
     pub bind: SocketAddr,
     /// GitHub webhooks must carry a valid `X-Hub-Signature-256` made with this
@@ -196,6 +199,18 @@ impl Config {
             }
             None => format!("sqlite:{}", data_dir.join("houston.db").display()),
         };
+        let migration_database_url = get("HOUSTON_MIGRATION_DATABASE_URL");
+        if let Some(url) = &migration_database_url
+            && crate::storage::Backend::of_url(url) != Some(crate::storage::Backend::Postgres)
+        {
+            return Err(ConfigError {
+                var: "HOUSTON_MIGRATION_DATABASE_URL",
+                message: format!(
+                    "{:?} is not a postgres:// URL (it only applies to PostgreSQL)",
+                    redact_database_url(url)
+                ),
+            });
+        }
         let bind = match overrides.bind {
             Some(addr) => addr,
             None => match get("HOUSTON_BIND") {
@@ -310,6 +325,7 @@ impl Config {
             proxy_user_header,
             proxy_secret,
             database_url,
+            migration_database_url,
             data_dir,
             bind,
             github_webhook_secret: get("HOUSTON_GITHUB_WEBHOOK_SECRET"),

@@ -189,7 +189,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::from_env(&overrides)?;
     init_tracing(&config.log_filter);
-    let store = storage::open(&config.database_url).await.with_context(|| {
+    let store = storage::open_with(
+        &config.database_url,
+        config.migration_database_url.as_deref(),
+    )
+    .await
+    .with_context(|| {
         format!(
             "opening the database {}",
             redact_database_url(&config.database_url)

@@ -33,10 +33,20 @@ impl Backend {
 
 /// Connects to the database at `url`, applies pending migrations and returns the store.
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    open_with(url, None).await
+}
+
+/// [`open`], with migrations run through `owner_url` on PostgreSQL (see
+/// `PgStore::open_with`): Houston then runs as a role that cannot rewrite the
+/// audit log.
+pub async fn open_with(url: &str, owner_url: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
     match Backend::of_url(url) {
         Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::open(url).await?)),
-        Some(Backend::Postgres) => Ok(Arc::new(PgStore::open(url).await?)),
-        None => anyhow::bail!("unsupported database URL {url:?}: use sqlite:PATH or postgres://…"),
+        Some(Backend::Postgres) => Ok(Arc::new(PgStore::open_with(url, owner_url).await?)),
+        None => anyhow::bail!(
+            "unsupported database URL {:?}: use sqlite:PATH or postgres://…",
+            crate::config::redact_database_url(url)
+        ),
     }
 }
 

@@ -10,13 +10,42 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, None).await
+    }
+
+    /// Opens the store at `url`. With `owner_url`, migrations run through that
+    /// (owning) role instead, and the role of `url` is granted what Houston needs
+    /// and no more: on `audit_log` only SELECT and INSERT, so not even a bug or
+    /// an injected statement in Houston can rewrite history.
+    pub async fn open_with(url: &str, owner_url: Option<&str>) -> anyhow::Result<Self> {
+        match owner_url {
+            Some(owner_url) => {
+                let owner = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(owner_url)
+                    .await?;
+                sqlx::migrate!("../migrations/postgres").run(&owner).await?;
+                let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+                grant_runtime_role(&owner, options.get_username()).await?;
+                owner.close().await;
+            }
+            None => {
+                // Replicas starting together take turns: sqlx holds an advisory lock while migrating.
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+                pool.close().await;
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        // Replicas starting together take turns: sqlx holds an advisory lock while migrating.
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -26,3 +55,37 @@ impl PgStore {
 }
 
 super::shared::impl_store!(PgStore, Postgres, "postgres");
+
+/// Grants `role` what Houston's runtime needs on every table — and on the audit
+/// log only SELECT and INSERT. Run by the owner after each migration, so new
+/// tables are covered too.
+async fn grant_runtime_role(owner: &PgPool, role: &str) -> anyhow::Result<()> {
+    let owner_role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(owner)
+        .await?;
+    if owner_role == role {
+        tracing::warn!(
+            role,
+            "HOUSTON_MIGRATION_DATABASE_URL uses the same role as HOUSTON_DATABASE_URL: the audit log is protected by its triggers only"
+        );
+        return Ok(());
+    }
+    let role = quote_identifier(role);
+    for statement in [
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+        format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON _sqlx_migrations FROM {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(owner)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `name` as a PostgreSQL identifier in double quotes.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

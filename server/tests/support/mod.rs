@@ -100,7 +100,7 @@ pub async fn postgres() -> TestDb {
 }
 
 /// The same server URL with another database name.
-fn with_database(url: &str, database: &str) -> String {
+pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -194,4 +194,14 @@ pub fn new_token(
         expires_at: None,
         owner_user_id: None,
     }
+}
+
+/// The same URL with another user (and no password: the test server trusts loopback).
+pub fn with_user(url: &str, user: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{}{user}@{host}", &url[..scheme_end])
 }
