@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -241,12 +242,52 @@ test('an admin adds a user, who is listed with their role', async () => {
   await page.close();
 });
 
-// Last: it ends the session the journeys above share.
-test('signing out ends the session', async () => {
-  const { page } = await openHydrated(`${BASE}/account`);
+// RFC 6238 with HMAC-SHA1, six digits, 30-second steps: what an authenticator app shows.
+function totp(base32, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, '0');
+}
+
+// Last: it ends the session the journeys above share, then signs in with the
+// second factor set up here.
+test('a person sets up two-factor sign-in, and signing in again asks for the code', async () => {
+  const { page, errors } = await openHydrated(`${BASE}/account`);
+  const panel = page.getByTestId('second-factor');
+  await panel.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+  const secret = (await page.getByTestId('totp-secret').innerText()).trim();
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  await panel.locator('.qr svg').waitFor();
+  await page.screenshot({ path: path.join(SHOTS, 'second-factor-setup.png'), fullPage: true });
+  await panel.locator('input[name="code"]').fill(totp(secret));
+  await panel.getByRole('button', { name: 'Turn on' }).click();
+  await page.getByTestId('recovery-codes').waitFor();
+  assert.equal(await page.getByTestId('recovery-codes').locator('li').count(), 10);
+  await page.screenshot({ path: path.join(SHOTS, 'second-factor-on.png'), fullPage: true });
+
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(/\/login/);
   await page.goto(`${BASE}/deploys`);
   await page.waitForURL(/\/login\?next=\/deploys/);
+  await page.waitForSelector('html[data-hydrated="true"]');
+
+  await page.fill('input[name="username"]', 'e2e-admin');
+  await page.fill('input[name="password"]', process.env.HOUSTON_E2E_PASSWORD);
+  await page.click('main button[type="submit"]');
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').innerText(), /code from your authenticator app/);
+  // The code used to turn it on is spent: the next step's code signs in.
+  await page.fill('input[name="password"]', process.env.HOUSTON_E2E_PASSWORD);
+  await page.fill('input[name="code"]', totp(secret, Date.now() + 30_000));
+  await page.click('main button[type="submit"]');
+  await page.waitForURL(`${BASE}/deploys`);
+  assert.deepEqual(errors, []);
   await page.close();
 });

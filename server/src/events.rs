@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::http::error::ApiError;
 use app::ssr::access::{Caller, Principal};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -125,13 +125,8 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
     };
     // A session's stream ends soon after the session does (sign-out, disabled
     // account, expiry); tokens are checked the same way.
-    let session = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| app::ssr::session::cookie_value(h, state.sessions.cookie_name()))
-        .map(app::ssr::session::hash_session_id);
+    let session =
+        crate::http::auth::session_id_hash(request.headers(), state.sessions.cookie_name());
     let watch = {
         let state = state.clone();
         let principal = caller.principal.clone();

@@ -54,15 +54,14 @@ pub enum AccountError {
     BadUsername,
     #[error("passwords must be at least {MIN_PASSWORD_CHARS} characters")]
     PasswordTooShort,
-    #[error("passwords must be at most {MAX_PASSWORD_CHARS} characters")]
+    #[error("passwords must be at most {MAX_PASSWORD_BYTES} bytes")]
     PasswordTooLong,
 }
 
 const MIN_PASSWORD_CHARS: usize = 12;
-/// argon2 hashes any length, but a megabyte password is a denial-of-service attempt.
-const MAX_PASSWORD_CHARS: usize = 1024;
-/// Sign-in refuses longer passwords before hashing anything.
-pub const MAX_PASSWORD_BYTES: usize = 4 * MAX_PASSWORD_CHARS;
+/// argon2 hashes any length, but a megabyte password is a denial-of-service
+/// attempt: longer ones are refused, at sign-in before anything is hashed.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// A login name such as `ada.lovelace`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -116,7 +115,7 @@ impl NewPassword {
         let len = raw.chars().count();
         if len < MIN_PASSWORD_CHARS {
             Err(AccountError::PasswordTooShort)
-        } else if len > MAX_PASSWORD_CHARS {
+        } else if raw.len() > MAX_PASSWORD_BYTES {
             Err(AccountError::PasswordTooLong)
         } else {
             Ok(Self(raw.to_owned()))
@@ -246,6 +245,11 @@ mod tests {
         );
         assert!(NewPassword::parse(&"x".repeat(12)).is_ok());
         assert!(NewPassword::parse(&"x".repeat(1024)).is_ok());
+        assert_eq!(
+            NewPassword::parse(&"é".repeat(513)).err(),
+            Some(AccountError::PasswordTooLong),
+            "bytes, not characters"
+        );
         assert_eq!(
             NewPassword::parse(&"x".repeat(1025)).err(),
             Some(AccountError::PasswordTooLong)

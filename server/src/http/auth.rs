@@ -59,6 +59,16 @@ pub fn client_address(
     )
 }
 
+/// The stored form (hash) of the session id the request's cookie carries.
+pub fn session_id_hash(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| app::ssr::session::cookie_value(h, cookie_name))
+        .map(app::ssr::session::hash_session_id)
+}
+
 /// The client address `authenticate` worked out for this request.
 pub fn caller_address(parts: &axum::http::request::Parts) -> Option<String> {
     parts
@@ -145,14 +155,7 @@ pub async fn authenticate(
             }
         }
     } else {
-        let cookie = request
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|h| app::ssr::session::cookie_value(h, state.sessions.cookie_name()))
-            .map(app::ssr::session::hash_session_id);
-        match cookie {
+        match session_id_hash(request.headers(), state.sessions.cookie_name()) {
             Some(id_hash) => match state
                 .store
                 .session_user(&id_hash, now, now - state.sessions.idle)

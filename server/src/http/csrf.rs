@@ -55,12 +55,8 @@ pub async fn refuse_cross_site(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    let has_session = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|h| app::ssr::session::cookie_value(h, state.sessions.cookie_name()).is_some());
+    let has_session =
+        super::auth::session_id_hash(request.headers(), state.sessions.cookie_name()).is_some();
     if !safe
         && super::auth::bearer(request.headers()).is_none()
         && !same_site(
