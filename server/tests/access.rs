@@ -1270,6 +1270,98 @@ async fn a_second_factor_guards_sign_in_and_can_be_required() {
     assert_eq!(audit_count(&h, "user.second_factor_on").await, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_takes_too_long_is_answered_408() {
+    let h = harness(
+        support::sqlite().await,
+        &[("HOUSTON_REQUEST_TIMEOUT_SECS", "1")],
+    )
+    .await;
+    h.person("ada", Role::Viewer).await;
+    for i in 0..10 {
+        let r = h
+            .send(login(
+                "ada",
+                "not the password",
+                &format!("10.8.0.{i}:4000"),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    // The account is now slowed down by a second or more per attempt: longer
+    // than this server lets a request take.
+    let started = std::time::Instant::now();
+    let slow = h.send(login("ada", PASSWORD, "10.8.1.1:4000")).await;
+    assert_eq!(slow.status, StatusCode::REQUEST_TIMEOUT, "{}", slow.text);
+    assert!(started.elapsed() < std::time::Duration::from_millis(1900));
+}
+
+/// Log lines written while `work` runs on this thread.
+async fn logs_of<F: std::future::Future<Output = ()>>(work: F) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    work.await;
+    drop(guard);
+    let bytes = buffer.0.lock().expect("lock").clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_show_no_typed_password_and_escape_typed_names() {
+    let h = harness(
+        support::sqlite().await,
+        &[
+            ("HOUSTON_TRUSTED_PROXIES", "10.0.0.1"),
+            ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),
+        ],
+    )
+    .await;
+    h.person("ada", Role::Viewer).await;
+    let logs = logs_of(async {
+        h.send(login("ada", "hunter2 typed by mistake", "10.9.0.1:4000"))
+            .await;
+        h.send(login("ada", PASSWORD, "10.9.0.2:4000")).await;
+        let mut r = from_peer(
+            request("POST", "/api/whoami", Payload::None, None),
+            "10.0.0.1:5000",
+        );
+        r.headers_mut().insert(
+            "x-forwarded-user",
+            "mallory\tforged".parse().expect("value"),
+        );
+        h.send(r).await;
+    })
+    .await;
+    assert!(
+        logs.contains("sign-in failed"),
+        "the log was captured: {logs}"
+    );
+    assert!(!logs.contains("hunter2"), "{logs}");
+    assert!(!logs.contains(PASSWORD), "{logs}");
+    assert!(
+        !logs.contains("mallory\tforged"),
+        "a raw tab from a typed name: {logs}"
+    );
+    assert!(logs.contains("mallory\\tforged"), "escaped instead: {logs}");
+}
+
 #[tokio::test]
 async fn state_changes_from_another_site_are_refused() {
     let h = harness(support::sqlite().await, &[]).await;
