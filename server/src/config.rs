@@ -88,9 +88,6 @@ pub struct Config {
     pub log_filter: String,
     /// Lets people read deploys and history without signing in.
     pub allow_anonymous_read: bool,
-    /// People with this role or above must use a second factor to act
-    /// (`HOUSTON_REQUIRE_SECOND_FACTOR=lead` or `admin`).
-    pub require_second_factor: Option<app::domain::Role>,
     /// Reverse proxies whose `X-Forwarded-For` and user header are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The header a trusted proxy names the signed-in user in, e.g. `X-Forwarded-User`.
@@ -271,18 +268,6 @@ impl Config {
             size(count("HOUSTON_MAX_CONCURRENT_REQUESTS", 512, 1..=100_000)?);
         let max_streams = size(count("HOUSTON_MAX_STREAMS", 1000, 1..=100_000)?);
         let max_streams_per_caller = size(count("HOUSTON_MAX_STREAMS_PER_CALLER", 16, 1..=1000)?);
-        let require_second_factor = match get("HOUSTON_REQUIRE_SECOND_FACTOR") {
-            None => None,
-            Some(raw) => match app::domain::Role::parse(&raw.to_ascii_lowercase()) {
-                Some(role @ (app::domain::Role::Lead | app::domain::Role::Admin)) => Some(role),
-                _ => {
-                    return Err(ConfigError {
-                        var: "HOUSTON_REQUIRE_SECOND_FACTOR",
-                        message: format!("{raw:?}: use lead (leads and admins) or admin"),
-                    });
-                }
-            },
-        };
         let trusted_proxies = match get("HOUSTON_TRUSTED_PROXIES") {
             Some(raw) => parse_networks("HOUSTON_TRUSTED_PROXIES", &raw)?,
             None => Vec::new(),
@@ -320,7 +305,6 @@ impl Config {
         }
         Ok(Config {
             allow_anonymous_read,
-            require_second_factor,
             trusted_proxies,
             proxy_user_header,
             proxy_secret,
@@ -377,7 +361,6 @@ mod tests {
             ("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED", "perhaps"),
             ("HOUSTON_SESSION_IDLE_MINUTES", "1"),
             ("HOUSTON_PROXY_SECRET", "short"),
-            ("HOUSTON_REQUIRE_SECOND_FACTOR", "viewer"),
             ("HOUSTON_SESSION_LIFETIME_HOURS", "forever"),
             ("HOUSTON_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),

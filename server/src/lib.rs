@@ -41,6 +41,8 @@ pub struct AppState {
     pub security: Arc<SecurityLog>,
     /// The bound on password hashing and checking at once.
     pub password_slots: app::ssr::password::PasswordSlots,
+    /// Which roles must use a second factor (an admin's setting, cached briefly).
+    pub second_factor: Arc<app::ssr::access::SecondFactorSetting>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -60,10 +62,10 @@ impl AppState {
         Self {
             security: Arc::new(SecurityLog::new(store.clone())),
             password_slots: app::ssr::password::PasswordSlots::for_this_host(),
+            second_factor: Arc::default(),
             store,
             policy: Policy {
                 anonymous_read: config.allow_anonymous_read,
-                second_factor_from: config.require_second_factor,
             },
             sessions: SessionSettings {
                 secure: config.is_https(),
@@ -138,6 +140,7 @@ pub fn router(state: AppState) -> Router {
     let (sessions, policy, setup) = (state.sessions, state.policy, state.setup.clone());
     let security = state.security.clone();
     let password_slots = state.password_slots.clone();
+    let second_factor = state.second_factor.clone();
     let app = Router::new()
         .nest("/api/v1", http::api_router(&state))
         .route("/healthz", get(http::health::healthz))
@@ -152,6 +155,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(setup.clone());
                 provide_context(security.clone());
                 provide_context(password_slots.clone());
+                provide_context(second_factor.clone());
             },
             move || app::shell(options.clone()),
         )

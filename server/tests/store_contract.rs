@@ -1305,6 +1305,40 @@ async fn pruning_deletes_only_what_is_no_longer_needed(store: Arc<dyn Store>) {
     assert_eq!(again, PruneCounts::default(), "a second pass finds nothing");
 }
 
+async fn settings_are_stored_shared_and_audited(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    assert_eq!(
+        s.get_setting("second_factor_required_from")
+            .await
+            .expect("get"),
+        None
+    );
+    let root = Actor::new("user:root", Some("10.0.0.1".into()));
+    for value in ["lead", "admin"] {
+        s.set_setting(
+            "second_factor_required_from",
+            value,
+            &root,
+            Some("policy"),
+            t0(),
+        )
+        .await
+        .expect("set");
+    }
+    assert_eq!(
+        s.get_setting("second_factor_required_from")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("admin"),
+        "the last value wins"
+    );
+    assert_eq!(
+        audit_actions(s, "setting:second_factor_required_from").await,
+        ["settings.change user:root", "settings.change user:root"]
+    );
+}
+
 async fn webhook_deliveries_are_claimed_with_their_effect(store: Arc<dyn Store>) {
     use app::ssr::{DeliveryOutcome, DeliveryWork};
     let s = store.as_ref();
@@ -1473,6 +1507,7 @@ contract!(
     houston_always_keeps_an_enabled_admin,
     racing_demotions_leave_an_admin,
     pruning_deletes_only_what_is_no_longer_needed,
+    settings_are_stored_shared_and_audited,
     webhook_deliveries_are_claimed_with_their_effect,
     concurrent_status_reports_follow_the_rule,
     ping_answers,

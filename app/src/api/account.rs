@@ -94,15 +94,12 @@ pub async fn confirm_second_factor(code: String) -> Result<Vec<String>, AppError
 /// that must have one cannot.
 #[server(endpoint = "account/second-factor/off")]
 pub async fn disable_second_factor(password: String) -> Result<(), AppError> {
-    use crate::ssr::access::{Need, answer, policy, require};
+    use crate::ssr::access::{Need, answer, require, second_factor_setting};
     answer(
         async {
             let caller = require(Need::PERSON)?;
             let user = caller.user().ok_or_else(AppError::internal)?;
-            if policy()
-                .second_factor_from
-                .is_some_and(|from| user.role.includes(from))
-            {
+            if second_factor_setting()?.peek().applies_to(user.role) {
                 return Err(AppError::Conflict {
                     message: format!("a {} must keep a second factor on this Houston", user.role),
                 });
@@ -161,6 +158,61 @@ pub async fn reset_second_factor(username: String, reason: Option<String>) -> Re
                     chrono::Utc::now(),
                 )
                 .await?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Which roles must sign in with a second factor: `nobody`, `lead` (leads and
+/// admins) or `admin`.
+#[server(endpoint = "admin/second-factor-rule")]
+pub async fn second_factor_rule() -> Result<String, AppError> {
+    use crate::ssr::access::{Need, answer, require, second_factor_setting};
+    answer(
+        async {
+            require(Need::MANAGE_ACCESS)?;
+            let store = crate::ssr::store()?;
+            let rule = second_factor_setting()?.current(store.as_ref()).await?;
+            Ok(rule.as_str().to_owned())
+        }
+        .await,
+    )
+}
+
+/// Sets which roles must sign in with a second factor; audited with the reason.
+/// An admin who would be held to it needs one first, so nobody locks themselves out
+/// of the setting.
+#[server(endpoint = "admin/set-second-factor-rule")]
+pub async fn set_second_factor_rule(rule: String, reason: Option<String>) -> Result<(), AppError> {
+    use crate::ssr::access::{Need, SecondFactorRule, answer, require, second_factor_setting};
+    answer(
+        async {
+            let caller = require(Need::MANAGE_ACCESS)?;
+            let parsed = SecondFactorRule::parse(&rule).ok_or_else(|| {
+                AppError::validation("rule", "choose nobody, lead (leads and admins) or admin")
+            })?;
+            if let Some(user) = caller.user()
+                && parsed.applies_to(user.role)
+                && !user.second_factor
+            {
+                return Err(AppError::Conflict {
+                    message: "set up your own second factor first (on your account page)".into(),
+                });
+            }
+            let reason = reason
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty());
+            crate::ssr::store()?
+                .set_setting(
+                    SecondFactorRule::KEY,
+                    parsed.as_str(),
+                    &caller.actor(),
+                    reason.as_deref(),
+                    chrono::Utc::now(),
+                )
+                .await?;
+            second_factor_setting()?.remember(parsed);
             Ok(())
         }
         .await,

@@ -19,14 +19,12 @@ pub struct SignedIn {
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<SignedIn>, AppError> {
     let caller = crate::ssr::access::caller()?;
-    let policy = crate::ssr::access::policy();
+    let rule = crate::ssr::access::second_factor_setting()?.peek();
     Ok(caller.user().map(|u| SignedIn {
         username: u.username.to_string(),
         role: u.role,
         second_factor: u.second_factor,
-        second_factor_required: policy
-            .second_factor_from
-            .is_some_and(|from| u.role.includes(from)),
+        second_factor_required: rule.applies_to(u.role),
     }))
 }
 

@@ -184,7 +184,7 @@ pub struct CreatedToken {
 }
 
 /// The actions the audit log records, for the filter on its page.
-pub const AUDIT_ACTIONS: [&str; 22] = [
+pub const AUDIT_ACTIONS: [&str; 23] = [
     "user.create",
     "user.role",
     "user.disable",
@@ -192,6 +192,7 @@ pub const AUDIT_ACTIONS: [&str; 22] = [
     "user.password",
     "user.second_factor_on",
     "user.second_factor_off",
+    "settings.change",
     "token.create",
     "token.revoke",
     "session.login",

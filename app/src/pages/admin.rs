@@ -3,8 +3,8 @@
 
 use crate::api::AsOf;
 use crate::api::{
-    CreateToken, CreateUser, ResetPassword, ResetSecondFactor, RevokeToken, SetUserDisabled,
-    SetUserRole, list_audit, list_tokens, list_users,
+    CreateToken, CreateUser, ResetPassword, ResetSecondFactor, RevokeToken, SetSecondFactorRule,
+    SetUserDisabled, SetUserRole, list_audit, list_tokens, list_users, second_factor_rule,
 };
 use crate::components::absolute_time;
 use crate::domain::{AUDIT_ACTIONS, AuditQuery, Role, TokenScope};
@@ -89,6 +89,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                 "Viewers read; deployers register deploys and lock their own; leads lock anything and override; admins manage users, tokens and settings."
             </p>
         </section>
+        <SecondFactorRulePanel />
         {move || view! { <FormError message=row_error() /> }}
         {move || match (reset.input().get(), reset.value().get()) {
             (_, Some(Ok(password))) => view! {
@@ -343,5 +344,43 @@ pub fn AdminAuditPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// Which roles must sign in with a second factor: an admin's setting, audited.
+#[component]
+fn SecondFactorRulePanel() -> impl IntoView {
+    let set = ServerAction::<SetSecondFactorRule>::new();
+    let rule = Resource::new(move || set.version().get(), |_| second_factor_rule());
+    let choices = [
+        ("nobody", "nobody (optional for everyone)"),
+        ("lead", "leads and admins"),
+        ("admin", "admins"),
+    ];
+    view! {
+        <section class="panel">
+            <h2>"Two-factor sign-in"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let current = rule.await.unwrap_or_else(|_| "nobody".to_owned());
+                    view! {
+                        <ActionForm action=set attr:class="inline-form" attr:data-testid="second-factor-rule">
+                            <label>
+                                <span>"Required for"</span>
+                                <select name="rule">
+                                    {choices.into_iter().map(|(value, label)| view! {
+                                        <option value=value selected=value == current>{label}</option>
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                            <label><span>"Why"</span><input type="text" name="reason" class="reason" placeholder="for the audit log" /></label>
+                            <button type="submit" class="button ghost">"Save"</button>
+                        </ActionForm>
+                    }
+                })}
+            </Transition>
+            {move || view! { <FormError message=failure(set.value().get()) /> }}
+            <p class="muted small">"People of these roles without a second factor may read and set one up on their account page, but change nothing until they have."</p>
+        </section>
     }
 }

@@ -20,6 +20,9 @@ pub enum Principal {
 pub struct Caller {
     pub principal: Principal,
     pub address: Option<String>,
+    /// A person whose role must use a second factor (an admin's setting) and who
+    /// has none yet: they may read and set one up, nothing else.
+    pub needs_second_factor: bool,
 }
 
 impl Caller {
@@ -27,6 +30,7 @@ impl Caller {
         Self {
             principal: Principal::Anonymous,
             address,
+            needs_second_factor: false,
         }
     }
 
@@ -86,13 +90,106 @@ impl Need {
     };
 }
 
+/// Which people must sign in with a second factor before they may act: an
+/// admin's setting, stored in the database and shared by replicas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SecondFactorRule {
+    #[default]
+    Nobody,
+    /// This role and the ones above it.
+    From(Role),
+}
+
+impl SecondFactorRule {
+    /// The settings key it is stored under.
+    pub const KEY: &'static str = "second_factor_required_from";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecondFactorRule::Nobody => "nobody",
+            SecondFactorRule::From(role) => role.as_str(),
+        }
+    }
+
+    /// `nobody`, `lead` (leads and admins) or `admin`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "nobody" | "" => Some(SecondFactorRule::Nobody),
+            "lead" => Some(SecondFactorRule::From(Role::Lead)),
+            "admin" => Some(SecondFactorRule::From(Role::Admin)),
+            _ => None,
+        }
+    }
+
+    pub fn applies_to(self, role: Role) -> bool {
+        matches!(self, SecondFactorRule::From(from) if role.includes(from))
+    }
+}
+
+/// The second-factor rule as this server last read it: refreshed from the store
+/// when older than a few seconds, so a change made on one replica reaches the
+/// others quickly without a query per request.
+pub struct SecondFactorSetting {
+    cached: std::sync::RwLock<(Option<std::time::Instant>, SecondFactorRule)>,
+}
+
+impl Default for SecondFactorSetting {
+    fn default() -> Self {
+        Self {
+            cached: std::sync::RwLock::new((None, SecondFactorRule::Nobody)),
+        }
+    }
+}
+
+impl SecondFactorSetting {
+    const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// The rule, read again from `store` when the cached one is stale.
+    pub async fn current(
+        &self,
+        store: &dyn crate::ssr::Store,
+    ) -> Result<SecondFactorRule, crate::ssr::StoreError> {
+        if let Ok(guard) = self.cached.read()
+            && let (Some(at), rule) = *guard
+            && at.elapsed() < Self::FRESH_FOR
+        {
+            return Ok(rule);
+        }
+        let rule = store
+            .get_setting(SecondFactorRule::KEY)
+            .await?
+            .and_then(|raw| SecondFactorRule::parse(&raw))
+            .unwrap_or_default();
+        self.remember(rule);
+        Ok(rule)
+    }
+
+    /// The rule as last read, without asking the store.
+    pub fn peek(&self) -> SecondFactorRule {
+        self.cached.read().map(|g| g.1).unwrap_or_default()
+    }
+
+    /// Takes a rule just stored on this replica into force at once.
+    pub fn remember(&self, rule: SecondFactorRule) {
+        match self.cached.write() {
+            Ok(mut guard) => *guard = (Some(std::time::Instant::now()), rule),
+            Err(poisoned) => *poisoned.into_inner() = (Some(std::time::Instant::now()), rule),
+        }
+    }
+}
+
+/// The second-factor setting the server provided to this request.
+pub fn second_factor_setting() -> Result<std::sync::Arc<SecondFactorSetting>, AppError> {
+    leptos::prelude::use_context::<std::sync::Arc<SecondFactorSetting>>().ok_or_else(|| {
+        tracing::error!("no second-factor setting in the request context");
+        AppError::internal()
+    })
+}
+
 /// The deployment's choices that change who may read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Policy {
     pub anonymous_read: bool,
-    /// People with this role or above must sign in with a second factor before
-    /// they may act (reading and setting it up stay open to them).
-    pub second_factor_from: Option<Role>,
 }
 
 /// The policy: `Ok` when `caller` may do what `need` describes; otherwise
@@ -106,12 +203,7 @@ pub fn authorize(caller: &Caller, need: Need, policy: Policy) -> Result<(), AppE
         )),
         (Principal::User(_) | Principal::Token(_), Need::Read) => Ok(()),
         (Principal::User(user), Need::Act { role, .. }) => {
-            let must_enrol = role != Role::Viewer
-                && !user.second_factor
-                && policy
-                    .second_factor_from
-                    .is_some_and(|from| user.role.includes(from));
-            if must_enrol {
+            if role != Role::Viewer && caller.needs_second_factor {
                 Err(AppError::forbidden(format!(
                     "a {} must sign in with a second factor: set it up on your account page first",
                     user.role
@@ -215,6 +307,7 @@ mod tests {
                 second_factor: false,
             }),
             address: Some("10.0.0.7".into()),
+            needs_second_factor: false,
         }
     }
 
@@ -231,6 +324,7 @@ mod tests {
                 created_by: None,
             }),
             address: None,
+            needs_second_factor: false,
         }
     }
 
@@ -243,7 +337,6 @@ mod tests {
         let closed = Policy::default();
         let open = Policy {
             anonymous_read: true,
-            ..Policy::default()
         };
         let nobody = Caller::anonymous(None);
         assert_eq!(status(&nobody, Need::Read, closed), 401);
@@ -278,31 +371,37 @@ mod tests {
 
     #[test]
     fn a_required_second_factor_comes_before_acting() {
-        let policy = Policy {
-            second_factor_from: Some(Role::Lead),
-            ..Policy::default()
+        let policy = Policy::default();
+        let without = |role| Caller {
+            needs_second_factor: true,
+            ..person(role)
         };
-        let with = |role, second_factor| {
-            let mut caller = person(role);
-            if let Principal::User(user) = &mut caller.principal {
-                user.second_factor = second_factor;
-            }
-            caller
-        };
-        assert_eq!(status(&with(Role::Lead, false), Need::DEPLOY, policy), 403);
-        assert_eq!(status(&with(Role::Admin, false), Need::ADMIN, policy), 403);
-        assert_eq!(status(&with(Role::Lead, false), Need::Read, policy), 200);
+        assert_eq!(status(&without(Role::Lead), Need::DEPLOY, policy), 403);
+        assert_eq!(status(&without(Role::Admin), Need::ADMIN, policy), 403);
+        assert_eq!(status(&without(Role::Lead), Need::Read, policy), 200);
         assert_eq!(
-            status(&with(Role::Lead, false), Need::PERSON, policy),
+            status(&without(Role::Lead), Need::PERSON, policy),
             200,
             "setting it up stays open"
         );
-        assert_eq!(status(&with(Role::Lead, true), Need::DEPLOY, policy), 200);
-        assert_eq!(
-            status(&with(Role::Deployer, false), Need::DEPLOY, policy),
-            200,
-            "below the role, optional"
-        );
+        assert_eq!(status(&person(Role::Lead), Need::DEPLOY, policy), 200);
+    }
+
+    #[test]
+    fn second_factor_rules_apply_from_a_role_up() {
+        let rule = SecondFactorRule::From(Role::Lead);
+        assert!(rule.applies_to(Role::Admin));
+        assert!(rule.applies_to(Role::Lead));
+        assert!(!rule.applies_to(Role::Deployer));
+        assert!(!SecondFactorRule::Nobody.applies_to(Role::Admin));
+        for rule in [
+            SecondFactorRule::Nobody,
+            SecondFactorRule::From(Role::Lead),
+            SecondFactorRule::From(Role::Admin),
+        ] {
+            assert_eq!(SecondFactorRule::parse(rule.as_str()), Some(rule));
+        }
+        assert_eq!(SecondFactorRule::parse("viewer"), None);
     }
 
     #[test]

@@ -311,6 +311,20 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// A setting's stored value (see `access::SecondFactorRule::KEY`).
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores a setting and records `settings.change` with the reason, in one
+    /// transaction.
+    async fn set_setting(
+        &self,
+        key: &str,
+        value: &str,
+        by: &Actor,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Stores a session under the hash of its id and records `session.login`, in
     /// one transaction. A person keeps at most `MAX_SESSIONS_PER_USER` sessions: the
     /// oldest go.

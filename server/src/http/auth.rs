@@ -110,6 +110,7 @@ pub async fn authenticate(
         .map(|ip| ip.to_string());
     let now = chrono::Utc::now();
     let stranger = Actor::new("anonymous", address.clone());
+    let mut by_session = false;
     let principal = if let Some(presented) = bearer(request.headers()) {
         let hash = app::ssr::token::hash_token(presented);
         match state.store.authenticate_api_token(&hash, now).await? {
@@ -155,6 +156,7 @@ pub async fn authenticate(
             }
         }
     } else {
+        by_session = true;
         match session_id_hash(request.headers(), state.sessions.cookie_name()) {
             Some(id_hash) => match state
                 .store
@@ -167,9 +169,22 @@ pub async fn authenticate(
             None => Principal::Anonymous,
         }
     };
-    request
-        .extensions_mut()
-        .insert(Caller { principal, address });
+    // People signed in by Houston itself whose role must use a second factor and
+    // who have none may read and set one up, nothing else. (A proxy's SSO does its
+    // own second factor.)
+    let needs_second_factor = match &principal {
+        Principal::User(user) if by_session && !user.second_factor => state
+            .second_factor
+            .current(state.store.as_ref())
+            .await?
+            .applies_to(user.role),
+        _ => false,
+    };
+    request.extensions_mut().insert(Caller {
+        principal,
+        address,
+        needs_second_factor,
+    });
     Ok(next.run(request).await)
 }
 
