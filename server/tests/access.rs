@@ -992,6 +992,60 @@ async fn live_update_streams_are_capped_and_end_with_their_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_page_on_a_kept_alive_connection_is_as_quick_as_the_first() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = harness(support::sqlite().await, &[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(houston::listener::serve(
+        listener,
+        h.app.clone(),
+        houston::listener::ListenerLimits {
+            header_read_timeout: std::time::Duration::from_secs(5),
+            shutdown_grace: std::time::Duration::from_secs(1),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // The sign-in page is streamed in several writes: with Nagle's algorithm on,
+    // every response after the first on a connection waited ~40 ms for an ACK.
+    let mut connection = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    async fn round_trip(connection: &mut tokio::net::TcpStream) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        connection
+            .write_all(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 16384];
+        while !seen.ends_with(b"0\r\n\r\n") {
+            let n = connection.read(&mut buffer).await.expect("read");
+            assert!(n > 0, "the server closed the connection");
+            seen.extend_from_slice(&buffer[..n]);
+        }
+        assert!(seen.starts_with(b"HTTP/1.1 200"));
+        started.elapsed()
+    }
+    round_trip(&mut connection).await;
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..5 {
+        slowest = slowest.max(round_trip(&mut connection).await);
+    }
+    assert!(
+        slowest < std::time::Duration::from_millis(30),
+        "a later page on the same connection took {slowest:?}"
+    );
+    let _ = stop.send(());
+    server.await.expect("task").expect("serve");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_cannot_hold_connections_open() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let h = harness(support::sqlite().await, &[]).await;

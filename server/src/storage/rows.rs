@@ -7,16 +7,27 @@ use app::domain::{
 use app::ssr::{ApiToken, StoreError};
 use chrono::{DateTime, Utc};
 
-/// The columns every deploy query selects, joined with service and environment names.
-macro_rules! deploy_select {
+/// The columns every deploy query selects, of `deploys d` with `services s` and
+/// `environments e`.
+macro_rules! deploy_columns {
     () => {
         "SELECT d.id, s.name AS service, e.name AS environment, d.version, d.previous_version, \
          d.author, d.description, d.ci_url, d.status, d.started_at, d.finished_at, d.source, \
          d.external_id, d.created_at, d.registered_by, d.status_changed_by, d.status_at, \
-         s.repository_url \
-         FROM deploys d \
-         JOIN services s ON s.id = d.service_id \
-         JOIN environments e ON e.id = d.environment_id"
+         s.repository_url"
+    };
+}
+pub(crate) use deploy_columns;
+
+/// The columns every deploy query selects, joined with service and environment names.
+macro_rules! deploy_select {
+    () => {
+        concat!(
+            $crate::storage::rows::deploy_columns!(),
+            " FROM deploys d \
+             JOIN services s ON s.id = d.service_id \
+             JOIN environments e ON e.id = d.environment_id"
+        )
     };
 }
 pub(crate) use deploy_select;

@@ -463,11 +463,15 @@ macro_rules! impl_store {
 
             #[tracing::instrument(skip(self))]
             async fn board(&self) -> Result<app::domain::Board, app::ssr::StoreError> {
-                use $crate::storage::rows::{DeployRow, deploy_select};
+                use $crate::storage::rows::{DeployRow, deploy_columns};
+                // One index lookup (deploys_by_place) per service × environment, not a
+                // subquery per stored deploy: the board costs the same with a million
+                // deploys as with a hundred.
                 let rows = sqlx::query_as::<_, DeployRow>(concat!(
-                    deploy_select!(),
-                    " WHERE d.id = (SELECT d2.id FROM deploys d2 \
-                       WHERE d2.service_id = d.service_id AND d2.environment_id = d.environment_id \
+                    deploy_columns!(),
+                    " FROM services s CROSS JOIN environments e \
+                     JOIN deploys d ON d.id = (SELECT d2.id FROM deploys d2 \
+                       WHERE d2.service_id = s.id AND d2.environment_id = e.id \
                        ORDER BY d2.started_at DESC, d2.id DESC LIMIT 1)"
                 ))
                 .fetch_all(&self.pool)
