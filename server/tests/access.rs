@@ -991,26 +991,50 @@ async fn live_update_streams_are_capped_and_end_with_their_session() {
     assert!(ended.is_ok(), "the stream of an ended session closes");
 }
 
+/// The router served on a loopback port by Houston's own accept loop.
+struct Served {
+    address: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    async fn start(app: &Router, header_read_timeout: std::time::Duration) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(houston::listener::serve(
+            listener,
+            app.clone(),
+            houston::listener::ListenerLimits {
+                header_read_timeout,
+                shutdown_grace: std::time::Duration::from_secs(1),
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            address,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("task").expect("serve");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_page_on_a_kept_alive_connection_is_as_quick_as_the_first() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let h = harness(support::sqlite().await, &[]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(houston::listener::serve(
-        listener,
-        h.app.clone(),
-        houston::listener::ListenerLimits {
-            header_read_timeout: std::time::Duration::from_secs(5),
-            shutdown_grace: std::time::Duration::from_secs(1),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let server = Served::start(&h.app, std::time::Duration::from_secs(5)).await;
+    let address = server.address;
     // The sign-in page is streamed in several writes: with Nagle's algorithm on,
     // every response after the first on a connection waited ~40 ms for an ACK.
     let mut connection = tokio::net::TcpStream::connect(address)
@@ -1041,30 +1065,15 @@ async fn a_second_page_on_a_kept_alive_connection_is_as_quick_as_the_first() {
         slowest < std::time::Duration::from_millis(30),
         "a later page on the same connection took {slowest:?}"
     );
-    let _ = stop.send(());
-    server.await.expect("task").expect("serve");
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_cannot_hold_connections_open() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let h = harness(support::sqlite().await, &[]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(houston::listener::serve(
-        listener,
-        h.app.clone(),
-        houston::listener::ListenerLimits {
-            header_read_timeout: std::time::Duration::from_millis(300),
-            shutdown_grace: std::time::Duration::from_secs(1),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let server = Served::start(&h.app, std::time::Duration::from_millis(300)).await;
+    let address = server.address;
     // A whole request is answered, with the peer address known.
     let mut quick = tokio::net::TcpStream::connect(address)
         .await
@@ -1092,8 +1101,7 @@ async fn slow_clients_cannot_hold_connections_open() {
     .await;
     assert!(closed.is_ok(), "the server hung up on the slow client");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
-    let _ = stop.send(());
-    server.await.expect("task").expect("serve");
+    server.stop().await;
 }
 
 #[tokio::test]
