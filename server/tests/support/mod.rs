@@ -78,16 +78,21 @@ pub async fn postgres() -> TestDb {
              Run scripts/test.sh (it starts a throwaway server when none runs) or set HOUSTON_TEST_POSTGRES_URL."
         )
     });
+    let template = migrated_template(&mut admin, &admin_url).await;
     let name = format!(
         "houston_test_{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
         chrono::Utc::now().timestamp_micros() % 1_000_000
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
+    // A copy of the migrated template: far cheaper than running every migration
+    // for every test.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("create test database from the template");
     let url = with_database(&admin_url, &name);
     let store = houston::storage::open(&url)
         .await
@@ -97,6 +102,90 @@ pub async fn postgres() -> TestDb {
         url,
         _cleanup: Cleanup::PgDatabase { admin_url, name },
     }
+}
+
+/// The name of a database with every migration applied, made once per set of
+/// migrations (its name carries their digest, so a changed migration makes a new
+/// one) and shared by test processes; an advisory lock lets one process make it.
+async fn migrated_template(admin: &mut sqlx::PgConnection, admin_url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let mut digest = Sha256::new();
+    for file in &files {
+        digest.update(
+            file.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
+        digest.update(std::fs::read(file).expect("migration"));
+    }
+    let template = format!("houston_template_{}", &hex::encode(digest.finalize())[..16]);
+    sqlx::query("SELECT pg_advisory_lock(7276873)")
+        .execute(&mut *admin)
+        .await
+        .expect("template lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut *admin)
+            .await
+            .expect("look for the template");
+    if !exists {
+        let building = format!("{template}_building");
+        for statement in [
+            format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{building}\""),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *admin)
+                .await
+                .expect("create the template");
+        }
+        // One connection, closed before the rename: PostgreSQL renames and copies
+        // only databases nobody is connected to.
+        let mut conn = sqlx::PgConnection::connect(&with_database(admin_url, &building))
+            .await
+            .expect("connect to the template");
+        sqlx::migrate!("../migrations/postgres")
+            .run(&mut conn)
+            .await
+            .expect("migrate the template");
+        conn.close().await.expect("close the template connection");
+        // Renamed only once complete, so a crash mid-way leaves no half template.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+        )))
+        .execute(&mut *admin)
+        .await
+        .expect("name the template");
+        // Templates of earlier migration sets are of no more use.
+        let stale: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'houston\\_template\\_%' AND datname <> $1",
+        )
+        .bind(&template)
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap_or_default();
+        for name in stale {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+            )))
+            .execute(&mut *admin)
+            .await;
+        }
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7276873)")
+        .execute(&mut *admin)
+        .await
+        .expect("template unlock");
+    template
 }
 
 /// The same server URL with another database name.
