@@ -159,16 +159,17 @@ impl LoginLimits {
 
     /// How long to wait before checking an attempt on an account that already has
     /// `account_failures` failures in the window: nothing up to the threshold,
-    /// then 1 s, 2 s, 4 s … up to 30 s.
+    /// then 1 s, 2 s, 4 s … up to 16 s — well inside the default request timeout
+    /// (30 s), so the right password is slowed, never timed out.
     pub fn slowdown(&self, account_failures: u32) -> std::time::Duration {
         match account_failures.checked_sub(self.slowdown_after) {
             None => std::time::Duration::ZERO,
-            Some(over) => std::time::Duration::from_secs(1u64 << over.min(5)).min(MAX_SLOWDOWN),
+            Some(over) => std::time::Duration::from_secs(1u64 << over.min(4)).min(MAX_SLOWDOWN),
         }
     }
 }
 
-const MAX_SLOWDOWN: std::time::Duration = std::time::Duration::from_secs(30);
+const MAX_SLOWDOWN: std::time::Duration = std::time::Duration::from_secs(16);
 
 /// The key a client address is throttled under: IPv4 addresses as they are, IPv6
 /// by their /64 (one host usually holds a whole /64 and could rotate through it).
@@ -279,7 +280,7 @@ mod tests {
         assert_eq!(secs(10), 1, "at the threshold");
         assert_eq!(secs(11), 2);
         assert_eq!(secs(14), 16);
-        assert_eq!(secs(15), 30);
-        assert_eq!(secs(10_000), 30, "capped");
+        assert_eq!(secs(15), 16, "capped");
+        assert_eq!(secs(10_000), 16, "capped");
     }
 }
