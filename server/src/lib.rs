@@ -111,12 +111,7 @@ async fn no_store(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let path = request.uri().path();
-    let is_file = path.starts_with("/pkg/")
-        || path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.') && path != "/api/v1/openapi.json");
+    let is_file = http::is_static_file(request.uri().path());
     let mut response = next.run(request).await;
     if !is_file {
         response

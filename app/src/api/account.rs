@@ -104,20 +104,9 @@ pub async fn disable_second_factor(password: String) -> Result<(), AppError> {
                     message: format!("a {} must keep a second factor on this Houston", user.role),
                 });
             }
-            if password.len() > crate::domain::MAX_PASSWORD_BYTES {
-                return Err(AppError::validation(
-                    "password",
-                    "that is not your password",
-                ));
-            }
             let store = crate::ssr::store()?;
-            let stored = store
-                .find_login(&user.username)
+            if !crate::ssr::password::is_current_password(store.as_ref(), &user.username, password)
                 .await?
-                .map(|(_, hash)| hash);
-            let slot = crate::ssr::password::slot()?;
-            if stored.is_none()
-                || !crate::ssr::password::verify_off_thread(slot, password, stored).await
             {
                 return Err(AppError::validation(
                     "password",
@@ -140,16 +129,8 @@ pub async fn reset_second_factor(username: String, reason: Option<String>) -> Re
     answer(
         async {
             let caller = require(Need::MANAGE_ACCESS)?;
-            let username = crate::domain::Username::parse(&username)
-                .map_err(|e| AppError::validation("username", e.to_string()))?;
-            if caller.user().is_some_and(|u| u.username == username) {
-                return Err(AppError::Conflict {
-                    message: "turn your own second factor off on your account page".into(),
-                });
-            }
-            let reason = reason
-                .map(|r| r.trim().to_owned())
-                .filter(|r| !r.is_empty());
+            let username = super::admin::ssr::other_account(&caller, &username)?;
+            let reason = super::admin::ssr::reason(reason)?;
             crate::ssr::store()?
                 .disable_second_factor(
                     &username,
@@ -200,9 +181,7 @@ pub async fn set_second_factor_rule(rule: String, reason: Option<String>) -> Res
                     message: "set up your own second factor first (on your account page)".into(),
                 });
             }
-            let reason = reason
-                .map(|r| r.trim().to_owned())
-                .filter(|r| !r.is_empty());
+            let reason = super::admin::ssr::reason(reason)?;
             crate::ssr::store()?
                 .set_setting(
                     SecondFactorRule::KEY,

@@ -241,7 +241,7 @@ pub async fn list_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> 
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(super) mod ssr {
     use crate::domain::Username;
     use crate::error::AppError;
     use crate::ssr::access::Caller;
@@ -258,14 +258,14 @@ mod ssr {
         Ok(reason)
     }
 
-    /// An account other than the caller's own: an admin cannot demote or disable
-    /// themselves, so Houston is never left without one by accident.
+    /// An account other than the caller's own: an admin cannot demote, disable or
+    /// reset themselves here, so Houston is never left without one by accident.
     pub fn other_account(caller: &Caller, raw: &str) -> Result<Username, AppError> {
         let username =
             Username::parse(raw).map_err(|e| AppError::validation("username", e.to_string()))?;
         if caller.user().is_some_and(|u| u.username == username) {
             return Err(AppError::Conflict {
-                message: "you cannot change your own role, disable yourself or reset your own password here; use your account page or ask another admin"
+                message: "you cannot change your own role, disable yourself, or reset your own password or second factor here; use your account page or ask another admin"
                     .into(),
             });
         }

@@ -100,7 +100,7 @@ mod ssr {
     };
     use crate::error::AppError;
     use crate::ssr::LoginReservation;
-    use crate::ssr::access::caller;
+    use crate::ssr::access::{Caller, caller};
     use crate::ssr::password::{hash_off_thread, slot, verify_off_thread};
     use crate::ssr::session::{hash_session_id, new_session_id, request_session_id, settings};
     use chrono::Utc;
@@ -158,41 +158,9 @@ mod ssr {
         // The throttle counts by the name as typed (normalised), so names that do
         // not exist are throttled like names that do.
         let key: String = username.trim().to_lowercase().chars().take(64).collect();
-        let address = caller
-            .address
-            .as_deref()
-            .and_then(|a| a.parse().ok())
-            .map_or_else(|| "unknown".to_owned(), throttle_key);
         // A slot first: when every password check is taken, refusing costs nothing.
         let mut slot = slot()?;
-        let (reservation, account_failures) = match store
-            .reserve_login_attempt(&key, &address, now, &limits)
-            .await?
-        {
-            LoginReservation::Locked { until } => {
-                let wait = (until - now).num_seconds().max(1);
-                tracing::warn!(username = ?key, address = ?caller.address, "sign-in throttled");
-                if let Some(log) = crate::ssr::security::log() {
-                    log.record(
-                        &caller.actor(),
-                        "session.throttled",
-                        &format!("user:{key}"),
-                        None,
-                    );
-                }
-                return Err(AppError::RateLimited {
-                    message: format!(
-                        "too many failed sign-ins for this account from this address; try again in {} minute(s)",
-                        (wait + 59) / 60
-                    ),
-                    retry_after_secs: u64::try_from(wait).unwrap_or(1),
-                });
-            }
-            LoginReservation::Reserved {
-                id,
-                account_failures,
-            } => (id, account_failures),
-        };
+        let (reservation, account_failures) = reserve_attempt(&key, &caller, now).await?;
         // An account under attack from many addresses is slowed down, not locked:
         // its owner still gets in with the right password.
         let delay = limits.slowdown(account_failures);
@@ -250,6 +218,50 @@ mod ssr {
         Ok(())
     }
 
+    /// Counts a password attempt on the account `key` from the caller's address
+    /// (IPv6 by /64) before anything is checked: its reservation and how many
+    /// failures the account already has, or 429 while the pair or address is
+    /// locked (a rate-limited security event).
+    async fn reserve_attempt(
+        key: &str,
+        caller: &Caller,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(i64, u32), AppError> {
+        let address = caller
+            .address
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .map_or_else(|| "unknown".to_owned(), throttle_key);
+        match crate::ssr::store()?
+            .reserve_login_attempt(key, &address, now, &LoginLimits::DEFAULT)
+            .await?
+        {
+            LoginReservation::Reserved {
+                id,
+                account_failures,
+            } => Ok((id, account_failures)),
+            LoginReservation::Locked { until } => {
+                let wait = (until - now).num_seconds().max(1);
+                tracing::warn!(username = ?key, address = ?caller.address, "sign-in throttled");
+                if let Some(log) = crate::ssr::security::log() {
+                    log.record(
+                        &caller.actor(),
+                        "session.throttled",
+                        &format!("user:{key}"),
+                        None,
+                    );
+                }
+                Err(AppError::RateLimited {
+                    message: format!(
+                        "too many failed sign-ins for this account from this address; try again in {} minute(s)",
+                        (wait + 59) / 60
+                    ),
+                    retry_after_secs: u64::try_from(wait).unwrap_or(1),
+                })
+            }
+        }
+    }
+
     /// The second factor of a sign-in: a TOTP code not used before, or an unused
     /// recovery code.
     async fn check_second_factor(
@@ -305,30 +317,11 @@ mod ssr {
             .map_err(|_| AppError::validation("new", "this password is in a list of common passwords or is your user name; choose another"))?;
         let store = crate::ssr::store()?;
         let now = Utc::now();
-        let address = caller
-            .address
-            .as_deref()
-            .and_then(|a| a.parse().ok())
-            .map_or_else(|| "unknown".to_owned(), throttle_key);
-        let slot = slot()?;
-        let reservation = match store
-            .reserve_login_attempt(user.username.as_str(), &address, now, &LoginLimits::DEFAULT)
+        // Counted like a sign-in, so this form cannot be used to guess passwords.
+        let (reservation, _) = reserve_attempt(user.username.as_str(), &caller, now).await?;
+        if !crate::ssr::password::is_current_password(store.as_ref(), &user.username, current)
             .await?
         {
-            LoginReservation::Locked { until } => {
-                return Err(AppError::RateLimited {
-                    message: "too many wrong passwords; try again later".into(),
-                    retry_after_secs: u64::try_from((until - now).num_seconds().max(1))
-                        .unwrap_or(1),
-                });
-            }
-            LoginReservation::Reserved { id, .. } => id,
-        };
-        let stored = store
-            .find_login(&user.username)
-            .await?
-            .map(|(_, hash)| hash);
-        if stored.is_none() || !verify_off_thread(slot, current, stored).await {
             store
                 .append_audit(
                     &caller.actor(),

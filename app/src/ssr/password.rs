@@ -140,6 +140,23 @@ pub async fn verify_off_thread(
     .unwrap_or(false)
 }
 
+/// Whether `password` is the stored password of `username`, checked in a slot on a
+/// blocking thread (for a person confirming a sensitive change). Over-long input
+/// is not hashed at all.
+pub async fn is_current_password(
+    store: &dyn crate::ssr::Store,
+    username: &crate::domain::Username,
+    password: String,
+) -> Result<bool, AppError> {
+    if password.len() > crate::domain::MAX_PASSWORD_BYTES {
+        return Ok(false);
+    }
+    let Some((_, stored)) = store.find_login(username).await? else {
+        return Ok(false);
+    };
+    Ok(verify_off_thread(slot()?, password, Some(stored)).await)
+}
+
 /// Checks a password against a stored PHC string in constant time. A malformed
 /// stored hash verifies nothing.
 pub fn verify_password(password: &str, stored: &str) -> bool {

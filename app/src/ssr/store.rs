@@ -45,8 +45,6 @@ pub struct SecondFactor {
     pub secret: Option<String>,
     /// The secret of an enrolment waiting for its first code.
     pub pending: Option<String>,
-    /// Recovery codes not used yet.
-    pub recovery_codes_left: i64,
 }
 
 /// Where pruning cuts: rows older than these go.

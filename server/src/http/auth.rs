@@ -296,16 +296,10 @@ pub async fn pages_need_sign_in(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    // Files (`/favicon.svg`, `/pkg/houston.wasm`) have a dot in their last segment.
-    let is_file = path
-        .rsplit('/')
-        .next()
-        .is_some_and(|last| last.contains('.'));
     let wants_page = matches!(*request.method(), Method::GET | Method::HEAD)
-        && !is_file
+        && !super::is_static_file(path)
         && !["/login", "/setup", "/healthz", "/readyz"].contains(&path)
-        && !path.starts_with("/api/")
-        && !path.starts_with("/pkg/");
+        && !path.starts_with("/api/");
     let anonymous = matches!(
         request.extensions().get::<Caller>().map(|c| &c.principal),
         None | Some(Principal::Anonymous)

@@ -16,6 +16,17 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+/// Whether a path names a static file (`/pkg/houston.wasm`, `/favicon.svg`): those
+/// need no sign-in and may be cached. The API's OpenAPI document is not one.
+pub fn is_static_file(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || (!path.starts_with("/api/")
+            && path
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains('.')))
+}
+
 /// The `/api/v1` routes. Each group passes `auth::guard` with what it needs to
 /// read and to change (`app::ssr::access::Need`), except the GitHub webhook, which
 /// GitHub signs instead (`github::receive`), and the OpenAPI document.

@@ -18,7 +18,14 @@ impl PgStore {
     /// and no more: on `audit_log` only SELECT and INSERT, so not even a bug or
     /// an injected statement in Houston can rewrite history.
     pub async fn open_with(url: &str, owner_url: Option<&str>) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        // Replicas starting together take turns: sqlx holds an advisory lock while migrating.
         match owner_url {
+            None => sqlx::migrate!("../migrations/postgres").run(&pool).await?,
             Some(owner_url) => {
                 let owner = PgPoolOptions::new()
                     .max_connections(1)
@@ -30,22 +37,7 @@ impl PgStore {
                 grant_runtime_role(&owner, options.get_username()).await?;
                 owner.close().await;
             }
-            None => {
-                // Replicas starting together take turns: sqlx holds an advisory lock while migrating.
-                let pool = PgPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(url)
-                    .await?;
-                sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-                pool.close().await;
-            }
         }
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
         Ok(Self { pool })
     }
 

@@ -924,14 +924,7 @@ macro_rules! impl_store {
                         .await
                         .map_err(backend_error)?
                         .ok_or_else(|| app::ssr::StoreError::NotFound(format!("no user {user_id}")))?;
-                let recovery_codes_left: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
-                )
-                .bind(user_id)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(backend_error)?;
-                Ok(app::ssr::SecondFactor { secret, pending, recovery_codes_left })
+                Ok(app::ssr::SecondFactor { secret, pending })
             }
 
             #[tracing::instrument(skip(self, recovery_code_hashes, by), fields(actor = %by.name))]
