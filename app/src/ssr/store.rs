@@ -1,4 +1,4 @@
-//! The storage contract: one trait, implemented for SQLite and PostgreSQL in the
+//! The storage contract: one trait per aggregate, implemented for SQLite and PostgreSQL in the
 //! server crate and checked by one contract suite on both.
 
 use crate::domain::{
@@ -99,14 +99,9 @@ pub enum DeliveryOutcome {
     Status(StatusOutcome),
 }
 
+/// Deploys, their services and environments, and the board.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// `sqlite` or `postgres`.
-    fn backend(&self) -> &'static str;
-
-    /// Succeeds when the database answers a query.
-    async fn ping(&self) -> Result<(), StoreError>;
-
+pub trait DeployStore: Send + Sync {
     /// Stores a deploy with its commits, creating its service and environment on
     /// first sight. A registration whose `external_id` is already stored returns
     /// the stored deploy unchanged. When `previous_version` is empty it becomes
@@ -135,16 +130,6 @@ pub trait Store: Send + Sync + 'static {
         by: &Actor,
     ) -> Result<StatusOutcome, StoreError>;
 
-    /// Claims the delivery id and does its work in one transaction, so a crash
-    /// between the two loses nothing and a repeated delivery changes nothing.
-    async fn apply_webhook_delivery(
-        &self,
-        delivery_id: Option<&str>,
-        work: &DeliveryWork,
-        by: &Actor,
-        now: DateTime<Utc>,
-    ) -> Result<DeliveryOutcome, StoreError>;
-
     async fn get_deploy(&self, id: DeployId) -> Result<DeployDetail, StoreError>;
 
     /// Deploys matching `filter`, newest first (`started_at DESC, id DESC`).
@@ -161,7 +146,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every service × environment with the latest deploy there.
     async fn board(&self) -> Result<Board, StoreError>;
+}
 
+/// Webhook deliveries: claimed once, applied in the same transaction.
+#[async_trait::async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Claims the delivery id and does its work in one transaction, so a crash
+    /// between the two loses nothing and a repeated delivery changes nothing.
+    async fn apply_webhook_delivery(
+        &self,
+        delivery_id: Option<&str>,
+        work: &DeliveryWork,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryOutcome, StoreError>;
+}
+
+/// API tokens.
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
     /// Stores a token and records `token.create` in the audit log, in one
     /// transaction; `Conflict` when an active token has that name.
     async fn create_api_token(
@@ -191,7 +194,11 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<ApiToken, StoreError>;
+}
 
+/// The append-only audit log.
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
     /// Appends one entry to the audit log on its own: for events that change
     /// nothing else (security events, sign-out).
     async fn append_audit(
@@ -206,7 +213,11 @@ pub trait Store: Send + Sync + 'static {
     /// Audit entries matching `filter`, newest first. The log is append-only: the
     /// database refuses UPDATE and DELETE on it.
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+}
 
+/// Accounts: people, their roles, passwords and second factors.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
     /// Creates an account and records `user.create`, in one transaction; `Conflict`
     /// when the name is taken.
     async fn create_user(
@@ -308,7 +319,11 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+}
 
+/// Settings an admin changes at run time, shared by replicas.
+#[async_trait::async_trait]
+pub trait SettingStore: Send + Sync {
     /// A setting's stored value (see `access::SecondFactorRule::KEY`).
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
 
@@ -322,7 +337,11 @@ pub trait Store: Send + Sync + 'static {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+}
 
+/// Browser sessions and the sign-in attempts that precede them.
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync {
     /// Stores a session under the hash of its id and records `session.login`, in
     /// one transaction. A person keeps at most `MAX_SESSIONS_PER_USER` sessions: the
     /// oldest go.
@@ -349,11 +368,6 @@ pub trait Store: Send + Sync + 'static {
         limits: &LoginLimits,
     ) -> Result<LoginReservation, StoreError>;
 
-    /// Deletes what is no longer needed: sessions expired or idle before
-    /// `sessions_idle_before`, webhook delivery ids received before
-    /// `deliveries_before`, sign-in attempts before `attempts_before`.
-    async fn prune(&self, cutoffs: &PruneCutoffs) -> Result<PruneCounts, StoreError>;
-
     /// Forgets a reserved attempt whose password was right.
     async fn clear_login_attempt(&self, id: i64) -> Result<(), StoreError>;
 
@@ -368,4 +382,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<User>, StoreError>;
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+}
+
+/// Background work: pruning.
+#[async_trait::async_trait]
+pub trait JobStore: Send + Sync {
+    /// Deletes what is no longer needed: sessions expired or idle before
+    /// `sessions_idle_before`, webhook delivery ids received before
+    /// `deliveries_before`, sign-in attempts before `attempts_before`.
+    async fn prune(&self, cutoffs: &PruneCutoffs) -> Result<PruneCounts, StoreError>;
+}
+
+/// The whole store: every aggregate, on one backend. Callers hold an
+/// `Arc<dyn Store>`; a trait object answers the methods of every aggregate.
+#[async_trait::async_trait]
+pub trait Store:
+    DeployStore
+    + DeliveryStore
+    + TokenStore
+    + AuditStore
+    + AccountStore
+    + SettingStore
+    + SessionStore
+    + JobStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Succeeds when the database answers a query.
+    async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -3,7 +3,6 @@
 
 mod postgres;
 mod rows;
-mod shared;
 mod sqlite;
 
 pub use postgres::PgStore;
@@ -57,4 +56,28 @@ pub(crate) fn backend_error(err: sqlx::Error) -> app::ssr::StoreError {
 
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A case-insensitive "contains" pattern for `LIKE … ESCAPE '\'`.
+pub(crate) fn like_pattern(needle: &str) -> String {
+    let mut out = String::from("%");
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern("Ada"), "%ada%");
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
 }

@@ -1,5 +1,14 @@
 //! PostgreSQL backend, for teams running several Houston replicas against one database.
 
+mod accounts;
+mod audit;
+mod deliveries;
+mod deploys;
+mod jobs;
+mod sessions;
+mod settings;
+mod tokens;
+
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 use std::time::Duration;
@@ -46,7 +55,21 @@ impl PgStore {
     }
 }
 
-super::shared::impl_store!(PgStore, Postgres, "postgres");
+#[async_trait::async_trait]
+impl app::ssr::Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn ping(&self) -> Result<(), app::ssr::StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(crate::storage::backend_error)
+    }
+}
 
 /// Grants `role` what Houston's runtime needs on every table — and on the audit
 /// log only SELECT and INSERT. Run by the owner after each migration, so new

@@ -2,6 +2,15 @@
 //! write transactions that start IMMEDIATE so a read-then-write never deadlocks
 //! on the upgrade from a read lock.
 
+mod accounts;
+mod audit;
+mod deliveries;
+mod deploys;
+mod jobs;
+mod sessions;
+mod settings;
+mod tokens;
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
@@ -37,4 +46,18 @@ impl SqliteStore {
     }
 }
 
-super::shared::impl_store!(SqliteStore, Sqlite, "sqlite");
+#[async_trait::async_trait]
+impl app::ssr::Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn ping(&self) -> Result<(), app::ssr::StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(crate::storage::backend_error)
+    }
+}

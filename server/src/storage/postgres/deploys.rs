@@ -1,0 +1,426 @@
+//! Deploys, services, environments and the board, on PostgreSQL.
+
+use sqlx::Postgres;
+
+#[async_trait::async_trait]
+impl app::ssr::DeployStore for super::PgStore {
+    #[tracing::instrument(skip(self, new, by), fields(service = %new.service, environment = %new.environment, version = %new.version, actor = %by.name))]
+    async fn register_deploy(
+        &self,
+        new: &app::domain::NewDeploy,
+        by: &app::domain::Actor,
+    ) -> Result<app::ssr::Registration, app::ssr::StoreError> {
+        use crate::storage::backend_error;
+        let mut tx = self.begin_write().await.map_err(backend_error)?;
+        let now = app::domain::to_stored_precision(chrono::Utc::now());
+        let registration = register_in(&mut tx, new, by, now).await?;
+        tx.commit().await.map_err(backend_error)?;
+        Ok(registration)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn find_deploy_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<app::domain::Deploy>, app::ssr::StoreError> {
+        use crate::storage::rows::{DeployRow, deploy_select};
+        sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.external_id = $1"))
+            .bind(external_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(crate::storage::backend_error)?
+            .map(TryInto::try_into)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip(self, change, by), fields(status = %change.status, actor = %by.name))]
+    async fn change_deploy_status(
+        &self,
+        id: app::domain::DeployId,
+        change: &app::domain::StatusChange,
+        by: &app::domain::Actor,
+    ) -> Result<app::ssr::StatusOutcome, app::ssr::StoreError> {
+        use crate::storage::backend_error;
+        let mut tx = self.begin_write().await.map_err(backend_error)?;
+        let now = app::domain::to_stored_precision(chrono::Utc::now());
+        let outcome = change_status_in(&mut tx, id, change, by, now).await?;
+        tx.commit().await.map_err(backend_error)?;
+        Ok(outcome)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn get_deploy(
+        &self,
+        id: app::domain::DeployId,
+    ) -> Result<app::domain::DeployDetail, app::ssr::StoreError> {
+        use crate::storage::backend_error;
+        use crate::storage::rows::{CommitRow, DeployRow, deploy_select};
+        let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?
+            .ok_or_else(|| app::ssr::StoreError::NotFound(format!("deploy {id} does not exist")))?;
+        let commits = sqlx::query_as::<_, CommitRow>(
+                    "SELECT sha, message, author, committed_at FROM deploy_commits WHERE deploy_id = $1 ORDER BY position",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+        let repository_url = row.repository_url.clone();
+        Ok(app::domain::DeployDetail {
+            deploy: row.try_into()?,
+            commits: commits.into_iter().map(Into::into).collect(),
+            repository_url,
+        })
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn list_deploys(
+        &self,
+        filter: &app::domain::DeployFilter,
+        page: &app::domain::PageRequest,
+    ) -> Result<app::domain::DeployPage, app::ssr::StoreError> {
+        use crate::storage::rows::{DeployRow, deploy_select};
+        let mut qb = sqlx::QueryBuilder::<Postgres>::new(concat!(deploy_select!(), " WHERE 1 = 1"));
+        if let Some(service) = &filter.service {
+            qb.push(" AND s.name = ")
+                .push_bind(service.as_str().to_owned());
+        }
+        if let Some(environment) = &filter.environment {
+            qb.push(" AND e.name = ")
+                .push_bind(environment.as_str().to_owned());
+        }
+        if let Some(author) = &filter.author {
+            qb.push(" AND LOWER(d.author) LIKE ")
+                .push_bind(crate::storage::like_pattern(author))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(status) = filter.status {
+            qb.push(" AND d.status = ").push_bind(status.as_str());
+        }
+        if let Some(since) = filter.since {
+            qb.push(" AND d.started_at >= ").push_bind(since);
+        }
+        if let Some(until) = filter.until {
+            qb.push(" AND d.started_at < ").push_bind(until);
+        }
+        if let Some(cursor) = page.cursor {
+            qb.push(" AND (d.started_at < ")
+                .push_bind(cursor.started_at)
+                .push(" OR (d.started_at = ")
+                .push_bind(cursor.started_at)
+                .push(" AND d.id < ")
+                .push_bind(cursor.id)
+                .push("))");
+        }
+        qb.push(" ORDER BY d.started_at DESC, d.id DESC LIMIT ")
+            .push_bind(i64::from(page.limit) + 1);
+        let rows = qb
+            .build_query_as::<DeployRow>()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(crate::storage::backend_error)?;
+        let mut deploys = crate::storage::rows::deploys(rows)?;
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        let next_cursor = if deploys.len() > limit {
+            deploys.truncate(limit);
+            deploys
+                .last()
+                .map(|d| app::domain::Cursor::after(d).encode())
+        } else {
+            None
+        };
+        Ok(app::domain::DeployPage {
+            deploys,
+            next_cursor,
+        })
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn list_services(&self) -> Result<Vec<app::domain::Service>, app::ssr::StoreError> {
+        sqlx::query_as::<_, crate::storage::rows::ServiceRow>(
+            "SELECT name, repository_url FROM services ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(crate::storage::backend_error)?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn list_environments(
+        &self,
+    ) -> Result<Vec<app::domain::Environment>, app::ssr::StoreError> {
+        sqlx::query_as::<_, crate::storage::rows::EnvironmentRow>(
+            "SELECT name, stage_order FROM environments ORDER BY stage_order, name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(crate::storage::backend_error)?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn board(&self) -> Result<app::domain::Board, app::ssr::StoreError> {
+        use crate::storage::rows::{DeployRow, deploy_columns};
+        // One index lookup (deploys_by_place) per service × environment, not a
+        // subquery per stored deploy: the board costs the same with a million
+        // deploys as with a hundred.
+        let rows = sqlx::query_as::<_, DeployRow>(concat!(
+            deploy_columns!(),
+            " FROM services s CROSS JOIN environments e \
+                     JOIN deploys d ON d.id = (SELECT d2.id FROM deploys d2 \
+                       WHERE d2.service_id = s.id AND d2.environment_id = e.id \
+                       ORDER BY d2.started_at DESC, d2.id DESC LIMIT 1)"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(crate::storage::backend_error)?;
+        Ok(app::domain::Board {
+            environments: self.list_environments().await?,
+            services: self.list_services().await?,
+            latest: crate::storage::rows::deploys(rows)?,
+        })
+    }
+}
+
+pub(super) async fn register_in(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    new: &app::domain::NewDeploy,
+    by: &app::domain::Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<app::ssr::Registration, app::ssr::StoreError> {
+    use crate::storage::backend_error;
+    use crate::storage::rows::{DeployRow, deploy_select};
+    let by_external_id = concat!(deploy_select!(), " WHERE d.external_id = $1");
+    if let Some(external_id) = &new.external_id {
+        let existing = sqlx::query_as::<_, DeployRow>(by_external_id)
+            .bind(external_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend_error)?;
+        if let Some(row) = existing {
+            return Ok(app::ssr::Registration {
+                deploy: row.try_into()?,
+                created: false,
+            });
+        }
+    }
+
+    sqlx::query("INSERT INTO services (name, repository_url, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        .bind(new.service.as_str())
+        .bind(new.repository_url.as_deref())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_error)?;
+    if let Some(url) = &new.repository_url {
+        sqlx::query("UPDATE services SET repository_url = $1 WHERE name = $2 AND (repository_url IS NULL OR repository_url <> $1)")
+            .bind(url)
+            .bind(new.service.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_error)?;
+    }
+    let service_id: i64 = sqlx::query_scalar("SELECT id FROM services WHERE name = $1")
+        .bind(new.service.as_str())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend_error)?;
+
+    sqlx::query("INSERT INTO environments (name, stage_order, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        .bind(new.environment.as_str())
+        .bind(app::domain::default_stage_order(&new.environment))
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_error)?;
+    let environment_id: i64 = sqlx::query_scalar("SELECT id FROM environments WHERE name = $1")
+        .bind(new.environment.as_str())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend_error)?;
+
+    let previous_version = match &new.previous_version {
+        Some(v) => Some(v.clone()),
+        None => sqlx::query_scalar::<_, String>(
+            "SELECT version FROM deploys WHERE service_id = $1 AND environment_id = $2 \
+             AND status = 'succeeded' AND started_at < $3 \
+             ORDER BY started_at DESC, id DESC LIMIT 1",
+        )
+        .bind(service_id)
+        .bind(environment_id)
+        .bind(new.started_at)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend_error)?,
+    };
+
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO deploys (service_id, environment_id, version, previous_version, author, \
+         description, ci_url, status, started_at, finished_at, source, external_id, created_at, \
+         registered_by, status_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT (external_id) DO NOTHING RETURNING id",
+    )
+    .bind(service_id)
+    .bind(environment_id)
+    .bind(&new.version)
+    .bind(previous_version)
+    .bind(new.author.as_deref())
+    .bind(new.description.as_deref())
+    .bind(new.ci_url.as_deref())
+    .bind(new.status.as_str())
+    .bind(new.started_at)
+    .bind(new.finished_at)
+    .bind(new.source.as_str())
+    .bind(new.external_id.as_deref())
+    .bind(now)
+    .bind(by.name.as_str())
+    .bind(new.finished_at.unwrap_or(new.started_at))
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend_error)?;
+
+    let Some(id) = inserted else {
+        // A concurrent registration with the same external id committed
+        // first (PostgreSQL waited for it); a new statement sees it.
+        let row = sqlx::query_as::<_, DeployRow>(by_external_id)
+            .bind(new.external_id.as_deref())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(backend_error)?;
+        return Ok(app::ssr::Registration {
+            deploy: row.try_into()?,
+            created: false,
+        });
+    };
+
+    if !new.commits.is_empty() {
+        let mut qb = sqlx::QueryBuilder::<Postgres>::new(
+            "INSERT INTO deploy_commits (deploy_id, position, sha, message, author, committed_at) ",
+        );
+        qb.push_values(new.commits.iter().enumerate(), |mut b, (i, c)| {
+            b.push_bind(id)
+                .push_bind(i32::try_from(i).unwrap_or(i32::MAX))
+                .push_bind(c.sha.clone())
+                .push_bind(c.message.clone())
+                .push_bind(c.author.clone())
+                .push_bind(c.committed_at);
+        });
+        qb.build().execute(&mut **tx).await.map_err(backend_error)?;
+    }
+
+    let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend_error)?;
+    let detail = format!(
+        "{} to {}: {} ({})",
+        new.service, new.environment, new.version, new.status
+    );
+    super::audit::record(
+        &mut **tx,
+        now,
+        by,
+        "deploy.register",
+        &format!("deploy:{id}"),
+        None::<&str>,
+        Some(detail.as_str()),
+    )
+    .await?;
+    tracing::debug!(deploy_id = id, "deploy registered");
+    Ok(app::ssr::Registration {
+        deploy: row.try_into()?,
+        created: true,
+    })
+}
+
+/// Locks the deploy's row, decides under the status rule and applies.
+pub(super) async fn change_status_in(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    id: app::domain::DeployId,
+    change: &app::domain::StatusChange,
+    by: &app::domain::Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<app::ssr::StatusOutcome, app::ssr::StoreError> {
+    use crate::storage::backend_error;
+    use crate::storage::rows::{DeployRow, deploy_select};
+    use app::domain::StatusDecision;
+    // SQLite's BEGIN IMMEDIATE already holds the write lock.
+    let lock = " FOR UPDATE OF d";
+    let current = sqlx::query_as::<_, DeployRow>(sqlx::AssertSqlSafe(format!(
+        "{} WHERE d.id = $1{lock}",
+        deploy_select!()
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend_error)?
+    .ok_or_else(|| app::ssr::StoreError::NotFound(format!("deploy {id} does not exist")))?;
+    let status_at = current.status_at;
+    let deploy: app::domain::Deploy = current.try_into()?;
+    let decision = app::domain::decide_status(deploy.status, status_at, deploy.started_at, change);
+    let target = format!("deploy:{id}");
+    match &decision {
+        StatusDecision::Apply => {
+            let finished_at = deploy.finished_at.unwrap_or(change.finished_at);
+            sqlx::query(
+                "UPDATE deploys SET status = $1, finished_at = $2, status_at = $3, status_changed_by = $4 WHERE id = $5",
+            )
+            .bind(change.status.as_str())
+            .bind(finished_at)
+            .bind(change.finished_at)
+            .bind(by.name.as_str())
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_error)?;
+            let detail = format!("{} -> {}", deploy.status, change.status);
+            super::audit::record(
+                &mut **tx,
+                now,
+                by,
+                "deploy.status",
+                &target,
+                None::<&str>,
+                Some(detail.as_str()),
+            )
+            .await?;
+        }
+        StatusDecision::Refused(why) => {
+            let detail = format!("{} -> {} refused: {why}", deploy.status, change.status);
+            super::audit::record(
+                &mut **tx,
+                now,
+                by,
+                "deploy.status_refused",
+                &target,
+                None::<&str>,
+                Some(detail.as_str()),
+            )
+            .await?;
+            return Ok(app::ssr::StatusOutcome { deploy, decision });
+        }
+        StatusDecision::Unchanged(_) | StatusDecision::Invalid(_) => {
+            return Ok(app::ssr::StatusOutcome { deploy, decision });
+        }
+    }
+    let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend_error)?;
+    tracing::debug!(deploy_id = id, status = %change.status, "deploy status changed");
+    Ok(app::ssr::StatusOutcome {
+        deploy: row.try_into()?,
+        decision,
+    })
+}

@@ -1,0 +1,55 @@
+//! Webhook deliveries: the claim of a delivery id and its work, in one transaction, on SQLite.
+
+#[async_trait::async_trait]
+impl app::ssr::DeliveryStore for super::SqliteStore {
+    #[tracing::instrument(skip(self, work, by), fields(actor = %by.name))]
+    async fn apply_webhook_delivery(
+        &self,
+        delivery_id: Option<&str>,
+        work: &app::ssr::DeliveryWork,
+        by: &app::domain::Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<app::ssr::DeliveryOutcome, app::ssr::StoreError> {
+        use crate::storage::backend_error;
+        use app::ssr::{DeliveryOutcome, DeliveryWork};
+        let now = app::domain::to_stored_precision(now);
+        let mut tx = self.begin_write().await.map_err(backend_error)?;
+        if let Some(delivery_id) = delivery_id {
+            let claimed = sqlx::query(
+                "INSERT INTO webhook_deliveries (delivery_id, received_at) VALUES ($1, $2) \
+                         ON CONFLICT (delivery_id) DO NOTHING",
+            )
+            .bind(delivery_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            if claimed.rows_affected() == 0 {
+                return Ok(DeliveryOutcome::Duplicate);
+            }
+        }
+        let outcome = match work {
+            DeliveryWork::Register(new) => DeliveryOutcome::Registered(
+                super::deploys::register_in(&mut tx, new, by, now).await?,
+            ),
+            DeliveryWork::Status { deploy, change } => {
+                let existing: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM deploys WHERE external_id = $1")
+                        .bind(deploy.external_id.as_deref())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                match existing {
+                    Some(id) => DeliveryOutcome::Status(
+                        super::deploys::change_status_in(&mut tx, id, change, by, now).await?,
+                    ),
+                    None => DeliveryOutcome::Registered(
+                        super::deploys::register_in(&mut tx, deploy, by, now).await?,
+                    ),
+                }
+            }
+        };
+        tx.commit().await.map_err(backend_error)?;
+        Ok(outcome)
+    }
+}
