@@ -88,6 +88,9 @@ pub struct Config {
     pub log_filter: String,
     /// Lets people read deploys and history without signing in.
     pub allow_anonymous_read: bool,
+    /// Whether `houston serve` also runs background jobs (off when separate
+    /// `houston worker` processes run them).
+    pub run_jobs: bool,
     /// Reverse proxies whose `X-Forwarded-For` and user header are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The header a trusted proxy names the signed-in user in, e.g. `X-Forwarded-User`.
@@ -248,6 +251,10 @@ impl Config {
             Some(raw) => parse_bool("HOUSTON_ALLOW_ANONYMOUS_READ", &raw)?,
             None => false,
         };
+        let run_jobs = match get("HOUSTON_RUN_JOBS") {
+            Some(raw) => parse_bool("HOUSTON_RUN_JOBS", &raw)?,
+            None => true,
+        };
         let github_webhook_allow_unsigned = match get("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED") {
             Some(raw) => parse_bool("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED", &raw)?,
             None => false,
@@ -305,6 +312,7 @@ impl Config {
         }
         Ok(Config {
             allow_anonymous_read,
+            run_jobs,
             trusted_proxies,
             proxy_user_header,
             proxy_secret,

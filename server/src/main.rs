@@ -28,6 +28,10 @@ enum Command {
         #[arg(long)]
         bind: Option<SocketAddr>,
     },
+    /// Run background jobs only (pruning, and the judge's work to come), for
+    /// deployments that keep them apart from the web servers
+    /// (`HOUSTON_RUN_JOBS=false` on those).
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Load realistic demo data: 7 services, 4 stages, deploys over the last days.
@@ -202,6 +206,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     })?;
     match command {
         Command::Serve { .. } => serve(store, config).await,
+        Command::Worker => {
+            houston::jobs::standard(store, config.session_idle, Default::default())
+                .run(shutdown_signal())
+                .await;
+            Ok(())
+        }
         Command::Migrate => {
             println!(
                 "migrations applied to {}",
@@ -293,15 +303,12 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
             public_url.trim_end_matches('/')
         );
     }
-    {
-        let (store, idle) = (store.clone(), state.sessions.idle);
-        houston::jobs::every("prune", std::time::Duration::from_secs(600), move || {
-            let store = store.clone();
-            async move {
-                houston::jobs::prune::run(store.as_ref(), chrono::Utc::now(), idle).await?;
-                Ok(())
-            }
-        });
+    if state.config.run_jobs {
+        let runner =
+            houston::jobs::standard(store.clone(), state.sessions.idle, Default::default());
+        tokio::spawn(runner.run(std::future::pending()));
+    } else {
+        tracing::info!("HOUSTON_RUN_JOBS=false: background jobs run in `houston worker` processes");
     }
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(bind)

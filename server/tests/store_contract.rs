@@ -1436,6 +1436,252 @@ async fn webhook_deliveries_are_claimed_with_their_effect(store: Arc<dyn Store>)
     );
 }
 
+fn job(kind: &str, run_at: DateTime<Utc>, unique_key: Option<&str>) -> app::ssr::NewJob {
+    app::ssr::NewJob {
+        kind: kind.to_owned(),
+        payload: format!("{{\"kind\":\"{kind}\"}}"),
+        run_at,
+        unique_key: unique_key.map(str::to_owned),
+        max_attempts: 2,
+    }
+}
+
+async fn jobs_are_claimed_when_due_ended_and_retried(store: Arc<dyn Store>) {
+    use app::ssr::JobEnd;
+    let now = t0();
+    let lease = Duration::minutes(5);
+    let a = store
+        .enqueue_job(&job("a", now, None), now)
+        .await
+        .expect("queue")
+        .expect("new");
+    store
+        .enqueue_job(&job("later", now + Duration::hours(1), None), now)
+        .await
+        .expect("queue");
+    // A unique key queues once.
+    assert!(
+        store
+            .enqueue_job(&job("p", now, Some("periodic:p")), now)
+            .await
+            .expect("queue")
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .enqueue_job(&job("p", now, Some("periodic:p")), now)
+            .await
+            .expect("queue"),
+        None,
+        "a second job with the same unique key is not queued"
+    );
+
+    let claimed = store.claim_jobs("w1", now, lease, 10).await.expect("claim");
+    let kinds: Vec<&str> = claimed.iter().map(|j| j.kind.as_str()).collect();
+    assert_eq!(kinds, ["a", "p"], "only due jobs, oldest first");
+    assert!(
+        claimed
+            .iter()
+            .all(|j| j.attempts == 1 && j.max_attempts == 2)
+    );
+    assert_eq!(claimed[0].payload, "{\"kind\":\"a\"}");
+    assert_eq!(claimed[1].unique_key.as_deref(), Some("periodic:p"));
+    assert!(
+        store
+            .claim_jobs("w2", now, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "claimed jobs are not claimed again while their lease holds"
+    );
+
+    // Another worker cannot end a claim it does not hold.
+    assert!(
+        !store
+            .end_job(a, "w2", &JobEnd::Done, now)
+            .await
+            .expect("end")
+    );
+    // A failed run is retried at its time; used-up attempts fail it for good.
+    let retry_at = now + Duration::seconds(10);
+    assert!(
+        store
+            .end_job(
+                a,
+                "w1",
+                &JobEnd::Retry {
+                    at: retry_at,
+                    error: "boom".into()
+                },
+                now
+            )
+            .await
+            .expect("end")
+    );
+    assert!(
+        store
+            .claim_jobs("w2", now, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let again = store
+        .claim_jobs("w2", retry_at, lease, 10)
+        .await
+        .expect("claim");
+    assert_eq!((again.len(), again[0].id, again[0].attempts), (1, a, 2));
+    assert!(
+        store
+            .end_job(
+                a,
+                "w2",
+                &JobEnd::Failed {
+                    error: "boom twice".into()
+                },
+                retry_at
+            )
+            .await
+            .expect("end")
+    );
+    let failed = store.failed_jobs(10).await.expect("failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (
+            failed[0].id,
+            failed[0].attempts,
+            failed[0].last_error.as_deref()
+        ),
+        (a, 2, Some("boom twice"))
+    );
+    assert_eq!(failed[0].failed_at, retry_at);
+    assert!(
+        store
+            .claim_jobs("w3", retry_at + Duration::minutes(1), lease, 10)
+            .await
+            .expect("claim")
+            .iter()
+            .all(|j| j.id != a),
+        "a failed job is never claimed again"
+    );
+
+    // A periodic run ends by rescheduling with its attempts reset.
+    let p = claimed[1].id;
+    let next = now + Duration::minutes(10);
+    assert!(
+        store
+            .end_job(p, "w1", &JobEnd::Again { at: next }, now)
+            .await
+            .expect("end")
+    );
+    let rerun = store.claim_jobs("w1", next, lease, 1).await.expect("claim");
+    assert_eq!((rerun[0].id, rerun[0].attempts), (p, 1));
+    assert!(
+        store
+            .end_job(p, "w1", &JobEnd::Done, next)
+            .await
+            .expect("end")
+    );
+    assert!(
+        store
+            .enqueue_job(&job("p", next, Some("periodic:p")), next)
+            .await
+            .expect("queue")
+            .is_some(),
+        "a done job is deleted, so its key is free again"
+    );
+}
+
+async fn a_dead_workers_claim_is_taken_over_after_its_lease(store: Arc<dyn Store>) {
+    let now = t0();
+    let lease = Duration::minutes(5);
+    let id = store
+        .enqueue_job(&job("a", now, None), now)
+        .await
+        .expect("queue")
+        .expect("new");
+    assert_eq!(
+        store
+            .claim_jobs("dead", now, lease, 1)
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .claim_jobs("alive", now + Duration::minutes(4), lease, 1)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let taken = store
+        .claim_jobs("alive", now + Duration::minutes(6), lease, 1)
+        .await
+        .expect("claim");
+    assert_eq!((taken[0].id, taken[0].attempts), (id, 2));
+    assert!(
+        !store
+            .end_job(
+                id,
+                "dead",
+                &app::ssr::JobEnd::Done,
+                now + Duration::minutes(7)
+            )
+            .await
+            .expect("end"),
+        "the dead worker's late end changes nothing"
+    );
+    assert!(
+        store
+            .end_job(
+                id,
+                "alive",
+                &app::ssr::JobEnd::Done,
+                now + Duration::minutes(7)
+            )
+            .await
+            .expect("end")
+    );
+}
+
+async fn parallel_workers_never_claim_one_job_twice(store: Arc<dyn Store>) {
+    let now = t0();
+    for i in 0..60 {
+        store
+            .enqueue_job(&job(&format!("j{i}"), now, None), now)
+            .await
+            .expect("queue");
+    }
+    let workers = (0..6).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store
+                    .claim_jobs(&format!("w{w}"), now, Duration::minutes(5), 4)
+                    .await
+                    .expect("claim");
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|j| j.id));
+            }
+        })
+    });
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.expect("worker"));
+    }
+    let count = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(
+        (count, all.len()),
+        (60, 60),
+        "every job claimed exactly once"
+    );
+}
+
 async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.expect("ping");
 }
@@ -1510,6 +1756,9 @@ contract!(
     settings_are_stored_shared_and_audited,
     webhook_deliveries_are_claimed_with_their_effect,
     concurrent_status_reports_follow_the_rule,
+    jobs_are_claimed_when_due_ended_and_retried,
+    a_dead_workers_claim_is_taken_over_after_its_lease,
+    parallel_workers_never_claim_one_job_twice,
     ping_answers,
 );
 

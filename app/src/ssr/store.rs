@@ -64,6 +64,57 @@ pub struct PruneCounts {
     pub attempts: u64,
 }
 
+/// A job to queue (see `server/src/jobs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// Which handler runs it (`prune`, …).
+    pub kind: String,
+    /// The handler's input, as JSON.
+    pub payload: String,
+    /// When it may run first.
+    pub run_at: DateTime<Utc>,
+    /// At most one queued job per key (a periodic job's name).
+    pub unique_key: Option<String>,
+    /// Claims before it is given up as failed.
+    pub max_attempts: u32,
+}
+
+/// A job a worker claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub unique_key: Option<String>,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+    pub max_attempts: u32,
+}
+
+/// How a claimed job ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Done: the job is deleted.
+    Done,
+    /// Done, and due again at `at` with its attempts reset (periodic jobs).
+    Again { at: DateTime<Utc> },
+    /// Failed this time; tried again at `at`.
+    Retry { at: DateTime<Utc>, error: String },
+    /// Failed for good: kept, with the error, for people to look at.
+    Failed { error: String },
+}
+
+/// A job given up after its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedJob {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+}
+
 /// Sessions one person may hold at once (browsers, devices); signing in again
 /// beyond this ends the oldest.
 pub const MAX_SESSIONS_PER_USER: i64 = 10;
@@ -384,13 +435,47 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
 }
 
-/// Background work: pruning.
+/// Background work: the job queue and pruning.
 #[async_trait::async_trait]
 pub trait JobStore: Send + Sync {
     /// Deletes what is no longer needed: sessions expired or idle before
     /// `sessions_idle_before`, webhook delivery ids received before
     /// `deliveries_before`, sign-in attempts before `attempts_before`.
     async fn prune(&self, cutoffs: &PruneCutoffs) -> Result<PruneCounts, StoreError>;
+
+    /// Queues a job; `None` when a job with the same `unique_key` is already
+    /// queued (periodic jobs are queued once this way, by every replica).
+    async fn enqueue_job(
+        &self,
+        job: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Claims up to `limit` due jobs for `worker` until `now + lease`: jobs whose
+    /// `run_at` has come, not failed, and not claimed (or whose claim's lease ran
+    /// out: its worker died). Several workers, on several replicas, never claim
+    /// the same job at once (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has
+    /// one writer). Each claim counts an attempt.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
+
+    /// Ends `worker`'s claim on a job as `end` says; `false` when the claim was
+    /// lost (its lease ran out and another worker claimed the job).
+    async fn end_job(
+        &self,
+        id: i64,
+        worker: &str,
+        end: &JobEnd,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Jobs that used up their attempts, newest first, for people to look at.
+    async fn failed_jobs(&self, limit: u32) -> Result<Vec<FailedJob>, StoreError>;
 }
 
 /// The whole store: every aggregate, on one backend. Callers hold an

@@ -35,4 +35,164 @@ impl app::ssr::JobStore for super::SqliteStore {
             attempts,
         })
     }
+
+    #[tracing::instrument(skip(self, job), fields(kind = %job.kind))]
+    async fn enqueue_job(
+        &self,
+        job: &app::ssr::NewJob,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<i64>, app::ssr::StoreError> {
+        enqueue_in(&self.pool, job, now).await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<app::ssr::ClaimedJob>, app::ssr::StoreError> {
+        use crate::storage::backend_error;
+        let now = app::domain::to_stored_precision(now);
+        let mut tx = self.begin_write().await.map_err(backend_error)?;
+        // BEGIN IMMEDIATE makes this worker the only writer while it claims.
+        let rows: Vec<(i64, String, String, Option<String>, i32, i32)> = sqlx::query_as(
+            "UPDATE jobs SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM jobs WHERE failed_at IS NULL AND run_at <= $3 \
+             AND (claimed_until IS NULL OR claimed_until < $3) \
+             ORDER BY run_at, id LIMIT $4) \
+             RETURNING id, kind, payload, unique_key, attempts, max_attempts",
+        )
+        .bind(worker)
+        .bind(now + lease)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        tx.commit().await.map_err(backend_error)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, kind, payload, unique_key, attempts, max_attempts)| app::ssr::ClaimedJob {
+                    id,
+                    kind,
+                    payload,
+                    unique_key,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    max_attempts: u32::try_from(max_attempts).unwrap_or(0),
+                },
+            )
+            .collect())
+    }
+
+    #[tracing::instrument(skip(self, end))]
+    async fn end_job(
+        &self,
+        id: i64,
+        worker: &str,
+        end: &app::ssr::JobEnd,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, app::ssr::StoreError> {
+        use crate::storage::backend_error;
+        use app::ssr::JobEnd;
+        let now = app::domain::to_stored_precision(now);
+        // $1 and $2 pick the claim; $3 is a time and $4 an error where used.
+        let (sql, at, error) = match end {
+            JobEnd::Done => (
+                "DELETE FROM jobs WHERE id = $1 AND claimed_by = $2",
+                None,
+                None,
+            ),
+            JobEnd::Again { at } => (
+                "UPDATE jobs SET run_at = $3, attempts = 0, claimed_by = NULL, claimed_until = NULL, \
+                 last_error = NULL WHERE id = $1 AND claimed_by = $2",
+                Some(*at),
+                None,
+            ),
+            JobEnd::Retry { at, error } => (
+                "UPDATE jobs SET run_at = $3, claimed_by = NULL, claimed_until = NULL, last_error = $4 \
+                 WHERE id = $1 AND claimed_by = $2",
+                Some(*at),
+                Some(error.as_str()),
+            ),
+            JobEnd::Failed { error } => (
+                "UPDATE jobs SET failed_at = $3, claimed_by = NULL, claimed_until = NULL, last_error = $4 \
+                 WHERE id = $1 AND claimed_by = $2",
+                Some(now),
+                Some(error.as_str()),
+            ),
+        };
+        let mut query = sqlx::query(sql).bind(id).bind(worker);
+        if let Some(at) = at {
+            query = query.bind(app::domain::to_stored_precision(at));
+        }
+        if let Some(error) = error {
+            query = query.bind(error);
+        }
+        let changed = query
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn failed_jobs(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<app::ssr::FailedJob>, app::ssr::StoreError> {
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            i32,
+            Option<String>,
+            chrono::DateTime<chrono::Utc>,
+        )> = sqlx::query_as(
+            "SELECT id, kind, payload, attempts, last_error, failed_at FROM jobs \
+                 WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(crate::storage::backend_error)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, kind, payload, attempts, last_error, failed_at)| app::ssr::FailedJob {
+                    id,
+                    kind,
+                    payload,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    last_error,
+                    failed_at,
+                },
+            )
+            .collect())
+    }
+}
+
+/// Queues a job with `conn`: the pool, or the transaction of the change that
+/// causes the job, so the job is queued if and only if the change commits.
+pub(super) async fn enqueue_in(
+    conn: impl sqlx::SqliteExecutor<'_>,
+    job: &app::ssr::NewJob,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<i64>, app::ssr::StoreError> {
+    sqlx::query_scalar(
+        "INSERT INTO jobs (kind, payload, unique_key, run_at, max_attempts, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (unique_key) DO NOTHING RETURNING id",
+    )
+    .bind(job.kind.as_str())
+    .bind(job.payload.as_str())
+    .bind(job.unique_key.as_deref())
+    .bind(app::domain::to_stored_precision(job.run_at))
+    .bind(i32::try_from(job.max_attempts).unwrap_or(i32::MAX))
+    .bind(app::domain::to_stored_precision(now))
+    .fetch_optional(conn)
+    .await
+    .map_err(crate::storage::backend_error)
 }
