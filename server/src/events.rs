@@ -7,10 +7,9 @@
 //! receiver), and a stream opened with a session ends soon after the session does.
 
 use crate::AppState;
-use crate::http::error::ApiError;
+use app::error::AppError;
 use app::ssr::access::{Caller, Principal};
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -115,13 +114,13 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
         state.config.max_streams,
         state.config.max_streams_per_caller,
     ) else {
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many live-update streams are open; close other Houston tabs or try again later",
-        );
-        error.retry_after = Some(30);
-        return error.into_response();
+        return AppError::RateLimited {
+            message:
+                "too many live-update streams are open; close other Houston tabs or try again later"
+                    .into(),
+            retry_after_secs: 30,
+        }
+        .into_response();
     };
     // A session's stream ends soon after the session does (sign-out, disabled
     // account, expiry); tokens are checked the same way.

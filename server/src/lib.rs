@@ -17,6 +17,7 @@ use app::ssr::setup::SetupGate;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -121,6 +122,41 @@ async fn no_store(
     response
 }
 
+/// A server function's error is answered with its kind's status (and
+/// `Retry-After`), read from the error itself: the one place that maps errors to
+/// statuses for server functions, whether the function returned the error or its
+/// arguments did not decode (400). Only error answers are read, and those are small.
+async fn server_fn_error_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    if !response
+        .headers()
+        .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, 256 * 1024).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read a server function's error");
+            return app::error::AppError::internal().into_response();
+        }
+    };
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        parts.status = axum::http::StatusCode::from_u16(error.status_code())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(secs) = error.retry_after_secs() {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 /// The whole application: API, health endpoints, pages, server functions and
 /// static files.
 pub fn router(state: AppState) -> Router {
@@ -159,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         ));
     // Outermost last: cross-site check, then who is calling, then the sign-in rule.
     let app = app
+        .layer(axum::middleware::from_fn(server_fn_error_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::auth::pages_need_sign_in,

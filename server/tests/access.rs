@@ -1572,3 +1572,68 @@ async fn first_run_set_up_creates_one_admin_with_the_printed_secret() {
     );
     assert_eq!(h.db.store.count_users().await.expect("count"), 1);
 }
+
+/// Every server function enters through `app::ssr::serve`, which authorises and
+/// hands over the store: none can forget the check. Read from the source, so a
+/// new function that skips it fails here.
+#[test]
+fn every_server_function_goes_through_the_one_entry() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src/api");
+    let mut functions = 0;
+    for entry in std::fs::read_dir(&dir).expect("app/src/api") {
+        let path = entry.expect("entry").path();
+        let source = std::fs::read_to_string(&path).expect("source");
+        // Each piece after a `#[server` attribute, up to the next item of the file.
+        for piece in source.split("#[server(").skip(1) {
+            let body = piece
+                .split("\n#[")
+                .next()
+                .expect("a function follows the attribute");
+            let name = body
+                .split("pub async fn ")
+                .nth(1)
+                .and_then(|rest| rest.split('(').next())
+                .expect("a server function");
+            functions += 1;
+            assert!(
+                body.contains("crate::ssr::serve(Need::"),
+                "{}: the server function {name} does not go through crate::ssr::serve",
+                path.display()
+            );
+        }
+    }
+    assert!(functions >= 20, "found only {functions} server functions");
+}
+
+#[tokio::test]
+async fn server_function_arguments_that_do_not_decode_answer_400() {
+    let h = harness(support::sqlite().await, &[]).await;
+    let (_, cookie) = h.person("root", Role::Admin).await;
+    for (uri, body) in [
+        // A required argument missing.
+        ("/api/admin/create-user", "username=someone"),
+        // An argument of the wrong type.
+        ("/api/deploy", "id=not-a-number"),
+        // Not form data at all.
+        ("/api/admin/set-role", "%%%"),
+    ] {
+        let r = h
+            .send(request("POST", uri, Payload::Form(body), Some(&cookie)))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.text);
+        let json: serde_json::Value = serde_json::from_str(&r.text).expect("a JSON error");
+        assert_eq!(json["error"], "bad_request", "{uri}: {}", r.text);
+        assert!(
+            json["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("argument")),
+            "{uri}: {}",
+            r.text
+        );
+    }
+    assert_eq!(
+        h.db.store.count_users().await.expect("count"),
+        1,
+        "nothing was created"
+    );
+}

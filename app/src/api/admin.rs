@@ -9,14 +9,11 @@ use leptos::prelude::*;
 
 #[server(endpoint = "admin/users")]
 pub async fn list_users() -> Result<Vec<User>, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            require(Need::MANAGE_ACCESS)?;
-            Ok(crate::ssr::store()?.list_users().await?)
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+        Ok(call.store.list_users().await?)
+    })
+    .await
 }
 
 #[server(endpoint = "admin/create-user")]
@@ -26,25 +23,24 @@ pub async fn create_user(
     role: String,
 ) -> Result<User, AppError> {
     use crate::domain::{NewPassword, Role, Username};
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            let caller = require(Need::MANAGE_ACCESS)?;
-            let username = Username::parse(&username)
-                .map_err(|e| AppError::validation("username", e.to_string()))?;
-            let role = Role::parse(&role).ok_or_else(|| {
-                AppError::validation("role", "choose viewer, deployer, lead or admin")
-            })?;
-            let password = NewPassword::parse(&password)
-                .map_err(|e| AppError::validation("password", e.to_string()))?;
-            crate::ssr::password::refuse_weak(&password, username.as_str())?;
-            let hash = crate::ssr::password::hash_off_thread(password).await?;
-            Ok(crate::ssr::store()?
-                .create_user(&username, &hash, role, &caller.actor(), chrono::Utc::now())
-                .await?)
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+        let caller = call.caller;
+        let username = Username::parse(&username)
+            .map_err(|e| AppError::validation("username", e.to_string()))?;
+        let role = Role::parse(&role).ok_or_else(|| {
+            AppError::validation("role", "choose viewer, deployer, lead or admin")
+        })?;
+        let password = NewPassword::parse(&password)
+            .map_err(|e| AppError::validation("password", e.to_string()))?;
+        crate::ssr::password::refuse_weak(&password, username.as_str())?;
+        let hash = crate::ssr::password::hash_off_thread(password).await?;
+        Ok(call
+            .store
+            .create_user(&username, &hash, role, &caller.actor(), chrono::Utc::now())
+            .await?)
+    })
+    .await
 }
 
 #[server(endpoint = "admin/set-role")]
@@ -54,27 +50,26 @@ pub async fn set_user_role(
     reason: Option<String>,
 ) -> Result<User, AppError> {
     use crate::domain::Role;
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            let caller = require(Need::MANAGE_ACCESS)?;
-            let username = ssr::other_account(&caller, &username)?;
-            let role = Role::parse(&role).ok_or_else(|| {
-                AppError::validation("role", "choose viewer, deployer, lead or admin")
-            })?;
-            let reason = ssr::reason(reason)?;
-            Ok(crate::ssr::store()?
-                .set_user_role(
-                    &username,
-                    role,
-                    &caller.actor(),
-                    reason.as_deref(),
-                    chrono::Utc::now(),
-                )
-                .await?)
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+        let caller = call.caller;
+        let username = ssr::other_account(&caller, &username)?;
+        let role = Role::parse(&role).ok_or_else(|| {
+            AppError::validation("role", "choose viewer, deployer, lead or admin")
+        })?;
+        let reason = ssr::reason(reason)?;
+        Ok(call
+            .store
+            .set_user_role(
+                &username,
+                role,
+                &caller.actor(),
+                reason.as_deref(),
+                chrono::Utc::now(),
+            )
+            .await?)
+    })
+    .await
 }
 
 #[server(endpoint = "admin/set-disabled")]
@@ -83,24 +78,23 @@ pub async fn set_user_disabled(
     disabled: bool,
     reason: Option<String>,
 ) -> Result<User, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            let caller = require(Need::MANAGE_ACCESS)?;
-            let username = ssr::other_account(&caller, &username)?;
-            let reason = ssr::reason(reason)?;
-            Ok(crate::ssr::store()?
-                .set_user_disabled(
-                    &username,
-                    disabled,
-                    &caller.actor(),
-                    reason.as_deref(),
-                    chrono::Utc::now(),
-                )
-                .await?)
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+        let caller = call.caller;
+        let username = ssr::other_account(&caller, &username)?;
+        let reason = ssr::reason(reason)?;
+        Ok(call
+            .store
+            .set_user_disabled(
+                &username,
+                disabled,
+                &caller.actor(),
+                reason.as_deref(),
+                chrono::Utc::now(),
+            )
+            .await?)
+    })
+    .await
 }
 
 /// Every token, with the server's clock so the page can tell expired ones.
@@ -110,42 +104,37 @@ pub async fn set_user_disabled(
 #[server(endpoint = "admin/reset-password")]
 pub async fn reset_password(username: String, reason: Option<String>) -> Result<String, AppError> {
     use crate::domain::NewPassword;
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            let caller = require(Need::MANAGE_ACCESS)?;
-            let username = ssr::other_account(&caller, &username)?;
-            let reason = ssr::reason(reason)?;
-            let generated = crate::ssr::password::generate_password();
-            let password = NewPassword::parse(&generated)
-                .map_err(|e| AppError::validation("password", e.to_string()))?;
-            let hash = crate::ssr::password::hash_off_thread(password).await?;
-            crate::ssr::store()?
-                .set_password(
-                    &username,
-                    &hash,
-                    None,
-                    &caller.actor(),
-                    reason.as_deref(),
-                    chrono::Utc::now(),
-                )
-                .await?;
-            Ok(generated)
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+        let caller = call.caller;
+        let username = ssr::other_account(&caller, &username)?;
+        let reason = ssr::reason(reason)?;
+        let generated = crate::ssr::password::generate_password();
+        let password = NewPassword::parse(&generated)
+            .map_err(|e| AppError::validation("password", e.to_string()))?;
+        let hash = crate::ssr::password::hash_off_thread(password).await?;
+        call.store
+            .set_password(
+                &username,
+                &hash,
+                None,
+                &caller.actor(),
+                reason.as_deref(),
+                chrono::Utc::now(),
+            )
+            .await?;
+        Ok(generated)
+    })
+    .await
 }
 
 #[server(endpoint = "admin/tokens")]
 pub async fn list_tokens() -> Result<AsOf<Vec<ApiToken>>, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            require(Need::MANAGE_ACCESS)?;
-            Ok(AsOf::now(crate::ssr::store()?.list_api_tokens().await?))
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+        Ok(AsOf::now(call.store.list_api_tokens().await?))
+    })
+    .await
 }
 
 /// Creates a token with the scopes whose boxes are ticked; the secret is in the
@@ -160,84 +149,79 @@ pub async fn create_token(
     expires_in_days: Option<String>,
 ) -> Result<CreatedToken, AppError> {
     use crate::domain::TokenScope;
-    use crate::ssr::access::{Need, answer, require};
+    use crate::ssr::access::Need;
     use crate::ssr::token::{generate_token, hash_token};
-    answer(
-        async {
-            let caller = require(Need::MANAGE_ACCESS)?;
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > 64 {
-                return Err(AppError::validation(
-                    "name",
-                    "give the token a name of 1 to 64 characters",
-                ));
-            }
-            let scopes: Vec<TokenScope> = [
-                (deploy, TokenScope::Deploy),
-                (ingest, TokenScope::Ingest),
-                (gate, TokenScope::Gate),
-                (admin, TokenScope::Admin),
-            ]
-            .into_iter()
-            .filter_map(|(ticked, scope)| ticked.is_some().then_some(scope))
-            .collect();
-            if scopes.is_empty() {
-                return Err(AppError::validation("scopes", "tick at least one scope"));
-            }
-            let now = chrono::Utc::now();
-            let expires_at = crate::domain::parse_token_expiry(expires_in_days.as_deref(), now)
-                .map_err(|e| AppError::validation("expires_in_days", e))?;
-            let secret = generate_token();
-            let token = crate::ssr::store()?
-                .create_api_token(
-                    &crate::domain::NewApiToken {
-                        name: name.to_owned(),
-                        token_hash: hash_token(&secret),
-                        scopes,
-                        expires_at,
-                        owner_user_id: caller.user().map(|u| u.id),
-                    },
-                    &caller.actor(),
-                    now,
-                )
-                .await?;
-            Ok(CreatedToken { token, secret })
+    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+        let caller = call.caller;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(AppError::validation(
+                "name",
+                "give the token a name of 1 to 64 characters",
+            ));
         }
-        .await,
-    )
+        let scopes: Vec<TokenScope> = [
+            (deploy, TokenScope::Deploy),
+            (ingest, TokenScope::Ingest),
+            (gate, TokenScope::Gate),
+            (admin, TokenScope::Admin),
+        ]
+        .into_iter()
+        .filter_map(|(ticked, scope)| ticked.is_some().then_some(scope))
+        .collect();
+        if scopes.is_empty() {
+            return Err(AppError::validation("scopes", "tick at least one scope"));
+        }
+        let now = chrono::Utc::now();
+        let expires_at = crate::domain::parse_token_expiry(expires_in_days.as_deref(), now)
+            .map_err(|e| AppError::validation("expires_in_days", e))?;
+        let secret = generate_token();
+        let token = call
+            .store
+            .create_api_token(
+                &crate::domain::NewApiToken {
+                    name: name.to_owned(),
+                    token_hash: hash_token(&secret),
+                    scopes,
+                    expires_at,
+                    owner_user_id: caller.user().map(|u| u.id),
+                },
+                &caller.actor(),
+                now,
+            )
+            .await?;
+        Ok(CreatedToken { token, secret })
+    })
+    .await
 }
 
 #[server(endpoint = "admin/revoke-token")]
 pub async fn revoke_token(name: String, reason: Option<String>) -> Result<ApiToken, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            let caller = require(Need::MANAGE_ACCESS)?;
-            let reason = ssr::reason(reason)?;
-            Ok(crate::ssr::store()?
-                .revoke_api_token(
-                    name.trim(),
-                    &caller.actor(),
-                    reason.as_deref(),
-                    chrono::Utc::now(),
-                )
-                .await?)
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+        let caller = call.caller;
+        let reason = ssr::reason(reason)?;
+        Ok(call
+            .store
+            .revoke_api_token(
+                name.trim(),
+                &caller.actor(),
+                reason.as_deref(),
+                chrono::Utc::now(),
+            )
+            .await?)
+    })
+    .await
 }
 
 #[server(endpoint = "admin/audit")]
 pub async fn list_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            require(Need::ADMIN)?;
-            let filter = query.parse()?;
-            Ok(crate::ssr::store()?.list_audit(&filter).await?)
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::ADMIN, move |call| async move {
+        let filter = query.parse()?;
+        Ok(call.store.list_audit(&filter).await?)
+    })
+    .await
 }
 
 #[cfg(feature = "ssr")]

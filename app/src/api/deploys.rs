@@ -32,54 +32,42 @@ pub struct FilterOptions {
 
 #[server(endpoint = "board")]
 pub async fn get_board() -> Result<AsOf<Board>, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            require(Need::Read)?;
-            Ok(AsOf::now(crate::ssr::store()?.board().await?))
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Read, move |call| async move {
+        Ok(AsOf::now(call.store.board().await?))
+    })
+    .await
 }
 
 #[server(endpoint = "deploys")]
 pub async fn list_deploys(query: DeployQuery) -> Result<AsOf<DeployPage>, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            require(Need::Read)?;
-            let (filter, page) = query.parse()?;
-            let store = crate::ssr::store()?;
-            Ok(AsOf::now(store.list_deploys(&filter, &page).await?))
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Read, move |call| async move {
+        let (filter, page) = query.parse()?;
+        let store = call.store;
+        Ok(AsOf::now(store.list_deploys(&filter, &page).await?))
+    })
+    .await
 }
 
 #[server(endpoint = "deploy")]
 pub async fn get_deploy(id: DeployId) -> Result<AsOf<DeployDetail>, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            require(Need::Read)?;
-            Ok(AsOf::now(crate::ssr::store()?.get_deploy(id).await?))
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Read, move |call| async move {
+        Ok(AsOf::now(call.store.get_deploy(id).await?))
+    })
+    .await
 }
 
 #[server(endpoint = "filter-options")]
 pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
-    use crate::ssr::access::{Need, answer, require};
-    answer(
-        async {
-            require(Need::Read)?;
-            let store = crate::ssr::store()?;
-            Ok(FilterOptions {
-                services: store.list_services().await?,
-                environments: store.list_environments().await?,
-            })
-        }
-        .await,
-    )
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Read, move |call| async move {
+        let store = call.store;
+        Ok(FilterOptions {
+            services: store.list_services().await?,
+            environments: store.list_environments().await?,
+        })
+    })
+    .await
 }

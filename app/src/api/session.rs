@@ -18,14 +18,17 @@ pub struct SignedIn {
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<SignedIn>, AppError> {
-    let caller = crate::ssr::access::caller()?;
-    let rule = crate::ssr::access::second_factor_setting()?.peek();
-    Ok(caller.user().map(|u| SignedIn {
-        username: u.username.to_string(),
-        role: u.role,
-        second_factor: u.second_factor,
-        second_factor_required: rule.applies_to(u.role),
-    }))
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Anyone, |call| async move {
+        let rule = crate::ssr::access::second_factor_setting()?.peek();
+        Ok(call.caller.user().map(|u| SignedIn {
+            username: u.username.to_string(),
+            role: u.role,
+            second_factor: u.second_factor,
+            second_factor_required: rule.applies_to(u.role),
+        }))
+    })
+    .await
 }
 
 #[server(endpoint = "login")]
@@ -35,37 +38,39 @@ pub async fn login(
     next: Option<String>,
     code: Option<String>,
 ) -> Result<(), AppError> {
-    crate::ssr::access::answer(ssr::login(username, password, next, code).await)
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Anyone, move |call| {
+        ssr::login(call, username, password, next, code)
+    })
+    .await
 }
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr::access::Need;
     use crate::ssr::session::{hash_session_id, request_session_id, settings};
-    crate::ssr::access::answer(
-        async {
-            let settings = settings()?;
-            if let Some(id) = request_session_id().await? {
-                let store = crate::ssr::store()?;
-                store.delete_session(&hash_session_id(&id)).await?;
-                let caller = crate::ssr::access::caller()?;
-                if let Some(user) = caller.user() {
-                    store
-                        .append_audit(
-                            &caller.actor(),
-                            "session.logout",
-                            &format!("user:{}", user.username),
-                            None,
-                            chrono::Utc::now(),
-                        )
-                        .await?;
-                }
+    crate::ssr::serve(Need::Anyone, |call| async move {
+        let crate::ssr::Call { caller, store } = call;
+        let settings = settings()?;
+        if let Some(id) = request_session_id().await? {
+            store.delete_session(&hash_session_id(&id)).await?;
+            if let Some(user) = caller.user() {
+                store
+                    .append_audit(
+                        &caller.actor(),
+                        "session.logout",
+                        &format!("user:{}", user.username),
+                        None,
+                        chrono::Utc::now(),
+                    )
+                    .await?;
             }
-            ssr::set_cookie(&settings.clear_cookie())?;
-            leptos_axum::redirect("/login");
-            Ok(())
         }
-        .await,
-    )
+        ssr::set_cookie(&settings.clear_cookie())?;
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
 }
 
 /// Changes the signed-in person's own password: the current one is required (and
@@ -73,13 +78,21 @@ pub async fn logout() -> Result<(), AppError> {
 /// sessions end, this one stays.
 #[server(endpoint = "account/password")]
 pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
-    crate::ssr::access::answer(ssr::change_password(current, new).await)
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::PERSON, move |call| {
+        ssr::change_password(call, current, new)
+    })
+    .await
 }
 
 /// Whether Houston still waits for its first account.
 #[server(endpoint = "setup-status")]
 pub async fn setup_needed() -> Result<bool, AppError> {
-    Ok(crate::ssr::store()?.count_users().await? == 0)
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Anyone, |call| async move {
+        Ok(call.store.count_users().await? == 0)
+    })
+    .await
 }
 
 /// Creates the first admin with the one-time secret `houston serve` printed, and
@@ -90,7 +103,11 @@ pub async fn complete_setup(
     username: String,
     password: String,
 ) -> Result<(), AppError> {
-    crate::ssr::access::answer(ssr::complete_setup(secret, username, password).await)
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Anyone, move |call| {
+        ssr::complete_setup(call, secret, username, password)
+    })
+    .await
 }
 
 #[cfg(feature = "ssr")]
@@ -100,7 +117,7 @@ mod ssr {
     };
     use crate::error::AppError;
     use crate::ssr::LoginReservation;
-    use crate::ssr::access::{Caller, caller};
+    use crate::ssr::access::Caller;
     use crate::ssr::password::{hash_off_thread, slot, verify_off_thread};
     use crate::ssr::session::{hash_session_id, new_session_id, request_session_id, settings};
     use chrono::Utc;
@@ -138,12 +155,13 @@ mod ssr {
     }
 
     pub async fn login(
+        call: crate::ssr::Call,
         username: String,
         password: String,
         next: Option<String>,
         code: Option<String>,
     ) -> Result<(), AppError> {
-        let caller = caller()?;
+        let crate::ssr::Call { caller, store } = call;
         // Refused before anything is hashed or stored: argon2 would hash a
         // megabyte as willingly as a word.
         if password.len() > MAX_PASSWORD_BYTES {
@@ -152,7 +170,6 @@ mod ssr {
                 format!("passwords are at most {MAX_PASSWORD_BYTES} bytes"),
             ));
         }
-        let store = crate::ssr::store()?;
         let now = Utc::now();
         let limits = LoginLimits::DEFAULT;
         // The throttle counts by the name as typed (normalised), so names that do
@@ -301,9 +318,12 @@ mod ssr {
         ))
     }
 
-    pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
-        use crate::ssr::access::{Need, require};
-        let caller = require(Need::PERSON)?;
+    pub async fn change_password(
+        call: crate::ssr::Call,
+        current: String,
+        new: String,
+    ) -> Result<(), AppError> {
+        let crate::ssr::Call { caller, store } = call;
         let user = caller.user().cloned().ok_or_else(AppError::internal)?;
         if current.len() > MAX_PASSWORD_BYTES {
             return Err(AppError::validation(
@@ -315,7 +335,6 @@ mod ssr {
             NewPassword::parse(&new).map_err(|e| AppError::validation("new", e.to_string()))?;
         crate::ssr::password::refuse_weak(&new, user.username.as_str())
             .map_err(|_| AppError::validation("new", "this password is in a list of common passwords or is your user name; choose another"))?;
-        let store = crate::ssr::store()?;
         let now = Utc::now();
         // Counted like a sign-in, so this form cannot be used to guess passwords.
         let (reservation, _) = reserve_attempt(user.username.as_str(), &caller, now).await?;
@@ -354,14 +373,16 @@ mod ssr {
     }
 
     pub async fn complete_setup(
+        call: crate::ssr::Call,
         secret: String,
         username: String,
         password: String,
     ) -> Result<(), AppError> {
+        let crate::ssr::Call { caller, store } = call;
         let gate = use_context::<std::sync::Arc<crate::ssr::setup::SetupGate>>()
             .ok_or_else(AppError::internal)?;
         if !gate.accepts(&secret) {
-            if let (Ok(caller), Some(log)) = (caller(), crate::ssr::security::log()) {
+            if let Some(log) = crate::ssr::security::log() {
                 log.record(&caller.actor(), "setup.bad_secret", "setup", None);
             }
             return Err(AppError::forbidden(
@@ -375,9 +396,8 @@ mod ssr {
             .map_err(|e| AppError::validation("password", e.to_string()))?;
         crate::ssr::password::refuse_weak(&password, username.as_str())?;
         let hash = hash_off_thread(password).await?;
-        let caller = caller()?;
         let by = Actor::new(format!("setup:{username}"), caller.address.clone());
-        let user = crate::ssr::store()?
+        let user = store
             .create_first_admin(&username, &hash, &by, Utc::now())
             .await?;
         gate.close();

@@ -55,6 +55,8 @@ impl Caller {
 /// What an action requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
+    /// Anyone, signed in or not: signing in, first-run set-up, who is signed in.
+    Anyone,
     /// Reading deploys and history: any signed-in person or token; anonymous
     /// callers too when `HOUSTON_ALLOW_ANONYMOUS_READ` is on.
     Read,
@@ -197,6 +199,7 @@ pub struct Policy {
 /// may not).
 pub fn authorize(caller: &Caller, need: Need, policy: Policy) -> Result<(), AppError> {
     match (&caller.principal, need) {
+        (_, Need::Anyone) => Ok(()),
         (Principal::Anonymous, Need::Read) if policy.anonymous_read => Ok(()),
         (Principal::Anonymous, _) => Err(AppError::unauthorized(
             "sign in first, or send an API token as Authorization: Bearer <token>",
@@ -272,22 +275,6 @@ pub fn require(need: Need) -> Result<Caller, AppError> {
         return Err(refused);
     }
     Ok(caller)
-}
-
-/// Gives a server function's error its HTTP status (and `Retry-After` when
-/// throttled) before it is sent; server functions end with `answer(result)`.
-pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result
-        && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
-    {
-        if let Ok(status) = http::StatusCode::from_u16(error.status_code()) {
-            response.set_status(status);
-        }
-        if let Some(secs) = error.retry_after_secs() {
-            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
-        }
-    }
-    result
 }
 
 #[cfg(test)]

@@ -16,6 +16,28 @@ use crate::error::AppError;
 use leptos::prelude::use_context;
 use std::sync::Arc;
 
+/// What a server function's work receives from [`serve`]: who is calling (already
+/// allowed what the function needs) and the store.
+pub struct Call {
+    pub caller: access::Caller,
+    pub store: Arc<dyn Store>,
+}
+
+/// The one entry of every server function: checks that the caller may do what
+/// `need` says (a known caller's refusal is audited) and hands the work the
+/// caller and the store. An error's HTTP status follows from its kind, set by the
+/// server for every server-function error (`server_fn_error_status`).
+/// `server/tests/access.rs` checks that every server function goes through here.
+pub async fn serve<T, F, Fut>(need: access::Need, work: F) -> Result<T, AppError>
+where
+    F: FnOnce(Call) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let caller = access::require(need)?;
+    let store = store()?;
+    work(Call { caller, store }).await
+}
+
 /// The store the server provided to this request.
 pub fn store() -> Result<Arc<dyn Store>, AppError> {
     use_context::<Arc<dyn Store>>().ok_or_else(|| {

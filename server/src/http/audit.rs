@@ -1,8 +1,9 @@
 //! `GET /api/v1/audit`: the append-only audit log, for tokens with the admin scope.
 
 use crate::AppState;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::ApiError;
 use app::domain::{AuditEntry, AuditQuery};
+use app::error::AppError;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -16,9 +17,9 @@ use axum::extract::{Query, State};
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Audit entries, newest first", body = Vec<AuditEntry>),
-        (status = 401, description = "No or bad API token", body = ErrorBody),
-        (status = 403, description = "The token lacks the admin scope", body = ErrorBody),
-        (status = 422, description = "Invalid filter", body = ErrorBody),
+        (status = 401, description = "No or bad API token", body = AppError),
+        (status = 403, description = "The token lacks the admin scope", body = AppError),
+        (status = 422, description = "Invalid filter", body = AppError),
     )
 )]
 pub async fn list(

@@ -9,9 +9,10 @@
 use crate::AppState;
 use crate::http::error::ApiError;
 use app::domain::Actor;
+use app::error::AppError;
 use app::ssr::access::{Caller, Need, Policy, Principal, authorize};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -87,7 +88,7 @@ pub fn caller_of(parts: &axum::http::request::Parts) -> Caller {
 }
 
 fn unauthorized(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    AppError::unauthorized(message).into()
 }
 
 /// Works out the caller of every request and records it in its extensions. A
@@ -148,11 +149,10 @@ pub async fn authenticate(
                     "proxy",
                     Some(format!("no enabled account named {name:?}")),
                 );
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    format!("Houston has no enabled account named {name:?}: an admin creates one"),
-                ));
+                return Err(AppError::forbidden(format!(
+                    "Houston has no enabled account named {name:?}: an admin creates one"
+                ))
+                .into());
             }
         }
     } else {

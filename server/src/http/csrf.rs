@@ -7,9 +7,9 @@
 //! also `SameSite=Lax`, so a cross-site POST would arrive without one.
 
 use crate::AppState;
-use crate::http::error::ApiError;
+use app::error::AppError;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -66,11 +66,9 @@ pub async fn refuse_cross_site(
         )
     {
         tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "cross_site",
-            "this request came from another site; Houston accepts changes only from its own pages",
-        )
+        return AppError::CrossSite {
+            message: "this request came from another site; Houston accepts changes only from its own pages".into(),
+        }
         .into_response();
     }
     next.run(request).await

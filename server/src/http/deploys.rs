@@ -1,7 +1,7 @@
 //! `/api/v1/deploys`: register (idempotent), change status, list with filters, get one.
 
 use crate::AppState;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::ApiError;
 use app::domain::{
     Deploy, DeployDetail, DeployId, DeployPage, DeployQuery, DeployRequest, FieldError,
     StatusDecision, StatusRequest, ValidationErrors,
@@ -28,11 +28,11 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
     responses(
         (status = 201, description = "Registered", body = Deploy),
         (status = 200, description = "Already registered with this external id", body = Deploy),
-        (status = 400, description = "Not JSON", body = ErrorBody),
-        (status = 401, description = "No or bad API token", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not sent as application/json", body = ErrorBody),
-        (status = 422, description = "Invalid fields", body = ErrorBody),
+        (status = 400, description = "Not JSON", body = AppError),
+        (status = 401, description = "No or bad API token", body = AppError),
+        (status = 413, description = "Body too large", body = AppError),
+        (status = 415, description = "Not sent as application/json", body = AppError),
+        (status = 422, description = "Invalid fields", body = AppError),
     )
 )]
 pub async fn register(
@@ -95,10 +95,10 @@ pub async fn register(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Updated", body = Deploy),
-        (status = 401, description = "No or bad API token", body = ErrorBody),
-        (status = 404, description = "No such deploy", body = ErrorBody),
-        (status = 409, description = "The status rule does not allow this change (a finished deploy going back, a rolled-back deploy changing)", body = ErrorBody),
-        (status = 422, description = "Invalid status or time", body = ErrorBody),
+        (status = 401, description = "No or bad API token", body = AppError),
+        (status = 404, description = "No such deploy", body = AppError),
+        (status = 409, description = "The status rule does not allow this change (a finished deploy going back, a rolled-back deploy changing)", body = AppError),
+        (status = 422, description = "Invalid status or time", body = AppError),
     )
 )]
 pub async fn set_status(
@@ -135,8 +135,8 @@ pub async fn set_status(
     params(DeployQuery),
     responses(
         (status = 200, description = "A page of deploys", body = DeployPage),
-        (status = 400, description = "Malformed query string", body = ErrorBody),
-        (status = 422, description = "Invalid filter", body = ErrorBody),
+        (status = 400, description = "Malformed query string", body = AppError),
+        (status = 422, description = "Invalid filter", body = AppError),
     )
 )]
 pub async fn list(
@@ -156,7 +156,7 @@ pub async fn list(
     params(("id" = i64, Path, description = "Deploy id")),
     responses(
         (status = 200, description = "The deploy", body = DeployDetail),
-        (status = 404, description = "No such deploy", body = ErrorBody),
+        (status = 404, description = "No such deploy", body = AppError),
     )
 )]
 pub async fn get_one(

@@ -2,11 +2,12 @@
 //! de-duplication, and the mapping from GitHub's payload to Houston's deploys.
 
 use crate::AppState;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::ApiError;
 use app::domain::{
     Actor, Deploy, DeployRequest, DeploySource, DeployStatus, NewDeploy, StatusChange,
     StatusDecision, to_stored_precision,
 };
+use app::error::AppError;
 use app::ssr::{DeliveryOutcome, DeliveryWork, StatusOutcome};
 use axum::Json;
 use axum::body::Bytes;
@@ -149,10 +150,14 @@ pub fn new_deploy(
     request
         .parse_as(now, DeploySource::GithubWebhook)
         .map_err(|errors| {
-            let mut error = ApiError::from(errors);
-            error.body.message =
-                format!("the GitHub payload cannot be used: {}", error.body.message);
-            error
+            let error = AppError::from(errors);
+            ApiError(match error {
+                AppError::Validation { message, fields } => AppError::Validation {
+                    message: format!("the GitHub payload cannot be used: {message}"),
+                    fields,
+                },
+                other => other,
+            })
         })
 }
 
@@ -191,10 +196,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     responses(
         (status = 201, description = "A deploy was created", body = WebhookOutcome),
         (status = 200, description = "Updated, unchanged, duplicate or ignored", body = WebhookOutcome),
-        (status = 400, description = "Missing event header or not JSON", body = ErrorBody),
-        (status = 401, description = "Signature missing or wrong", body = ErrorBody),
-        (status = 503, description = "No webhook secret is configured (and unsigned deliveries are not allowed)", body = ErrorBody),
-        (status = 422, description = "Payload lacks what the event needs", body = ErrorBody),
+        (status = 400, description = "Missing event header or not JSON", body = AppError),
+        (status = 401, description = "Signature missing or wrong", body = AppError),
+        (status = 503, description = "No webhook secret is configured (and unsigned deliveries are not allowed)", body = AppError),
+        (status = 422, description = "Payload lacks what the event needs", body = AppError),
     )
 )]
 pub async fn receive(
@@ -204,16 +209,10 @@ pub async fn receive(
 ) -> Result<(StatusCode, Json<WebhookOutcome>), ApiError> {
     let headers = &request_parts.headers;
     let body = body.map_err(|r| {
-        let status = r.status();
-        ApiError::new(
-            status,
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "payload_too_large"
-            } else {
-                "bad_request"
-            },
+        ApiError(crate::http::error::body_rejection(
+            r.status(),
             r.body_text(),
-        )
+        ))
     })?;
     // The signature is checked before anything in the body is looked at; without
     // a secret the route is closed unless unsigned deliveries were asked for.
@@ -228,29 +227,24 @@ pub async fn receive(
                 state
                     .security
                     .record(&by, "webhook.bad_signature", "webhook:github", None);
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
+                return Err(AppError::unauthorized(
                     "X-Hub-Signature-256 is missing or does not match HOUSTON_GITHUB_WEBHOOK_SECRET",
-                ));
+                )
+                .into());
             }
         }
         None if state.config.github_webhook_allow_unsigned => {}
         None => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_configured",
-                "GitHub webhooks are off: set HOUSTON_GITHUB_WEBHOOK_SECRET to the secret of the \
-                 repository's webhook (or HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED=true for a local trial)",
-            ));
+            return Err(AppError::NotConfigured {
+                message: "GitHub webhooks are off: set HOUSTON_GITHUB_WEBHOOK_SECRET to the secret of the \
+                 repository's webhook (or HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED=true for a local trial)"
+                    .into(),
+            }
+            .into());
         }
     }
     let Some(event) = header(headers, "x-github-event") else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the X-GitHub-Event header is missing",
-        ));
+        return Err(AppError::bad_request("the X-GitHub-Event header is missing").into());
     };
     let answer =
         |status: StatusCode, outcome: &'static str, detail: String, deploy: Option<Deploy>| {
@@ -285,11 +279,10 @@ pub async fn receive(
         }
     }
     let parse_error = |e: serde_json::Error| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            format!("the {event} payload is not what GitHub sends: {e}"),
-        )
+        ApiError(AppError::Validation {
+            message: format!("the {event} payload is not what GitHub sends: {e}"),
+            fields: Vec::new(),
+        })
     };
     let now = Utc::now();
     let work = if event == "deployment" {
