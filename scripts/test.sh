@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite: formatting, clippy (server and wasm32 hydrate builds), unit tests,
-# the storage contract suite on SQLite and PostgreSQL, HTTP tests, and browser
-# journeys against a release build. Installs what is missing first. Fails on the
-# first failing part.
+# the storage contract suite on SQLite and PostgreSQL, HTTP tests, then against a
+# release build Schemathesis on the API document and the browser journeys.
+# Installs what is missing first. Fails on the first failing part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,9 @@ cargo test --locked --workspace
 
 step "release build (cargo leptos)"
 cargo leptos build --release
+
+step "Schemathesis against the OpenAPI document"
+scripts/schemathesis.sh
 
 step "browser journeys (headless Chromium)"
 end2end/run.sh

@@ -216,16 +216,25 @@ pub const MAX_AUDIT_LIMIT: u32 = 1000;
 /// An audit-log query as it arrives from a URL or a form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct AuditQuery {
     /// e.g. `token.create`
+    #[cfg_attr(feature = "ssr", param(required = false, nullable = false))]
     pub action: Option<String>,
     /// e.g. `user:ada`, `cli:alice` or `token:ci`
+    #[cfg_attr(feature = "ssr", param(required = false, nullable = false))]
     pub actor: Option<String>,
     /// RFC 3339 time or `YYYY-MM-DD` (UTC), inclusive.
+    #[cfg_attr(feature = "ssr", param(required = false, nullable = false, schema_with = crate::domain::time_bound_schema))]
     pub since: Option<String>,
     /// RFC 3339 time or `YYYY-MM-DD` (UTC, the whole day), exclusive.
+    #[cfg_attr(feature = "ssr", param(required = false, nullable = false, schema_with = crate::domain::time_bound_schema))]
     pub until: Option<String>,
     /// 1 to 1000; default 100.
+    #[cfg_attr(
+        feature = "ssr",
+        param(required = false, nullable = false, minimum = 1, maximum = 1000)
+    )]
     pub limit: Option<u32>,
 }
 
@@ -234,7 +243,10 @@ impl AuditQuery {
         use crate::domain::{FieldError, to_stored_precision};
         let mut errors = Vec::new();
         let mut time = |field: &str, raw: &Option<String>, end_of_day: bool| {
-            let raw = raw.as_deref().map(str::trim).filter(|r| !r.is_empty())?;
+            let raw = raw
+                .as_deref()
+                .map(str::trim_ascii)
+                .filter(|r| !r.is_empty())?;
             if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
                 return Some(to_stored_precision(t.with_timezone(&Utc)));
             }
@@ -262,7 +274,7 @@ impl AuditQuery {
         }
         let text = |raw: &Option<String>| {
             raw.as_deref()
-                .map(str::trim)
+                .map(str::trim_ascii)
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned)
         };

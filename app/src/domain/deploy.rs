@@ -206,32 +206,68 @@ pub fn to_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
-    /// Service name; created on first sight.
-    #[cfg_attr(feature = "ssr", schema(example = "checkout"))]
+    /// Service name; created on first sight. Letters, digits, `.`, `_`, `-`; up to
+    /// 64 characters. Surrounding spaces are ignored, here and in every field.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "checkout", pattern = "^[ \\t\\n\\f\\r]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[ \\t\\n\\f\\r]*$"))]
     pub service: Option<String>,
-    /// Environment name; created on first sight.
-    #[cfg_attr(feature = "ssr", schema(example = "production"))]
+    /// Environment name; created on first sight. Named like services.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "production", pattern = "^[ \\t\\n\\f\\r]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[ \\t\\n\\f\\r]*$"))]
     pub environment: Option<String>,
-    /// Tag or commit SHA being deployed.
-    #[cfg_attr(feature = "ssr", schema(example = "v1.42.0"))]
+    /// Tag or commit SHA being deployed: up to 200 characters, no spaces or
+    /// control characters.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "v1.42.0", pattern = "^[ \\t\\n\\f\\r]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]{1,200}[ \\t\\n\\f\\r]*$"))]
     pub version: Option<String>,
     /// Defaults to the version last deployed to the same service and environment.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = "^[ \\t\\n\\f\\r]*([^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]{1,200})?[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub previous_version: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
     pub author: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 2000))]
     pub description: Option<String>,
-    /// Link back to the CI run.
+    /// Link back to the CI run (http or https).
+    #[cfg_attr(
+        feature = "ssr",
+        schema(max_length = 2048, pattern = "^[ \\t\\n\\f\\r]*(https?://[\\s\\S]*)?$")
+    )]
     pub ci_url: Option<String>,
-    /// The service's repository; stored on the service.
+    /// The service's repository (http or https); stored on the service.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(max_length = 2048, pattern = "^[ \\t\\n\\f\\r]*(https?://[\\s\\S]*)?$")
+    )]
     pub repository_url: Option<String>,
     /// Defaults to `in_progress`.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = "^[ \\t\\n\\f\\r]*(in_progress|succeeded|failed|rolled_back)[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub status: Option<String>,
-    /// RFC 3339; defaults to now.
+    /// RFC 3339; defaults to now; at most 10 minutes ahead of the server's clock.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub started_at: Option<String>,
-    /// RFC 3339; only for finished statuses.
+    /// RFC 3339; only for finished statuses, not before `started_at`.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub finished_at: Option<String>,
-    /// Idempotency key: a second registration with the same id returns the first deploy.
+    /// Idempotency key: a second registration with the same id returns the first
+    /// deploy. Ids starting `github:` or `demo:` belong to those sources.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            max_length = 200,
+            pattern = "^(?![ \\t\\n\\f\\r]*([Gg][Ii][Tt][Hh][Uu][Bb]|[Dd][Ee][Mm][Oo]):)"
+        )
+    )]
     pub external_id: Option<String>,
+    /// At most 1,000.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_items = 1000))]
     pub commits: Vec<CommitRequest>,
 }
 
@@ -240,10 +276,14 @@ pub struct DeployRequest {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommitRequest {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, pattern = "^[ \\t\\n\\f\\r]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]{1,200}[ \\t\\n\\f\\r]*$"))]
     pub sha: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 2000))]
     pub message: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
     pub author: Option<String>,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub committed_at: Option<String>,
 }
 
@@ -271,17 +311,19 @@ impl Problems {
         }
     }
 
+    /// Free text of at most `max` characters as sent; surrounding spaces are
+    /// dropped and blank means absent.
     fn text(&mut self, field: &str, raw: Option<&str>, max: usize) -> Option<String> {
-        let value = raw.map(str::trim).filter(|v| !v.is_empty())?;
-        if value.chars().count() > max {
+        let raw = raw?;
+        if raw.chars().count() > max {
             self.add(field, format!("must be at most {max} characters"));
             return None;
         }
-        Some(value.to_owned())
+        Some(raw.trim_ascii().to_owned()).filter(|v| !v.is_empty())
     }
 
     fn version(&mut self, field: &str, raw: Option<&str>, required: bool) -> Option<String> {
-        let value = raw.map(str::trim).unwrap_or_default();
+        let value = raw.map(str::trim_ascii).unwrap_or_default();
         if value.is_empty() {
             if required {
                 self.add(field, "is required and must not be empty");
@@ -295,7 +337,10 @@ impl Problems {
             );
             return None;
         }
-        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}')
+        {
             self.add(field, "must not contain spaces or control characters");
             return None;
         }
@@ -313,7 +358,7 @@ impl Problems {
 
     fn time(&mut self, field: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
         let raw = raw?;
-        match DateTime::parse_from_rfc3339(raw.trim()) {
+        match DateTime::parse_from_rfc3339(raw.trim_ascii()) {
             Ok(t) => Some(to_stored_precision(t.with_timezone(&Utc))),
             Err(_) => {
                 self.add(
@@ -385,7 +430,7 @@ impl DeployRequest {
         let status = match self.status.as_deref() {
             None => Some(DeployStatus::InProgress),
             Some(raw) => {
-                let parsed = DeployStatus::parse(raw.trim());
+                let parsed = DeployStatus::parse(raw.trim_ascii());
                 if parsed.is_none() {
                     p.add(
                         "status",
@@ -484,8 +529,10 @@ impl CommitRequest {
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// One of `succeeded`, `failed`, `rolled_back`.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, pattern = "^[ \\t\\n\\f\\r]*(succeeded|failed|rolled_back)[ \\t\\n\\f\\r]*$"))]
     pub status: Option<String>,
-    /// RFC 3339; defaults to now.
+    /// RFC 3339; defaults to now; not before the deploy started.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub finished_at: Option<String>,
 }
 
@@ -560,7 +607,7 @@ pub fn decide_status(
 impl StatusRequest {
     pub fn parse(&self, now: DateTime<Utc>) -> Result<StatusChange, ValidationErrors> {
         let mut p = Problems::default();
-        let status = match self.status.as_deref().map(str::trim) {
+        let status = match self.status.as_deref().map(str::trim_ascii) {
             None | Some("") => {
                 p.add(
                     "status",

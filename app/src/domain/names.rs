@@ -19,7 +19,7 @@ pub enum NameError {
 const MAX_NAME_LEN: usize = 64;
 
 fn parse_slug(raw: &str) -> Result<String, NameError> {
-    let name = raw.trim();
+    let name = raw.trim_ascii();
     if name.is_empty() {
         return Err(NameError::Empty);
     }

@@ -45,8 +45,16 @@ impl Cursor {
         format!("{}_{}", self.started_at.timestamp_micros(), self.id)
     }
 
+    /// The inverse of `encode`, and nothing else: `-?[0-9]{1,16}_[0-9]{1,18}` (the
+    /// pattern the API document states).
     pub fn decode(raw: &str) -> Option<Self> {
         let (micros, id) = raw.split_once('_')?;
+        let digits = |s: &str, max: usize| {
+            (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !(digits(micros.strip_prefix('-').unwrap_or(micros), 16) && digits(id, 18)) {
+            return None;
+        }
         let started_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
         Some(Self {
             started_at,
@@ -83,24 +91,81 @@ pub struct DeployPage {
 /// The raw query string of a history query, shared by the API and the history page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct DeployQuery {
+    /// Empty values mean no filter, here and in every field.
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*([A-Za-z0-9][A-Za-z0-9._-]{0,63})?[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub service: Option<String>,
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*([A-Za-z0-9][A-Za-z0-9._-]{0,63})?[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub environment: Option<String>,
+    #[cfg_attr(feature = "ssr", param(required = false, nullable = false))]
     pub author: Option<String>,
     /// One of in_progress, succeeded, failed, rolled_back.
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*(in_progress|succeeded|failed|rolled_back)?[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub status: Option<String>,
     /// RFC 3339 time or a date (YYYY-MM-DD, taken as midnight UTC); inclusive.
+    #[cfg_attr(feature = "ssr", param(required = false, nullable = false, schema_with = time_bound_schema))]
     pub since: Option<String>,
     /// RFC 3339 time or a date (YYYY-MM-DD, taken as midnight UTC); exclusive.
+    /// An `until` not after `since` selects nothing.
+    #[cfg_attr(feature = "ssr", param(required = false, nullable = false, schema_with = time_bound_schema))]
     pub until: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*(-?[0-9]{1,16}_[0-9]{1,18})?[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub cursor: Option<String>,
     /// Page size, 1 to 200; default 50.
+    #[cfg_attr(
+        feature = "ssr",
+        param(required = false, nullable = false, minimum = 1, maximum = 200)
+    )]
     pub limit: Option<u32>,
 }
 
+/// A time bound as the list queries take it: an RFC 3339 time, a date, or empty
+/// (no bound).
+#[cfg(feature = "ssr")]
+pub fn time_bound_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    AnyOfBuilder::new()
+        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+        .item(string().max_length(Some(0)))
+        .into()
+}
+
 fn non_empty(raw: &Option<String>) -> Option<&str> {
-    raw.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    raw.as_deref()
+        .map(str::trim_ascii)
+        .filter(|v| !v.is_empty())
 }
 
 fn parse_bound(raw: &str) -> Option<DateTime<Utc>> {
@@ -151,11 +216,6 @@ impl DeployQuery {
                     )),
                 }
             }
-        }
-        if let (Some(since), Some(until)) = (filter.since, filter.until)
-            && since >= until
-        {
-            errors.push(FieldError::new("until", "must be after since"));
         }
         let cursor = match non_empty(&self.cursor) {
             None => None,
@@ -309,7 +369,7 @@ mod tests {
         let q = DeployQuery {
             status: Some("ok".into()),
             since: Some("2026-11-21".into()),
-            until: Some("2026-11-21".into()),
+            until: Some("yesterday".into()),
             cursor: Some("nope".into()),
             limit: Some(0),
             ..Default::default()
@@ -322,6 +382,30 @@ mod tests {
             .map(|f| f.field)
             .collect();
         assert_eq!(fields, ["status", "until", "cursor", "limit"]);
+    }
+
+    #[test]
+    fn an_empty_range_is_no_error_and_surrounding_spaces_are_ignored() {
+        let q = DeployQuery {
+            service: Some(" checkout\t".into()),
+            since: Some("2026-11-21".into()),
+            until: Some("2026-11-21".into()),
+            ..Default::default()
+        };
+        let (filter, _) = q.parse().expect("valid: it selects nothing");
+        assert_eq!(filter.service.map(|s| s.to_string()), Some("checkout".into()));
+    }
+
+    #[test]
+    fn cursors_are_exactly_what_encode_makes() {
+        let c = Cursor {
+            started_at: DateTime::from_timestamp_micros(1_763_700_000_123_456).expect("time"),
+            id: 42,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        for bad in ["+1_2", "1_+2", "1_", "_1", "1_2_3", "12345678901234567_1", "1_1234567890123456789", " 1_2"] {
+            assert_eq!(Cursor::decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -13,10 +13,12 @@ use axum::extract::{Query, State};
     get,
     path = "/api/v1/audit",
     tag = "audit",
+    operation_id = "list_audit",
     params(AuditQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Audit entries, newest first", body = Vec<AuditEntry>),
+        (status = 400, description = "Malformed query string", body = AppError),
         (status = 401, description = "No or bad API token", body = AppError),
         (status = 403, description = "The token lacks the admin scope", body = AppError),
         (status = 422, description = "Invalid filter", body = AppError),

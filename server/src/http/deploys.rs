@@ -23,13 +23,15 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
     path = "/api/v1/deploys",
     tag = "deploys",
     request_body = DeployRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Used as external_id when the body has none")),
+    operation_id = "register_deploy",
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 200, pattern = "^(?![ \\t\\n\\f\\r]*([Gg][Ii][Tt][Hh][Uu][Bb]|[Dd][Ee][Mm][Oo]):)[\\t -~]*$", description = "Used as external_id when the body has none; must equal it when both are sent")),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Registered", body = Deploy),
         (status = 200, description = "Already registered with this external id", body = Deploy),
         (status = 400, description = "Not JSON", body = AppError),
         (status = 401, description = "No or bad API token", body = AppError),
+        (status = 403, description = "The caller may not register deploys", body = AppError),
         (status = 413, description = "Body too large", body = AppError),
         (status = 415, description = "Not sent as application/json", body = AppError),
         (status = 422, description = "Invalid fields", body = AppError),
@@ -51,11 +53,10 @@ pub async fn register(
                     "must be printable ASCII",
                 )])
             })?
-            .trim()
             .to_owned();
         match &request.external_id {
             None => request.external_id = Some(key),
-            Some(id) if *id == key => {}
+            Some(id) if id.trim_ascii() == key.trim_ascii() => {}
             Some(_) => {
                 return Err(ValidationErrors(vec![FieldError::new(
                     "external_id",
@@ -90,12 +91,17 @@ pub async fn register(
     post,
     path = "/api/v1/deploys/{id}/status",
     tag = "deploys",
+    operation_id = "set_deploy_status",
     request_body = StatusRequest,
     params(("id" = i64, Path, description = "Deploy id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Updated", body = Deploy),
+        (status = 400, description = "Not JSON", body = AppError),
         (status = 401, description = "No or bad API token", body = AppError),
+        (status = 403, description = "The caller may not change deploys", body = AppError),
+        (status = 413, description = "Body too large", body = AppError),
+        (status = 415, description = "Not sent as application/json", body = AppError),
         (status = 404, description = "No such deploy", body = AppError),
         (status = 409, description = "The status rule does not allow this change (a finished deploy going back, a rolled-back deploy changing)", body = AppError),
         (status = 422, description = "Invalid status or time", body = AppError),
@@ -132,10 +138,13 @@ pub async fn set_status(
     get,
     path = "/api/v1/deploys",
     tag = "deploys",
+    operation_id = "list_deploys",
     params(DeployQuery),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of deploys", body = DeployPage),
         (status = 400, description = "Malformed query string", body = AppError),
+        (status = 401, description = "No or bad API token (unless anonymous reading is on)", body = AppError),
         (status = 422, description = "Invalid filter", body = AppError),
     )
 )]
@@ -153,9 +162,12 @@ pub async fn list(
     get,
     path = "/api/v1/deploys/{id}",
     tag = "deploys",
+    operation_id = "get_deploy",
     params(("id" = i64, Path, description = "Deploy id")),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "The deploy", body = DeployDetail),
+        (status = 401, description = "No or bad API token (unless anonymous reading is on)", body = AppError),
         (status = 404, description = "No such deploy", body = AppError),
     )
 )]

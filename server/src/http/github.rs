@@ -187,17 +187,19 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     post,
     path = "/api/v1/webhooks/github",
     tag = "webhooks",
+    operation_id = "receive_github_webhook",
     params(
-        ("X-GitHub-Event" = String, Header, description = "deployment, deployment_status or ping"),
+        ("X-GitHub-Event" = String, Header, description = "deployment, deployment_status or ping; others are ignored"),
         ("X-GitHub-Delivery" = Option<String>, Header, description = "A repeated delivery id changes nothing"),
-        ("X-Hub-Signature-256" = Option<String>, Header, description = "Required when HOUSTON_GITHUB_WEBHOOK_SECRET is set"),
+        ("X-Hub-Signature-256" = String, Header, pattern = "^sha256=[0-9a-fA-F]{64}$", description = "HMAC-SHA256 of the body with HOUSTON_GITHUB_WEBHOOK_SECRET (GitHub sends it when the webhook has a secret)"),
     ),
-    request_body(content = String, content_type = "application/json", description = "The event exactly as GitHub sends it"),
+    request_body(content = Object, content_type = "application/json", description = "The event exactly as GitHub sends it"),
     responses(
         (status = 201, description = "A deploy was created", body = WebhookOutcome),
         (status = 200, description = "Updated, unchanged, duplicate or ignored", body = WebhookOutcome),
         (status = 400, description = "Missing event header or not JSON", body = AppError),
         (status = 401, description = "Signature missing or wrong", body = AppError),
+        (status = 413, description = "Body too large", body = AppError),
         (status = 503, description = "No webhook secret is configured (and unsigned deliveries are not allowed)", body = AppError),
         (status = 422, description = "Payload lacks what the event needs", body = AppError),
     )
