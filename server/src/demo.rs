@@ -165,6 +165,156 @@ pub async fn load(store: &dyn Store, days: u32, seed: u64) -> anyhow::Result<usi
     Ok(created)
 }
 
+/// Words service names are made of beyond the first seven, at scale.
+const SERVICE_WORDS: [&str; 24] = [
+    "billing",
+    "catalog",
+    "shipping",
+    "pricing",
+    "reviews",
+    "ledger",
+    "fraud",
+    "identity",
+    "media",
+    "export",
+    "import",
+    "reports",
+    "tax",
+    "loyalty",
+    "returns",
+    "warehouse",
+    "ads",
+    "mail",
+    "sms",
+    "auth",
+    "profile",
+    "cart",
+    "quotes",
+    "refunds",
+];
+
+/// `n` realistic deploys for trying Houston at size and for benchmarks: more
+/// services as `n` grows (7 up to 250), spread over a period that grows with it
+/// (30 days up to two years), releases going through the four stages until one
+/// fails, 1–3 commits each. Generated lazily, oldest first; the same seed gives
+/// the same deploys, and their external ids make loading them twice add nothing.
+pub fn scaled_deploys(n: usize, seed: u64, now: DateTime<Utc>) -> impl Iterator<Item = NewDeploy> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let services: Vec<(String, String)> = (0..(n / 4000).clamp(SERVICES.len(), 250))
+        .map(|i| match SERVICES.get(i) {
+            Some((name, repo)) => ((*name).to_owned(), (*repo).to_owned()),
+            None => {
+                let word = SERVICE_WORDS[i % SERVICE_WORDS.len()];
+                let name = format!("{word}-{}", i / SERVICE_WORDS.len());
+                let repo = format!("https://github.com/acme/{name}");
+                (name, repo)
+            }
+        })
+        .collect();
+    let days = i64::try_from(n / 1500).unwrap_or(730).clamp(30, 730);
+    let start = now - Duration::days(days);
+    // About three deploys a release: a release every `step` seconds fills the period.
+    let step = (days * 86_400 * 3) as f64 / n.max(1) as f64;
+    let mut releases: Vec<u32> = vec![0; services.len()];
+    let mut last_good: std::collections::HashMap<(usize, usize), String> = Default::default();
+    let mut made = 0usize;
+    let mut release = 0u64;
+    std::iter::from_fn(move || {
+        let mut batch = Vec::new();
+        while batch.is_empty() && made < n {
+            let at = start
+                + Duration::milliseconds((release as f64 * step * 1000.0) as i64)
+                + Duration::seconds(rng.random_range(0..60));
+            release += 1;
+            if at >= now - Duration::minutes(10) {
+                break;
+            }
+            let service = rng.random_range(0..services.len());
+            releases[service] += 1;
+            let number = releases[service];
+            let author = AUTHORS[rng.random_range(0..AUTHORS.len())];
+            let commits: Vec<Commit> = (0..rng.random_range(1..=3))
+                .map(|_| Commit {
+                    sha: hex::encode(rng.random::<[u8; 20]>()),
+                    message: SUBJECTS[rng.random_range(0..SUBJECTS.len())].to_owned(),
+                    author: Some(author.to_owned()),
+                    committed_at: Some(to_stored_precision(
+                        at - Duration::minutes(rng.random_range(20..2000)),
+                    )),
+                })
+                .collect();
+            let version = format!(
+                "v{}.{}.{}",
+                1 + number / 100,
+                number % 100,
+                rng.random_range(0..3)
+            );
+            let (name, repo) = &services[service];
+            for (stage_index, (stage, delay)) in STAGES.iter().enumerate() {
+                if made + batch.len() >= n {
+                    break;
+                }
+                let started_at = to_stored_precision(at + Duration::minutes(*delay));
+                let runtime = Duration::seconds(rng.random_range(60..900));
+                let roll: u32 = rng.random_range(0..100);
+                let status = if started_at + runtime > now {
+                    DeployStatus::InProgress
+                } else if roll < 5 {
+                    DeployStatus::Failed
+                } else if roll < 7 {
+                    DeployStatus::RolledBack
+                } else {
+                    DeployStatus::Succeeded
+                };
+                let place = (service, stage_index);
+                batch.push(NewDeploy {
+                    service: ServiceName::parse(name)
+                        .unwrap_or_else(|_| unreachable!("demo names are valid")),
+                    environment: EnvironmentName::parse(stage)
+                        .unwrap_or_else(|_| unreachable!("demo names are valid")),
+                    version: version.clone(),
+                    previous_version: last_good.get(&place).cloned(),
+                    author: Some(author.to_owned()),
+                    description: Some(commits[0].message.clone()),
+                    ci_url: Some(format!("https://ci.acme.example/{name}/pipelines/{number}")),
+                    repository_url: Some(repo.clone()),
+                    status,
+                    started_at,
+                    finished_at: status.is_finished().then_some(started_at + runtime),
+                    source: DeploySource::Demo,
+                    external_id: Some(format!("demo:{seed}:{release}:{stage}")),
+                    commits: commits.clone(),
+                });
+                if status != DeployStatus::Succeeded {
+                    break;
+                }
+                last_good.insert(place, version.clone());
+            }
+        }
+        made += batch.len();
+        (!batch.is_empty()).then_some(batch)
+    })
+    .flatten()
+}
+
+/// Stores `n` scaled demo deploys (`scaled_deploys`) in batches; returns how many
+/// were new.
+pub async fn load_scaled(store: &dyn Store, n: usize, seed: u64) -> anyhow::Result<u64> {
+    let by = app::domain::Actor::new("cli:demo", None);
+    let mut created = 0;
+    let mut deploys = scaled_deploys(n, seed, Utc::now()).peekable();
+    let mut done = 0usize;
+    while deploys.peek().is_some() {
+        let batch: Vec<NewDeploy> = deploys.by_ref().take(5000).collect();
+        done += batch.len();
+        created += store.import_deploys(&batch, &by).await?;
+        if done % 100_000 < 5000 {
+            tracing::info!(done, of = n, "demo deploys stored");
+        }
+    }
+    Ok(created)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +337,32 @@ mod tests {
         assert!(deploys.iter().all(|d| !d.commits.is_empty()));
         let ids: HashSet<_> = deploys.iter().map(|d| d.external_id.clone()).collect();
         assert_eq!(ids.len(), deploys.len(), "external ids are unique");
+    }
+
+    #[test]
+    fn scaled_demo_makes_exactly_n_spread_over_places_and_time() {
+        let now = Utc::now();
+        let deploys: Vec<NewDeploy> = scaled_deploys(50_000, 3, now).collect();
+        assert_eq!(deploys.len(), 50_000);
+        let services: HashSet<_> = deploys.iter().map(|d| d.service.as_str()).collect();
+        assert_eq!(
+            services.len(),
+            12,
+            "one service per 4,000 deploys, at least seven"
+        );
+        let first = deploys.iter().map(|d| d.started_at).min().expect("some");
+        assert!(
+            first < now - Duration::days(30),
+            "spread over more than a month"
+        );
+        assert!(deploys.iter().all(|d| d.started_at < now));
+        let ids: HashSet<_> = deploys.iter().map(|d| d.external_id.clone()).collect();
+        assert_eq!(ids.len(), deploys.len(), "external ids are unique");
+        assert!(deploys.iter().any(|d| d.previous_version.is_some()));
+        assert_eq!(
+            scaled_deploys(1000, 3, now).collect::<Vec<_>>(),
+            scaled_deploys(1000, 3, now).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -1,29 +1,37 @@
-//! Live updates: a change to a deploy is broadcast to every open page over
-//! server-sent events at `/api/v1/events`. In-process only: with several replicas
-//! on PostgreSQL each replica's pages see the changes that replica made (a later
-//! issue carries them across replicas with LISTEN/NOTIFY).
+//! Live updates: every change to a deploy is told to every open page over
+//! server-sent events at `/api/v1/events`: event `deploy` with a
+//! `domain::DeployChange` as JSON (what changed, and where), so each page refetches
+//! only what concerns it; event `resync` when changes may have been missed.
+//!
+//! On PostgreSQL the changes travel through the database (`ChangeFeed`:
+//! LISTEN/NOTIFY), so the pages of every replica hear the changes made through
+//! any of them; a replica hears its own changes the same way. On SQLite they stay
+//! in the process.
 //!
 //! Streams are capped in total and per caller (each holds a connection and a
 //! receiver), and a stream opened with a session ends soon after the session does.
 
 use crate::AppState;
+use app::domain::{ChangeKind, Deploy, DeployChange};
 use app::error::AppError;
 use app::ssr::access::{Caller, Principal};
+use app::ssr::{FeedItem, Store};
 use axum::extract::{Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::BroadcastStream;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LiveEvent {
-    pub kind: &'static str,
-    pub id: i64,
+/// What an open page hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEvent {
+    Change(DeployChange),
+    /// Changes may have been missed: reload what is shown.
+    Resync,
 }
 
 #[derive(Clone)]
@@ -31,15 +39,10 @@ pub struct Events {
     sender: broadcast::Sender<LiveEvent>,
     /// Open streams per caller (the audit name: `user:ada`, `token:ci`, …).
     open: Arc<Mutex<HashMap<String, usize>>>,
-}
-
-impl Default for Events {
-    fn default() -> Self {
-        Self {
-            sender: broadcast::channel(256).0,
-            open: Arc::default(),
-        }
-    }
+    store: Arc<dyn Store>,
+    /// Set once the shared feed is heard: changes then go out through it, in the
+    /// order they were made.
+    publisher: Arc<OnceLock<mpsc::UnboundedSender<DeployChange>>>,
 }
 
 /// One open stream, counted until it is dropped.
@@ -64,9 +67,69 @@ impl Drop for StreamSlot {
 }
 
 impl Events {
-    pub fn deploy_changed(&self, id: i64) {
-        // No receivers is normal: nobody has a page open.
-        let _ = self.sender.send(LiveEvent { kind: "deploy", id });
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            sender: broadcast::channel(256).0,
+            open: Arc::default(),
+            store,
+            publisher: Arc::default(),
+        }
+    }
+
+    /// Hears the store's shared feed, when it has one (PostgreSQL), and from
+    /// then on publishes changes through it. Once per process, before serving.
+    pub async fn start(&self) -> anyhow::Result<()> {
+        let Some(mut feed) = self.store.listen_changes().await? else {
+            return Ok(());
+        };
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            while let Some(item) = feed.recv().await {
+                let event = match item {
+                    FeedItem::Change(json) => match serde_json::from_str(&json) {
+                        Ok(change) => LiveEvent::Change(change),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "a change on the feed is not one this version reads");
+                            LiveEvent::Resync
+                        }
+                    },
+                    FeedItem::Gap => LiveEvent::Resync,
+                };
+                let _ = sender.send(event);
+            }
+        });
+        let (queue, mut changes) = mpsc::unbounded_channel::<DeployChange>();
+        let (store, local) = (self.store.clone(), self.sender.clone());
+        tokio::spawn(async move {
+            while let Some(change) = changes.recv().await {
+                let json = match serde_json::to_string(&change) {
+                    Ok(json) => json,
+                    Err(_) => continue,
+                };
+                if let Err(e) = store.publish_change(&json).await {
+                    // Other replicas miss this one; this replica's pages need not.
+                    tracing::warn!(error = %e, "could not publish a change to other replicas");
+                    let _ = local.send(LiveEvent::Change(change));
+                }
+            }
+        });
+        let _ = self.publisher.set(queue);
+        Ok(())
+    }
+
+    /// Tells every open page (of every replica, with a shared feed) that `deploy`
+    /// changed.
+    pub fn deploy_changed(&self, kind: ChangeKind, deploy: &Deploy) {
+        let change = DeployChange::of(kind, deploy);
+        match self.publisher.get() {
+            Some(queue) => {
+                let _ = queue.send(change);
+            }
+            // No receivers is normal: nobody has a page open.
+            None => {
+                let _ = self.sender.send(LiveEvent::Change(change));
+            }
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
@@ -95,7 +158,7 @@ impl Events {
 /// How often a stream opened with a session checks that the session still lives.
 pub const SESSION_RECHECK: Duration = Duration::from_secs(30);
 
-/// `GET /api/v1/events`: a stream of `deploy` events with the deploy id as data. A
+/// `GET /api/v1/events`: a stream of `deploy` events (a `DeployChange` as JSON). A
 /// client that falls behind gets a `resync` event and should reload what it shows.
 pub async fn stream(State(state): State<AppState>, request: Request) -> Response {
     let caller = request
@@ -153,10 +216,13 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
             // The slot lives as long as the stream.
             let _slot = &slot;
             Ok::<_, std::convert::Infallible>(match item {
-                Ok(event) => Event::default()
-                    .event(event.kind)
-                    .data(event.id.to_string()),
-                Err(_lagged) => Event::default().event("resync").data(""),
+                Ok(LiveEvent::Change(change)) => {
+                    match Event::default().event("deploy").json_data(&change) {
+                        Ok(event) => event,
+                        Err(_) => Event::default().event("resync").data(""),
+                    }
+                }
+                Ok(LiveEvent::Resync) | Err(_) => Event::default().event("resync").data(""),
             })
         })
         .take_until(Box::pin(watch));

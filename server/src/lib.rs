@@ -64,6 +64,7 @@ impl AppState {
             security: Arc::new(SecurityLog::new(store.clone())),
             password_slots: app::ssr::password::PasswordSlots::for_this_host(),
             second_factor: Arc::default(),
+            events: events::Events::new(store.clone()),
             store,
             policy: Policy {
                 anonymous_read: config.allow_anonymous_read,
@@ -75,7 +76,6 @@ impl AppState {
             },
             setup: Arc::new(SetupGate::default()),
             config: Arc::new(config),
-            events: events::Events::default(),
             leptos_options,
         }
     }

@@ -34,12 +34,17 @@ enum Command {
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Load realistic demo data: 7 services, 4 stages, deploys over the last days.
+    /// Load realistic demo data: 7 services, 4 stages, deploys over the last days;
+    /// or, with --deploys N, N deploys over more services and months, quickly
+    /// (for trying Houston at size and for benchmarks).
     Demo {
         #[arg(long, default_value_t = 30)]
         days: u32,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// How many deploys to seed (bulk, e.g. 100000 or 1000000).
+        #[arg(long)]
+        deploys: Option<usize>,
     },
     /// Register a deploy with a running Houston (for CI scripts).
     Deploy(Box<DeployArgs>),
@@ -219,7 +224,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Demo { days, seed } => {
+        Command::Demo {
+            deploys: Some(n),
+            seed,
+            ..
+        } => {
+            let started = std::time::Instant::now();
+            let created = demo::load_scaled(store.as_ref(), n, seed).await?;
+            println!(
+                "demo data loaded: {created} new of {n} deploys in {:.1} s into {}",
+                started.elapsed().as_secs_f64(),
+                redact_database_url(&config.database_url)
+            );
+            Ok(())
+        }
+        Command::Demo { days, seed, .. } => {
             let created = demo::load(store.as_ref(), days, seed).await?;
             println!(
                 "demo data loaded: {created} new deploys over {days} days in {}",
@@ -295,6 +314,11 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
         .clone()
         .unwrap_or_else(|| format!("http://{bind}"));
     let state = AppState::new(store.clone(), config);
+    state
+        .events
+        .start()
+        .await
+        .context("listening for changes made by other replicas")?;
     if store.count_users().await? == 0 {
         let secret = state.setup.open();
         // Printed, not logged: the secret is for the operator's eyes, not log storage.

@@ -1210,8 +1210,9 @@ async fn parallel_attempts_never_pass_the_limit(store: Arc<dyn Store>) {
 }
 
 async fn pruning_deletes_only_what_is_no_longer_needed(store: Arc<dyn Store>) {
+    use app::domain::DeliveryWork;
     use app::domain::LoginLimits;
-    use app::ssr::{DeliveryOutcome, DeliveryWork, PruneCounts};
+    use app::ssr::{DeliveryOutcome, PruneCounts};
     let s = store.as_ref();
     let user = s
         .create_user(
@@ -1340,7 +1341,8 @@ async fn settings_are_stored_shared_and_audited(store: Arc<dyn Store>) {
 }
 
 async fn webhook_deliveries_are_claimed_with_their_effect(store: Arc<dyn Store>) {
-    use app::ssr::{DeliveryOutcome, DeliveryWork};
+    use app::domain::DeliveryWork;
+    use app::ssr::DeliveryOutcome;
     let s = store.as_ref();
     let github = Actor::new("github:acme/shop", None);
     let new = NewDeploy {
@@ -1682,6 +1684,66 @@ async fn parallel_workers_never_claim_one_job_twice(store: Arc<dyn Store>) {
     );
 }
 
+async fn bulk_imports_store_many_deploys_once(store: Arc<dyn Store>) {
+    let mut first = deploy("search", "prod", "v1", t0());
+    first.external_id = Some("import-1".into());
+    first.commits = vec![Commit {
+        sha: "c1".into(),
+        message: "One".into(),
+        author: None,
+        committed_at: None,
+    }];
+    let mut second = deploy("new-service", "qa", "v9", t0() + Duration::hours(1));
+    second.external_id = Some("import-2".into());
+    second.previous_version = Some("v8".into());
+    let by = Actor::new("cli:demo", None);
+    assert_eq!(
+        store
+            .import_deploys(&[first.clone(), second.clone()], &by)
+            .await
+            .expect("import"),
+        2
+    );
+    let mut third = deploy("search", "prod", "v2", t0() + Duration::hours(2));
+    third.external_id = Some("import-3".into());
+    assert_eq!(
+        store
+            .import_deploys(&[first, second, third], &by)
+            .await
+            .expect("again"),
+        1,
+        "deploys already stored are skipped"
+    );
+    let stored = store
+        .find_deploy_by_external_id("import-1")
+        .await
+        .expect("find")
+        .expect("there");
+    let detail = store.get_deploy(stored.id).await.expect("detail");
+    assert_eq!(detail.commits.len(), 1);
+    assert_eq!(detail.deploy.registered_by.as_deref(), Some("cli:demo"));
+    let new = store
+        .find_deploy_by_external_id("import-2")
+        .await
+        .expect("find")
+        .expect("there");
+    assert_eq!(
+        new.previous_version.as_deref(),
+        Some("v8"),
+        "stored as given"
+    );
+    let board = store.board().await.expect("board");
+    assert!(
+        board
+            .services
+            .iter()
+            .any(|s| s.name.as_str() == "new-service")
+    );
+    assert!(board.environments.iter().any(|e| e.name.as_str() == "qa"));
+    let actions = audit_actions(store.as_ref(), "deploys").await;
+    assert_eq!(actions, ["deploy.import cli:demo", "deploy.import cli:demo"]);
+}
+
 async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.expect("ping");
 }
@@ -1759,6 +1821,7 @@ contract!(
     jobs_are_claimed_when_due_ended_and_retried,
     a_dead_workers_claim_is_taken_over_after_its_lease,
     parallel_workers_never_claim_one_job_twice,
+    bulk_imports_store_many_deploys_once,
     ping_answers,
 );
 

@@ -1,31 +1,67 @@
-//! Live updates in the browser: the server's event stream bumps a revision counter
-//! that pages' resources read, so they refetch when a deploy changes.
+//! Live updates in the browser: the server's event stream (`/api/v1/events`) says
+//! which deploy changed and where (`DeployChange`); each page decides whether the
+//! change concerns it and refetches only that.
 
+use crate::domain::DeployChange;
 use leptos::prelude::*;
 
-/// A counter that goes up whenever the server reports a change. On the server it
-/// stays at 0; in the browser an `EventSource` on `/api/v1/events` drives it.
-pub fn use_live_revision() -> ReadSignal<u64> {
-    let (revision, set_revision) = signal(0u64);
+/// What a page hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Live {
+    Change(DeployChange),
+    /// Changes may have been missed (the page fell behind, or a replica lost its
+    /// feed for a while): reload what is shown.
+    Resync,
+}
+
+/// Calls `on` with every message of the server's event stream while the page is
+/// open. On the server it does nothing.
+pub fn use_live(on: impl Fn(Live) + 'static) {
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
+    {
         use leptos::wasm_bindgen::{JsCast, closure::Closure};
         let Ok(source) = web_sys::EventSource::new("/api/v1/events") else {
             return;
         };
-        let on_change =
+        let on = std::rc::Rc::new(on);
+        let on_change = {
+            let on = on.clone();
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                let change = event
+                    .data()
+                    .as_string()
+                    .and_then(|json| serde_json::from_str::<DeployChange>(&json).ok());
+                on(change.map_or(Live::Resync, Live::Change));
+            })
+        };
+        let on_resync =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
-                set_revision.update(|r| *r += 1);
+                on(Live::Resync)
             });
-        for kind in ["deploy", "resync"] {
-            let _ =
-                source.add_event_listener_with_callback(kind, on_change.as_ref().unchecked_ref());
-        }
-        // The listener lives as long as the page that opened the stream.
-        let guard = send_wrapper::SendWrapper::new((source, on_change));
+        let _ =
+            source.add_event_listener_with_callback("deploy", on_change.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
+        // The listeners live as long as the page that opened the stream.
+        let guard = send_wrapper::SendWrapper::new((source, on_change, on_resync));
         on_cleanup(move || guard.0.close());
-    });
+    }
     #[cfg(not(feature = "hydrate"))]
-    let _ = set_revision;
-    revision
+    let _ = on;
+}
+
+/// A counter that goes up when a change `concerns` the page, or when changes may
+/// have been missed: a page's resources read it to refetch.
+pub fn use_live_refresh(concerns: impl Fn(&DeployChange) -> bool + 'static) -> ReadSignal<u64> {
+    let (refresh, set_refresh) = signal(0u64);
+    use_live(move |live| {
+        let wanted = match &live {
+            Live::Change(change) => concerns(change),
+            Live::Resync => true,
+        };
+        if wanted {
+            set_refresh.update(|r| *r += 1);
+        }
+    });
+    refresh
 }

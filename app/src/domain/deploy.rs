@@ -202,7 +202,7 @@ pub fn to_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The JSON body of `POST /api/v1/deploys`, as the caller sends it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
@@ -272,7 +272,7 @@ pub struct DeployRequest {
 }
 
 /// A commit as sent by the caller.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommitRequest {

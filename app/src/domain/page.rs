@@ -393,7 +393,10 @@ mod tests {
             ..Default::default()
         };
         let (filter, _) = q.parse().expect("valid: it selects nothing");
-        assert_eq!(filter.service.map(|s| s.to_string()), Some("checkout".into()));
+        assert_eq!(
+            filter.service.map(|s| s.to_string()),
+            Some("checkout".into())
+        );
     }
 
     #[test]
@@ -403,7 +406,16 @@ mod tests {
             id: 42,
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        for bad in ["+1_2", "1_+2", "1_", "_1", "1_2_3", "12345678901234567_1", "1_1234567890123456789", " 1_2"] {
+        for bad in [
+            "+1_2",
+            "1_+2",
+            "1_",
+            "_1",
+            "1_2_3",
+            "12345678901234567_1",
+            "1_1234567890123456789",
+            " 1_2",
+        ] {
             assert_eq!(Cursor::decode(bad), None, "{bad:?}");
         }
     }

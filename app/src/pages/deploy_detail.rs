@@ -3,7 +3,7 @@
 use crate::api::get_deploy;
 use crate::components::{
     StatusBadge, TimeAgo, Version, absolute_time, human_duration, safe_link, short_version,
-    use_live_revision,
+    use_live_refresh,
 };
 use crate::domain::{Commit, DeployDetail};
 use crate::error::AppError;
@@ -17,7 +17,8 @@ use leptos_router::hooks::use_params_map;
 pub fn DeployDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok())));
-    let revision = use_live_revision();
+    // Only changes to this deploy refetch it.
+    let revision = use_live_refresh(move |change| Some(change.deploy) == id.get_untracked());
     let detail = Resource::new(
         move || (id.get(), revision.get()),
         |(id, _)| async move {

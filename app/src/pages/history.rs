@@ -2,9 +2,9 @@
 
 use crate::api::{FilterOptions, get_filter_options, list_deploys};
 use crate::components::{
-    StatusBadge, TimeAgo, Version, absolute_time, human_duration, use_live_revision,
+    StatusBadge, TimeAgo, Version, absolute_time, human_duration, use_live_refresh,
 };
-use crate::domain::{DeployPage, DeployQuery, DeployStatus};
+use crate::domain::{ChangeKind, DeployPage, DeployQuery, DeployStatus};
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -27,7 +27,18 @@ pub fn HistoryPage() -> impl IntoView {
             limit: q.get("limit").and_then(|l| l.parse().ok()),
         })
     });
-    let revision = use_live_revision();
+    // Only a change to a deploy this filter shows refetches the page: a new deploy
+    // it selects, or a status change of one it may show (a deploy can leave a
+    // status filter, so that part is not asked of status changes).
+    let revision = use_live_refresh(move |change| {
+        let Ok((mut filter, _)) = query.get_untracked().parse() else {
+            return false;
+        };
+        if change.kind == ChangeKind::Status {
+            filter.status = None;
+        }
+        filter.admits(change)
+    });
     let deploys = Resource::new(
         move || (query.get(), revision.get()),
         |(query, _)| list_deploys(query),

@@ -1,17 +1,66 @@
 //! Mission control: every service × environment with what runs there now.
 
-use crate::api::get_board;
-use crate::components::{StatusBadge, TimeAgo, Version, use_live_revision};
-use crate::domain::Board;
+use crate::api::{get_board, list_deploys};
+use crate::components::{Live, StatusBadge, TimeAgo, Version, use_live};
+use crate::domain::{Board, Deploy, DeployQuery};
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use std::collections::HashMap;
+
+/// Cells refetched since the board was read, by (service, environment).
+type Cells = RwSignal<HashMap<(String, String), Deploy>>;
 
 #[component]
 pub fn MissionControlPage() -> impl IntoView {
-    let revision = use_live_revision();
-    let board = Resource::new(move || revision.get(), |_| get_board());
+    let (reload, set_reload) = signal(0u64);
+    let board = Resource::new(move || reload.get(), |_| get_board());
+    let cells: Cells = RwSignal::new(HashMap::new());
+    // A change refetches its one cell; a place the board does not show yet (a new
+    // service or environment), or missed changes, reload the board.
+    use_live(move |live| {
+        let change = match live {
+            Live::Change(change) => change,
+            Live::Resync => {
+                cells.set(HashMap::new());
+                set_reload.update(|r| *r += 1);
+                return;
+            }
+        };
+        let shown = board
+            .get_untracked()
+            .and_then(Result::ok)
+            .is_some_and(|read| {
+                read.value.services.iter().any(|s| s.name == change.service)
+                    && read
+                        .value
+                        .environments
+                        .iter()
+                        .any(|e| e.name == change.environment)
+            });
+        if !shown {
+            cells.set(HashMap::new());
+            set_reload.update(|r| *r += 1);
+            return;
+        }
+        let (service, environment) = (change.service.to_string(), change.environment.to_string());
+        leptos::task::spawn_local(async move {
+            let query = DeployQuery {
+                service: Some(service.clone()),
+                environment: Some(environment.clone()),
+                limit: Some(1),
+                ..Default::default()
+            };
+            if let Ok(read) = list_deploys(query).await
+                && let Some(latest) = read.value.deploys.into_iter().next()
+            {
+                cells.update(|c| {
+                    c.insert((service, environment), latest);
+                });
+            }
+        });
+    });
     view! {
         <Title text="Mission control" />
         <div class="page-head">
@@ -21,7 +70,7 @@ pub fn MissionControlPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the board…"</p> }>
             {move || Suspend::new(async move {
                 match board.await {
-                    Ok(read) => view! { <BoardTable board=read.value now=read.now /> }.into_any(),
+                    Ok(read) => view! { <BoardTable board=read.value now=read.now cells /> }.into_any(),
                     Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -30,7 +79,7 @@ pub fn MissionControlPage() -> impl IntoView {
 }
 
 #[component]
-fn BoardTable(board: Board, now: DateTime<Utc>) -> impl IntoView {
+fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
     if board.services.is_empty() {
         return view! {
             <div class="panel empty">
@@ -56,26 +105,15 @@ fn BoardTable(board: Board, now: DateTime<Utc>) -> impl IntoView {
             let cells = board
                 .environments
                 .iter()
-                .map(|env| match board.cell(&service.name, &env.name) {
-                    Some(d) => {
-                        let href = format!("/deploys/{}", d.id);
-                        let author = d.author.clone().unwrap_or_else(|| "unknown".into());
-                        view! {
-                            <td class="cell">
-                                <a class="cell-link" href=href>
-                                    <span class="cell-top">
-                                        <Version version=d.version.clone() />
-                                        <StatusBadge status=d.status />
-                                    </span>
-                                    <span class="cell-meta">
-                                        {author} " · " <TimeAgo at=d.started_at now />
-                                    </span>
-                                </a>
-                            </td>
-                        }
-                        .into_any()
-                    }
-                    None => view! { <td class="cell cell-empty">"—"</td> }.into_any(),
+                .map(|env| {
+                    let key = (service.name.to_string(), env.name.to_string());
+                    let read = board.cell(&service.name, &env.name).cloned();
+                    let deploy = move || {
+                        cells
+                            .with(|c| c.get(&key).cloned())
+                            .or_else(|| read.clone())
+                    };
+                    move || view! { <BoardCell deploy=deploy() now /> }
                 })
                 .collect_view();
             let history = format!("/deploys?service={}", service.name);
@@ -103,4 +141,29 @@ fn BoardTable(board: Board, now: DateTime<Utc>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+#[component]
+fn BoardCell(deploy: Option<Deploy>, now: DateTime<Utc>) -> impl IntoView {
+    match deploy {
+        Some(d) => {
+            let href = format!("/deploys/{}", d.id);
+            let author = d.author.clone().unwrap_or_else(|| "unknown".into());
+            view! {
+                <td class="cell">
+                    <a class="cell-link" href=href>
+                        <span class="cell-top">
+                            <Version version=d.version.clone() />
+                            <StatusBadge status=d.status />
+                        </span>
+                        <span class="cell-meta">
+                            {author} " · " <TimeAgo at=d.started_at now />
+                        </span>
+                    </a>
+                </td>
+            }
+            .into_any()
+        }
+        None => view! { <td class="cell cell-empty">"—"</td> }.into_any(),
+    }
 }

@@ -2,9 +2,9 @@
 //! server crate and checked by one contract suite on both.
 
 use crate::domain::{
-    Actor, AuditEntry, AuditFilter, Board, Deploy, DeployDetail, DeployFilter, DeployId,
-    DeployPage, Environment, LoginLimits, NewApiToken, NewDeploy, PageRequest, Role, Service,
-    StatusChange, StatusDecision, User, Username,
+    Actor, AuditEntry, AuditFilter, Board, DeliveryWork, Deploy, DeployDetail, DeployFilter,
+    DeployId, DeployPage, Environment, LoginLimits, NewApiToken, NewDeploy, PageRequest, Role,
+    Service, StatusChange, StatusDecision, User, Username,
 };
 use chrono::{DateTime, Utc};
 
@@ -127,20 +127,6 @@ pub struct StatusOutcome {
     pub decision: StatusDecision,
 }
 
-/// What a webhook delivery asks for, already mapped to Houston's terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryWork {
-    /// Register this deploy (a `deployment` event).
-    Register(NewDeploy),
-    /// Apply this status report to the deploy with `deploy.external_id`, or, when
-    /// Houston has not seen that deploy, register it with the status (the status
-    /// event carries the whole deployment).
-    Status {
-        deploy: NewDeploy,
-        change: StatusChange,
-    },
-}
-
 /// What one webhook delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
@@ -164,6 +150,13 @@ pub trait DeployStore: Send + Sync {
         new: &NewDeploy,
         by: &Actor,
     ) -> Result<Registration, StoreError>;
+
+    /// Stores many deploys in one transaction, for demo data and imports:
+    /// services and environments created on first sight, deploys whose external id
+    /// is already stored skipped, commits kept. `previous_version` is stored as
+    /// given (no lookup), and one `deploy.import` entry records the batch in the
+    /// audit log. Returns how many deploys were new.
+    async fn import_deploys(&self, deploys: &[NewDeploy], by: &Actor) -> Result<u64, StoreError>;
 
     async fn find_deploy_by_external_id(
         &self,
@@ -478,6 +471,31 @@ pub trait JobStore: Send + Sync {
     async fn failed_jobs(&self, limit: u32) -> Result<Vec<FailedJob>, StoreError>;
 }
 
+/// What a change-feed listener hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedItem {
+    /// A change some replica published.
+    Change(String),
+    /// The listener lost its connection for a while and may have missed changes.
+    Gap,
+}
+
+/// Changes every replica hears: on PostgreSQL through LISTEN/NOTIFY, so a page
+/// served by one replica hears of a change made through another. SQLite serves
+/// one process and has no feed; changes stay in the process.
+#[async_trait::async_trait]
+pub trait ChangeFeed: Send + Sync {
+    /// Sends `payload` to every replica's listener (this one's too); `false` when
+    /// the backend has no shared feed.
+    async fn publish_change(&self, payload: &str) -> Result<bool, StoreError>;
+
+    /// Starts listening: what every replica publishes arrives on the receiver
+    /// until it is dropped. `None` when the backend has no shared feed.
+    async fn listen_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<FeedItem>>, StoreError>;
+}
+
 /// The whole store: every aggregate, on one backend. Callers hold an
 /// `Arc<dyn Store>`; a trait object answers the methods of every aggregate.
 #[async_trait::async_trait]
@@ -490,6 +508,7 @@ pub trait Store:
     + SettingStore
     + SessionStore
     + JobStore
+    + ChangeFeed
     + Send
     + Sync
     + 'static

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::http::error::ApiError;
 use app::domain::{
-    Deploy, DeployDetail, DeployId, DeployPage, DeployQuery, DeployRequest, FieldError,
+    ChangeKind, Deploy, DeployDetail, DeployId, DeployPage, DeployQuery, DeployRequest, FieldError,
     StatusDecision, StatusRequest, ValidationErrors,
 };
 use app::error::AppError;
@@ -72,7 +72,7 @@ pub async fn register(
     let deploy = registration.deploy;
     if registration.created {
         tracing::info!(deploy_id = deploy.id, service = %deploy.service, environment = %deploy.environment, version = %deploy.version, "deploy registered");
-        state.events.deploy_changed(deploy.id);
+        state.events.deploy_changed(ChangeKind::Registered, &deploy);
         let location = format!("/api/v1/deploys/{}", deploy.id);
         Ok((
             StatusCode::CREATED,
@@ -121,7 +121,9 @@ pub async fn set_status(
     match outcome.decision {
         StatusDecision::Apply => {
             tracing::info!(deploy_id = id, status = %outcome.deploy.status, actor = %by.name, "deploy status changed");
-            state.events.deploy_changed(id);
+            state
+                .events
+                .deploy_changed(ChangeKind::Status, &outcome.deploy);
             Ok(Json(outcome.deploy))
         }
         // The same status again, or an older report: nothing to do, and no error.

@@ -1,14 +1,16 @@
-//! GitHub `deployment` and `deployment_status` webhooks: signature check, delivery
-//! de-duplication, and the mapping from GitHub's payload to Houston's deploys.
+//! GitHub `deployment` and `deployment_status` webhooks, a thin adapter: signature
+//! check, then GitHub's payload translated into a `domain::Delivery`. What the
+//! delivery means is `domain::plan_delivery`'s decision; the store applies it with
+//! the claim of the delivery id in one transaction.
 
 use crate::AppState;
 use crate::http::error::ApiError;
 use app::domain::{
-    Actor, Deploy, DeployRequest, DeploySource, DeployStatus, NewDeploy, StatusChange,
-    StatusDecision, to_stored_precision,
+    Actor, ChangeKind, Delivery, DeliveryPlan, DeliveryWork, Deploy, DeployRequest, DeploySource,
+    DeployStatus, StatusDecision, StatusReport, plan_delivery, to_stored_precision,
 };
 use app::error::AppError;
-use app::ssr::{DeliveryOutcome, DeliveryWork, StatusOutcome};
+use app::ssr::{DeliveryOutcome, StatusOutcome};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -121,19 +123,16 @@ fn non_empty(url: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The deploy a GitHub deployment describes, with the given status. It passes the
-/// same parsing as an API registration (lengths, URL schemes, times), under the
-/// webhook's own external-id namespace.
-pub fn new_deploy(
+/// The deploy a GitHub deployment describes, in Houston's request shape: a
+/// translation only. What it means is `app::domain::plan_delivery`'s decision, and
+/// it passes the same parsing as an API registration, under the webhook's own
+/// external-id namespace.
+pub fn deploy_request(
     deployment: &GhDeployment,
     repository: &GhRepository,
     ci_url: Option<String>,
-    status: DeployStatus,
-    finished_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<NewDeploy, ApiError> {
-    let started_at = to_stored_precision(deployment.created_at);
-    let request = DeployRequest {
+) -> DeployRequest {
+    DeployRequest {
         service: Some(houston_name(&repository.name)),
         environment: Some(houston_name(&deployment.environment)),
         version: Some(deployment.sha.clone()),
@@ -141,24 +140,10 @@ pub fn new_deploy(
         description: deployment.description.clone(),
         ci_url,
         repository_url: Some(repository.html_url.clone()).filter(|u| u.starts_with("https://")),
-        status: Some(status.as_str().to_owned()),
-        started_at: Some(started_at.to_rfc3339()),
-        finished_at: finished_at.map(|f| to_stored_precision(f).max(started_at).to_rfc3339()),
+        started_at: Some(to_stored_precision(deployment.created_at).to_rfc3339()),
         external_id: Some(external_id(repository, deployment)),
         ..Default::default()
-    };
-    request
-        .parse_as(now, DeploySource::GithubWebhook)
-        .map_err(|errors| {
-            let error = AppError::from(errors);
-            ApiError(match error {
-                AppError::Validation { message, fields } => AppError::Validation {
-                    message: format!("the GitHub payload cannot be used: {message}"),
-                    fields,
-                },
-                other => other,
-            })
-        })
+    }
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -259,81 +244,61 @@ pub async fn receive(
                 }),
             ))
         };
-    match event {
-        "ping" => {
-            return answer(
-                StatusCode::OK,
-                "ignored",
-                "pong: the webhook is set up".into(),
-                None,
-            );
-        }
-        "deployment" | "deployment_status" => {}
-        other => {
-            return answer(
-                StatusCode::OK,
-                "ignored",
-                format!(
-                    "Houston does not use {other:?} events; send deployment and deployment_status"
-                ),
-                None,
-            );
-        }
-    }
     let parse_error = |e: serde_json::Error| {
         ApiError(AppError::Validation {
             message: format!("the {event} payload is not what GitHub sends: {e}"),
             fields: Vec::new(),
         })
     };
-    let now = Utc::now();
-    let work = if event == "deployment" {
-        let payload: DeploymentEvent = serde_json::from_slice(&body).map_err(parse_error)?;
-        let ci_url = payload.workflow_run.as_ref().map(|w| w.html_url.clone());
-        DeliveryWork::Register(new_deploy(
-            &payload.deployment,
-            &payload.repository,
-            ci_url,
-            DeployStatus::InProgress,
-            None,
-            now,
-        )?)
-    } else {
-        let payload: DeploymentStatusEvent = serde_json::from_slice(&body).map_err(parse_error)?;
-        let Some(status) = map_state(&payload.deployment_status.state) else {
-            return answer(
-                StatusCode::OK,
-                "ignored",
-                format!(
-                    "deployment state {:?} says nothing about the deploy",
-                    payload.deployment_status.state
-                ),
-                None,
-            );
-        };
-        let ci_url = payload
-            .workflow_run
-            .as_ref()
-            .map(|w| w.html_url.clone())
-            .or_else(|| non_empty(&payload.deployment_status.log_url))
-            .or_else(|| non_empty(&payload.deployment_status.target_url));
-        let reported_at = to_stored_precision(payload.deployment_status.created_at);
-        let deploy = new_deploy(
-            &payload.deployment,
-            &payload.repository,
-            ci_url,
-            status,
-            status.is_finished().then_some(reported_at),
-            now,
-        )?;
-        DeliveryWork::Status {
-            change: StatusChange {
-                status,
-                finished_at: reported_at.max(deploy.started_at),
-            },
-            deploy,
+    // Translation only: GitHub's payload in Houston's terms.
+    let delivery = match event {
+        "ping" => Delivery::Ping,
+        "deployment" => {
+            let payload: DeploymentEvent = serde_json::from_slice(&body).map_err(parse_error)?;
+            let ci_url = payload.workflow_run.as_ref().map(|w| w.html_url.clone());
+            Delivery::Started(deploy_request(
+                &payload.deployment,
+                &payload.repository,
+                ci_url,
+            ))
         }
+        "deployment_status" => {
+            let payload: DeploymentStatusEvent =
+                serde_json::from_slice(&body).map_err(parse_error)?;
+            let ci_url = payload
+                .workflow_run
+                .as_ref()
+                .map(|w| w.html_url.clone())
+                .or_else(|| non_empty(&payload.deployment_status.log_url))
+                .or_else(|| non_empty(&payload.deployment_status.target_url));
+            Delivery::Reported {
+                deploy: deploy_request(&payload.deployment, &payload.repository, ci_url),
+                report: StatusReport {
+                    status: map_state(&payload.deployment_status.state),
+                    state: payload.deployment_status.state,
+                    at: payload.deployment_status.created_at,
+                },
+            }
+        }
+        other => Delivery::Unused {
+            event: other.to_owned(),
+        },
     };
+    // What it means is the domain's decision.
+    let now = Utc::now();
+    let work =
+        match plan_delivery(&delivery, DeploySource::GithubWebhook, now).map_err(|errors| {
+            ApiError(match AppError::from(errors) {
+                AppError::Validation { message, fields } => AppError::Validation {
+                    message: format!("the GitHub payload cannot be used: {message}"),
+                    fields,
+                },
+                other => other,
+            })
+        })? {
+            DeliveryPlan::Ignore(why) => return answer(StatusCode::OK, "ignored", why, None),
+            DeliveryPlan::Apply(work) => *work,
+        };
 
     let delivery = header(headers, "x-github-delivery")
         .map(str::trim)
@@ -360,7 +325,9 @@ pub async fn receive(
             let detail = format!("deploy {}", reg.deploy.id);
             if reg.created {
                 tracing::info!(deploy_id = reg.deploy.id, "deploy registered from GitHub");
-                state.events.deploy_changed(reg.deploy.id);
+                state
+                    .events
+                    .deploy_changed(ChangeKind::Registered, &reg.deploy);
                 answer(StatusCode::CREATED, "created", detail, Some(reg.deploy))
             } else {
                 answer(StatusCode::OK, "unchanged", detail, Some(reg.deploy))
@@ -369,7 +336,7 @@ pub async fn receive(
         DeliveryOutcome::Status(StatusOutcome { deploy, decision }) => match decision {
             StatusDecision::Apply => {
                 tracing::info!(deploy_id = deploy.id, status = %deploy.status, "deploy status changed from GitHub");
-                state.events.deploy_changed(deploy.id);
+                state.events.deploy_changed(ChangeKind::Status, &deploy);
                 let detail = format!("deploy {} is {}", deploy.id, deploy.status);
                 answer(StatusCode::OK, "updated", detail, Some(deploy))
             }
@@ -386,10 +353,7 @@ pub async fn receive(
 
 /// `owner/repo` of the deploy a delivery is about, from its external id.
 fn repository_of(work: &DeliveryWork) -> String {
-    let deploy = match work {
-        DeliveryWork::Register(deploy) | DeliveryWork::Status { deploy, .. } => deploy,
-    };
-    deploy
+    work.deploy()
         .external_id
         .as_deref()
         .and_then(|id| id.strip_prefix("github:"))

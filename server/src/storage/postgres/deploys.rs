@@ -18,6 +18,128 @@ impl app::ssr::DeployStore for super::PgStore {
         Ok(registration)
     }
 
+    #[tracing::instrument(skip(self, deploys, by), fields(count = deploys.len()))]
+    async fn import_deploys(
+        &self,
+        deploys: &[app::domain::NewDeploy],
+        by: &app::domain::Actor,
+    ) -> Result<u64, app::ssr::StoreError> {
+        use crate::storage::backend_error;
+        use std::collections::HashMap;
+        if deploys.is_empty() {
+            return Ok(0);
+        }
+        let now = app::domain::to_stored_precision(chrono::Utc::now());
+        let mut tx = self.begin_write().await.map_err(backend_error)?;
+        let mut places: HashMap<&str, i64> = HashMap::new();
+        let mut stages: HashMap<&str, i64> = HashMap::new();
+        for d in deploys {
+            if !places.contains_key(d.service.as_str()) {
+                sqlx::query("INSERT INTO services (name, repository_url, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                    .bind(d.service.as_str())
+                    .bind(d.repository_url.as_deref())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                let id: i64 = sqlx::query_scalar("SELECT id FROM services WHERE name = $1")
+                    .bind(d.service.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                places.insert(d.service.as_str(), id);
+            }
+            if !stages.contains_key(d.environment.as_str()) {
+                sqlx::query("INSERT INTO environments (name, stage_order, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                    .bind(d.environment.as_str())
+                    .bind(app::domain::default_stage_order(&d.environment))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                let id: i64 = sqlx::query_scalar("SELECT id FROM environments WHERE name = $1")
+                    .bind(d.environment.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                stages.insert(d.environment.as_str(), id);
+            }
+        }
+        let mut created = 0u64;
+        // 15 values a row: 1,000 rows stay under both databases' parameter limits.
+        for chunk in deploys.chunks(1000) {
+            let mut qb = sqlx::QueryBuilder::<Postgres>::new(
+                "INSERT INTO deploys (service_id, environment_id, version, previous_version, author, \
+                 description, ci_url, status, started_at, finished_at, source, external_id, created_at, \
+                 registered_by, status_at) ",
+            );
+            qb.push_values(chunk, |mut row, d| {
+                row.push_bind(places.get(d.service.as_str()).copied())
+                    .push_bind(stages.get(d.environment.as_str()).copied())
+                    .push_bind(d.version.clone())
+                    .push_bind(d.previous_version.clone())
+                    .push_bind(d.author.clone())
+                    .push_bind(d.description.clone())
+                    .push_bind(d.ci_url.clone())
+                    .push_bind(d.status.as_str())
+                    .push_bind(d.started_at)
+                    .push_bind(d.finished_at)
+                    .push_bind(d.source.as_str())
+                    .push_bind(d.external_id.clone())
+                    .push_bind(now)
+                    .push_bind(by.name.clone())
+                    .push_bind(d.finished_at.unwrap_or(d.started_at));
+            });
+            qb.push(" ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id");
+            let inserted: Vec<(i64, Option<String>)> = qb
+                .build_query_as()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+            created += inserted.len() as u64;
+            let ids: HashMap<&str, i64> = inserted
+                .iter()
+                .filter_map(|(id, external)| external.as_deref().map(|e| (e, *id)))
+                .collect();
+            let commits: Vec<(i64, usize, &app::domain::Commit)> = chunk
+                .iter()
+                .filter_map(|d| {
+                    let id = d.external_id.as_deref().and_then(|e| ids.get(e))?;
+                    Some(d.commits.iter().enumerate().map(move |(i, c)| (*id, i, c)))
+                })
+                .flatten()
+                .collect();
+            // 6 values a row.
+            for commits in commits.chunks(2000) {
+                let mut qb = sqlx::QueryBuilder::<Postgres>::new(
+                    "INSERT INTO deploy_commits (deploy_id, position, sha, message, author, committed_at) ",
+                );
+                qb.push_values(commits, |mut row, (id, i, c)| {
+                    row.push_bind(*id)
+                        .push_bind(i32::try_from(*i).unwrap_or(i32::MAX))
+                        .push_bind(c.sha.clone())
+                        .push_bind(c.message.clone())
+                        .push_bind(c.author.clone())
+                        .push_bind(c.committed_at);
+                });
+                qb.build().execute(&mut *tx).await.map_err(backend_error)?;
+            }
+        }
+        let detail = format!("{created} of {} deploys imported", deploys.len());
+        super::audit::record(
+            &mut *tx,
+            now,
+            by,
+            "deploy.import",
+            "deploys",
+            None,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await.map_err(backend_error)?;
+        Ok(created)
+    }
+
     #[tracing::instrument(skip(self))]
     async fn find_deploy_by_external_id(
         &self,

@@ -6,12 +6,13 @@ impl app::ssr::DeliveryStore for super::SqliteStore {
     async fn apply_webhook_delivery(
         &self,
         delivery_id: Option<&str>,
-        work: &app::ssr::DeliveryWork,
+        work: &app::domain::DeliveryWork,
         by: &app::domain::Actor,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<app::ssr::DeliveryOutcome, app::ssr::StoreError> {
         use crate::storage::backend_error;
-        use app::ssr::{DeliveryOutcome, DeliveryWork};
+        use app::domain::DeliveryAction;
+        use app::ssr::DeliveryOutcome;
         let now = app::domain::to_stored_precision(now);
         let mut tx = self.begin_write().await.map_err(backend_error)?;
         if let Some(delivery_id) = delivery_id {
@@ -28,26 +29,21 @@ impl app::ssr::DeliveryStore for super::SqliteStore {
                 return Ok(DeliveryOutcome::Duplicate);
             }
         }
-        let outcome = match work {
-            DeliveryWork::Register(new) => DeliveryOutcome::Registered(
+        // The deploy this delivery is about, if Houston has it; what that means is
+        // the domain's decision (`delivery_action`).
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM deploys WHERE external_id = $1")
+                .bind(work.deploy().external_id.as_deref())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+        let outcome = match app::domain::delivery_action(work, existing) {
+            DeliveryAction::Register(new) => DeliveryOutcome::Registered(
                 super::deploys::register_in(&mut tx, new, by, now).await?,
             ),
-            DeliveryWork::Status { deploy, change } => {
-                let existing: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM deploys WHERE external_id = $1")
-                        .bind(deploy.external_id.as_deref())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(backend_error)?;
-                match existing {
-                    Some(id) => DeliveryOutcome::Status(
-                        super::deploys::change_status_in(&mut tx, id, change, by, now).await?,
-                    ),
-                    None => DeliveryOutcome::Registered(
-                        super::deploys::register_in(&mut tx, deploy, by, now).await?,
-                    ),
-                }
-            }
+            DeliveryAction::ChangeStatus { id, change } => DeliveryOutcome::Status(
+                super::deploys::change_status_in(&mut tx, id, &change, by, now).await?,
+            ),
         };
         tx.commit().await.map_err(backend_error)?;
         Ok(outcome)

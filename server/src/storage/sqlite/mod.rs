@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod deliveries;
 mod deploys;
+mod feed;
 mod jobs;
 mod sessions;
 mod settings;

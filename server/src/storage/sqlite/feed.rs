@@ -1,0 +1,15 @@
+//! The change feed on SQLite: none. One process serves one SQLite file, so
+//! changes stay in the process (`events::Events`).
+
+#[async_trait::async_trait]
+impl app::ssr::ChangeFeed for super::SqliteStore {
+    async fn publish_change(&self, _payload: &str) -> Result<bool, app::ssr::StoreError> {
+        Ok(false)
+    }
+
+    async fn listen_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<app::ssr::FeedItem>>, app::ssr::StoreError> {
+        Ok(None)
+    }
+}

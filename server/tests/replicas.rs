@@ -1,0 +1,112 @@
+//! Several replicas on one PostgreSQL database behave as one Houston: a change
+//! made through one replica reaches the live-update streams of every replica
+//! (LISTEN/NOTIFY), and says what changed.
+
+mod support;
+
+use app::domain::{Actor, TokenScope};
+use houston::config::{Config, Overrides};
+use houston::{AppState, router};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// One replica: its own store (pool), state and listening socket.
+async fn replica(url: &str) -> (SocketAddr, AppState) {
+    let store = houston::storage::open(url).await.expect("open");
+    let config = Config::from_lookup(|_| None, &Overrides::default()).expect("config");
+    let state = AppState::new(store, config);
+    state.events.start().await.expect("listen for changes");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(houston::listener::serve(
+        listener,
+        router(state.clone()),
+        houston::listener::ListenerLimits {
+            header_read_timeout: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(1),
+        },
+        std::future::pending(),
+    ));
+    (address, state)
+}
+
+/// Reads a live-update stream until an event whose data contains `needle`.
+async fn wait_for(stream: &mut reqwest::Response, needle: &str) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no event with {needle:?} within 5 s; saw {seen:?}"))
+            .expect("stream")
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(event) = seen.split("\n\n").find(|e| e.contains(needle)) {
+            return event.to_owned();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_replica_reaches_the_pages_of_another() {
+    let db = support::postgres().await;
+    let secret = app::ssr::token::generate_token();
+    db.store
+        .create_api_token(
+            &support::new_token(
+                "ci",
+                &app::ssr::token::hash_token(&secret),
+                &[TokenScope::Deploy],
+            ),
+            &Actor::new("cli:test", None),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("token");
+    let (a, _) = replica(&db.url).await;
+    let (b, _) = replica(&db.url).await;
+    let client = reqwest::Client::new();
+    let open = |at: SocketAddr| {
+        client
+            .get(format!("http://{at}/api/v1/events"))
+            .bearer_auth(&secret)
+            .send()
+    };
+    let mut on_a = open(a).await.expect("stream on a");
+    let mut on_b = open(b).await.expect("stream on b");
+    assert_eq!(on_b.status(), 200);
+
+    let registered: serde_json::Value = client
+        .post(format!("http://{a}/api/v1/deploys"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"service": "checkout", "environment": "production", "version": "v7"}))
+        .send()
+        .await
+        .expect("register through a")
+        .json()
+        .await
+        .expect("json");
+    let id = registered["id"].as_i64().expect("id");
+
+    for stream in [&mut on_b, &mut on_a] {
+        let event = wait_for(stream, &format!("\"deploy\":{id}")).await;
+        assert!(event.contains("event: deploy"), "{event}");
+        assert!(event.contains("\"kind\":\"registered\""), "{event}");
+        assert!(event.contains("\"service\":\"checkout\""), "{event}");
+        assert!(event.contains("\"environment\":\"production\""), "{event}");
+    }
+
+    // A status change through b reaches a.
+    let status = client
+        .post(format!("http://{b}/api/v1/deploys/{id}/status"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"status": "succeeded"}))
+        .send()
+        .await
+        .expect("status through b");
+    assert_eq!(status.status(), 200);
+    let event = wait_for(&mut on_a, "\"kind\":\"status\"").await;
+    assert!(event.contains("\"status\":\"succeeded\""), "{event}");
+}
