@@ -163,6 +163,46 @@ test('mission control updates live when a deploy arrives', async () => {
   await page.close();
 });
 
+test('a live update refetches only what concerns each open page', async () => {
+  // Which server functions each page calls after it opened.
+  const calls = (page) => {
+    const seen = [];
+    page.on('request', (r) => { if (r.method() === 'POST' && new URL(r.url()).pathname.startsWith('/api/')) seen.push(new URL(r.url()).pathname); });
+    return seen;
+  };
+  const target = await registerDeploy({ service: 'search', environment: 'production', version: 'v5.0.0', author: 'li' });
+  const board = await openHydrated(`${BASE}/`);
+  const history = await openHydrated(`${BASE}/deploys?service=checkout`);
+  const detail = await openHydrated(`${BASE}/deploys/${target.id}`);
+  const [onBoard, onHistory, onDetail] = [calls(board.page), calls(history.page), calls(detail.page)];
+  await board.page.waitForTimeout(500);
+
+  // A deploy to a place the board shows: the board refetches that cell, not the
+  // board; history filtered to another service and another deploy's page do nothing.
+  await registerDeploy({ service: 'search', environment: 'production', version: 'v5.0.1', author: 'li' });
+  await board.page.getByTestId('board').getByText('v5.0.1').waitFor({ timeout: 10000 });
+  await history.page.waitForTimeout(1000);
+  assert.deepEqual(onBoard, ['/api/deploys'], 'the board fetched one cell');
+  assert.deepEqual(onHistory, [], 'history filtered to checkout ignored a search deploy');
+  assert.deepEqual(onDetail, [], 'a deploy page ignored another deploy');
+
+  // A deploy its filter selects reaches history; a status change reaches its deploy's page.
+  await registerDeploy({ service: 'checkout', environment: 'staging', version: 'v9.9.9', author: 'li' });
+  await history.page.getByText('v9.9.9').waitFor({ timeout: 10000 });
+  const res = await fetch(`${BASE}/api/v1/deploys/${target.id}/status`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ status: 'failed' }),
+  });
+  assert.equal(res.status, 200);
+  await detail.page.locator('main').getByText('Failed').first().waitFor({ timeout: 10000 });
+  assert.deepEqual(onDetail, ['/api/deploy'], 'the deploy page refetched its deploy once');
+  for (const { page, errors } of [board, history, detail]) {
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+});
+
 test('houston deploy registers from a CI script and the page shows it', async () => {
   const out = execFileSync(BIN, [
     'deploy', '--service', 'inventory', '--environment', 'staging', '--version', 'v0.9.1',

@@ -1741,7 +1741,10 @@ async fn bulk_imports_store_many_deploys_once(store: Arc<dyn Store>) {
     );
     assert!(board.environments.iter().any(|e| e.name.as_str() == "qa"));
     let actions = audit_actions(store.as_ref(), "deploys").await;
-    assert_eq!(actions, ["deploy.import cli:demo", "deploy.import cli:demo"]);
+    assert_eq!(
+        actions,
+        ["deploy.import cli:demo", "deploy.import cli:demo"]
+    );
 }
 
 async fn ping_answers(store: Arc<dyn Store>) {

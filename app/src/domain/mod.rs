@@ -15,3 +15,65 @@ pub use deploy::*;
 pub use live::*;
 pub use names::*;
 pub use page::*;
+
+/// The domain stays pure: no IO, no clock, no randomness, no runtime, and nothing
+/// from the layers above it. Checked on the source itself, so a new file or a new
+/// line that reaches out fails here rather than in review.
+#[cfg(test)]
+mod purity {
+    const FORBIDDEN: [&str; 20] = [
+        "std::fs",
+        "std::env",
+        "std::process",
+        "std::thread",
+        "TcpStream",
+        "TcpListener",
+        "UdpSocket",
+        "Utc::now",
+        "Local::now",
+        "SystemTime",
+        "Instant::now",
+        "tokio",
+        "sqlx",
+        "reqwest",
+        "rand::",
+        "leptos",
+        "async fn",
+        ".await",
+        "crate::ssr",
+        "crate::api",
+    ];
+
+    #[test]
+    fn domain_code_has_no_io_clock_or_runtime() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).expect("src/domain") {
+            let path = entry.expect("entry").path();
+            let source = std::fs::read_to_string(&path).expect("source");
+            // Tests may use what they like; the code above them may not.
+            let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+            for (number, line) in code.lines().enumerate() {
+                let line = line.split("//").next().unwrap_or_default();
+                for word in FORBIDDEN {
+                    assert!(
+                        !line.contains(word),
+                        "{}:{}: the domain must stay pure, but uses {word:?}",
+                        path.display(),
+                        number + 1
+                    );
+                }
+                for layer in ["crate::pages", "crate::components"] {
+                    assert!(
+                        !line.contains(layer),
+                        "{}:{}: {layer}",
+                        path.display(),
+                        number + 1
+                    );
+                }
+            }
+            files += 1;
+        }
+        assert!(files >= 8, "read only {files} domain files");
+    }
+}

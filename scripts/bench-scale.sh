@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Houston at size, as people load it: the release build on a loopback port with N
+# demo deploys (`houston demo --deploys N`), a signed-in session, and
+# `bench_load` (server/examples) at a fixed rate on kept-alive connections:
+#   1. mission control beside /healthz at 200 requests/s;
+#   2. history with each single filter, and the next page of each, beside /healthz;
+#   3. 500 live-update streams while deploys arrive at 20/s, with the server's CPU.
+# Usage: scripts/bench-scale.sh sqlite|postgres N [seconds per part, default 20]
+# PostgreSQL: HOUSTON_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres);
+# a database houston_bench is made afresh there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend=${1:?sqlite or postgres}
+n=${2:?how many deploys}
+secs=${3:-20}
+bin=target/release/houston
+[ -x "$bin" ] || { echo "run cargo leptos build --release first" >&2; exit 1; }
+cargo build --release --locked -q -p server --example bench_load
+load=target/release/examples/bench_load
+
+work=$(mktemp -d /tmp/houston-scale.XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+case "$backend" in
+  sqlite) export HOUSTON_DATABASE_URL="sqlite:$work/houston.db" ;;
+  postgres)
+    admin=${HOUSTON_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+    psql -q "$admin" -c 'DROP DATABASE IF EXISTS houston_bench WITH (FORCE)' -c 'CREATE DATABASE houston_bench'
+    export HOUSTON_DATABASE_URL="${admin%/*}/houston_bench" ;;
+  *) echo "sqlite or postgres" >&2; exit 2 ;;
+esac
+export HOUSTON_BIND="127.0.0.1:$port" HOUSTON_SITE_ROOT="$PWD/target/site" HOUSTON_LOG=warn
+export HOUSTON_MAX_STREAMS_PER_CALLER=1000
+
+echo "== seeding $n deploys ($backend)"
+/usr/bin/time -f 'seeded in %e s' "$bin" demo --deploys "$n" 2>&1 | grep -v INFO
+printf 'bench password %s\n' "$$" | "$bin" user create --name bench --role viewer >/dev/null 2>&1
+token=$("$bin" token create --name bench --scope deploy 2>/dev/null)
+"$bin" serve >"$work/log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+base="http://127.0.0.1:$port"
+cookie=$(curl -fsS -o /dev/null -D - -H 'Accept: text/html' \
+  --data-urlencode username=bench --data-urlencode "password=bench password $$" \
+  "$base/api/login" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -n1)
+[ -n "$cookie" ] || { echo "could not sign in" >&2; exit 1; }
+
+echo "== 1. mission control at 200 requests/s (half /, half /healthz)"
+"$load" pages --base "$base" --cookie "$cookie" --rate 200 --seconds "$secs" /healthz /
+
+# A value for each filter from the data, and the cursor of each filter's next page.
+first=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/deploys?limit=1")
+author=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["author"])' <<<"$first")
+month=$(python3 -c 'import datetime as d; t=d.date.today(); print((t-d.timedelta(days=60)).isoformat(), (t-d.timedelta(days=30)).isoformat())')
+read -r since until <<<"$month"
+filters=("service=checkout" "environment=production" "status=failed" "author=$author" "since=$since&until=$until")
+paths=()
+for f in "${filters[@]}"; do
+  next=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/deploys?$f" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin).get("next_cursor") or "")')
+  paths+=("/deploys?$f")
+  [ -n "$next" ] && paths+=("/deploys?$f&cursor=$next")
+done
+echo "== 2. history: each filter and its next page, at 200 requests/s in all"
+"$load" pages --base "$base" --cookie "$cookie" --rate 200 --seconds "$secs" /healthz "${paths[@]}"
+
+echo "== 3. 500 live-update streams, deploys arriving at 20/s"
+"$load" streams --base "$base" --token "$token" --streams 500 --rate 20 --seconds "$secs" --pid "$server"
