@@ -5,21 +5,22 @@
 # Usage: scripts/bench-pages.sh [seconds per route, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 secs=${1:-10}
 bin=target/release/houston
-[ -x "$bin" ] || { echo "run cargo leptos build --release first" >&2; exit 1; }
+[ -x "$bin" ] || { echo "run cargo leptos build --release --precompress first" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/houston-bench.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 export HOUSTON_DATABASE_URL="sqlite:$work/houston.db" HOUSTON_BIND="127.0.0.1:$port"
-export HOUSTON_SITE_ROOT="$PWD/target/site" HOUSTON_LOG=warn
+export HOUSTON_LOG=warn
 "$bin" demo >/dev/null
 printf 'bench password %s\n' "$$" | "$bin" user create --name bench --role viewer 2>/dev/null
 "$bin" serve >"$work/log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_ready "$port" "$server" "$work/log"
 
 cookie=$(curl -fsS -o /dev/null -D - -H 'Accept: text/html' \
   --data-urlencode username=bench --data-urlencode "password=bench password $$" \

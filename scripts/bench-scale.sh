@@ -10,16 +10,17 @@
 # a database houston_bench is made afresh there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 backend=${1:?sqlite or postgres}
 n=${2:?how many deploys}
 secs=${3:-20}
 bin=target/release/houston
-[ -x "$bin" ] || { echo "run cargo leptos build --release first" >&2; exit 1; }
+[ -x "$bin" ] || { echo "run cargo leptos build --release --precompress first" >&2; exit 1; }
 cargo build --release --locked -q -p server --example bench_load
 load=target/release/examples/bench_load
 
 work=$(mktemp -d /tmp/houston-scale.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 case "$backend" in
   sqlite) export HOUSTON_DATABASE_URL="sqlite:$work/houston.db" ;;
   postgres)
@@ -28,7 +29,7 @@ case "$backend" in
     export HOUSTON_DATABASE_URL="${admin%/*}/houston_bench" ;;
   *) echo "sqlite or postgres" >&2; exit 2 ;;
 esac
-export HOUSTON_BIND="127.0.0.1:$port" HOUSTON_SITE_ROOT="$PWD/target/site" HOUSTON_LOG=warn
+export HOUSTON_BIND="127.0.0.1:$port" HOUSTON_LOG=warn
 export HOUSTON_MAX_STREAMS_PER_CALLER=1000
 
 echo "== seeding $n deploys ($backend)"
@@ -38,7 +39,7 @@ token=$("$bin" token create --name bench --scope deploy 2>/dev/null)
 "$bin" serve >"$work/log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 150); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_ready "$port" "$server" "$work/log"
 base="http://127.0.0.1:$port"
 cookie=$(curl -fsS -o /dev/null -D - -H 'Accept: text/html' \
   --data-urlencode username=bench --data-urlencode "password=bench password $$" \

@@ -2,10 +2,11 @@
 # Runs Schemathesis (from PyPI, pinned) against the OpenAPI document of a release
 # build of Houston on a free loopback port with a fresh SQLite file: every
 # operation of /api/v1/openapi.json, every check, the allowances in
-# scripts/schemathesis.toml. Fails on any failure. Expects `cargo leptos build
+# scripts/schemathesis.toml. Fails on any failure. Expects `cargo leptos build --precompress
 # --release` to have run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 root=$PWD
 
 SCHEMATHESIS_VERSION=4.32.5
@@ -18,13 +19,12 @@ if [ ! -x "$venv/bin/st" ]; then
 fi
 
 bin="$root/target/release/houston"
-[ -x "$bin" ] || { echo "[schemathesis] $bin is missing: run cargo leptos build --release" >&2; exit 1; }
+[ -x "$bin" ] || { echo "[schemathesis] $bin is missing: run cargo leptos build --release --precompress" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/houston-st.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+port=$(free_port)
 export HOUSTON_DATABASE_URL="sqlite:$work/houston.db"
 export HOUSTON_BIND="127.0.0.1:$port"
-export HOUSTON_SITE_ROOT="$root/target/site"
 export HOUSTON_LOG="warn"
 # With a secret the webhook checks signatures (unsigned deliveries answer 401);
 # without one it would answer 503 to everything.
@@ -41,11 +41,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-  sleep 0.2
-done
+wait_ready "$port" "$server" "$work/server.log"
 
 # From the scratch folder: Schemathesis writes its caches where it runs.
 cd "$work"

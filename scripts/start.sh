@@ -6,7 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 eval "$(scripts/bootstrap.sh)"
-cargo leptos build --release
+cargo leptos build --release --precompress
 
-export HOUSTON_SITE_ROOT="${HOUSTON_SITE_ROOT:-$PWD/target/site}"
 exec target/release/houston serve "$@"

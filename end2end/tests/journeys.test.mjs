@@ -224,6 +224,26 @@ test('houston deploy registers from a CI script and the page shows it', async ()
   await page.close();
 });
 
+test('the binary serves the site it carries, compressed and revalidated', async () => {
+  // run.sh starts a copy of the binary in an empty folder with no site folder set.
+  for (const [encoding, expected] of [['br', 'br'], ['gzip', 'gzip'], ['identity', null]]) {
+    const res = await fetch(`${BASE}/pkg/houston.wasm`, { headers: { 'accept-encoding': encoding } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-encoding'), expected, `asked for ${encoding}`);
+    assert.equal(res.headers.get('content-type'), 'application/wasm');
+    assert.match(res.headers.get('vary') ?? '', /accept-encoding/i);
+    assert.equal(res.headers.get('cache-control'), 'no-cache');
+    const etag = res.headers.get('etag');
+    assert.ok(etag, 'an ETag to revalidate with');
+    await res.arrayBuffer();
+    const again = await fetch(`${BASE}/pkg/houston.wasm`, { headers: { 'accept-encoding': encoding, 'if-none-match': etag } });
+    assert.equal(again.status, 304, 'an unchanged file is not sent again');
+  }
+  const css = await fetch(`${BASE}/pkg/houston.css`);
+  assert.equal(css.status, 200);
+  assert.match(css.headers.get('content-type'), /text\/css/);
+});
+
 test('pages read well on a phone', async () => {
   const page = await context.newPage();
   await page.setViewportSize({ width: 390, height: 844 });

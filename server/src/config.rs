@@ -80,8 +80,9 @@ pub struct Config {
     pub stream_recheck: std::time::Duration,
     /// Largest request body the API accepts.
     pub max_body_bytes: usize,
-    /// Where cargo-leptos put the compiled site (wasm, JS, CSS, public files).
-    pub site_root: PathBuf,
+    /// A site folder on disk (wasm, JS, CSS, public files) that overrides the one
+    /// the release binary carries; for development (`cargo leptos watch`).
+    pub site_root: Option<PathBuf>,
     /// The address people use to reach Houston; an https URL makes cookies `Secure`.
     pub public_url: Option<String>,
     /// `tracing` filter, e.g. `info` or `houston=debug,tower_http=info`.
@@ -233,11 +234,10 @@ impl Config {
             },
             None => 1024 * 1024,
         };
-        let site_root = PathBuf::from(
-            get("HOUSTON_SITE_ROOT")
-                .or_else(|| get("LEPTOS_SITE_ROOT"))
-                .unwrap_or_else(|| "target/site".into()),
-        );
+        let site_root = get("HOUSTON_SITE_ROOT")
+            .or_else(|| get("LEPTOS_SITE_ROOT"))
+            .filter(|root| !root.trim().is_empty())
+            .map(PathBuf::from);
         let public_url = get("HOUSTON_PUBLIC_URL");
         if let Some(url) = &public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))

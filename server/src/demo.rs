@@ -312,6 +312,9 @@ pub async fn load_scaled(store: &dyn Store, n: usize, seed: u64) -> anyhow::Resu
             tracing::info!(done, of = n, "demo deploys stored");
         }
     }
+    // Plans for the history's filters depend on it: without, PostgreSQL plans from
+    // an empty table's figures until autovacuum comes by.
+    store.refresh_statistics().await?;
     Ok(created)
 }
 

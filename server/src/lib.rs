@@ -7,6 +7,7 @@ pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod listener;
+pub mod site;
 pub mod storage;
 
 use app::ssr::Store;
@@ -56,7 +57,12 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: config::Config) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "houston".into()))
-            .site_root(config.site_root.display().to_string())
+            .site_root(
+                config
+                    .site_root
+                    .as_ref()
+                    .map_or_else(|| "target/site".to_owned(), |r| r.display().to_string()),
+            )
             .site_pkg_dir("pkg")
             .site_addr(config.bind)
             .build();
@@ -157,6 +163,22 @@ async fn server_fn_error_status(
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// Everything no route takes: a static file of the site — the folder on disk when
+/// one is set (`HOUSTON_SITE_ROOT`), otherwise the one the binary carries — or
+/// else the not-found page.
+async fn static_file_or_page(
+    state: axum::extract::State<AppState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    if state.config.site_root.is_none()
+        && let Some(file) = site::serve(request.method(), request.uri().path(), request.headers())
+    {
+        return file;
+    }
+    let on_disk = leptos_axum::file_and_error_handler::<AppState, _>(app::shell);
+    on_disk(request.uri().clone(), state, request).await
+}
+
 /// The whole application: API, health endpoints, pages, server functions and
 /// static files.
 pub fn router(state: AppState) -> Router {
@@ -190,9 +212,7 @@ pub fn router(state: AppState) -> Router {
             },
             move || app::shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ));
+        .fallback(static_file_or_page);
     // Outermost last: cross-site check, then who is calling, then the sign-in rule.
     let app = app
         .layer(axum::middleware::from_fn(server_fn_error_status))

@@ -283,6 +283,16 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
             "GitHub webhooks are off until HOUSTON_GITHUB_WEBHOOK_SECRET is set (the route answers 503)"
         ),
     }
+    match &config.site_root {
+        Some(root) => {
+            tracing::info!(root = %root.display(), "serving the site from disk (HOUSTON_SITE_ROOT)")
+        }
+        None if houston::site::is_embedded() => {}
+        None => tracing::error!(
+            "this binary carries no site (wasm, CSS): pages will be unstyled and inert. Build with \
+             `cargo leptos build --release --precompress`, or set HOUSTON_SITE_ROOT to a built site folder"
+        ),
+    }
     if config.is_https() && config.trusted_proxies.is_empty() {
         tracing::warn!(
             "HOUSTON_PUBLIC_URL is https but HOUSTON_TRUSTED_PROXIES is empty: behind a TLS proxy every \

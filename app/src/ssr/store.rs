@@ -436,6 +436,10 @@ pub trait JobStore: Send + Sync {
     /// `deliveries_before`, sign-in attempts before `attempts_before`.
     async fn prune(&self, cutoffs: &PruneCutoffs) -> Result<PruneCounts, StoreError>;
 
+    /// Refreshes the query planner's statistics, after a bulk load (PostgreSQL's
+    /// autovacuum gets there too, later; SQLite has no such thing on its own).
+    async fn refresh_statistics(&self) -> Result<(), StoreError>;
+
     /// Queues a job; `None` when a job with the same `unique_key` is already
     /// queued (periodic jobs are queued once this way, by every replica).
     async fn enqueue_job(

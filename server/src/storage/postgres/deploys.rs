@@ -292,14 +292,16 @@ impl app::ssr::DeployStore for super::PgStore {
     async fn board(&self) -> Result<app::domain::Board, app::ssr::StoreError> {
         use crate::storage::rows::{DeployRow, deploy_columns};
         // One index lookup (deploys_by_place) per service × environment, not a
-        // subquery per stored deploy: the board costs the same with a million
-        // deploys as with a hundred.
+        // pass over the deploys: the board costs the same with a million deploys
+        // as with a hundred. LATERAL makes PostgreSQL walk the places and look up
+        // each one; a scalar subquery joined back by id let it hash-join a scan of
+        // every deploy instead.
         let rows = sqlx::query_as::<_, DeployRow>(concat!(
             deploy_columns!(),
             " FROM services s CROSS JOIN environments e \
-                     JOIN deploys d ON d.id = (SELECT d2.id FROM deploys d2 \
+                     CROSS JOIN LATERAL (SELECT d2.* FROM deploys d2 \
                        WHERE d2.service_id = s.id AND d2.environment_id = e.id \
-                       ORDER BY d2.started_at DESC, d2.id DESC LIMIT 1)"
+                       ORDER BY d2.started_at DESC, d2.id DESC LIMIT 1) d"
         ))
         .fetch_all(&self.pool)
         .await

@@ -36,6 +36,15 @@ impl app::ssr::JobStore for super::SqliteStore {
         })
     }
 
+    #[tracing::instrument(skip(self))]
+    async fn refresh_statistics(&self) -> Result<(), app::ssr::StoreError> {
+        sqlx::query("ANALYZE")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(crate::storage::backend_error)
+    }
+
     #[tracing::instrument(skip(self, job), fields(kind = %job.kind))]
     async fn enqueue_job(
         &self,
