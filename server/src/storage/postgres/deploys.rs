@@ -215,9 +215,14 @@ impl app::ssr::DeployStore for super::PgStore {
                 .push_bind(environment.as_str().to_owned());
         }
         if let Some(author) = &filter.author {
-            qb.push(" AND LOWER(d.author) LIKE ")
-                .push_bind(crate::storage::like_pattern(author))
-                .push(" ESCAPE '\\'");
+            // Contains, ignoring case. Not LIKE '%…%': PostgreSQL guesses such a
+            // pattern matches a handful of rows, so it collected every match and
+            // sorted it (100 ms at 100,000 deploys). For `strpos` it guesses a third,
+            // so it walks the deploys newest first and stops at the page's end: 4 ms
+            // for an author with deploys; a name nobody has walks them all.
+            qb.push(" AND strpos(LOWER(d.author), ")
+                .push_bind(author.to_lowercase())
+                .push(") > 0");
         }
         if let Some(status) = filter.status {
             qb.push(" AND d.status = ").push_bind(status.as_str());
