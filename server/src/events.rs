@@ -79,8 +79,15 @@ impl Events {
     /// Hears the store's shared feed, when it has one (PostgreSQL), and from
     /// then on publishes changes through it. Once per process, before serving.
     pub async fn start(&self) -> anyhow::Result<()> {
-        let Some(mut feed) = self.store.listen_changes().await? else {
-            return Ok(());
+        let mut feed = match self.store.listen_changes().await {
+            Ok(Some(feed)) => feed,
+            Ok(None) => return Ok(()),
+            // LISTEN is not everywhere (PgBouncer in transaction mode): pages then
+            // hear this replica's changes only.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot LISTEN for other replicas' changes; live updates stay within this replica");
+                return Ok(());
+            }
         };
         let sender = self.sender.clone();
         tokio::spawn(async move {
@@ -186,7 +193,8 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
         .into_response();
     };
     // A session's stream ends soon after the session does (sign-out, disabled
-    // account, expiry); tokens are checked the same way.
+    // account, expiry). Token streams are not rechecked: a revoked token's open
+    // stream lasts until it is closed (its next request is refused).
     let session =
         crate::http::auth::session_id_hash(request.headers(), state.sessions.cookie_name());
     let watch = {

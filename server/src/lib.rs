@@ -137,9 +137,12 @@ async fn server_fn_error_status(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let response = next.run(request).await;
-    if !response
-        .headers()
-        .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
+    // A form posted without JavaScript gets its error as a redirect back to the
+    // page (server_fn's form redirects): that stays a redirect.
+    if response.status().is_redirection()
+        || !response
+            .headers()
+            .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
     {
         return response;
     }

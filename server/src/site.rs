@@ -73,14 +73,17 @@ pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Respons
         hex::encode(&file.metadata.sha256_hash()[..16]),
         encoding.map(|e| format!("-{e}")).unwrap_or_default()
     );
-    let mut response = if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
+    // If-None-Match compares weakly: a proxy may have marked the tag `W/`.
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|tags| tags.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*");
+    // HEAD gets the body too: axum drops it and keeps its length.
+    let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if method == Method::HEAD {
-        Response::new(Body::empty())
     } else {
         Response::new(Body::from(file.data.into_owned()))
     };

@@ -1747,6 +1747,56 @@ async fn bulk_imports_store_many_deploys_once(store: Arc<dyn Store>) {
     );
 }
 
+async fn racing_first_reports_about_one_deploy_both_count(store: Arc<dyn Store>) {
+    use app::domain::DeliveryWork;
+    let github = Actor::new("github:acme/shop", None);
+    for round in 0..8 {
+        let external = format!("github:acme/shop#race-{round}");
+        let report = |status: DeployStatus, minutes: i64| {
+            let at = t0() + Duration::minutes(minutes);
+            let mut deploy = deploy("shop", "prod", "abc", t0());
+            deploy.source = DeploySource::GithubWebhook;
+            deploy.external_id = Some(external.clone());
+            deploy.status = status;
+            deploy.finished_at = status.is_finished().then_some(at);
+            DeliveryWork::Status {
+                deploy,
+                change: StatusChange {
+                    status,
+                    finished_at: at,
+                },
+            }
+        };
+        let (started, finished) = (
+            report(DeployStatus::InProgress, 1),
+            report(DeployStatus::Succeeded, 5),
+        );
+        let (a, b) = (store.clone(), store.clone());
+        let (id_a, id_b) = (format!("race-a-{round}"), format!("race-b-{round}"));
+        let (ga, gb) = (github.clone(), github.clone());
+        let first = tokio::spawn(async move {
+            a.apply_webhook_delivery(Some(&id_a), &started, &ga, t0())
+                .await
+        });
+        let second = tokio::spawn(async move {
+            b.apply_webhook_delivery(Some(&id_b), &finished, &gb, t0())
+                .await
+        });
+        first.await.expect("task").expect("first report");
+        second.await.expect("task").expect("second report");
+        let stored = store
+            .find_deploy_by_external_id(&external)
+            .await
+            .expect("find")
+            .expect("registered");
+        assert_eq!(
+            stored.status,
+            DeployStatus::Succeeded,
+            "round {round}: the later report wins whichever registered"
+        );
+    }
+}
+
 async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.expect("ping");
 }
@@ -1825,6 +1875,7 @@ contract!(
     a_dead_workers_claim_is_taken_over_after_its_lease,
     parallel_workers_never_claim_one_job_twice,
     bulk_imports_store_many_deploys_once,
+    racing_first_reports_about_one_deploy_both_count,
     ping_answers,
 );
 

@@ -34,16 +34,27 @@ pub fn use_live(on: impl Fn(Live) + 'static) {
                 on(change.map_or(Live::Resync, Live::Change));
             })
         };
-        let on_resync =
+        let on_resync = {
+            let on = on.clone();
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
                 on(Live::Resync)
-            });
+            })
+        };
+        // The browser reopens a dropped stream by itself; what changed while it
+        // was closed was not heard, so every opening after the first resyncs.
+        let mut opened = false;
+        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+            if std::mem::replace(&mut opened, true) {
+                on(Live::Resync);
+            }
+        });
         let _ =
             source.add_event_listener_with_callback("deploy", on_change.as_ref().unchecked_ref());
         let _ =
             source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
         // The listeners live as long as the page that opened the stream.
-        let guard = send_wrapper::SendWrapper::new((source, on_change, on_resync));
+        let guard = send_wrapper::SendWrapper::new((source, on_change, on_resync, on_open));
         on_cleanup(move || guard.0.close());
     }
     #[cfg(not(feature = "hydrate"))]

@@ -99,6 +99,14 @@ pub fn plan_delivery(
             request.status = Some(DeployStatus::InProgress.as_str().into());
             request.finished_at = None;
             let mut new = request.parse_as(now, source)?;
+            // The same clock rule as a start time: a report from the future is a
+            // clock or time-zone mistake.
+            if report.at > now + chrono::Duration::minutes(10) {
+                return Err(ValidationErrors(vec![super::FieldError::new(
+                    "deployment_status.created_at",
+                    "lies in the future; check the clock and time zone of the sender",
+                )]));
+            }
             // Clocks differ between a source's machines: a report never finishes a
             // deploy before it began.
             let at = to_stored_precision(report.at).max(new.started_at);
@@ -242,6 +250,20 @@ mod tests {
             panic!("a report applies");
         };
         assert_eq!(change.finished_at, deploy.started_at);
+    }
+
+    #[test]
+    fn a_report_from_the_future_is_refused() {
+        let plan = plan_delivery(
+            &reported(
+                "success",
+                Some(DeployStatus::Succeeded),
+                "2026-11-29T13:00:00Z",
+            ),
+            DeploySource::GithubWebhook,
+            now(),
+        );
+        assert!(plan.is_err(), "{plan:?}");
     }
 
     #[test]

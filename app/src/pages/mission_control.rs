@@ -55,8 +55,16 @@ pub fn MissionControlPage() -> impl IntoView {
             if let Ok(read) = list_deploys(query).await
                 && let Some(latest) = read.value.deploys.into_iter().next()
             {
+                // Answers can arrive out of order: a cell keeps the newest deploy.
                 cells.update(|c| {
-                    c.insert((service, environment), latest);
+                    let newer = c
+                        .get(&(service.clone(), environment.clone()))
+                        .is_none_or(|held| {
+                            (held.started_at, held.id) <= (latest.started_at, latest.id)
+                        });
+                    if newer {
+                        c.insert((service, environment), latest);
+                    }
                 });
             }
         });

@@ -153,7 +153,8 @@ pub trait DeployStore: Send + Sync {
 
     /// Stores many deploys in one transaction, for demo data and imports:
     /// services and environments created on first sight, deploys whose external id
-    /// is already stored skipped, commits kept. `previous_version` is stored as
+    /// is already stored skipped, commits kept (for deploys with an external id,
+    /// which is how they are matched to their rows). `previous_version` is stored as
     /// given (no lookup), and one `deploy.import` entry records the batch in the
     /// audit log. Returns how many deploys were new.
     async fn import_deploys(&self, deploys: &[NewDeploy], by: &Actor) -> Result<u64, StoreError>;

@@ -64,7 +64,8 @@ pub struct RunnerSettings {
     pub poll: Duration,
     /// How long a claim holds; a run longer than this is cut off.
     pub lease: Duration,
-    /// Jobs claimed at once.
+    /// Jobs claimed at once. They run one after another within one lease, so
+    /// each gets only what is left of it.
     pub batch: u32,
 }
 
@@ -73,7 +74,7 @@ impl Default for RunnerSettings {
         Self {
             poll: Duration::from_secs(1),
             lease: Duration::from_secs(300),
-            batch: 8,
+            batch: 1,
         }
     }
 }
@@ -152,21 +153,23 @@ impl Runner {
             .claim_jobs(&self.worker, Utc::now(), lease, self.settings.batch)
             .await?;
         let count = jobs.len();
+        // Each run is cut off before the claim's lease ends, so no other worker
+        // takes the job over while it still runs.
+        let deadline = std::time::Instant::now() + self.settings.lease.mul_f64(0.9);
         for job in jobs {
-            self.run_one(job).await?;
+            self.run_one(job, deadline).await?;
         }
         Ok(count)
     }
 
-    async fn run_one(&self, job: ClaimedJob) -> anyhow::Result<()> {
+    async fn run_one(&self, job: ClaimedJob, deadline: std::time::Instant) -> anyhow::Result<()> {
         let kind = job.kind.clone();
         let result = match self.handlers.get(kind.as_str()) {
             None => Err(format!(
                 "no handler for job kind {kind:?} in this version of Houston"
             )),
             Some(handler) => {
-                // Cut off before the lease ends, so no other worker starts it meanwhile.
-                let limit = self.settings.lease.mul_f64(0.9);
+                let limit = deadline.saturating_duration_since(std::time::Instant::now());
                 match tokio::time::timeout(limit, handler(job.clone())).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(format!("{e:#}")),

@@ -38,9 +38,26 @@ impl app::ssr::DeliveryStore for super::PgStore {
                 .await
                 .map_err(backend_error)?;
         let outcome = match app::domain::delivery_action(work, existing) {
-            DeliveryAction::Register(new) => DeliveryOutcome::Registered(
-                super::deploys::register_in(&mut tx, new, by, now).await?,
-            ),
+            DeliveryAction::Register(new) => {
+                let registration = super::deploys::register_in(&mut tx, new, by, now).await?;
+                match work {
+                    // Two first reports about one deploy raced and the other registered
+                    // it: this one's status still applies, under the status rule.
+                    app::domain::DeliveryWork::Status { change, .. } if !registration.created => {
+                        DeliveryOutcome::Status(
+                            super::deploys::change_status_in(
+                                &mut tx,
+                                registration.deploy.id,
+                                change,
+                                by,
+                                now,
+                            )
+                            .await?,
+                        )
+                    }
+                    _ => DeliveryOutcome::Registered(registration),
+                }
+            }
             DeliveryAction::ChangeStatus { id, change } => DeliveryOutcome::Status(
                 super::deploys::change_status_in(&mut tx, id, &change, by, now).await?,
             ),

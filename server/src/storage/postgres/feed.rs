@@ -32,8 +32,17 @@ impl app::ssr::ChangeFeed for super::PgStore {
             .map_err(crate::storage::backend_error)?;
         let (sender, receiver) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(async move {
+            // Set while reconnecting failed: what was published meanwhile is gone.
+            let mut lost = false;
             loop {
                 let item = match listener.try_recv().await {
+                    Ok(Some(notice)) if lost => {
+                        lost = false;
+                        if sender.send(FeedItem::Gap).await.is_err() {
+                            break;
+                        }
+                        FeedItem::Change(notice.payload().to_owned())
+                    }
                     Ok(Some(notice)) => FeedItem::Change(notice.payload().to_owned()),
                     // The connection was lost; the next call reconnects and listens
                     // again. Whatever was published meanwhile is gone: say so.
@@ -43,6 +52,7 @@ impl app::ssr::ChangeFeed for super::PgStore {
                     }
                     Err(_) if sender.is_closed() => break,
                     Err(e) => {
+                        lost = true;
                         tracing::warn!(error = %e, "the change feed cannot reconnect yet");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;

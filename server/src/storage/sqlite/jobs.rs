@@ -68,7 +68,7 @@ impl app::ssr::JobStore for super::SqliteStore {
         // BEGIN IMMEDIATE makes this worker the only writer while it claims.
         let rows: Vec<(i64, String, String, Option<String>, i32, i32)> = sqlx::query_as(
             "UPDATE jobs SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM jobs WHERE failed_at IS NULL AND run_at <= $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE failed_at IS NULL AND attempts < max_attempts AND run_at <= $3 \
              AND (claimed_until IS NULL OR claimed_until < $3) \
              ORDER BY run_at, id LIMIT $4) \
              RETURNING id, kind, payload, unique_key, attempts, max_attempts",
