@@ -85,7 +85,11 @@ pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Respons
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Response::new(Body::from(file.data.into_owned()))
+        // Release builds embed the bytes: hand them over without copying.
+        Response::new(Body::from(match file.data {
+            std::borrow::Cow::Borrowed(bytes) => axum::body::Bytes::from_static(bytes),
+            std::borrow::Cow::Owned(bytes) => axum::body::Bytes::from(bytes),
+        }))
     };
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(plain.metadata.mimetype()) {

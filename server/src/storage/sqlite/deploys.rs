@@ -31,38 +31,20 @@ impl app::ssr::DeployStore for super::SqliteStore {
         }
         let now = app::domain::to_stored_precision(chrono::Utc::now());
         let mut tx = self.begin_write().await.map_err(backend_error)?;
-        let mut places: HashMap<&str, i64> = HashMap::new();
-        let mut stages: HashMap<&str, i64> = HashMap::new();
+        let mut places: HashMap<(&str, &str), (i64, i64)> = HashMap::new();
         for d in deploys {
-            if !places.contains_key(d.service.as_str()) {
-                sqlx::query("INSERT INTO services (name, repository_url, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-                    .bind(d.service.as_str())
-                    .bind(d.repository_url.as_deref())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
-                let id: i64 = sqlx::query_scalar("SELECT id FROM services WHERE name = $1")
-                    .bind(d.service.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
-                places.insert(d.service.as_str(), id);
-            }
-            if !stages.contains_key(d.environment.as_str()) {
-                sqlx::query("INSERT INTO environments (name, stage_order, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-                    .bind(d.environment.as_str())
-                    .bind(app::domain::default_stage_order(&d.environment))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
-                let id: i64 = sqlx::query_scalar("SELECT id FROM environments WHERE name = $1")
-                    .bind(d.environment.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
-                stages.insert(d.environment.as_str(), id);
+            let key = (d.service.as_str(), d.environment.as_str());
+            if let std::collections::hash_map::Entry::Vacant(slot) = places.entry(key) {
+                slot.insert(
+                    place_ids(
+                        &mut tx,
+                        &d.service,
+                        d.repository_url.as_deref(),
+                        &d.environment,
+                        now,
+                    )
+                    .await?,
+                );
             }
         }
         let mut created = 0u64;
@@ -74,8 +56,9 @@ impl app::ssr::DeployStore for super::SqliteStore {
                  registered_by, status_at) ",
             );
             qb.push_values(chunk, |mut row, d| {
-                row.push_bind(places.get(d.service.as_str()).copied())
-                    .push_bind(stages.get(d.environment.as_str()).copied())
+                let ids = places.get(&(d.service.as_str(), d.environment.as_str()));
+                row.push_bind(ids.map(|ids| ids.0))
+                    .push_bind(ids.map(|ids| ids.1))
                     .push_bind(d.version.clone())
                     .push_bind(d.previous_version.clone())
                     .push_bind(d.author.clone())
@@ -335,39 +318,22 @@ pub(super) async fn register_in(
         }
     }
 
-    sqlx::query("INSERT INTO services (name, repository_url, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-        .bind(new.service.as_str())
-        .bind(new.repository_url.as_deref())
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend_error)?;
+    let (service_id, environment_id) = place_ids(
+        tx,
+        &new.service,
+        new.repository_url.as_deref(),
+        &new.environment,
+        now,
+    )
+    .await?;
     if let Some(url) = &new.repository_url {
-        sqlx::query("UPDATE services SET repository_url = $1 WHERE name = $2 AND (repository_url IS NULL OR repository_url <> $1)")
+        sqlx::query("UPDATE services SET repository_url = $1 WHERE id = $2 AND (repository_url IS NULL OR repository_url <> $1)")
             .bind(url)
-            .bind(new.service.as_str())
+            .bind(service_id)
             .execute(&mut **tx)
             .await
             .map_err(backend_error)?;
     }
-    let service_id: i64 = sqlx::query_scalar("SELECT id FROM services WHERE name = $1")
-        .bind(new.service.as_str())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(backend_error)?;
-
-    sqlx::query("INSERT INTO environments (name, stage_order, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-        .bind(new.environment.as_str())
-        .bind(app::domain::default_stage_order(&new.environment))
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend_error)?;
-    let environment_id: i64 = sqlx::query_scalar("SELECT id FROM environments WHERE name = $1")
-        .bind(new.environment.as_str())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(backend_error)?;
 
     let previous_version = match &new.previous_version {
         Some(v) => Some(v.clone()),
@@ -545,4 +511,41 @@ pub(super) async fn change_status_in(
         deploy: row.try_into()?,
         decision,
     })
+}
+
+/// The ids of a service and an environment, each created on first sight (the
+/// environment with its default stage order).
+async fn place_ids(
+    conn: &mut sqlx::SqliteConnection,
+    service: &app::domain::ServiceName,
+    repository_url: Option<&str>,
+    environment: &app::domain::EnvironmentName,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(i64, i64), app::ssr::StoreError> {
+    use crate::storage::backend_error;
+    sqlx::query("INSERT INTO services (name, repository_url, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        .bind(service.as_str())
+        .bind(repository_url)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    let service_id: i64 = sqlx::query_scalar("SELECT id FROM services WHERE name = $1")
+        .bind(service.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    sqlx::query("INSERT INTO environments (name, stage_order, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+        .bind(environment.as_str())
+        .bind(app::domain::default_stage_order(environment))
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    let environment_id: i64 = sqlx::query_scalar("SELECT id FROM environments WHERE name = $1")
+        .bind(environment.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    Ok((service_id, environment_id))
 }
