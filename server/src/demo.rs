@@ -2,11 +2,10 @@
 //! installation has something to show. Seeded, and idempotent through external ids.
 
 use app::domain::{
-    Commit, DeploySource, DeployStatus, EnvironmentName, NewDeploy, ServiceName,
-    to_stored_precision,
+    CommitRequest, DeployRequest, DeploySource, DeployStatus, NewDeploy, to_stored_precision,
 };
 use app::ssr::Store;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -58,6 +57,42 @@ const SUBJECTS: [&str; 16] = [
     "Translate checkout errors to German and French",
 ];
 
+/// A demo deploy goes through the same parsing as every other way in.
+fn parse_demo(request: DeployRequest, now: DateTime<Utc>) -> NewDeploy {
+    request
+        .parse_as(now, DeploySource::Demo)
+        .unwrap_or_else(|e| unreachable!("demo deploys are valid: {e:?}"))
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// One commit by `author`, written up to a day and a half before `at`.
+fn commit(rng: &mut StdRng, author: &str, at: DateTime<Utc>) -> CommitRequest {
+    CommitRequest {
+        sha: Some(hex::encode(rng.random::<[u8; 20]>())),
+        message: Some(SUBJECTS[rng.random_range(0..SUBJECTS.len())].to_owned()),
+        author: Some(author.to_owned()),
+        committed_at: Some(rfc3339(at - Duration::minutes(rng.random_range(20..2000)))),
+    }
+}
+
+/// How a stage ended: still running, or failed / rolled back `failed` and
+/// `rolled_back` times in a hundred, else succeeded.
+fn roll_status(rng: &mut StdRng, running: bool, failed: u32, rolled_back: u32) -> DeployStatus {
+    let roll: u32 = rng.random_range(0..100);
+    if running {
+        DeployStatus::InProgress
+    } else if roll < failed {
+        DeployStatus::Failed
+    } else if roll < failed + rolled_back {
+        DeployStatus::RolledBack
+    } else {
+        DeployStatus::Succeeded
+    }
+}
+
 /// Builds the demo deploys, newest last, relative to `now`.
 pub fn demo_deploys(days: u32, seed: u64, now: DateTime<Utc>) -> Vec<NewDeploy> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -76,21 +111,14 @@ pub fn demo_deploys(days: u32, seed: u64, now: DateTime<Utc>) -> Vec<NewDeploy> 
             release += 1;
             let author = AUTHORS[rng.random_range(0..AUTHORS.len())];
             let commit_count = rng.random_range(1..=6);
-            let commits: Vec<Commit> = (0..commit_count)
-                .map(|i| Commit {
-                    sha: hex::encode(rng.random::<[u8; 20]>()),
-                    message: SUBJECTS[rng.random_range(0..SUBJECTS.len())].to_owned(),
-                    author: Some(
-                        if i == 0 {
-                            author
-                        } else {
-                            AUTHORS[rng.random_range(0..AUTHORS.len())]
-                        }
-                        .to_owned(),
-                    ),
-                    committed_at: Some(to_stored_precision(
-                        at - Duration::minutes(rng.random_range(20..2000)),
-                    )),
+            let commits: Vec<CommitRequest> = (0..commit_count)
+                .map(|i| {
+                    let by = if i == 0 {
+                        author
+                    } else {
+                        AUTHORS[rng.random_range(0..AUTHORS.len())]
+                    };
+                    commit(&mut rng, by, at)
                 })
                 .collect();
             let version = if uses_tags {
@@ -101,7 +129,7 @@ pub fn demo_deploys(days: u32, seed: u64, now: DateTime<Utc>) -> Vec<NewDeploy> 
                     rng.random_range(0..3)
                 )
             } else {
-                commits[0].sha.clone()
+                commits[0].sha.clone().unwrap_or_default()
             };
             for (stage, delay) in STAGES {
                 let started_at = to_stored_precision(
@@ -111,37 +139,28 @@ pub fn demo_deploys(days: u32, seed: u64, now: DateTime<Utc>) -> Vec<NewDeploy> 
                     break;
                 }
                 let runtime = Duration::seconds(rng.random_range(60..900));
-                let roll: u32 = rng.random_range(0..100);
-                let status = if started_at + runtime > now {
-                    DeployStatus::InProgress
-                } else if roll < 7 {
-                    DeployStatus::Failed
-                } else if roll < 10 {
-                    DeployStatus::RolledBack
-                } else {
-                    DeployStatus::Succeeded
-                };
-                out.push(NewDeploy {
-                    service: ServiceName::parse(service)
-                        .unwrap_or_else(|_| unreachable!("demo names are valid")),
-                    environment: EnvironmentName::parse(stage)
-                        .unwrap_or_else(|_| unreachable!("demo names are valid")),
-                    version: version.clone(),
-                    previous_version: None,
-                    author: Some(author.to_owned()),
-                    description: Some(commits[0].message.clone()),
-                    ci_url: Some(format!(
-                        "https://ci.acme.example/{service}/pipelines/{}",
-                        1000 + release
-                    )),
-                    repository_url: Some((*repo).to_owned()),
-                    status,
-                    started_at,
-                    finished_at: status.is_finished().then_some(started_at + runtime),
-                    source: DeploySource::Demo,
-                    external_id: Some(format!("demo:{service}:{stage}:{release}")),
-                    commits: commits.clone(),
-                });
+                let status = roll_status(&mut rng, started_at + runtime > now, 7, 3);
+                out.push(parse_demo(
+                    DeployRequest {
+                        service: Some((*service).to_owned()),
+                        environment: Some(stage.to_owned()),
+                        version: Some(version.clone()),
+                        author: Some(author.to_owned()),
+                        description: commits[0].message.clone(),
+                        ci_url: Some(format!(
+                            "https://ci.acme.example/{service}/pipelines/{}",
+                            1000 + release
+                        )),
+                        repository_url: Some((*repo).to_owned()),
+                        status: Some(status.as_str().to_owned()),
+                        started_at: Some(rfc3339(started_at)),
+                        finished_at: status.is_finished().then(|| rfc3339(started_at + runtime)),
+                        external_id: Some(format!("demo:{service}:{stage}:{release}")),
+                        commits: commits.clone(),
+                        ..Default::default()
+                    },
+                    now,
+                ));
                 // A failed stage stops the release from going further.
                 if status != DeployStatus::Succeeded {
                     break;
@@ -233,15 +252,8 @@ pub fn scaled_deploys(n: usize, seed: u64, now: DateTime<Utc>) -> impl Iterator<
             releases[service] += 1;
             let number = releases[service];
             let author = AUTHORS[rng.random_range(0..AUTHORS.len())];
-            let commits: Vec<Commit> = (0..rng.random_range(1..=3))
-                .map(|_| Commit {
-                    sha: hex::encode(rng.random::<[u8; 20]>()),
-                    message: SUBJECTS[rng.random_range(0..SUBJECTS.len())].to_owned(),
-                    author: Some(author.to_owned()),
-                    committed_at: Some(to_stored_precision(
-                        at - Duration::minutes(rng.random_range(20..2000)),
-                    )),
-                })
+            let commits: Vec<CommitRequest> = (0..rng.random_range(1..=3))
+                .map(|_| commit(&mut rng, author, at))
                 .collect();
             let version = format!(
                 "v{}.{}.{}",
@@ -256,35 +268,26 @@ pub fn scaled_deploys(n: usize, seed: u64, now: DateTime<Utc>) -> impl Iterator<
                 }
                 let started_at = to_stored_precision(at + Duration::minutes(*delay));
                 let runtime = Duration::seconds(rng.random_range(60..900));
-                let roll: u32 = rng.random_range(0..100);
-                let status = if started_at + runtime > now {
-                    DeployStatus::InProgress
-                } else if roll < 5 {
-                    DeployStatus::Failed
-                } else if roll < 7 {
-                    DeployStatus::RolledBack
-                } else {
-                    DeployStatus::Succeeded
-                };
+                let status = roll_status(&mut rng, started_at + runtime > now, 5, 2);
                 let place = (service, stage_index);
-                batch.push(NewDeploy {
-                    service: ServiceName::parse(name)
-                        .unwrap_or_else(|_| unreachable!("demo names are valid")),
-                    environment: EnvironmentName::parse(stage)
-                        .unwrap_or_else(|_| unreachable!("demo names are valid")),
-                    version: version.clone(),
-                    previous_version: last_good.get(&place).cloned(),
-                    author: Some(author.to_owned()),
-                    description: Some(commits[0].message.clone()),
-                    ci_url: Some(format!("https://ci.acme.example/{name}/pipelines/{number}")),
-                    repository_url: Some(repo.clone()),
-                    status,
-                    started_at,
-                    finished_at: status.is_finished().then_some(started_at + runtime),
-                    source: DeploySource::Demo,
-                    external_id: Some(format!("demo:{seed}:{release}:{stage}")),
-                    commits: commits.clone(),
-                });
+                batch.push(parse_demo(
+                    DeployRequest {
+                        service: Some(name.clone()),
+                        environment: Some((*stage).to_owned()),
+                        version: Some(version.clone()),
+                        previous_version: last_good.get(&place).cloned(),
+                        author: Some(author.to_owned()),
+                        description: commits[0].message.clone(),
+                        ci_url: Some(format!("https://ci.acme.example/{name}/pipelines/{number}")),
+                        repository_url: Some(repo.clone()),
+                        status: Some(status.as_str().to_owned()),
+                        started_at: Some(rfc3339(started_at)),
+                        finished_at: status.is_finished().then(|| rfc3339(started_at + runtime)),
+                        external_id: Some(format!("demo:{seed}:{release}:{stage}")),
+                        commits: commits.clone(),
+                    },
+                    now,
+                ));
                 if status != DeployStatus::Succeeded {
                     break;
                 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use app::domain::{Actor, DeploySource, DeployStatus, EnvironmentName, NewDeploy, ServiceName};
+use app::domain::{Actor, DeployRequest};
 use sqlx::Connection;
 
 #[tokio::test]
@@ -41,22 +41,14 @@ async fn houston_runs_as_a_role_that_cannot_rewrite_the_audit_log() {
         // Everything Houston does works as the runtime role…
         let registered = store
             .register_deploy(
-                &NewDeploy {
-                    service: ServiceName::parse("checkout").expect("valid"),
-                    environment: EnvironmentName::parse("production").expect("valid"),
-                    version: "v1".into(),
-                    previous_version: None,
-                    author: None,
-                    description: None,
-                    ci_url: None,
-                    repository_url: None,
-                    status: DeployStatus::InProgress,
-                    started_at: chrono::Utc::now(),
-                    finished_at: None,
-                    source: DeploySource::Api,
-                    external_id: None,
-                    commits: Vec::new(),
-                },
+                &DeployRequest {
+                    service: Some("checkout".into()),
+                    environment: Some("production".into()),
+                    version: Some("v1".into()),
+                    ..Default::default()
+                }
+                .parse(chrono::Utc::now())
+                .expect("a valid registration"),
                 &Actor::new("token:ci", None),
             )
             .await

@@ -4,8 +4,9 @@
 mod support;
 
 use app::domain::{
-    Actor, AuditFilter, Commit, Cursor, DeployFilter, DeploySource, DeployStatus, EnvironmentName,
-    NewDeploy, PageRequest, Role, ServiceName, StatusChange, StatusDecision, TokenScope, Username,
+    Actor, AuditFilter, Commit, CommitRequest, Cursor, DeployFilter, DeployRequest, DeploySource,
+    DeployStatus, EnvironmentName, NewDeploy, PageRequest, Role, ServiceName, StatusChange,
+    StatusDecision, TokenScope, Username,
 };
 use app::ssr::{Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -17,23 +18,38 @@ fn t0() -> DateTime<Utc> {
         .expect("valid time")
 }
 
-fn deploy(service: &str, environment: &str, version: &str, started_at: DateTime<Utc>) -> NewDeploy {
-    NewDeploy {
-        service: ServiceName::parse(service).expect("valid"),
-        environment: EnvironmentName::parse(environment).expect("valid"),
-        version: version.to_owned(),
-        previous_version: None,
+/// A registration as an API caller sends it.
+fn request(
+    service: &str,
+    environment: &str,
+    version: &str,
+    started_at: DateTime<Utc>,
+) -> DeployRequest {
+    DeployRequest {
+        service: Some(service.into()),
+        environment: Some(environment.into()),
+        version: Some(version.into()),
         author: Some("ada".into()),
-        description: None,
-        ci_url: None,
-        repository_url: None,
-        status: DeployStatus::Succeeded,
-        started_at,
-        finished_at: Some(started_at + Duration::minutes(3)),
-        source: DeploySource::Api,
-        external_id: None,
-        commits: Vec::new(),
+        status: Some("succeeded".into()),
+        started_at: Some(started_at.to_rfc3339()),
+        finished_at: Some((started_at + Duration::minutes(3)).to_rfc3339()),
+        ..Default::default()
     }
+}
+
+/// A deploy is only built by the domain's parsing, here as everywhere.
+fn parsed_as(request: DeployRequest, source: DeploySource) -> NewDeploy {
+    request
+        .parse_as(Utc::now(), source)
+        .expect("a valid registration")
+}
+
+fn parsed(request: DeployRequest) -> NewDeploy {
+    parsed_as(request, DeploySource::Api)
+}
+
+fn deploy(service: &str, environment: &str, version: &str, started_at: DateTime<Utc>) -> NewDeploy {
+    parsed(request(service, environment, version, started_at))
 }
 
 fn ci() -> Actor {
@@ -80,30 +96,30 @@ async fn all(store: &dyn Store, filter: DeployFilter) -> Vec<app::domain::Deploy
 
 async fn registers_with_commits_and_round_trips_every_field(store: Arc<dyn Store>) {
     let started = t0() + Duration::microseconds(123_456);
-    let new = NewDeploy {
+    let new = parsed(DeployRequest {
         author: Some("Grace Hopper".into()),
         description: Some("Faster checkout".into()),
         ci_url: Some("https://ci.example/run/1".into()),
         repository_url: Some("https://github.com/acme/checkout".into()),
-        status: DeployStatus::InProgress,
+        status: Some("in_progress".into()),
         finished_at: None,
         external_id: Some("ci-1".into()),
         commits: vec![
-            Commit {
-                sha: "a1".into(),
-                message: "First".into(),
+            CommitRequest {
+                sha: Some("a1".into()),
+                message: Some("First".into()),
                 author: Some("grace".into()),
-                committed_at: Some(t0() - Duration::hours(1)),
+                committed_at: Some((t0() - Duration::hours(1)).to_rfc3339()),
             },
-            Commit {
-                sha: "b2".into(),
-                message: "Second\n\nbody".into(),
+            CommitRequest {
+                sha: Some("b2".into()),
+                message: Some("Second\n\nbody".into()),
                 author: None,
                 committed_at: None,
             },
         ],
-        ..deploy("checkout", "production", "v1.2.3", started)
-    };
+        ..request("checkout", "production", "v1.2.3", started)
+    });
     let registration = store.register_deploy(&new, &ci()).await.expect("register");
     assert!(registration.created);
     let d = registration.deploy;
@@ -128,14 +144,14 @@ async fn registers_with_commits_and_round_trips_every_field(store: Arc<dyn Store
 }
 
 async fn same_external_id_returns_the_first_deploy(store: Arc<dyn Store>) {
-    let first = NewDeploy {
+    let first = parsed(DeployRequest {
         external_id: Some("gh-42".into()),
-        ..deploy("api", "staging", "v1", t0())
-    };
-    let again = NewDeploy {
+        ..request("api", "staging", "v1", t0())
+    });
+    let again = parsed(DeployRequest {
         external_id: Some("gh-42".into()),
-        ..deploy("api", "staging", "v2-different", t0() + Duration::hours(1))
-    };
+        ..request("api", "staging", "v2-different", t0() + Duration::hours(1))
+    });
     let a = store.register_deploy(&first, &ci()).await.expect("first");
     let b = store.register_deploy(&again, &ci()).await.expect("second");
     assert!(a.created);
@@ -167,10 +183,10 @@ async fn concurrent_registrations_with_one_external_id_store_one_deploy(store: A
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                let new = NewDeploy {
+                let new = parsed(DeployRequest {
                     external_id: Some("race".into()),
-                    ..deploy("race", "prod", &format!("v{i}"), t0())
-                };
+                    ..request("race", "prod", &format!("v{i}"), t0())
+                });
                 store.register_deploy(&new, &ci()).await.expect("register")
             })
         })
@@ -192,10 +208,10 @@ async fn previous_version_is_the_last_succeeded_deploy_to_the_same_place(store: 
     register(s, deploy("web", "prod", "v1", t0())).await;
     register(
         s,
-        NewDeploy {
-            status: DeployStatus::Failed,
-            ..deploy("web", "prod", "v2-broken", t0() + Duration::hours(1))
-        },
+        parsed(DeployRequest {
+            status: Some("failed".into()),
+            ..request("web", "prod", "v2-broken", t0() + Duration::hours(1))
+        }),
     )
     .await;
     register(
@@ -216,10 +232,10 @@ async fn previous_version_is_the_last_succeeded_deploy_to_the_same_place(store: 
 
     let explicit = register(
         s,
-        NewDeploy {
+        parsed(DeployRequest {
             previous_version: Some("v0.9".into()),
-            ..deploy("web", "prod", "v4", t0() + Duration::hours(4))
-        },
+            ..request("web", "prod", "v4", t0() + Duration::hours(4))
+        }),
     )
     .await;
     assert_eq!(explicit.previous_version.as_deref(), Some("v0.9"));
@@ -228,11 +244,11 @@ async fn previous_version_is_the_last_succeeded_deploy_to_the_same_place(store: 
 async fn status_changes_are_stored_and_missing_deploys_are_not_found(store: Arc<dyn Store>) {
     let d = register(
         store.as_ref(),
-        NewDeploy {
-            status: DeployStatus::InProgress,
+        parsed(DeployRequest {
+            status: Some("in_progress".into()),
             finished_at: None,
-            ..deploy("a", "prod", "1", t0())
-        },
+            ..request("a", "prod", "1", t0())
+        }),
     )
     .await;
     assert_eq!(d.registered_by.as_deref(), Some("token:ci"));
@@ -322,11 +338,11 @@ async fn status_changes_are_stored_and_missing_deploys_are_not_found(store: Arc<
 async fn concurrent_status_reports_follow_the_rule(store: Arc<dyn Store>) {
     let d = register(
         store.as_ref(),
-        NewDeploy {
-            status: DeployStatus::InProgress,
+        parsed(DeployRequest {
+            status: Some("in_progress".into()),
             finished_at: None,
-            ..deploy("race", "prod", "1", t0())
-        },
+            ..request("race", "prod", "1", t0())
+        }),
     )
     .await;
     // Eight reports at once, each later than the last: whatever the order they
@@ -359,27 +375,27 @@ async fn filters_narrow_the_history(store: Arc<dyn Store>) {
     let s = store.as_ref();
     let a = register(
         s,
-        NewDeploy {
+        parsed(DeployRequest {
             author: Some("Ada Lovelace".into()),
-            ..deploy("checkout", "prod", "1", t0())
-        },
+            ..request("checkout", "prod", "1", t0())
+        }),
     )
     .await;
     let b = register(
         s,
-        NewDeploy {
-            status: DeployStatus::Failed,
+        parsed(DeployRequest {
+            status: Some("failed".into()),
             author: Some("grace".into()),
-            ..deploy("checkout", "staging", "2", t0() + Duration::hours(1))
-        },
+            ..request("checkout", "staging", "2", t0() + Duration::hours(1))
+        }),
     )
     .await;
     let c = register(
         s,
-        NewDeploy {
+        parsed(DeployRequest {
             author: Some("ada_99%".into()),
-            ..deploy("search", "prod", "3", t0() + Duration::hours(2))
-        },
+            ..request("search", "prod", "3", t0() + Duration::hours(2))
+        }),
     )
     .await;
     let ids = |v: Vec<app::domain::Deploy>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
@@ -470,10 +486,10 @@ async fn board_has_the_latest_deploy_per_place_and_stages_in_order(store: Arc<dy
     register(s, deploy("checkout", "production", "v1", t0())).await;
     let latest = register(
         s,
-        NewDeploy {
-            status: DeployStatus::Failed,
-            ..deploy("checkout", "production", "v2", t0() + Duration::hours(1))
-        },
+        parsed(DeployRequest {
+            status: Some("failed".into()),
+            ..request("checkout", "production", "v2", t0() + Duration::hours(1))
+        }),
     )
     .await;
     register(s, deploy("checkout", "staging", "v2", t0())).await;
@@ -1249,11 +1265,13 @@ async fn pruning_deletes_only_what_is_no_longer_needed(store: Arc<dyn Store>) {
     .await
     .expect("s");
     // Old and recent delivery ids.
-    let work = DeliveryWork::Register(NewDeploy {
-        source: DeploySource::GithubWebhook,
-        external_id: Some("github:a/b#1".into()),
-        ..deploy("b", "prod", "1", t0())
-    });
+    let work = DeliveryWork::Register(parsed_as(
+        DeployRequest {
+            external_id: Some("github:a/b#1".into()),
+            ..request("b", "prod", "1", t0())
+        },
+        DeploySource::GithubWebhook,
+    ));
     s.apply_webhook_delivery(Some("old"), &work, &ci(), t0() - Duration::days(40))
         .await
         .expect("d");
@@ -1345,13 +1363,15 @@ async fn webhook_deliveries_are_claimed_with_their_effect(store: Arc<dyn Store>)
     use app::ssr::DeliveryOutcome;
     let s = store.as_ref();
     let github = Actor::new("github:acme/shop", None);
-    let new = NewDeploy {
-        status: DeployStatus::InProgress,
-        finished_at: None,
-        source: DeploySource::GithubWebhook,
-        external_id: Some("github:acme/shop#7".into()),
-        ..deploy("shop", "prod", "abc", t0())
-    };
+    let new = parsed_as(
+        DeployRequest {
+            status: Some("in_progress".into()),
+            finished_at: None,
+            external_id: Some("github:acme/shop#7".into()),
+            ..request("shop", "prod", "abc", t0())
+        },
+        DeploySource::GithubWebhook,
+    );
     let register = DeliveryWork::Register(new.clone());
     let first = s
         .apply_webhook_delivery(Some("d-1"), &register, &github, t0())
@@ -1373,12 +1393,12 @@ async fn webhook_deliveries_are_claimed_with_their_effect(store: Arc<dyn Store>)
     );
 
     // When the work fails, the claim goes with it: the redelivery is handled.
+    // A record the domain would never build (no version), to make the store fail.
+    let mut unbuildable = new.clone();
+    unbuildable.external_id = Some("github:acme/shop#8".into());
+    unbuildable.version = String::new();
     let broken = DeliveryWork::Status {
-        deploy: NewDeploy {
-            external_id: Some("github:acme/shop#8".into()),
-            version: String::new(),
-            ..new.clone()
-        },
+        deploy: unbuildable,
         change: StatusChange {
             status: DeployStatus::Succeeded,
             finished_at: t0() + Duration::minutes(5),
@@ -1754,11 +1774,15 @@ async fn racing_first_reports_about_one_deploy_both_count(store: Arc<dyn Store>)
         let external = format!("github:acme/shop#race-{round}");
         let report = |status: DeployStatus, minutes: i64| {
             let at = t0() + Duration::minutes(minutes);
-            let mut deploy = deploy("shop", "prod", "abc", t0());
-            deploy.source = DeploySource::GithubWebhook;
-            deploy.external_id = Some(external.clone());
-            deploy.status = status;
-            deploy.finished_at = status.is_finished().then_some(at);
+            let deploy = parsed_as(
+                DeployRequest {
+                    external_id: Some(external.clone()),
+                    status: Some(status.as_str().into()),
+                    finished_at: status.is_finished().then(|| at.to_rfc3339()),
+                    ..request("shop", "prod", "abc", t0())
+                },
+                DeploySource::GithubWebhook,
+            );
             DeliveryWork::Status {
                 deploy,
                 change: StatusChange {

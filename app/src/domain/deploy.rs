@@ -142,8 +142,11 @@ pub struct DeployDetail {
 }
 
 /// A validated registration, ready to store. Built only by [`DeployRequest::parse`]
-/// (or by trusted code such as the GitHub webhook mapping and the demo loader).
+/// and [`DeployRequest::parse_as`]: every way in (the API, the CLI, GitHub, the demo
+/// loader, tests) passes the same rules. `#[non_exhaustive]` makes a struct
+/// expression of it a compile error outside the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NewDeploy {
     pub service: ServiceName,
     pub environment: EnvironmentName,
