@@ -189,13 +189,19 @@ impl app::ssr::DeployStore for super::PgStore {
     ) -> Result<app::domain::DeployPage, app::ssr::StoreError> {
         use crate::storage::rows::{DeployRow, deploy_select};
         let mut qb = sqlx::QueryBuilder::<Postgres>::new(concat!(deploy_select!(), " WHERE 1 = 1"));
+        // The service's and environment's ids are looked up first (a scalar
+        // subquery, run once): with `s.name = …` the planner joined every deploy of
+        // the service and sorted them (86 ms p99 at a million deploys); with the id
+        // known it reads `deploys_by_service` in page order and stops at the page's end.
         if let Some(service) = &filter.service {
-            qb.push(" AND s.name = ")
-                .push_bind(service.as_str().to_owned());
+            qb.push(" AND d.service_id = (SELECT id FROM services WHERE name = ")
+                .push_bind(service.as_str().to_owned())
+                .push(")");
         }
         if let Some(environment) = &filter.environment {
-            qb.push(" AND e.name = ")
-                .push_bind(environment.as_str().to_owned());
+            qb.push(" AND d.environment_id = (SELECT id FROM environments WHERE name = ")
+                .push_bind(environment.as_str().to_owned())
+                .push(")");
         }
         if let Some(author) = &filter.author {
             // Contains, ignoring case. Not LIKE '%…%': PostgreSQL guesses such a
@@ -217,13 +223,12 @@ impl app::ssr::DeployStore for super::PgStore {
             qb.push(" AND d.started_at < ").push_bind(until);
         }
         if let Some(cursor) = page.cursor {
-            qb.push(" AND (d.started_at < ")
+            // A row comparison, which an index in page order takes as its start.
+            qb.push(" AND (d.started_at, d.id) < (")
                 .push_bind(cursor.started_at)
-                .push(" OR (d.started_at = ")
-                .push_bind(cursor.started_at)
-                .push(" AND d.id < ")
+                .push(", ")
                 .push_bind(cursor.id)
-                .push("))");
+                .push(")");
         }
         qb.push(" ORDER BY d.started_at DESC, d.id DESC LIMIT ")
             .push_bind(i64::from(page.limit) + 1);
