@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the release build of Houston on a free loopback port with a fresh SQLite
 # file and an API token, runs the browser journeys in Debian's headless Chromium,
-# and stops the server. Expects `cargo leptos build --release --precompress` to have
+# and stops the server. Expects `scripts/build.sh` to have
 # run. The binary is copied to an empty folder and run there with no site folder
 # set, so every journey also shows it serves the site it carries.
 set -euo pipefail
@@ -17,7 +17,7 @@ fi
 (cd end2end && npm ci --no-audit --no-fund --silent)
 
 bin="$root/target/release/houston"
-[ -x "$bin" ] || { echo "[e2e] $bin is missing: run cargo leptos build --release --precompress" >&2; exit 1; }
+[ -x "$bin" ] || { echo "[e2e] $bin is missing: run scripts/build.sh" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/houston-e2e.XXXXXX)
 port=$(free_port)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 secs=${1:-10}
 bin=target/release/houston
-[ -x "$bin" ] || { echo "run cargo leptos build --release --precompress first" >&2; exit 1; }
+[ -x "$bin" ] || { echo "run scripts/build.sh first" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/houston-bench.XXXXXX)

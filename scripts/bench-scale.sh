@@ -17,7 +17,7 @@ n=${2:?how many deploys}
 secs=${3:-20}
 parts=${4:-board,history,streams}
 bin=target/release/houston
-[ -x "$bin" ] || { echo "run cargo leptos build --release --precompress first" >&2; exit 1; }
+[ -x "$bin" ] || { echo "run scripts/build.sh first" >&2; exit 1; }
 cargo build --release --locked -q -p server --example bench_load
 load=target/release/examples/bench_load
 

@@ -2,8 +2,8 @@
 # Runs Schemathesis (from PyPI, pinned) against the OpenAPI document of a release
 # build of Houston on a free loopback port with a fresh SQLite file: every
 # operation of /api/v1/openapi.json, every check, the allowances in
-# scripts/schemathesis.toml. Fails on any failure. Expects `cargo leptos build --precompress
-# --release` to have run.
+# scripts/schemathesis.toml. Fails on any failure. Expects `scripts/build.sh`
+# to have run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -19,7 +19,7 @@ if [ ! -x "$venv/bin/st" ]; then
 fi
 
 bin="$root/target/release/houston"
-[ -x "$bin" ] || { echo "[schemathesis] $bin is missing: run cargo leptos build --release --precompress" >&2; exit 1; }
+[ -x "$bin" ] || { echo "[schemathesis] $bin is missing: run scripts/build.sh" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/houston-st.XXXXXX)
 port=$(free_port)

@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 eval "$(scripts/bootstrap.sh)"
-cargo leptos build --release --precompress
+scripts/build.sh
 
 exec target/release/houston serve "$@"

@@ -30,7 +30,7 @@ step "unit, storage contract (SQLite + PostgreSQL) and HTTP tests"
 cargo test --locked --workspace
 
 step "release build (cargo leptos)"
-cargo leptos build --release --precompress
+scripts/build.sh
 
 step "Schemathesis against the OpenAPI document"
 scripts/schemathesis.sh

@@ -10,12 +10,15 @@ mod root;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-pub use root::{App, shell};
+#[cfg(feature = "ssr")]
+pub use root::use_built_site;
+pub use root::{App, BuiltSite, shell};
 
 /// Entry point the browser calls once the wasm bundle has loaded.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // Lazy: hydration waits for the chunk of wasm the current page's route needs.
+    leptos::mount::hydrate_lazy(App);
 }

@@ -7,17 +7,51 @@ use crate::pages::{
     LoginPage, MissionControlPage, NotFoundPage, SetupPage,
 };
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, LazyRoute, SsrMode,
     components::{A, Route, Router, Routes},
-    path,
+    lazy_route, path,
 };
+
+/// The file names of a built site whose names carry a hash of their content (the
+/// release binary's embedded site), so browsers may keep them for good.
+#[derive(Clone, Debug)]
+pub struct BuiltSite {
+    /// The site's package folder as a URL path, e.g. `/pkg`.
+    pub pkg: String,
+    /// The main JS module, wasm bundle and stylesheet, file names within `pkg`.
+    pub js: String,
+    pub wasm: String,
+    pub css: String,
+}
+
+#[cfg(feature = "ssr")]
+static BUILT_SITE: std::sync::OnceLock<BuiltSite> = std::sync::OnceLock::new();
+
+/// Makes every page name `site`'s files (called once at start by the server that
+/// serves them). Without it, pages name the unhashed files of a development build.
+#[cfg(feature = "ssr")]
+pub fn use_built_site(site: BuiltSite) {
+    let _ = BUILT_SITE.set(site);
+}
 
 /// The document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_security_policy();
+    #[cfg(feature = "ssr")]
+    let built = BUILT_SITE.get().cloned();
+    #[cfg(not(feature = "ssr"))]
+    let built: Option<BuiltSite> = None;
+    let scripts = match built {
+        Some(site) => view! { <SiteScripts site /> }.into_any(),
+        None => view! {
+            <HydrationScripts options=options.clone() />
+            <link rel="stylesheet" id="leptos" href="/pkg/houston.css" />
+        }
+        .into_any(),
+    };
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -26,14 +60,33 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <AutoReload options />
+                {scripts}
                 <MetaTags />
             </head>
             <body>
                 <App />
             </body>
         </html>
+    }
+}
+
+/// What Leptos' `HydrationScripts` writes, for files with hashed names: preload the
+/// module and the wasm, then load, start and hydrate. (`HydrationScripts` reads the
+/// names from a file beside the executable; the embedded site has none on disk.)
+#[component]
+fn SiteScripts(site: BuiltSite) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    let pkg = site.pkg;
+    let (js, wasm) = (format!("{pkg}/{}", site.js), format!("{pkg}/{}", site.wasm));
+    let start = format!(
+        "import({js:?}).then(m => m.default({{module_or_path: {wasm:?}}}).then(() => m.hydrate()));"
+    );
+    view! {
+        <link rel="modulepreload" href=js.clone() crossorigin="" />
+        <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="" />
+        <script type="module" nonce=nonce>{start}</script>
+        <link rel="stylesheet" id="leptos" href=format!("{pkg}/{}", site.css) />
     }
 }
 
@@ -72,7 +125,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/houston.css" />
         <Title formatter=|page: String| {
             if page.is_empty() { "Houston".to_owned() } else { format!("{page} · Houston") }
         } />
@@ -90,19 +142,114 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="page">
                 <Routes fallback=NotFoundPage>
+                    // Mission control is where people land: it ships in the main bundle.
+                    // Every other page is its own chunk of wasm, fetched when visited.
                     <Route path=path!("/") view=MissionControlPage />
-                    <Route path=path!("/deploys") view=HistoryPage />
-                    <Route path=path!("/deploys/:id") view=DeployDetailPage />
-                    <Route path=path!("/login") view=LoginPage />
-                    <Route path=path!("/setup") view=SetupPage />
-                    <Route path=path!("/admin/users") view=AdminUsersPage />
-                    <Route path=path!("/admin/tokens") view=AdminTokensPage />
-                    <Route path=path!("/admin/audit") view=AdminAuditPage />
+                    <Route path=path!("/deploys") view={Lazy::<History>::new()} />
+                    <Route path=path!("/deploys/:id") view={Lazy::<DeployDetail>::new()} />
+                    <Route path=path!("/login") view={Lazy::<Login>::new()} />
+                    <Route path=path!("/setup") view={Lazy::<Setup>::new()} />
+                    <Route path=path!("/admin/users") view={Lazy::<AdminUsers>::new()} />
+                    <Route path=path!("/admin/tokens") view={Lazy::<AdminTokens>::new()} />
+                    <Route path=path!("/admin/audit") view={Lazy::<AdminAudit>::new()} />
                     // Async: the page resolves before headers go out, so it can redirect a stranger.
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/account") view={Lazy::<Account>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+// The pages loaded on demand. Each `view` becomes a split point of the wasm (Leptos'
+// `lazy_route` with cargo-leptos `--split`): the page and everything only it uses
+// (its server functions' client side included) leave the main bundle. Written out one
+// by one: the macro names each split after its type.
+
+struct History;
+#[lazy_route]
+impl LazyRoute for History {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <HistoryPage /> }.into_any()
+    }
+}
+
+struct DeployDetail;
+#[lazy_route]
+impl LazyRoute for DeployDetail {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <DeployDetailPage /> }.into_any()
+    }
+}
+
+struct Login;
+#[lazy_route]
+impl LazyRoute for Login {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <LoginPage /> }.into_any()
+    }
+}
+
+struct Account;
+#[lazy_route]
+impl LazyRoute for Account {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <AccountPage /> }.into_any()
+    }
+}
+
+struct Setup;
+#[lazy_route]
+impl LazyRoute for Setup {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <SetupPage /> }.into_any()
+    }
+}
+
+struct AdminUsers;
+#[lazy_route]
+impl LazyRoute for AdminUsers {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminUsersPage /> }.into_any()
+    }
+}
+
+struct AdminTokens;
+#[lazy_route]
+impl LazyRoute for AdminTokens {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminTokensPage /> }.into_any()
+    }
+}
+
+struct AdminAudit;
+#[lazy_route]
+impl LazyRoute for AdminAudit {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminAuditPage /> }.into_any()
     }
 }
 
@@ -112,7 +259,10 @@ fn UserMenu() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     // Asked again on every navigation, so signing in or out shows at once.
     let me = Resource::new(move || location.pathname.get(), |_| whoami());
-    let logout = ServerAction::<Logout>::new();
+    // Signing out is a plain form post: the server function answers a form with a
+    // redirect to the sign-in page (a full load, which also drops the page's
+    // state), and the main bundle carries no client for it.
+    let logout_url = <Logout as leptos::server_fn::ServerFn>::PATH;
     view! {
         <div class="user-menu">
             <Transition fallback=|| ()>
@@ -121,9 +271,9 @@ fn UserMenu() -> impl IntoView {
                         Ok(Some(user)) => view! {
                             {(user.role == Role::Admin).then(|| view! { <A href="/admin/users" attr:class="admin-link">"Admin"</A> })}
                             <a href="/account" class="user-name" data-testid="signed-in-as">{user.username}</a>
-                            <ActionForm action=logout>
+                            <form method="post" action=logout_url>
                                 <button type="submit" class="button ghost small">"Sign out"</button>
-                            </ActionForm>
+                            </form>
                         }.into_any(),
                         _ => view! { <a href="/login" class="button ghost small">"Sign in"</a> }.into_any(),
                     }

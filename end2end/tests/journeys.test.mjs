@@ -224,24 +224,85 @@ test('houston deploy registers from a CI script and the page shows it', async ()
   await page.close();
 });
 
-test('the binary serves the site it carries, compressed and revalidated', async () => {
+test('the binary serves the site it carries: hashed names cached for good, compressed', async () => {
   // run.sh starts a copy of the binary in an empty folder with no site folder set.
+  const html = await (await fetch(`${BASE}/`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  const named = (pattern) => {
+    const m = html.match(pattern);
+    assert.ok(m, `the page names ${pattern}`);
+    return m[1];
+  };
+  const hashed = /^\/pkg\/houston\.[A-Za-z0-9_-]{22}\.(js|wasm|css)$/;
+  const wasm = named(/<link rel="preload" href="([^"]+\.wasm)"/);
+  const js = named(/<link rel="modulepreload" href="([^"]+\.js)"/);
+  const css = named(/<link rel="stylesheet" id="leptos" href="([^"]+\.css)"/);
+  for (const file of [wasm, js, css]) assert.match(file, hashed);
   for (const [encoding, expected] of [['br', 'br'], ['gzip', 'gzip'], ['identity', null]]) {
-    const res = await fetch(`${BASE}/pkg/houston.wasm`, { headers: { 'accept-encoding': encoding } });
+    const res = await fetch(`${BASE}${wasm}`, { headers: { 'accept-encoding': encoding } });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-encoding'), expected, `asked for ${encoding}`);
     assert.equal(res.headers.get('content-type'), 'application/wasm');
     assert.match(res.headers.get('vary') ?? '', /accept-encoding/i);
-    assert.equal(res.headers.get('cache-control'), 'no-cache');
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable');
     const etag = res.headers.get('etag');
     assert.ok(etag, 'an ETag to revalidate with');
     await res.arrayBuffer();
-    const again = await fetch(`${BASE}/pkg/houston.wasm`, { headers: { 'accept-encoding': encoding, 'if-none-match': etag } });
+    const again = await fetch(`${BASE}${wasm}`, { headers: { 'accept-encoding': encoding, 'if-none-match': etag } });
     assert.equal(again.status, 304, 'an unchanged file is not sent again');
   }
-  const css = await fetch(`${BASE}/pkg/houston.css`);
-  assert.equal(css.status, 200);
-  assert.match(css.headers.get('content-type'), /text\/css/);
+  const style = await fetch(`${BASE}${css}`);
+  assert.equal(style.status, 200);
+  assert.match(style.headers.get('content-type'), /text\/css/);
+  // A file without a hash in its name is revalidated on each load instead.
+  const icon = await fetch(`${BASE}/favicon.svg`);
+  assert.equal(icon.status, 200);
+  assert.equal(icon.headers.get('cache-control'), 'no-cache');
+  assert.equal((await fetch(`${BASE}/pkg/houston.wasm`)).status, 404, 'only the hashed name is served');
+});
+
+// The wasm a page downloads, in bytes as sent (gzip: Chromium asks plain http for gzip).
+async function wasmDownloaded(url, act) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const responses = [];
+  page.on('response', (r) => { if (r.url().endsWith('.wasm')) responses.push(r); });
+  await page.goto(url);
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 20000 });
+  if (act) await act(page);
+  let bytes = 0;
+  const files = [];
+  for (const r of responses) {
+    bytes += (await r.request().sizes()).responseBodySize;
+    files.push(new URL(r.url()).pathname);
+  }
+  return { page, errors, bytes, files };
+}
+
+test('mission control downloads only the main wasm; other pages fetch their chunk when visited', async () => {
+  const board = await wasmDownloaded(`${BASE}/`);
+  assert.deepEqual(board.errors, []);
+  assert.equal(board.files.length, 1, `mission control loads one wasm file: ${board.files}`);
+  assert.ok(board.bytes <= 300 * 1024, `mission control downloads ${board.bytes} B of wasm; the budget is 300 KiB`);
+
+  // A client-side navigation to a lazy page fetches its chunk, and the page works.
+  const chunks = [];
+  board.page.on('response', (r) => { if (r.url().endsWith('.wasm')) chunks.push(new URL(r.url()).pathname); });
+  await board.page.getByRole('link', { name: 'History' }).click();
+  await board.page.getByTestId('filters').waitFor();
+  assert.ok(chunks.length >= 1, 'the history page fetched its chunk of wasm');
+  await board.page.goBack();
+  await board.page.getByTestId('board').waitFor();
+  assert.deepEqual(board.errors, []);
+  await board.page.close();
+
+  // Opening a lazy page directly (a hard load) hydrates it too.
+  for (const url of ['/deploys', '/admin/users', '/account']) {
+    const direct = await wasmDownloaded(`${BASE}${url}`);
+    assert.deepEqual(direct.errors, [], `${url} hydrates without errors`);
+    assert.ok(direct.files.length >= 2, `${url} loads its chunk: ${direct.files}`);
+    await direct.page.close();
+  }
 });
 
 test('pages read well on a phone', async () => {

@@ -55,6 +55,12 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: config::Config) -> Self {
+        if config.site_root.is_none()
+            && let Some(site) = site::built_site()
+        {
+            // Pages name the carried site's hashed files.
+            app::use_built_site(site);
+        }
         let leptos_options = LeptosOptions::builder()
             .output_name(std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "houston".into()))
             .site_root(
@@ -178,8 +184,30 @@ async fn static_file_or_page(
     {
         return file;
     }
-    let on_disk = leptos_axum::file_and_error_handler::<AppState, _>(app::shell);
+    let on_disk = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        page_context(&state),
+        app::shell,
+    );
     on_disk(request.uri().clone(), state, request).await
+}
+
+/// What every page render finds in its context — the store and the settings the
+/// server functions read — whether a route or the not-found fallback renders it.
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
+    let store = state.store.clone();
+    let (sessions, policy, setup) = (state.sessions, state.policy, state.setup.clone());
+    let security = state.security.clone();
+    let password_slots = state.password_slots.clone();
+    let second_factor = state.second_factor.clone();
+    move || {
+        provide_context(store.clone());
+        provide_context(sessions);
+        provide_context(policy);
+        provide_context(setup.clone());
+        provide_context(security.clone());
+        provide_context(password_slots.clone());
+        provide_context(second_factor.clone());
+    }
 }
 
 /// The whole application: API, health endpoints, pages, server functions and
@@ -191,30 +219,14 @@ pub fn router(state: AppState) -> Router {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
         std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| generate_route_list(app::App)).clone();
-    let store = state.store.clone();
     let options = state.leptos_options.clone();
-    let (sessions, policy, setup) = (state.sessions, state.policy, state.setup.clone());
-    let security = state.security.clone();
-    let password_slots = state.password_slots.clone();
-    let second_factor = state.second_factor.clone();
     let app = Router::new()
         .nest("/api/v1", http::api_router(&state))
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || {
-                provide_context(store.clone());
-                provide_context(sessions);
-                provide_context(policy);
-                provide_context(setup.clone());
-                provide_context(security.clone());
-                provide_context(password_slots.clone());
-                provide_context(second_factor.clone());
-            },
-            move || app::shell(options.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, page_context(&state), move || {
+            app::shell(options.clone())
+        })
         .fallback(static_file_or_page);
     // Outermost last: cross-site check, then who is calling, then the sign-in rule.
     let app = app

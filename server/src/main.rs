@@ -287,10 +287,10 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
         Some(root) => {
             tracing::info!(root = %root.display(), "serving the site from disk (HOUSTON_SITE_ROOT)")
         }
-        None if houston::site::is_embedded() => {}
+        None if houston::site::built_site().is_some() => {}
         None => tracing::error!(
             "this binary carries no site (wasm, CSS): pages will be unstyled and inert. Build with \
-             `cargo leptos build --release --precompress`, or set HOUSTON_SITE_ROOT to a built site folder"
+             scripts/build.sh, or set HOUSTON_SITE_ROOT to a built site folder"
         ),
     }
     if config.is_https() && config.trusted_proxies.is_empty() {

@@ -1,28 +1,77 @@
 //! The built site (wasm, JS, CSS, public files), carried inside the release
 //! binary: `houston` copied anywhere serves complete, hydrating pages. The release
-//! build (`cargo leptos build --release --precompress`) finishes the site before it
-//! compiles the server, with brotli and gzip copies of every file beside it, and
-//! all of them are embedded here.
+//! build (`scripts/build.sh`) finishes the site before it compiles the server: the
+//! wasm split into a main bundle and chunks for lazy pages, the files under `pkg/`
+//! renamed with a hash of their content, brotli and gzip copies of every file beside
+//! it. `build.rs` copies it to `$OUT_DIR/site` with gzip copies at the best level;
+//! all of that is embedded here.
+//!
+//! A file whose name carries its hash never changes: it is served with a year's
+//! `Cache-Control: immutable`. Other files (public assets) get `no-cache` with a
+//! strong `ETag`: a browser keeps its copy and revalidates it (304) on each load.
 //!
 //! A site folder on disk (`HOUSTON_SITE_ROOT`, or `LEPTOS_SITE_ROOT` under
 //! `cargo leptos watch`) overrides the embedded one, for development.
-//!
-//! File names carry no content hash, so answers are `Cache-Control: no-cache` with
-//! a strong `ETag`: a browser keeps its copy and revalidates it (304) on each load.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(rust_embed::Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/../target/site/"]
+#[folder = "$OUT_DIR/site/"]
 #[allow_missing = true]
 struct Site;
 
-/// Whether this binary carries the site's wasm (a release build made with
-/// `--precompress` does; plain `cargo build` does not).
-pub fn is_embedded() -> bool {
-    Site::get("pkg/houston.wasm").is_some()
+/// The embedded site's main files (`None` when this binary carries no site: a
+/// release build made with `scripts/build.sh` does; plain `cargo build` does not).
+pub fn built_site() -> Option<app::BuiltSite> {
+    let names: Vec<String> = Site::iter()
+        .filter_map(|name| name.strip_prefix("pkg/").map(str::to_owned))
+        .filter(|name| !name.ends_with(".br") && !name.ends_with(".gz"))
+        .collect();
+    // `houston.js` or, hashed, `houston.<hash>.js`; the same for the others.
+    let find = |stem: &str, extension: &str| {
+        names
+            .iter()
+            .find(|name| {
+                name.strip_prefix(stem)
+                    .and_then(|rest| rest.strip_suffix(extension))
+                    .is_some_and(|middle| middle == "." || hash_between_dots(middle))
+            })
+            .cloned()
+    };
+    Some(app::BuiltSite {
+        pkg: "/pkg".to_owned(),
+        js: find("houston", "js")?,
+        wasm: find("houston", "wasm")?,
+        css: find("houston", "css")?,
+    })
+}
+
+/// Whether `middle` is `.<hash>.`, a content hash as cargo-leptos writes them: 22
+/// characters of URL-safe base64 (an MD5).
+fn hash_between_dots(middle: &str) -> bool {
+    middle
+        .strip_prefix('.')
+        .and_then(|m| m.strip_suffix('.'))
+        .is_some_and(|hash| {
+            // cargo-leptos' placeholder before hashing is 22 underscores.
+            hash.len() == 22
+                && hash.bytes().any(|b| b.is_ascii_alphanumeric())
+                && hash
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// Whether the file `name` (a path in the site) carries its content's hash:
+/// `<stem>.<hash>.<extension>`.
+fn is_hashed(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    match (file.find('.'), file.rfind('.')) {
+        (Some(first), Some(last)) if first > 0 => hash_between_dots(&file[first..=last]),
+        _ => false,
+    }
 }
 
 /// The encodings of `headers`' `Accept-Encoding` that Houston has copies in, best
@@ -102,7 +151,14 @@ pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Respons
         h.insert(header::ETAG, v);
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if is_hashed(name) {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }),
+    );
     Some(response)
 }
 
@@ -117,6 +173,24 @@ mod tests {
             HeaderValue::from_str(accept).expect("value"),
         );
         h
+    }
+
+    #[test]
+    fn only_names_with_a_content_hash_count_as_hashed() {
+        assert!(is_hashed("pkg/houston.6sWHJ0tXq2KwHhQ-Nc_3rA.wasm"));
+        assert!(is_hashed("pkg/__wasm_split.6sWHJ0tXq2KwHhQ-Nc_3rA.js"));
+        assert!(!is_hashed("pkg/houston.wasm"));
+        assert!(!is_hashed("favicon.svg"));
+        assert!(!is_hashed("pkg/houston.short.js"));
+        assert!(
+            !is_hashed("pkg/6sWHJ0tXq2KwHhQ-Nc_3rA.js"),
+            "a bare hash is a name"
+        );
+        assert!(!is_hashed("pkg/houston.6sWHJ0tXq2KwHhQ+Nc/3rA.js"));
+        assert!(
+            !is_hashed("pkg/__wasm_split.______________________.js"),
+            "cargo-leptos' name before hashing"
+        );
     }
 
     #[test]

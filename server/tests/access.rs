@@ -483,6 +483,18 @@ async fn pages_send_strangers_to_sign_in_unless_anonymous_reading_is_on() {
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("Mission control"));
+    // A path no route takes renders the not-found page in the same context as every
+    // page (the store, the session): the signed-in person's menu, not an error.
+    let missing = closed
+        .send(request(
+            "GET",
+            "/no-such-page",
+            Payload::None,
+            Some(&cookie),
+        ))
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.text.contains("signed-in-as"), "{}", missing.text);
 
     let open = harness(
         support::sqlite().await,

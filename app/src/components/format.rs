@@ -1,6 +1,6 @@
 //! How times, durations and versions are written on the pages.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use leptos::prelude::*;
 
 /// "just now", "5 min ago", "3 h ago", "12 d ago"; relative to the server's clock
@@ -16,9 +16,17 @@ pub fn relative_time(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// "2026-11-21 14:05 UTC".
+/// "2026-11-21 14:05 UTC". Written out by hand: chrono's `format` parses its pattern
+/// at run time and brings that parser into the browser's wasm.
 pub fn absolute_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 /// "45 s", "3 min 20 s", "2 h 5 min".
@@ -72,6 +80,20 @@ pub fn safe_link(url: &str) -> Option<String> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn absolute_time_pads_every_field() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 3, 7, 4, 5, 59)
+            .single()
+            .expect("valid");
+        assert_eq!(absolute_time(t), "2026-03-07 04:05 UTC");
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 21, 14, 30, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(absolute_time(t), "2026-11-21 14:30 UTC");
+    }
 
     #[test]
     fn relative_time_edges() {
