@@ -6,8 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each part says how long the one before it took, so a run's wall time splits by part.
+started=$SECONDS
+last=""
+step() {
+  [ -n "$last" ] && printf '=== %s: %d s\n' "$last" "$((SECONDS - started))"
+  last=$*
+  started=$SECONDS
+  printf '\n=== %s\n' "$*"
+}
 
+step "tools (scripts/bootstrap.sh)"
 eval "$(scripts/bootstrap.sh)"
 
 # CI builds once: incremental caches would only take disk.
@@ -38,4 +47,5 @@ scripts/schemathesis.sh
 step "browser journeys (headless Chromium)"
 end2end/run.sh
 
+step "done"
 printf '\nAll parts of the suite passed.\n'

@@ -160,98 +160,37 @@ pub fn App() -> impl IntoView {
     }
 }
 
-// The pages loaded on demand. Each `view` becomes a split point of the wasm (Leptos'
-// `lazy_route` with cargo-leptos `--split`): the page and everything only it uses
-// (its server functions' client side included) leave the main bundle. Written out one
-// by one: the macro names each split after its type.
+/// The pages loaded on demand: for each, a route type whose `view` is a split point
+/// of the wasm (Leptos' `lazy_route` with cargo-leptos `--split`), so the page and
+/// everything only it uses (its server functions' client side included) leave the
+/// main bundle. Each split is named after its route type.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
 
-struct History;
-#[lazy_route]
-impl LazyRoute for History {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <HistoryPage /> }.into_any()
-    }
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
 }
 
-struct DeployDetail;
-#[lazy_route]
-impl LazyRoute for DeployDetail {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <DeployDetailPage /> }.into_any()
-    }
-}
-
-struct Login;
-#[lazy_route]
-impl LazyRoute for Login {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <LoginPage /> }.into_any()
-    }
-}
-
-struct Account;
-#[lazy_route]
-impl LazyRoute for Account {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <AccountPage /> }.into_any()
-    }
-}
-
-struct Setup;
-#[lazy_route]
-impl LazyRoute for Setup {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <SetupPage /> }.into_any()
-    }
-}
-
-struct AdminUsers;
-#[lazy_route]
-impl LazyRoute for AdminUsers {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminUsersPage /> }.into_any()
-    }
-}
-
-struct AdminTokens;
-#[lazy_route]
-impl LazyRoute for AdminTokens {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminTokensPage /> }.into_any()
-    }
-}
-
-struct AdminAudit;
-#[lazy_route]
-impl LazyRoute for AdminAudit {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <AdminAuditPage /> }.into_any()
-    }
-}
+lazy_pages!(
+    History => HistoryPage,
+    DeployDetail => DeployDetailPage,
+    Login => LoginPage,
+    Account => AccountPage,
+    Setup => SetupPage,
+    AdminUsers => AdminUsersPage,
+    AdminTokens => AdminTokensPage,
+    AdminAudit => AdminAuditPage,
+);
 
 /// Who is signed in, with a way out; or a way in.
 #[component]

@@ -31,9 +31,13 @@ impl PgStore {
         // JIT compilation pays off for long analytic queries; Houston's are short,
         // and JIT added ~10 ms to each board read when the planner overestimated it.
         let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+        // No ping before each use of a pooled connection (sqlx's default): it doubled
+        // the round trips of every query. A connection that died since its last use
+        // fails that one query, and the pool drops it.
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
             .connect_with(options.options([("jit", "off")]))
             .await?;
         // Replicas starting together take turns: sqlx holds an advisory lock while migrating.
