@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod live;
 pub mod names;
 pub mod page;
+pub mod signals;
 
 pub use access::*;
 pub use accounts::*;
@@ -15,6 +16,7 @@ pub use deploy::*;
 pub use live::*;
 pub use names::*;
 pub use page::*;
+pub use signals::*;
 
 /// The domain stays pure: no IO, no clock, no randomness, no runtime, and nothing
 /// from the layers above it. Checked on the source itself, so a new file or a new

@@ -81,6 +81,10 @@ slug_type!(
     /// An environment name such as `staging` or `production`.
     EnvironmentName
 );
+slug_type!(
+    /// A group within a metric's series, such as `canary` or `baseline`.
+    GroupName
+);
 
 /// The stage order an environment gets when Houston first sees it: the usual
 /// pipeline names in pipeline order, anything else between gamma and one-box so
