@@ -292,11 +292,44 @@ pub struct CommitRequest {
 
 /// Collects field errors while parsing a request.
 #[derive(Default)]
-struct Problems(Vec<FieldError>);
+pub(super) struct Problems {
+    listed: Vec<FieldError>,
+    /// How many are listed at most (all by default), and under which field the
+    /// rest are counted.
+    cap: Option<(usize, &'static str)>,
+    more: usize,
+}
 
 impl Problems {
-    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
+    /// Lists the first `max` problems and counts the rest under `field`.
+    pub(super) fn capped(max: usize, field: &'static str) -> Self {
+        Self {
+            cap: Some((max, field)),
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        match self.cap {
+            Some((max, _)) if self.listed.len() >= max => self.more += 1,
+            _ => self.listed.push(FieldError::new(field, message)),
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// Every problem listed, and a last line counting those left out.
+    pub(super) fn into_errors(self) -> ValidationErrors {
+        let mut listed = self.listed;
+        if let (Some((_, field)), more @ 1..) = (self.cap, self.more) {
+            listed.push(FieldError::new(
+                field,
+                format!("and {more} more problems like these"),
+            ));
+        }
+        ValidationErrors(listed)
     }
 
     fn name<T>(
@@ -487,7 +520,7 @@ impl DeployRequest {
             .collect();
 
         match (service, environment, version, status) {
-            (Some(service), Some(environment), Some(version), Some(status)) if p.0.is_empty() => {
+            (Some(service), Some(environment), Some(version), Some(status)) if p.is_empty() => {
                 Ok(NewDeploy {
                     service,
                     environment,
@@ -505,7 +538,7 @@ impl DeployRequest {
                     commits,
                 })
             }
-            _ => Err(ValidationErrors(p.0)),
+            _ => Err(p.into_errors()),
         }
     }
 }
@@ -637,11 +670,11 @@ impl StatusRequest {
         };
         let finished_at = p.time("finished_at", self.finished_at.as_deref());
         match status {
-            Some(status) if p.0.is_empty() => Ok(StatusChange {
+            Some(status) if p.is_empty() => Ok(StatusChange {
                 status,
                 finished_at: finished_at.unwrap_or_else(|| to_stored_precision(now)),
             }),
-            _ => Err(ValidationErrors(p.0)),
+            _ => Err(p.into_errors()),
         }
     }
 }

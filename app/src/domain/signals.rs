@@ -2,7 +2,7 @@
 //! rules every point passes, and the batch that is stored. The caller passes `now`
 //! and the oldest time retention keeps.
 
-use super::deploy::{FieldError, ValidationErrors, to_stored_precision};
+use super::deploy::{Problems, ValidationErrors, to_stored_precision};
 use super::names::{EnvironmentName, GroupName, ServiceName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -132,37 +132,6 @@ impl MetricBatch {
     }
 }
 
-/// Problems found in a request, the first [`MAX_REPORTED_PROBLEMS`] named.
-#[derive(Default)]
-struct Problems {
-    listed: Vec<FieldError>,
-    more: usize,
-}
-
-impl Problems {
-    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        if self.listed.len() < MAX_REPORTED_PROBLEMS {
-            self.listed.push(FieldError::new(field, message));
-        } else {
-            self.more += 1;
-        }
-    }
-
-    fn into_result<T>(self, value: T) -> Result<T, ValidationErrors> {
-        if self.listed.is_empty() {
-            return Ok(value);
-        }
-        let mut listed = self.listed;
-        if self.more > 0 {
-            listed.push(FieldError::new(
-                "series",
-                format!("and {} more problems like these", self.more),
-            ));
-        }
-        Err(ValidationErrors(listed))
-    }
-}
-
 impl MetricsRequest {
     /// The batch to store, or every problem (up to a hundred, each naming its
     /// item): names that are missing or malformed, points that are not `[time,
@@ -174,14 +143,14 @@ impl MetricsRequest {
         now: DateTime<Utc>,
         oldest: DateTime<Utc>,
     ) -> Result<MetricBatch, ValidationErrors> {
-        let mut p = Problems::default();
+        let mut p = Problems::capped(MAX_REPORTED_PROBLEMS, "series");
         let total: usize = self.series.iter().map(|s| s.points.len()).sum();
         if total > MAX_POINTS_PER_REQUEST {
             p.add(
                 "series",
                 format!("at most {MAX_POINTS_PER_REQUEST} points per request, got {total}: send them in several requests"),
             );
-            return p.into_result(MetricBatch::default());
+            return Err(p.into_errors());
         }
         let latest = now + chrono::Duration::minutes(MAX_SIGNAL_SKEW_MINUTES);
         let mut merged: BTreeMap<SeriesKey, BTreeMap<DateTime<Utc>, f64>> = BTreeMap::new();
@@ -247,7 +216,11 @@ impl MetricsRequest {
                 })
                 .collect(),
         };
-        p.into_result(batch)
+        if p.is_empty() {
+            Ok(batch)
+        } else {
+            Err(p.into_errors())
+        }
     }
 }
 
