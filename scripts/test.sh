@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite: formatting, clippy (server and wasm32 hydrate builds), unit tests,
 # the storage contract suite on SQLite and PostgreSQL, HTTP tests, then against a
-# release build Schemathesis on the API document and the browser journeys.
+# release build Schemathesis on the API document, real Prometheus and Alertmanager
+# processes, and the browser journeys.
 # Installs what is missing first. Fails on the first failing part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,9 @@ scripts/build.sh
 
 step "Schemathesis against the OpenAPI document"
 scripts/schemathesis.sh
+
+step "Prometheus and Alertmanager (real processes on loopback)"
+scripts/signals-integration.py
 
 step "browser journeys (headless Chromium)"
 end2end/run.sh

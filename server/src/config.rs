@@ -80,6 +80,20 @@ pub struct Config {
     pub stream_recheck: std::time::Duration,
     /// Largest request body the API accepts.
     pub max_body_bytes: usize,
+    /// Largest body of a batch of metrics or errors (`HOUSTON_MAX_INGEST_BODY_BYTES`,
+    /// 32 MiB: 100,000 points with long names fit).
+    pub max_ingest_body_bytes: usize,
+    /// How long raw samples, error events and resolved alerts are kept
+    /// (`HOUSTON_SIGNAL_RETENTION_DAYS`, 8: a same-time-last-week baseline stays possible).
+    pub signal_retention: chrono::Duration,
+    /// Which alert labels name its service and environment
+    /// (`HOUSTON_ALERT_SERVICE_LABEL`, `HOUSTON_ALERT_ENVIRONMENT_LABEL`).
+    pub alert_labels: app::domain::AlertLabels,
+    /// Where metrics defined with a PromQL template are fetched
+    /// (`HOUSTON_PROMETHEUS_URL`, with `HOUSTON_PROMETHEUS_BEARER_TOKEN` or
+    /// `HOUSTON_PROMETHEUS_USER` + `HOUSTON_PROMETHEUS_PASSWORD`,
+    /// `HOUSTON_PROMETHEUS_TIMEOUT_SECS`).
+    pub prometheus: Option<crate::prometheus::PrometheusConfig>,
     /// A site folder on disk (wasm, JS, CSS, public files) that overrides the one
     /// the release binary carries; for development (`cargo leptos watch`).
     pub site_root: Option<PathBuf>,
@@ -234,6 +248,23 @@ impl Config {
             },
             None => 1024 * 1024,
         };
+        let max_ingest_body_bytes = match get("HOUSTON_MAX_INGEST_BODY_BYTES") {
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if n >= 1024 => n,
+                _ => {
+                    return Err(ConfigError {
+                        var: "HOUSTON_MAX_INGEST_BODY_BYTES",
+                        message: format!("{raw:?} is not a byte count of at least 1024"),
+                    });
+                }
+            },
+            None => 32 * 1024 * 1024,
+        };
+        let alert_labels = app::domain::AlertLabels {
+            service: get("HOUSTON_ALERT_SERVICE_LABEL").unwrap_or_else(|| "service".into()),
+            environment: get("HOUSTON_ALERT_ENVIRONMENT_LABEL")
+                .unwrap_or_else(|| "environment".into()),
+        };
         let site_root = get("HOUSTON_SITE_ROOT")
             .or_else(|| get("LEPTOS_SITE_ROOT"))
             .filter(|root| !root.trim().is_empty())
@@ -267,6 +298,46 @@ impl Config {
             chrono::Duration::hours(count("HOUSTON_SESSION_LIFETIME_HOURS", 12, 1..=24 * 30)?);
         let session_idle =
             chrono::Duration::minutes(count("HOUSTON_SESSION_IDLE_MINUTES", 60, 5..=24 * 60 * 30)?);
+        let prometheus = match get("HOUSTON_PROMETHEUS_URL") {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError {
+                        var: "HOUSTON_PROMETHEUS_URL",
+                        message: format!("{url:?} is not an http:// or https:// URL"),
+                    });
+                }
+                let auth = match (
+                    get("HOUSTON_PROMETHEUS_BEARER_TOKEN"),
+                    get("HOUSTON_PROMETHEUS_USER"),
+                    get("HOUSTON_PROMETHEUS_PASSWORD"),
+                ) {
+                    (None, None, None) => None,
+                    (Some(token), None, None) => {
+                        Some(crate::prometheus::PrometheusAuth::Bearer(token))
+                    }
+                    (None, Some(user), Some(password)) => {
+                        Some(crate::prometheus::PrometheusAuth::Basic { user, password })
+                    }
+                    _ => {
+                        return Err(ConfigError {
+                            var: "HOUSTON_PROMETHEUS_BEARER_TOKEN",
+                            message: "set either a bearer token or HOUSTON_PROMETHEUS_USER and HOUSTON_PROMETHEUS_PASSWORD, not both".into(),
+                        });
+                    }
+                };
+                Some(crate::prometheus::PrometheusConfig {
+                    url,
+                    auth,
+                    timeout: std::time::Duration::from_secs(
+                        count("HOUSTON_PROMETHEUS_TIMEOUT_SECS", 10, 1..=120)?.unsigned_abs(),
+                    ),
+                    attempts: 3,
+                })
+            }
+        };
+        let signal_retention =
+            chrono::Duration::days(count("HOUSTON_SIGNAL_RETENTION_DAYS", 8, 1..=3650)?);
         let secs = |n: i64| std::time::Duration::from_secs(n.unsigned_abs());
         let header_timeout = secs(count("HOUSTON_HEADER_TIMEOUT_SECS", 10, 1..=300)?);
         let request_timeout = secs(count("HOUSTON_REQUEST_TIMEOUT_SECS", 30, 1..=3600)?);
@@ -331,6 +402,10 @@ impl Config {
             max_streams_per_caller,
             stream_recheck: crate::events::SESSION_RECHECK,
             max_body_bytes,
+            max_ingest_body_bytes,
+            signal_retention,
+            alert_labels,
+            prometheus,
             site_root,
             public_url,
             log_filter: get("HOUSTON_LOG").unwrap_or_else(|| "info".into()),

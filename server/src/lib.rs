@@ -2,11 +2,13 @@
 //! building blocks. `router(state)` is public so tests can drive it without a socket.
 
 pub mod config;
+pub mod config_file;
 pub mod demo;
 pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod listener;
+pub mod prometheus;
 pub mod site;
 pub mod storage;
 
@@ -45,6 +47,8 @@ pub struct AppState {
     pub password_slots: app::ssr::password::PasswordSlots,
     /// Which roles must use a second factor (an admin's setting, cached briefly).
     pub second_factor: Arc<app::ssr::access::SecondFactorSetting>,
+    /// Prometheus, when `HOUSTON_PROMETHEUS_URL` names one.
+    pub samples: Option<Arc<dyn app::ssr::sources::SampleSource>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -72,7 +76,17 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(config.bind)
             .build();
+        let samples = config.prometheus.clone().and_then(|prometheus| {
+            match prometheus::Prometheus::new(prometheus) {
+                Ok(source) => Some(Arc::new(source) as Arc<dyn app::ssr::sources::SampleSource>),
+                Err(e) => {
+                    tracing::error!(error = %e, "the Prometheus client could not be set up; Prometheus metrics read as unavailable");
+                    None
+                }
+            }
+        });
         Self {
+            samples,
             security: Arc::new(SecurityLog::new(store.clone())),
             password_slots: app::ssr::password::PasswordSlots::for_this_host(),
             second_factor: Arc::default(),
@@ -199,7 +213,9 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
     let security = state.security.clone();
     let password_slots = state.password_slots.clone();
     let second_factor = state.second_factor.clone();
+    let samples = state.samples.clone();
     move || {
+        provide_context(samples.clone());
         provide_context(store.clone());
         provide_context(sessions);
         provide_context(policy);

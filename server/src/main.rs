@@ -60,6 +60,28 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Metric definitions kept in a file (in git): `houston config apply FILE.toml`.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Make the stored metric definitions match FILE (TOML, `[[metric]]` tables):
+    /// definitions it lacks are deleted. Prints each change; audited.
+    Apply {
+        file: std::path::PathBuf,
+        /// Print the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Print the stored metric definitions.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -212,7 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => serve(store, config).await,
         Command::Worker => {
-            houston::jobs::standard(store, config.session_idle, Default::default())
+            houston::jobs::standard(store, &config, Default::default())
                 .run(shutdown_signal())
                 .await;
             Ok(())
@@ -248,6 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token { action } => token_command(store.as_ref(), action).await,
         Command::User { action } => user_command(store.as_ref(), action).await,
+        Command::Config { action } => config_command(store.as_ref(), action).await,
         Command::Deploy(_) | Command::DeployStatus(_) => Ok(()),
     }
 }
@@ -338,8 +361,7 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
         );
     }
     if state.config.run_jobs {
-        let runner =
-            houston::jobs::standard(store.clone(), state.sessions.idle, Default::default());
+        let runner = houston::jobs::standard(store.clone(), &state.config, Default::default());
         tokio::spawn(runner.run(std::future::pending()));
     } else {
         tracing::info!("HOUSTON_RUN_JOBS=false: background jobs run in `houston worker` processes");
@@ -385,6 +407,41 @@ async fn shutdown_signal() {
 }
 
 /// The audit log's name for whoever runs the command line on this machine.
+async fn config_command(store: &dyn app::ssr::Store, action: ConfigAction) -> anyhow::Result<()> {
+    match action {
+        ConfigAction::Apply {
+            file,
+            dry_run,
+            reason,
+        } => {
+            let changes =
+                houston::config_file::apply(store, &file, dry_run, &cli_actor(), reason.as_deref())
+                    .await?;
+            for change in &changes {
+                println!("{}", change.describe());
+            }
+            match (changes.len(), dry_run) {
+                (0, _) => println!(
+                    "nothing to change: the metric definitions match {}",
+                    file.display()
+                ),
+                (n, true) => println!("{n} changes planned (dry run: nothing changed)"),
+                (n, false) => println!("{n} changes applied"),
+            }
+        }
+        ConfigAction::Show => {
+            for d in store.list_metric_definitions().await? {
+                println!(
+                    "{}\t{}",
+                    d.name,
+                    serde_json::to_string(&d).unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn cli_actor() -> Actor {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))

@@ -167,6 +167,7 @@ fn matrix() -> Vec<Row> {
         row("POST", "/api/board", None, READ),
         row("POST", "/api/deploys", Form("query[limit]=5"), READ),
         row("POST", "/api/deploy", Form("id=1"), READ),
+        row("POST", "/api/deploy-signals", Form("id=1"), READ),
         row("POST", "/api/filter-options", None, READ),
         row("POST", "/api/whoami", None, EVERYONE),
         row("POST", "/api/setup-status", None, EVERYONE),
@@ -279,6 +280,46 @@ fn matrix() -> Vec<Row> {
         row("GET", "/api/v1/deploys", None, READ),
         row("GET", "/api/v1/deploys/1", None, READ),
         row("GET", "/api/v1/audit", None, ADMIN),
+        row(
+            "POST",
+            "/api/v1/metrics",
+            Json(
+                r#"{"series":[{"service":"checkout","environment":"production","metric":"m","points":[]}]}"#,
+            ),
+            [401, 403, 200, 200, 200],
+        ),
+        row(
+            "GET",
+            "/api/v1/metrics?service=checkout&environment=production&metric=m&from=0&to=60",
+            None,
+            READ,
+        ),
+        row(
+            "POST",
+            "/api/v1/errors",
+            Json(r#"{"events":[]}"#),
+            [401, 403, 200, 200, 200],
+        ),
+        row(
+            "GET",
+            "/api/v1/errors?service=checkout&environment=production&from=0&to=60",
+            None,
+            READ,
+        ),
+        row(
+            "POST",
+            "/api/v1/webhooks/alertmanager",
+            Json(r#"{"version":"4","alerts":[]}"#),
+            [401, 403, 200, 200, 200],
+        ),
+        row("GET", "/api/v1/alerts?state=firing", None, READ),
+        row("GET", "/api/v1/metric-definitions", None, READ),
+        row(
+            "PUT",
+            "/api/v1/metric-definitions/latency_p95",
+            Json(r#"{"unit":"ms","source":"push","services":["*"]}"#),
+            [401, 403, 403, 200, 200],
+        ),
         // GitHub signs its deliveries; without a configured secret the route is
         // closed to everyone, whoever they are.
         row(

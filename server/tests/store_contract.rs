@@ -1,6 +1,7 @@
 //! The storage contract: every case runs on SQLite and on PostgreSQL, and both
 //! backends must give the same answers.
 
+#[macro_use]
 mod support;
 
 use app::domain::{
@@ -1823,29 +1824,6 @@ async fn racing_first_reports_about_one_deploy_both_count(store: Arc<dyn Store>)
 
 async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.expect("ping");
-}
-
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let db = crate::support::sqlite().await;
-                    super::$case(db.store.clone()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let db = crate::support::postgres().await;
-                    super::$case(db.store.clone()).await;
-                }
-            )*
-        }
-    };
 }
 
 macro_rules! contract_with_url {

@@ -34,7 +34,19 @@ pub struct FilterOptions {
 pub async fn get_board() -> Result<AsOf<Board>, AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::Read, move |call| async move {
-        Ok(AsOf::now(call.store.board().await?))
+        let mut board = call.store.board().await?;
+        let firing = crate::domain::AlertFilter {
+            state: Some(crate::domain::AlertState::Firing),
+            ..Default::default()
+        };
+        board.firing = call
+            .store
+            .list_alerts(&firing, crate::domain::MAX_ALERTS_LISTED)
+            .await?
+            .into_iter()
+            .map(crate::domain::FiringAlert::from)
+            .collect();
+        Ok(AsOf::now(board))
     })
     .await
 }

@@ -4,8 +4,10 @@ mod account;
 mod admin;
 mod deploys;
 mod session;
+mod signals;
 
 pub use account::*;
 pub use admin::*;
 pub use deploys::*;
 pub use session::*;
+pub use signals::*;

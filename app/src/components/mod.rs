@@ -1,9 +1,11 @@
 //! Small pieces the pages share: status badges, versions, times, live updates.
 
+mod chart;
 mod format;
 mod live;
 mod status;
 
+pub use chart::*;
 pub use format::*;
 pub use live::*;
 pub use status::*;

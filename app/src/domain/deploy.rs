@@ -332,7 +332,7 @@ impl Problems {
         ValidationErrors(listed)
     }
 
-    fn name<T>(
+    pub(super) fn name<T>(
         &mut self,
         field: &str,
         raw: Option<&str>,
@@ -349,7 +349,7 @@ impl Problems {
 
     /// Free text of at most `max` characters as sent; surrounding spaces are
     /// dropped and blank means absent.
-    fn text(&mut self, field: &str, raw: Option<&str>, max: usize) -> Option<String> {
+    pub(super) fn text(&mut self, field: &str, raw: Option<&str>, max: usize) -> Option<String> {
         let raw = raw?;
         if raw.chars().count() > max {
             self.add(field, format!("must be at most {max} characters"));

@@ -2,18 +2,24 @@
 
 pub mod access;
 pub mod accounts;
+pub mod alerts;
 pub mod delivery;
 pub mod deploy;
+pub mod error_events;
 pub mod live;
+pub mod metric_config;
 pub mod names;
 pub mod page;
 pub mod signals;
 
 pub use access::*;
 pub use accounts::*;
+pub use alerts::*;
 pub use delivery::*;
 pub use deploy::*;
+pub use error_events::*;
 pub use live::*;
+pub use metric_config::*;
 pub use names::*;
 pub use page::*;
 pub use signals::*;

@@ -307,6 +307,9 @@ pub struct Board {
     pub services: Vec<Service>,
     /// The latest deploy of each service in each environment where there is one.
     pub latest: Vec<Deploy>,
+    /// Alerts firing now (from Alertmanager), newest first.
+    #[serde(default)]
+    pub firing: Vec<super::alerts::FiringAlert>,
 }
 
 impl Board {
@@ -315,6 +318,17 @@ impl Board {
         self.latest
             .iter()
             .find(|d| &d.service == service && &d.environment == environment)
+    }
+
+    /// The alerts firing for `service` in `environment`.
+    pub fn firing_at<'a>(
+        &'a self,
+        service: &'a ServiceName,
+        environment: &'a EnvironmentName,
+    ) -> impl Iterator<Item = &'a super::alerts::FiringAlert> {
+        self.firing.iter().filter(move |a| {
+            a.service.as_ref() == Some(service) && a.environment.as_ref() == Some(environment)
+        })
     }
 }
 

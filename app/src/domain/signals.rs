@@ -76,8 +76,10 @@ impl fmt::Display for MetricName {
 
 /// The JSON body of `POST /api/v1/metrics`, as the caller sends it.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MetricsRequest {
+    /// At most 100,000 points in all.
     pub series: Vec<SeriesRequest>,
 }
 
@@ -85,14 +87,52 @@ pub struct MetricsRequest {
 /// point is `[time, value]`, the time RFC 3339 or Unix seconds (fractions allowed).
 /// Points are kept raw until parsed one by one, so a bad one is named.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SeriesRequest {
+    /// Created on first sight, as deploys do.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "checkout", pattern = "^[ \\t\\n\\f\\r]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[ \\t\\n\\f\\r]*$"))]
     pub service: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "production", pattern = "^[ \\t\\n\\f\\r]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[ \\t\\n\\f\\r]*$"))]
     pub environment: Option<String>,
+    /// Prometheus' alphabet: letters, digits, `_` and `:`, not starting with a digit.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "http_5xx_ratio", pattern = "^[ \\t\\n\\f\\r]*[A-Za-z_:][A-Za-z0-9_:]{0,199}[ \\t\\n\\f\\r]*$"))]
     pub metric: Option<String>,
+    /// `canary`, `baseline`, …; named like services.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, nullable = false, example = "canary", pattern = "^[ \\t\\n\\f\\r]*([A-Za-z0-9][A-Za-z0-9._-]{0,63})?[ \\t\\n\\f\\r]*$"))]
     pub group: Option<String>,
+    /// `[time, value]` pairs: the time RFC 3339 or Unix seconds (fractions
+    /// allowed), the value a finite number.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = point_list_schema))]
     pub points: Vec<Box<RawValue>>,
+}
+
+/// `[[time, value], …]` in the API document.
+#[cfg(feature = "ssr")]
+fn point_list_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{
+        Array, ArrayItems, KnownFormat, Object, OneOf, Schema, SchemaFormat, Type,
+    };
+    let time = OneOf::builder()
+        .item(
+            Object::builder()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(Object::builder().schema_type(Type::Number))
+        .build();
+    let value = Object::builder().schema_type(Type::Number).build();
+    let point = Array::builder()
+        .prefix_items([Schema::OneOf(time), Schema::Object(value)])
+        .items(ArrayItems::False)
+        .min_items(Some(2))
+        .max_items(Some(2))
+        .build();
+    Array::builder()
+        .items(utoipa::openapi::RefOr::T(Schema::Array(point)))
+        .max_items(Some(MAX_POINTS_PER_REQUEST))
+        .build()
 }
 
 /// Which series a sample belongs to.
@@ -256,18 +296,7 @@ fn point(
             return None;
         }
     };
-    let at = match &time {
-        Value::String(text) => match DateTime::parse_from_rfc3339(text.trim_ascii()) {
-            Ok(t) => Some(to_stored_precision(t.with_timezone(&Utc))),
-            Err(_) => None,
-        },
-        Value::Number(seconds) => seconds
-            .as_f64()
-            .filter(|s| s.is_finite())
-            .and_then(|s| DateTime::from_timestamp_micros((s * 1e6).round() as i64)),
-        _ => None,
-    };
-    let Some(at) = at else {
+    let Some(at) = signal_time(&time) else {
         p.add(
             field,
             format!(
@@ -277,17 +306,7 @@ fn point(
         );
         return None;
     };
-    if at > latest {
-        p.add(
-            field,
-            "time lies in the future; check the clock and time zone of the sender",
-        );
-        return None;
-    }
-    if at < oldest {
-        p.add(field, "time is older than Houston keeps samples for");
-        return None;
-    }
+    let at = within(p, field, at, latest, oldest)?;
     match value {
         Value::Number(n) => match n.as_f64().filter(|v| v.is_finite()) {
             Some(value) => Some(Sample { at, value }),
@@ -309,12 +328,282 @@ fn point(
     }
 }
 
+/// A time as signals send it: an RFC 3339 string or Unix seconds (a JSON number,
+/// fractions allowed), kept to the microsecond.
+pub(super) fn signal_time(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::String(text) => DateTime::parse_from_rfc3339(text.trim_ascii())
+            .ok()
+            .map(|t| to_stored_precision(t.with_timezone(&Utc))),
+        Value::Number(seconds) => seconds
+            .as_f64()
+            .filter(|s| s.is_finite() && s.abs() < 1e12)
+            .and_then(|s| DateTime::from_timestamp_micros((s * 1e6).round() as i64)),
+        _ => None,
+    }
+}
+
+/// `at` when it lies between `oldest` and `latest`, or a problem saying which way
+/// it is off.
+pub(super) fn within(
+    p: &mut Problems,
+    field: &str,
+    at: DateTime<Utc>,
+    latest: DateTime<Utc>,
+    oldest: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if at > latest {
+        p.add(
+            field,
+            "time lies in the future; check the clock and time zone of the sender",
+        );
+        return None;
+    }
+    if at < oldest {
+        p.add(field, "time is older than Houston keeps signals for");
+        return None;
+    }
+    Some(at)
+}
+
 /// At most 40 characters of what was sent, for a message.
-fn clip(text: &str) -> String {
+pub(super) fn clip(text: &str) -> String {
     match text.char_indices().nth(40) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }
+}
+
+/// The most points one read answers; a wider window is refused with a hint.
+pub const MAX_POINTS_PER_READ: usize = 100_000;
+/// The longest window one read may ask for.
+pub const MAX_READ_WINDOW_DAYS: i64 = 31;
+
+/// A span of time, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl TimeWindow {
+    /// `from` and `to` as a query string sends them (RFC 3339 or Unix seconds):
+    /// both required, `from` not after `to`, at most [`MAX_READ_WINDOW_DAYS`] apart.
+    pub(super) fn parse(p: &mut Problems, from: Option<&str>, to: Option<&str>) -> Option<Self> {
+        let mut end = |field: &str, raw: Option<&str>| {
+            let raw = raw.map(str::trim_ascii).filter(|r| !r.is_empty());
+            let Some(raw) = raw else {
+                p.add(field, "is required");
+                return None;
+            };
+            let value = match raw.parse::<f64>() {
+                Ok(seconds) => Value::from(seconds),
+                Err(_) => Value::from(raw),
+            };
+            let at = signal_time(&value);
+            if at.is_none() {
+                p.add(
+                    field,
+                    format!(
+                        "must be RFC 3339 (2026-11-22T10:00:00Z) or Unix seconds, got {}",
+                        clip(raw)
+                    ),
+                );
+            }
+            at
+        };
+        let (from, to) = (end("from", from), end("to", to));
+        let (from, to) = (from?, to?);
+        if from > to {
+            p.add("to", "must not be before from");
+            return None;
+        }
+        if to - from > chrono::Duration::days(MAX_READ_WINDOW_DAYS) {
+            p.add(
+                "to",
+                format!("a window spans at most {MAX_READ_WINDOW_DAYS} days"),
+            );
+            return None;
+        }
+        Some(Self { from, to })
+    }
+}
+
+/// The query string of `GET /api/v1/metrics`: one series, one window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct SeriesQuery {
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = true,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[ \\t\\n\\f\\r]*$"
+        )
+    )]
+    pub service: Option<String>,
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = true,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[ \\t\\n\\f\\r]*$"
+        )
+    )]
+    pub environment: Option<String>,
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = true,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*[A-Za-z_:][A-Za-z0-9_:]{0,199}[ \\t\\n\\f\\r]*$"
+        )
+    )]
+    pub metric: Option<String>,
+    /// The group (`canary`, `baseline`); the series without a group when absent.
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*([A-Za-z0-9][A-Za-z0-9._-]{0,63})?[ \\t\\n\\f\\r]*$"
+        )
+    )]
+    pub group: Option<String>,
+    /// RFC 3339 or Unix seconds.
+    #[cfg_attr(feature = "ssr", param(required = true, nullable = false))]
+    pub from: Option<String>,
+    /// RFC 3339 or Unix seconds; at most 31 days after `from`.
+    #[cfg_attr(feature = "ssr", param(required = true, nullable = false))]
+    pub to: Option<String>,
+}
+
+/// A read of one series over one window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesRead {
+    pub key: SeriesKey,
+    pub window: TimeWindow,
+}
+
+impl SeriesQuery {
+    pub fn parse(&self) -> Result<SeriesRead, ValidationErrors> {
+        let mut p = Problems::default();
+        let service = p.name("service", self.service.as_deref(), ServiceName::parse);
+        let environment = p.name(
+            "environment",
+            self.environment.as_deref(),
+            EnvironmentName::parse,
+        );
+        let metric = match self.metric.as_deref() {
+            None => {
+                p.add("metric", "is required");
+                None
+            }
+            Some(raw) => MetricName::parse(raw).map_err(|e| p.add("metric", e)).ok(),
+        };
+        let group = match self.group.as_deref().map(str::trim_ascii) {
+            None | Some("") => Some(None),
+            Some(raw) => GroupName::parse(raw)
+                .map(Some)
+                .map_err(|e| p.add("group", e.to_string()))
+                .ok(),
+        };
+        let window = TimeWindow::parse(&mut p, self.from.as_deref(), self.to.as_deref());
+        match (service, environment, metric, group, window) {
+            (Some(service), Some(environment), Some(metric), Some(group), Some(window))
+                if p.is_empty() =>
+            {
+                Ok(SeriesRead {
+                    key: SeriesKey {
+                        service,
+                        environment,
+                        metric,
+                        group,
+                    },
+                    window,
+                })
+            }
+            _ => Err(p.into_errors()),
+        }
+    }
+}
+
+/// What `GET /api/v1/metrics` answers: `[time, value]` pairs, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SeriesPoints {
+    /// `[RFC 3339 time, value]`, oldest first.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<serde_json::Value>>))]
+    pub points: Vec<(DateTime<Utc>, f64)>,
+}
+
+/// How long after a deploy finished its charts run on, until the health judge
+/// sets a bake time of its own.
+pub const CHART_MINUTES_AFTER: i64 = 60;
+/// How long before a deploy its charts start.
+pub const CHART_MINUTES_BEFORE: i64 = 60;
+
+/// The window a deploy's charts show: the hour before it started to an hour after
+/// it finished (or to `now` while it runs), never past `now`.
+pub fn chart_window(
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> TimeWindow {
+    let from = started_at - chrono::Duration::minutes(CHART_MINUTES_BEFORE);
+    let end = finished_at.map_or(now, |f| f + chrono::Duration::minutes(CHART_MINUTES_AFTER));
+    TimeWindow {
+        from,
+        to: end.min(now).max(from),
+    }
+}
+
+/// At most about `2 * buckets` samples drawing the same line: the window is cut
+/// into equal buckets and each keeps its lowest and highest sample, in time
+/// order, so a spike survives where an average would hide it.
+pub fn downsample(samples: &[Sample], window: &TimeWindow, buckets: usize) -> Vec<Sample> {
+    if samples.len() <= buckets.saturating_mul(2) || buckets == 0 {
+        return samples.to_vec();
+    }
+    let span = (window.to - window.from)
+        .num_microseconds()
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let bucket_of = |s: &Sample| {
+        let offset = (s.at - window.from)
+            .num_microseconds()
+            .unwrap_or(0)
+            .clamp(0, span - 1);
+        (i128::from(offset) * buckets as i128 / i128::from(span)) as usize
+    };
+    let mut out = Vec::with_capacity(buckets * 2);
+    let mut i = 0;
+    while i < samples.len() {
+        let bucket = bucket_of(&samples[i]);
+        let (mut low, mut high) = (samples[i], samples[i]);
+        let mut j = i + 1;
+        while j < samples.len() && bucket_of(&samples[j]) == bucket {
+            if samples[j].value < low.value {
+                low = samples[j];
+            }
+            if samples[j].value > high.value {
+                high = samples[j];
+            }
+            j += 1;
+        }
+        if low.at <= high.at {
+            out.push(low);
+            if high.at != low.at {
+                out.push(high);
+            }
+        } else {
+            out.push(high);
+            out.push(low);
+        }
+        i = j;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -512,5 +801,40 @@ mod tests {
         for bad in ["", " ", "9lives", "a-b", "a.b", "a b", "é"] {
             assert!(MetricName::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_chart_spans_the_hour_before_to_the_hour_after_and_never_the_future() {
+        let start = now() - chrono::Duration::hours(3);
+        let w = chart_window(start, Some(start + chrono::Duration::minutes(5)), now());
+        assert_eq!(w.from, start - chrono::Duration::hours(1));
+        assert_eq!(w.to, start + chrono::Duration::minutes(65));
+        let running = chart_window(now() - chrono::Duration::minutes(2), None, now());
+        assert_eq!(running.to, now());
+    }
+
+    #[test]
+    fn downsampling_keeps_spikes_and_order() {
+        let t0 = now() - chrono::Duration::hours(1);
+        let window = TimeWindow {
+            from: t0,
+            to: now(),
+        };
+        let samples: Vec<Sample> = (0..3600)
+            .map(|s| Sample {
+                at: t0 + chrono::Duration::seconds(s),
+                value: if s == 1234 { 100.0 } else { (s % 7) as f64 },
+            })
+            .collect();
+        let drawn = downsample(&samples, &window, 100);
+        assert!(drawn.len() <= 200, "{}", drawn.len());
+        assert!(drawn.iter().any(|s| s.value == 100.0), "the spike survives");
+        assert!(drawn.windows(2).all(|w| w[0].at < w[1].at), "in time order");
+        let few = &samples[..50];
+        assert_eq!(
+            downsample(few, &window, 100),
+            few,
+            "few samples stay as they are"
+        );
     }
 }

@@ -1,11 +1,11 @@
 //! One deploy: what, where, who, when, how it went, and the commits it shipped.
 
-use crate::api::get_deploy;
+use crate::api::{DeploySignals, get_deploy, get_deploy_signals};
 use crate::components::{
-    StatusBadge, TimeAgo, Version, absolute_time, human_duration, safe_link, short_version,
-    use_live_refresh,
+    MetricChartView, StatusBadge, TimeAgo, Version, absolute_time, human_duration, safe_link,
+    short_version, use_live_refresh,
 };
-use crate::domain::{Commit, DeployDetail};
+use crate::domain::{Commit, DeployDetail, ErrorGroup};
 use crate::error::AppError;
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
@@ -28,6 +28,16 @@ pub fn DeployDetailPage() -> impl IntoView {
             }
         },
     );
+    // Signals load on their own: a slow Prometheus does not hold up the page.
+    let signals = Resource::new(
+        move || (id.get(), revision.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_deploy_signals(id).await,
+                None => Err(AppError::not_found("deploy ids are whole numbers")),
+            }
+        },
+    );
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the deploy…"</p> }>
             {move || Suspend::new(async move {
@@ -37,6 +47,101 @@ pub fn DeployDetailPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <Transition fallback=|| view! { <p class="muted">"Loading metrics and errors…"</p> }>
+            {move || Suspend::new(async move {
+                match signals.await {
+                    Ok(read) => view! { <SignalsView signals=read.value /> }.into_any(),
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Charts of every metric with data around the deploy, and the errors seen then.
+#[component]
+fn SignalsView(signals: DeploySignals) -> impl IntoView {
+    let (from, to) = (signals.from.timestamp(), signals.to.timestamp());
+    let started = signals.started_at.timestamp();
+    let finished = signals.finished_at.map(|f| f.timestamp());
+    let window = format!(
+        "{} to {}",
+        absolute_time(signals.from),
+        absolute_time(signals.to)
+    );
+    let charts = if signals.charts.is_empty() {
+        view! {
+            <p class="muted">
+                "No metrics for this service and environment in this window. Push samples to "
+                <code>"POST /api/v1/metrics"</code> " or define a Prometheus metric ("
+                <code>"houston config apply"</code> ")."
+            </p>
+        }
+        .into_any()
+    } else {
+        signals
+            .charts
+            .into_iter()
+            .map(|chart| view! { <MetricChartView chart from to started finished /> })
+            .collect_view()
+            .into_any()
+    };
+    let errors = signals.errors;
+    let error_count = errors.len();
+    view! {
+        <section class="panel" data-testid="metrics">
+            <h2>"Metrics around the deploy"</h2>
+            <p class="muted small">{window}</p>
+            <div class="charts">{charts}</div>
+        </section>
+        <section class="panel" data-testid="errors">
+            <h2>{format!("Errors around the deploy ({error_count})")}</h2>
+            {if errors.is_empty() {
+                view! { <p class="muted">"No error events in this window."</p> }.into_any()
+            } else {
+                view! { <ErrorTable errors started=signals.started_at /> }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn ErrorTable(errors: Vec<ErrorGroup>, started: DateTime<Utc>) -> impl IntoView {
+    let rows = errors
+        .into_iter()
+        .map(|g| {
+            // New: Houston had never seen it before this deploy started.
+            let new = g.first_seen >= started;
+            let versions = if g.versions.is_empty() {
+                "—".to_owned()
+            } else {
+                g.versions.join(", ")
+            };
+            view! {
+                <tr class:new-error=new>
+                    <td>
+                        {new.then(|| view! { <span class="badge status-failed">"new"</span> " " })}
+                        <span class="error-message">{g.message}</span>
+                        <code class="muted small error-fingerprint">{g.fingerprint}</code>
+                    </td>
+                    <td>{g.level.as_str()}</td>
+                    <td class="num">{g.count}</td>
+                    <td>{absolute_time(g.first_seen)}</td>
+                    <td><code>{versions}</code></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="errors">
+                <thead><tr>
+                    <th scope="col">"Error"</th><th scope="col">"Level"</th><th scope="col" class="num">"Count"</th>
+                    <th scope="col">"First seen"</th><th scope="col">"Versions"</th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
     }
 }
 

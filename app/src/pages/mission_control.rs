@@ -1,8 +1,8 @@
 //! Mission control: every service × environment with what runs there now.
 
 use crate::api::{get_board, list_deploys};
-use crate::components::{Live, StatusBadge, TimeAgo, Version, use_live};
-use crate::domain::{Board, Deploy, DeployQuery};
+use crate::components::{Live, StatusBadge, TimeAgo, Version, safe_link, use_live};
+use crate::domain::{Board, Deploy, DeployQuery, FiringAlert};
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -116,12 +116,14 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
                 .map(|env| {
                     let key = (service.name.to_string(), env.name.to_string());
                     let read = board.cell(&service.name, &env.name).cloned();
+                    let alerts: Vec<FiringAlert> =
+                        board.firing_at(&service.name, &env.name).cloned().collect();
                     let deploy = move || {
                         cells
                             .with(|c| c.get(&key).cloned())
                             .or_else(|| read.clone())
                     };
-                    move || view! { <BoardCell deploy=deploy() now /> }
+                    move || view! { <BoardCell deploy=deploy() alerts=alerts.clone() now /> }
                 })
                 .collect_view();
             let history = format!("/deploys?service={}", service.name);
@@ -135,7 +137,24 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
             }
         })
         .collect_view();
+    // Alerts whose place has no cell (no deploy seen there, or no place labels).
+    let elsewhere: Vec<FiringAlert> = board
+        .firing
+        .iter()
+        .filter(|a| {
+            !matches!((&a.service, &a.environment), (Some(s), Some(e))
+                if board.services.iter().any(|x| &x.name == s)
+                    && board.environments.iter().any(|x| &x.name == e))
+        })
+        .cloned()
+        .collect();
     view! {
+        {(!elsewhere.is_empty()).then(|| view! {
+            <div class="panel alerts-elsewhere" data-testid="alerts-elsewhere">
+                <h2>"Firing alerts outside the board"</h2>
+                <AlertList alerts=elsewhere with_place=true />
+            </div>
+        })}
         <div class="table-wrap">
             <table class="board" data-testid="board">
                 <thead>
@@ -152,7 +171,12 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
 }
 
 #[component]
-fn BoardCell(deploy: Option<Deploy>, now: DateTime<Utc>) -> impl IntoView {
+fn BoardCell(
+    deploy: Option<Deploy>,
+    alerts: Vec<FiringAlert>,
+    now: DateTime<Utc>,
+) -> impl IntoView {
+    let alerts = (!alerts.is_empty()).then(|| view! { <AlertList alerts with_place=false /> });
     match deploy {
         Some(d) => {
             let href = format!("/deploys/{}", d.id);
@@ -168,10 +192,36 @@ fn BoardCell(deploy: Option<Deploy>, now: DateTime<Utc>) -> impl IntoView {
                             {author} " · " <TimeAgo at=d.started_at now />
                         </span>
                     </a>
+                    {alerts}
                 </td>
             }
             .into_any()
         }
-        None => view! { <td class="cell cell-empty">"—"</td> }.into_any(),
+        None => view! { <td class="cell cell-empty">"—" {alerts}</td> }.into_any(),
     }
+}
+
+/// Firing alerts, each linked to its source (Prometheus' graph of the rule).
+#[component]
+fn AlertList(alerts: Vec<FiringAlert>, with_place: bool) -> impl IntoView {
+    let items = alerts
+        .into_iter()
+        .map(|a| {
+            let place = with_place.then(|| match (&a.service, &a.environment) {
+                (Some(s), Some(e)) => format!(" · {s} in {e}"),
+                (Some(s), None) => format!(" · {s}"),
+                _ => " · no service label".to_owned(),
+            });
+            let title = a.summary.clone().unwrap_or_default();
+            let name = a.name;
+            match a.url.as_deref().and_then(safe_link) {
+                Some(href) => view! {
+                    <li title=title><a href=href rel="noopener noreferrer">{name}</a>{place}</li>
+                }
+                .into_any(),
+                None => view! { <li title=title>{name}{place}</li> }.into_any(),
+            }
+        })
+        .collect_view();
+    view! { <ul class="alerts" data-testid="firing-alerts" aria-label="Firing alerts">{items}</ul> }
 }

@@ -74,6 +74,16 @@ impl Need {
         role: Role::Deployer,
         scope: Some(TokenScope::Deploy),
     };
+    /// Send metrics, error events and alerts.
+    pub const INGEST: Need = Need::Act {
+        role: Role::Deployer,
+        scope: Some(TokenScope::Ingest),
+    };
+    /// Metric definitions (and, later, checks): a lead, or an admin token.
+    pub const CONFIGURE: Need = Need::Act {
+        role: Role::Lead,
+        scope: Some(TokenScope::Admin),
+    };
     /// Users, tokens, settings and the audit log.
     pub const ADMIN: Need = Need::Act {
         role: Role::Admin,

@@ -6,6 +6,7 @@ pub mod password;
 pub mod security;
 pub mod session;
 pub mod setup;
+pub mod sources;
 mod store;
 pub mod token;
 pub mod totp;

@@ -2,9 +2,11 @@
 //! server crate and checked by one contract suite on both.
 
 use crate::domain::{
-    Actor, AuditEntry, AuditFilter, Board, DeliveryWork, Deploy, DeployDetail, DeployFilter,
-    DeployId, DeployPage, Environment, LoginLimits, NewApiToken, NewDeploy, PageRequest, Role,
-    Service, StatusChange, StatusDecision, User, Username,
+    Actor, Alert, AlertFilter, AlertReport, AuditEntry, AuditFilter, Board, DefinitionChange,
+    DeliveryWork, Deploy, DeployDetail, DeployFilter, DeployId, DeployPage, Environment,
+    EnvironmentName, ErrorBatch, ErrorGroup, ErrorsRead, GroupName, LoginLimits, MetricBatch,
+    MetricDefinition, MetricName, NewApiToken, NewDeploy, PageRequest, Role, Sample, SeriesRead,
+    Service, ServiceName, StatusChange, StatusDecision, User, Username,
 };
 use chrono::{DateTime, Utc};
 
@@ -476,6 +478,105 @@ pub trait JobStore: Send + Sync {
     async fn failed_jobs(&self, limit: u32) -> Result<Vec<FailedJob>, StoreError>;
 }
 
+/// What one retention pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignalPruneCounts {
+    pub samples: u64,
+    pub error_events: u64,
+    pub alerts: u64,
+}
+
+impl SignalPruneCounts {
+    pub fn total(&self) -> u64 {
+        self.samples + self.error_events + self.alerts
+    }
+}
+
+/// What alert reports did: how many alerts were new, how many changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertCounts {
+    pub opened: u64,
+    pub updated: u64,
+    pub resolved: u64,
+}
+
+/// Signals: metric samples, error events and alerts.
+#[async_trait::async_trait]
+pub trait SignalStore: Send + Sync {
+    /// Stores a batch of samples in one transaction, creating services,
+    /// environments and series on first sight: one sample per series and time, a
+    /// sample sent again replaces the stored value. Returns the samples written.
+    async fn store_samples(
+        &self,
+        batch: &MetricBatch,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// One series' samples within the window, oldest first, at most `limit`
+    /// (the caller asks for one more than it answers to tell a window too wide).
+    async fn read_samples(&self, read: &SeriesRead, limit: u32) -> Result<Vec<Sample>, StoreError>;
+
+    /// The metrics (and their groups) with samples for a service in an
+    /// environment at or after `since`, by name.
+    async fn series_of(
+        &self,
+        service: &ServiceName,
+        environment: &EnvironmentName,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(MetricName, Option<GroupName>)>, StoreError>;
+
+    /// Stores error events in one transaction: groups created on first sight
+    /// (keeping their first time), an event sent again replaces its count.
+    /// Returns the occurrences the batch stands for.
+    async fn store_error_events(
+        &self,
+        batch: &ErrorBatch,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Error groups of a place with occurrences in the window, most frequent first.
+    async fn error_groups(&self, read: &ErrorsRead) -> Result<Vec<ErrorGroup>, StoreError>;
+
+    /// Records alert reports in one transaction: a new firing is opened, a known
+    /// one refreshed, a resolution closes it. A resolved alert stays resolved (a
+    /// late firing notification for the same start does not reopen it).
+    async fn record_alerts(
+        &self,
+        reports: &[AlertReport],
+        now: DateTime<Utc>,
+    ) -> Result<AlertCounts, StoreError>;
+
+    /// Alerts matching the filter, newest first, at most `limit`.
+    async fn list_alerts(&self, filter: &AlertFilter, limit: u32)
+    -> Result<Vec<Alert>, StoreError>;
+
+    /// Deletes at most `batch` samples, error events and resolved alerts older
+    /// than `before`, series by series, in short transactions: ingest never waits
+    /// long. Call again while it returns a full batch.
+    async fn prune_signals(
+        &self,
+        before: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<SignalPruneCounts, StoreError>;
+}
+
+/// Metric definitions: what Houston watches, shared by replicas.
+#[async_trait::async_trait]
+pub trait DefinitionStore: Send + Sync {
+    /// Every definition, by name.
+    async fn list_metric_definitions(&self) -> Result<Vec<MetricDefinition>, StoreError>;
+
+    /// Applies the changes in one transaction, each recorded in the audit log
+    /// (`metric.create`, `metric.update`, `metric.delete`) with its description.
+    async fn apply_definition_changes(
+        &self,
+        changes: &[DefinitionChange],
+        by: &Actor,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
 /// What a change-feed listener hears.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedItem {
@@ -513,6 +614,8 @@ pub trait Store:
     + SettingStore
     + SessionStore
     + JobStore
+    + SignalStore
+    + DefinitionStore
     + ChangeFeed
     + Send
     + Sync

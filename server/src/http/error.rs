@@ -33,7 +33,7 @@ impl From<app::domain::ValidationErrors> for ApiError {
 pub fn body_rejection(status: StatusCode, detail: String) -> AppError {
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge {
-            message: "the body is larger than this server accepts (HOUSTON_MAX_BODY_BYTES)".into(),
+            message: "the body is larger than this server accepts (HOUSTON_MAX_BODY_BYTES; for metrics and errors HOUSTON_MAX_INGEST_BODY_BYTES): send it in parts".into(),
         },
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType {
             message: "send the body as JSON with the header Content-Type: application/json".into(),

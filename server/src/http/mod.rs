@@ -4,11 +4,13 @@
 pub mod audit;
 pub mod auth;
 pub mod csrf;
+pub mod definitions;
 pub mod deploys;
 pub mod error;
 pub mod github;
 pub mod health;
 pub mod openapi;
+pub mod signals;
 
 use crate::AppState;
 use app::ssr::access::Need;
@@ -48,11 +50,35 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .route("/deploys/{id}/status", post(deploys::set_status))
         .route("/events", get(crate::events::stream))
         .route_layer(guard(Need::Read, Need::DEPLOY));
+    // Signals in (a deployer or an `ingest` token) and out (readers); batches may
+    // be larger than other bodies.
+    let signals = Router::new()
+        .route(
+            "/metrics",
+            post(signals::push_metrics).get(signals::read_metric),
+        )
+        .route(
+            "/errors",
+            post(signals::push_errors).get(signals::list_errors),
+        )
+        .route("/alerts", get(signals::list_alerts))
+        .route("/webhooks/alertmanager", post(signals::alertmanager))
+        .route_layer(guard(Need::Read, Need::INGEST))
+        .layer(DefaultBodyLimit::max(state.config.max_ingest_body_bytes));
+    let definitions = Router::new()
+        .route("/metric-definitions", get(definitions::list))
+        .route(
+            "/metric-definitions/{name}",
+            axum::routing::put(definitions::put).delete(definitions::delete),
+        )
+        .route_layer(guard(Need::Read, Need::CONFIGURE));
     let admin_only = Router::new()
         .route("/audit", get(audit::list))
         .route_layer(guard(Need::ADMIN, Need::ADMIN));
     Router::new()
         .merge(deploys)
+        .merge(signals)
+        .merge(definitions)
         .merge(admin_only)
         .route("/webhooks/github", post(github::receive))
         .route("/openapi.json", get(openapi::serve))

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Houston API", description = "Deploy mission control: register deploys, query history, receive webhooks."),
+    info(title = "Houston API", description = "Deploy mission control: register deploys, query history, send metrics, errors and alerts, receive webhooks."),
     paths(
         super::deploys::register,
         super::deploys::set_status,
@@ -14,10 +14,19 @@ use utoipa::{Modify, OpenApi};
         super::deploys::get_one,
         super::github::receive,
         super::audit::list,
+        super::signals::push_metrics,
+        super::signals::read_metric,
+        super::signals::push_errors,
+        super::signals::list_errors,
+        super::signals::alertmanager,
+        super::signals::list_alerts,
+        super::definitions::list,
+        super::definitions::put,
+        super::definitions::delete,
     ),
-    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError)),
+    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource)),
     modifiers(&BearerAuth),
-    tags((name = "deploys", description = "Deploy registration and history"), (name = "webhooks", description = "Events from other tools"), (name = "audit", description = "The append-only audit log"))
+    tags((name = "deploys", description = "Deploy registration and history"), (name = "signals", description = "Metrics, error events and alerts around deploys"), (name = "webhooks", description = "Events from other tools"), (name = "audit", description = "The append-only audit log"))
 )]
 pub struct ApiDoc;
 

@@ -13,6 +13,7 @@
 //!   good: it runs again at its next time.
 
 pub mod prune;
+pub mod retention;
 
 use app::ssr::{ClaimedJob, JobEnd, NewJob, Store};
 use chrono::{DateTime, Utc};
@@ -234,17 +235,28 @@ impl Runner {
 /// The jobs every Houston runs.
 pub fn standard(
     store: Arc<dyn Store>,
-    session_idle: chrono::Duration,
+    config: &crate::config::Config,
     settings: RunnerSettings,
 ) -> Runner {
+    let session_idle = config.session_idle;
+    let retention = config.signal_retention;
     let prune_store = store.clone();
-    Runner::new(store, settings).every("prune", Duration::from_secs(600), move || {
-        let store = prune_store.clone();
-        async move {
-            prune::run(store.as_ref(), Utc::now(), session_idle).await?;
-            Ok(())
-        }
-    })
+    let retention_store = store.clone();
+    Runner::new(store, settings)
+        .every("prune", Duration::from_secs(600), move || {
+            let store = prune_store.clone();
+            async move {
+                prune::run(store.as_ref(), Utc::now(), session_idle).await?;
+                Ok(())
+            }
+        })
+        .every("signal_retention", Duration::from_secs(300), move || {
+            let store = retention_store.clone();
+            async move {
+                retention::run(store.as_ref(), Utc::now(), retention).await?;
+                Ok(())
+            }
+        })
 }
 
 /// A name for this process's claims: host, process id and a random part.

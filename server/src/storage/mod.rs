@@ -1,6 +1,7 @@
 //! The SQLite and PostgreSQL implementations of the `Store` trait, chosen by the
 //! database URL's scheme.
 
+mod definitions;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -47,6 +48,86 @@ pub async fn open_with(url: &str, owner_url: Option<&str>) -> anyhow::Result<Arc
             crate::config::redact_database_url(url)
         ),
     }
+}
+
+/// Ids of rows that are never deleted (metric series, error groups), by a key
+/// made of their names, learnt once their transaction committed: an id once seen
+/// stays right, and a batch of samples skips the lookups of its series.
+#[derive(Default)]
+pub(crate) struct IdCache(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl IdCache {
+    /// Forgets everything past this many entries, so the cache stays small.
+    const MAX_ENTRIES: usize = 100_000;
+
+    pub(crate) fn get(&self, key: &str) -> Option<i64> {
+        self.0.lock().ok()?.get(key).copied()
+    }
+
+    pub(crate) fn remember(&self, learnt: Vec<(String, i64)>) {
+        if learnt.is_empty() {
+            return;
+        }
+        if let Ok(mut ids) = self.0.lock() {
+            if ids.len() + learnt.len() > Self::MAX_ENTRIES {
+                ids.clear();
+            }
+            ids.extend(learnt);
+        }
+    }
+}
+
+/// The cache key of a series.
+pub(crate) fn series_key(key: &app::domain::SeriesKey) -> String {
+    format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}",
+        key.service,
+        key.environment,
+        key.metric,
+        key.group.as_ref().map(|g| g.as_str()).unwrap_or_default()
+    )
+}
+
+/// The cache key of an error group.
+pub(crate) fn error_key(key: &app::domain::ErrorKey) -> String {
+    format!(
+        "{}\u{0}{}\u{0}{}",
+        key.service, key.environment, key.fingerprint
+    )
+}
+
+/// Rows of a batch, merged per error group: the earliest and latest time, and the
+/// message and level of the latest event.
+pub(crate) fn error_groups_of(
+    batch: &app::domain::ErrorBatch,
+) -> Vec<(
+    &app::domain::ErrorKey,
+    &app::domain::ErrorEvent,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Utc>,
+)> {
+    let mut groups: std::collections::BTreeMap<
+        &app::domain::ErrorKey,
+        (
+            &app::domain::ErrorEvent,
+            chrono::DateTime<chrono::Utc>,
+            chrono::DateTime<chrono::Utc>,
+        ),
+    > = std::collections::BTreeMap::new();
+    for event in &batch.events {
+        let entry = groups
+            .entry(&event.key)
+            .or_insert((event, event.at, event.at));
+        entry.1 = entry.1.min(event.at);
+        if event.at >= entry.2 {
+            entry.0 = event;
+            entry.2 = event.at;
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, (latest, first, last))| (key, latest, first, last))
+        .collect()
 }
 
 /// sqlx errors become opaque backend errors, except a unique-key violation.

@@ -258,3 +258,140 @@ pub struct SessionUserRow {
     pub user: UserRow,
     pub last_seen_at: DateTime<Utc>,
 }
+
+/// An alert as both backends return it (labels and annotations as JSON text).
+#[derive(sqlx::FromRow)]
+pub struct AlertRow {
+    id: i64,
+    fingerprint: String,
+    name: String,
+    state: String,
+    starts_at: DateTime<Utc>,
+    ends_at: Option<DateTime<Utc>>,
+    service: Option<String>,
+    environment: Option<String>,
+    labels: String,
+    annotations: String,
+    generator_url: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<AlertRow> for app::domain::Alert {
+    type Error = StoreError;
+
+    fn try_from(row: AlertRow) -> Result<Self, StoreError> {
+        let map = |what: &str, text: &str| {
+            serde_json::from_str::<std::collections::BTreeMap<String, String>>(text)
+                .map_err(|_| corrupt(what, text))
+        };
+        Ok(Self {
+            id: row.id,
+            state: app::domain::AlertState::parse(&row.state)
+                .ok_or_else(|| corrupt("alert state", &row.state))?,
+            labels: map("alert labels", &row.labels)?,
+            annotations: map("alert annotations", &row.annotations)?,
+            fingerprint: row.fingerprint,
+            name: row.name,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            // Names Houston stored itself; one that no longer parses is left out.
+            service: row.service.and_then(|s| ServiceName::parse(&s).ok()),
+            environment: row
+                .environment
+                .and_then(|e| EnvironmentName::parse(&e).ok()),
+            generator_url: row.generator_url,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Stored (metric, group) pairs as names; the group `''` is no group.
+pub fn series_names(
+    rows: Vec<(String, String)>,
+) -> Vec<(app::domain::MetricName, Option<app::domain::GroupName>)> {
+    rows.into_iter()
+        .filter_map(|(metric, group)| {
+            let metric = app::domain::MetricName::parse(&metric).ok()?;
+            let group = match group.as_str() {
+                "" => None,
+                g => Some(app::domain::GroupName::parse(g).ok()?),
+            };
+            Some((metric, group))
+        })
+        .collect()
+}
+
+/// The versions of an error group's events, without the empty one (events that
+/// named no version), sorted.
+pub fn named_versions(mut versions: Vec<String>) -> Vec<String> {
+    versions.retain(|v| !v.is_empty());
+    versions.sort();
+    versions.dedup();
+    versions
+}
+
+/// A metric definition as both backends return it (lists as JSON text).
+#[derive(sqlx::FromRow)]
+pub struct DefinitionRow {
+    name: String,
+    unit: String,
+    source: String,
+    query: Option<String>,
+    services: String,
+    environments: Option<String>,
+}
+
+/// The columns of `metric_definitions` that make a `DefinitionRow`.
+pub const DEFINITION_COLUMNS: &str = "name, unit, source, query, services, environments";
+
+impl TryFrom<DefinitionRow> for app::domain::MetricDefinition {
+    type Error = StoreError;
+
+    fn try_from(row: DefinitionRow) -> Result<Self, StoreError> {
+        let list = |text: &str| {
+            serde_json::from_str::<Vec<String>>(text).map_err(|_| corrupt("metric list", text))
+        };
+        let source = match (row.source.as_str(), row.query) {
+            ("push", None) => app::domain::MetricSource::Push,
+            ("prometheus", Some(query)) => app::domain::MetricSource::Prometheus { query },
+            (other, _) => return Err(corrupt("metric source", other)),
+        };
+        let environments = match row.environments.as_deref() {
+            None => None,
+            Some(text) => Some(
+                list(text)?
+                    .iter()
+                    .map(|e| EnvironmentName::parse(e).map_err(|_| corrupt("environment", e)))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        Ok(Self {
+            name: app::domain::MetricName::parse(&row.name)
+                .map_err(|_| corrupt("metric name", &row.name))?,
+            unit: row.unit,
+            source,
+            services: list(&row.services)?,
+            environments,
+        })
+    }
+}
+
+/// A definition's columns as stored: (source, query, services, environments).
+pub fn definition_columns(
+    d: &app::domain::MetricDefinition,
+) -> (&'static str, Option<&str>, String, Option<String>) {
+    let (source, query) = match &d.source {
+        app::domain::MetricSource::Push => ("push", None),
+        app::domain::MetricSource::Prometheus { query } => ("prometheus", Some(query.as_str())),
+    };
+    let services = serde_json::Value::from(d.services.clone()).to_string();
+    let environments = d.environments.as_ref().map(|list| {
+        serde_json::Value::from(
+            list.iter()
+                .map(|e| e.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .to_string()
+    });
+    (source, query, services, environments)
+}

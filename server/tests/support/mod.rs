@@ -7,6 +7,32 @@
     reason = "each test binary uses a different part of this module"
 )]
 
+/// Runs each named case (an `async fn(Arc<dyn Store>)` of the test file) on a
+/// fresh SQLite file and on a fresh PostgreSQL database: the storage contract.
+#[allow(unused_macros, reason = "only the contract suites use it")]
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::support::sqlite().await;
+                    super::$case(db.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = crate::support::postgres().await;
+                    super::$case(db.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
 use app::ssr::Store;
 use sqlx::Connection;
 use std::sync::Arc;

@@ -303,6 +303,7 @@ impl app::ssr::DeployStore for super::PgStore {
             environments: self.list_environments().await?,
             services: self.list_services().await?,
             latest: crate::storage::rows::deploys(rows)?,
+            firing: Vec::new(),
         })
     }
 }
@@ -527,7 +528,7 @@ pub(super) async fn change_status_in(
 
 /// The ids of a service and an environment, each created on first sight (the
 /// environment with its default stage order).
-async fn place_ids(
+pub(super) async fn place_ids(
     conn: &mut sqlx::PgConnection,
     service: &app::domain::ServiceName,
     repository_url: Option<&str>,

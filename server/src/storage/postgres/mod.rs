@@ -8,6 +8,7 @@ mod feed;
 mod jobs;
 mod sessions;
 mod settings;
+mod signals;
 mod tokens;
 
 use sqlx::postgres::PgPoolOptions;
@@ -16,6 +17,8 @@ use std::time::Duration;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Ids of metric series, learnt after their first batch committed.
+    ids: crate::storage::IdCache,
 }
 
 impl PgStore {
@@ -55,7 +58,10 @@ impl PgStore {
                 owner.close().await;
             }
         }
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            ids: crate::storage::IdCache::default(),
+        })
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
@@ -112,3 +118,5 @@ async fn grant_runtime_role(owner: &PgPool, role: &str) -> anyhow::Result<()> {
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
+
+crate::storage::definitions::definition_store!(PgStore);

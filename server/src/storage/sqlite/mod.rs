@@ -10,6 +10,7 @@ mod feed;
 mod jobs;
 mod sessions;
 mod settings;
+mod signals;
 mod tokens;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -19,6 +20,8 @@ use std::time::Duration;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Ids of metric series, learnt after their first batch committed.
+    ids: crate::storage::IdCache,
 }
 
 impl SqliteStore {
@@ -39,7 +42,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            ids: crate::storage::IdCache::default(),
+        })
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
@@ -62,3 +68,5 @@ impl app::ssr::Store for SqliteStore {
             .map_err(crate::storage::backend_error)
     }
 }
+
+crate::storage::definitions::definition_store!(SqliteStore);

@@ -1,0 +1,449 @@
+//! Metric samples, error events and alerts, on SQLite. Samples and events keep
+//! their times as Unix microseconds (see migration 0010).
+
+use crate::storage::{backend_error, error_groups_of, error_key, series_key};
+use app::domain::{
+    Alert, AlertFilter, AlertReport, AlertState, ErrorBatch, ErrorGroup, ErrorLevel, ErrorsRead,
+    GroupName, MetricBatch, MetricName, Sample, SeriesRead,
+};
+use app::ssr::{AlertCounts, SignalPruneCounts, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::{Sqlite, SqliteConnection};
+
+/// Sample rows per INSERT: 3 values a row stays under SQLite's 32,766 parameters,
+/// and full chunks share one prepared statement.
+const SAMPLE_ROWS_PER_STATEMENT: usize = 2000;
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| StoreError::Backend(format!("stored time {us} is out of range")))
+}
+
+#[async_trait::async_trait]
+impl app::ssr::SignalStore for super::SqliteStore {
+    #[tracing::instrument(skip(self, batch), fields(series = batch.series.len(), points = batch.points()))]
+    async fn store_samples(
+        &self,
+        batch: &MetricBatch,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let now = app::domain::to_stored_precision(now);
+        let mut tx = self.begin_write().await.map_err(backend_error)?;
+        let mut learnt = Vec::new();
+        let mut rows: Vec<(i64, &Sample)> = Vec::with_capacity(batch.points());
+        for series in &batch.series {
+            let cache_key = series_key(&series.key);
+            let id = match self.ids.get(&cache_key) {
+                Some(id) => id,
+                None => {
+                    let id = series_id(&mut tx, &series.key, now).await?;
+                    learnt.push((cache_key, id));
+                    id
+                }
+            };
+            rows.extend(series.samples.iter().map(|s| (id, s)));
+        }
+        for chunk in rows.chunks(SAMPLE_ROWS_PER_STATEMENT) {
+            let mut qb = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO metric_samples (series_id, at, value) ",
+            );
+            qb.push_values(chunk, |mut row, (id, sample)| {
+                row.push_bind(*id)
+                    .push_bind(micros(sample.at))
+                    .push_bind(sample.value);
+            });
+            qb.push(" ON CONFLICT (series_id, at) DO UPDATE SET value = excluded.value");
+            qb.build().execute(&mut *tx).await.map_err(backend_error)?;
+        }
+        tx.commit().await.map_err(backend_error)?;
+        self.ids.remember(learnt);
+        Ok(rows.len() as u64)
+    }
+
+    #[tracing::instrument(skip(self, read), fields(metric = %read.key.metric))]
+    async fn read_samples(&self, read: &SeriesRead, limit: u32) -> Result<Vec<Sample>, StoreError> {
+        let rows: Vec<(i64, f64)> = sqlx::query_as(
+            "SELECT at, value FROM metric_samples WHERE series_id = (\
+                 SELECT id FROM metric_series \
+                 WHERE service_id = (SELECT id FROM services WHERE name = $1) \
+                   AND environment_id = (SELECT id FROM environments WHERE name = $2) \
+                   AND metric = $3 AND group_name = $4) \
+             AND at >= $5 AND at <= $6 ORDER BY at LIMIT $7",
+        )
+        .bind(read.key.service.as_str())
+        .bind(read.key.environment.as_str())
+        .bind(read.key.metric.as_str())
+        .bind(
+            read.key
+                .group
+                .as_ref()
+                .map(GroupName::as_str)
+                .unwrap_or_default(),
+        )
+        .bind(micros(read.window.from))
+        .bind(micros(read.window.to))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.into_iter()
+            .map(|(at, value)| {
+                Ok(Sample {
+                    at: from_micros(at)?,
+                    value,
+                })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn series_of(
+        &self,
+        service: &app::domain::ServiceName,
+        environment: &app::domain::EnvironmentName,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(MetricName, Option<GroupName>)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT metric, group_name FROM metric_series s \
+             WHERE service_id = (SELECT id FROM services WHERE name = $1) \
+               AND environment_id = (SELECT id FROM environments WHERE name = $2) \
+               AND EXISTS (SELECT 1 FROM metric_samples WHERE series_id = s.id AND at >= $3) \
+             ORDER BY metric, group_name",
+        )
+        .bind(service.as_str())
+        .bind(environment.as_str())
+        .bind(micros(since))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(crate::storage::rows::series_names(rows))
+    }
+
+    #[tracing::instrument(skip(self, batch), fields(events = batch.events.len()))]
+    async fn store_error_events(
+        &self,
+        batch: &ErrorBatch,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let now = app::domain::to_stored_precision(now);
+        let mut tx = self.begin_write().await.map_err(backend_error)?;
+        let mut ids = std::collections::HashMap::new();
+        for (key, latest, first, last) in error_groups_of(batch) {
+            let (service_id, environment_id) =
+                super::deploys::place_ids(&mut tx, &key.service, None, &key.environment, now)
+                    .await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO error_groups (service_id, environment_id, fingerprint, message, level, first_seen, last_seen) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (service_id, environment_id, fingerprint) DO UPDATE SET \
+                   message = CASE WHEN excluded.last_seen >= error_groups.last_seen THEN excluded.message ELSE error_groups.message END, \
+                   level = CASE WHEN excluded.last_seen >= error_groups.last_seen THEN excluded.level ELSE error_groups.level END, \
+                   first_seen = min(error_groups.first_seen, excluded.first_seen), \
+                   last_seen = max(error_groups.last_seen, excluded.last_seen) \
+                 RETURNING id",
+            )
+            .bind(service_id)
+            .bind(environment_id)
+            .bind(&key.fingerprint)
+            .bind(&latest.message)
+            .bind(latest.level.as_str())
+            .bind(micros(first))
+            .bind(micros(last))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            ids.insert(error_key(key), id);
+        }
+        // 4 values a row.
+        for chunk in batch.events.chunks(4000) {
+            let mut qb = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO error_events (group_id, at, version, count) ",
+            );
+            qb.push_values(chunk, |mut row, event| {
+                row.push_bind(ids.get(&error_key(&event.key)).copied())
+                    .push_bind(micros(event.at))
+                    .push_bind(event.version.as_str())
+                    .push_bind(i64::try_from(event.count).unwrap_or(i64::MAX));
+            });
+            qb.push(" ON CONFLICT (group_id, at, version) DO UPDATE SET count = excluded.count");
+            qb.build().execute(&mut *tx).await.map_err(backend_error)?;
+        }
+        tx.commit().await.map_err(backend_error)?;
+        Ok(batch.occurrences())
+    }
+
+    #[tracing::instrument(skip(self, read), fields(service = %read.service, environment = %read.environment))]
+    async fn error_groups(&self, read: &ErrorsRead) -> Result<Vec<ErrorGroup>, StoreError> {
+        let rows: Vec<(String, String, String, i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT g.fingerprint, g.message, g.level, g.first_seen, g.last_seen, \
+                    sum(e.count) AS n, json_group_array(DISTINCT e.version) \
+             FROM error_groups g JOIN error_events e ON e.group_id = g.id \
+             WHERE g.service_id = (SELECT id FROM services WHERE name = $1) \
+               AND g.environment_id = (SELECT id FROM environments WHERE name = $2) \
+               AND e.at >= $3 AND e.at <= $4 \
+             GROUP BY g.id ORDER BY n DESC, g.last_seen DESC, g.id LIMIT 500",
+        )
+        .bind(read.service.as_str())
+        .bind(read.environment.as_str())
+        .bind(micros(read.window.from))
+        .bind(micros(read.window.to))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.into_iter()
+            .map(
+                |(fingerprint, message, level, first, last, count, versions)| {
+                    let versions: Vec<String> = serde_json::from_str(&versions).map_err(|e| {
+                        StoreError::Backend(format!("versions of an error group: {e}"))
+                    })?;
+                    Ok(ErrorGroup {
+                        fingerprint,
+                        message,
+                        level: ErrorLevel::parse(&level).ok_or_else(|| {
+                            StoreError::Backend(format!("stored level {level:?}"))
+                        })?,
+                        first_seen: from_micros(first)?,
+                        last_seen: from_micros(last)?,
+                        count: u64::try_from(count).unwrap_or_default(),
+                        versions: crate::storage::rows::named_versions(versions),
+                    })
+                },
+            )
+            .collect()
+    }
+
+    #[tracing::instrument(skip(self, reports), fields(alerts = reports.len()))]
+    async fn record_alerts(
+        &self,
+        reports: &[AlertReport],
+        now: DateTime<Utc>,
+    ) -> Result<AlertCounts, StoreError> {
+        let now = app::domain::to_stored_precision(now);
+        let mut tx = self.begin_write().await.map_err(backend_error)?;
+        let mut counts = AlertCounts::default();
+        for report in reports {
+            let stored: Option<(i64, String)> = sqlx::query_as(
+                "SELECT id, state FROM alerts WHERE fingerprint = $1 AND starts_at = $2",
+            )
+            .bind(&report.fingerprint)
+            .bind(report.starts_at)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            let labels = serde_json::to_string(&report.labels)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let annotations = serde_json::to_string(&report.annotations)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            match stored {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO alerts (fingerprint, starts_at, ends_at, state, name, service, environment, \
+                           labels, annotations, generator_url, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                    )
+                    .bind(&report.fingerprint)
+                    .bind(report.starts_at)
+                    .bind(report.ends_at)
+                    .bind(report.state.as_str())
+                    .bind(&report.name)
+                    .bind(report.service.as_ref().map(|s| s.as_str()))
+                    .bind(report.environment.as_ref().map(|e| e.as_str()))
+                    .bind(&labels)
+                    .bind(&annotations)
+                    .bind(report.generator_url.as_deref())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    match report.state {
+                        AlertState::Firing => counts.opened += 1,
+                        AlertState::Resolved => counts.resolved += 1,
+                    }
+                }
+                // Resolved stays resolved.
+                Some((_, state)) if state == AlertState::Resolved.as_str() => {}
+                Some((id, _)) => {
+                    sqlx::query(
+                        "UPDATE alerts SET ends_at = $2, state = $3, name = $4, service = $5, environment = $6, \
+                           labels = $7, annotations = $8, generator_url = $9, updated_at = $10 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(report.ends_at)
+                    .bind(report.state.as_str())
+                    .bind(&report.name)
+                    .bind(report.service.as_ref().map(|s| s.as_str()))
+                    .bind(report.environment.as_ref().map(|e| e.as_str()))
+                    .bind(&labels)
+                    .bind(&annotations)
+                    .bind(report.generator_url.as_deref())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    match report.state {
+                        AlertState::Firing => counts.updated += 1,
+                        AlertState::Resolved => counts.resolved += 1,
+                    }
+                }
+            }
+        }
+        tx.commit().await.map_err(backend_error)?;
+        Ok(counts)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+        limit: u32,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let rows: Vec<crate::storage::rows::AlertRow> = sqlx::query_as(
+            "SELECT id, fingerprint, name, state, starts_at, ends_at, service, environment, labels, \
+                    annotations, generator_url, updated_at \
+             FROM alerts \
+             WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR service = $2) AND ($3 IS NULL OR environment = $3) \
+             ORDER BY starts_at DESC, id DESC LIMIT $4",
+        )
+        .bind(filter.state.map(AlertState::as_str))
+        .bind(filter.service.as_ref().map(|s| s.as_str()))
+        .bind(filter.environment.as_ref().map(|e| e.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.into_iter().map(Alert::try_from).collect()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn prune_signals(
+        &self,
+        before: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<SignalPruneCounts, StoreError> {
+        let mut counts = SignalPruneCounts::default();
+        let mut budget = u64::from(batch);
+        let series: Vec<i64> = sqlx::query_scalar("SELECT id FROM metric_series ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        for id in series {
+            if budget == 0 {
+                return Ok(counts);
+            }
+            let mut conn = self.begin_write().await.map_err(backend_error)?;
+            let deleted = delete_oldest(
+                &mut conn,
+                "metric_samples",
+                "series_id",
+                id,
+                micros(before),
+                budget,
+            )
+            .await?;
+            conn.commit().await.map_err(backend_error)?;
+            counts.samples += deleted;
+            budget -= deleted;
+        }
+        let groups: Vec<i64> = sqlx::query_scalar("SELECT id FROM error_groups ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        for id in groups {
+            if budget == 0 {
+                return Ok(counts);
+            }
+            let mut conn = self.begin_write().await.map_err(backend_error)?;
+            let deleted = delete_oldest(
+                &mut conn,
+                "error_events",
+                "group_id",
+                id,
+                micros(before),
+                budget,
+            )
+            .await?;
+            conn.commit().await.map_err(backend_error)?;
+            counts.error_events += deleted;
+            budget -= deleted;
+        }
+        if budget > 0 {
+            counts.alerts = sqlx::query(
+                "DELETE FROM alerts WHERE id IN (\
+                   SELECT id FROM alerts WHERE state = 'resolved' AND ends_at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(i64::try_from(budget).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?
+            .rows_affected();
+        }
+        Ok(counts)
+    }
+}
+
+/// Deletes the oldest rows of one series (or error group) before `before`, at most
+/// `limit`, along the table's key.
+async fn delete_oldest(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    owner: &'static str,
+    id: i64,
+    before: i64,
+    limit: u64,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE {owner} = $1 AND at <= (\
+           SELECT max(at) FROM (SELECT at FROM {table} WHERE {owner} = $1 AND at < $2 ORDER BY at LIMIT $3))"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(before)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(backend_error)
+}
+
+/// The id of a series, created (with its service and environment) on first sight.
+async fn series_id(
+    conn: &mut SqliteConnection,
+    key: &app::domain::SeriesKey,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let (service_id, environment_id) =
+        super::deploys::place_ids(&mut *conn, &key.service, None, &key.environment, now).await?;
+    let group = key
+        .group
+        .as_ref()
+        .map(GroupName::as_str)
+        .unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO metric_series (service_id, environment_id, metric, group_name, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(service_id)
+    .bind(environment_id)
+    .bind(key.metric.as_str())
+    .bind(group)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend_error)?;
+    sqlx::query_scalar(
+        "SELECT id FROM metric_series \
+         WHERE service_id = $1 AND environment_id = $2 AND metric = $3 AND group_name = $4",
+    )
+    .bind(service_id)
+    .bind(environment_id)
+    .bind(key.metric.as_str())
+    .bind(group)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend_error)
+}
