@@ -4,7 +4,7 @@ use crate::api::{Logout, whoami};
 use crate::domain::Role;
 use crate::pages::{
     AccountPage, AdminAuditPage, AdminTokensPage, AdminUsersPage, DeployDetailPage, HistoryPage,
-    LoginPage, MissionControlPage, NotFoundPage, SetupPage,
+    LoginPage, MetricSettingsPage, MissionControlPage, NotFoundPage, SetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -137,6 +137,7 @@ pub fn App() -> impl IntoView {
                 <nav class="topnav" aria-label="Main">
                     <A href="/" exact=true>"Mission control"</A>
                     <A href="/deploys">"History"</A>
+                    <A href="/settings/metrics">"Metrics"</A>
                 </nav>
                 <UserMenu />
             </header>
@@ -152,6 +153,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view={Lazy::<AdminUsers>::new()} />
                     <Route path=path!("/admin/tokens") view={Lazy::<AdminTokens>::new()} />
                     <Route path=path!("/admin/audit") view={Lazy::<AdminAudit>::new()} />
+                    <Route path=path!("/settings/metrics") view={Lazy::<MetricSettings>::new()} />
                     // Async: the page resolves before headers go out, so it can redirect a stranger.
                     <Route path=path!("/account") view={Lazy::<Account>::new()} ssr=SsrMode::Async />
                 </Routes>
@@ -190,6 +192,7 @@ lazy_pages!(
     AdminUsers => AdminUsersPage,
     AdminTokens => AdminTokensPage,
     AdminAudit => AdminAuditPage,
+    MetricSettings => MetricSettingsPage,
 );
 
 /// Who is signed in, with a way out; or a way in.

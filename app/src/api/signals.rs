@@ -44,6 +44,16 @@ pub struct DeploySignals {
     pub errors: Vec<ErrorGroup>,
 }
 
+/// The metric definitions, for the settings page.
+#[server(endpoint = "metric-definitions")]
+pub async fn get_metric_definitions() -> Result<Vec<crate::domain::MetricDefinition>, AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Read, move |call| async move {
+        Ok(call.store.list_metric_definitions().await?)
+    })
+    .await
+}
+
 #[server(endpoint = "deploy-signals")]
 pub async fn get_deploy_signals(id: DeployId) -> Result<AsOf<DeploySignals>, AppError> {
     use crate::ssr::access::Need;

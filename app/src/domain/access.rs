@@ -184,7 +184,7 @@ pub struct CreatedToken {
 }
 
 /// The actions the audit log records, for the filter on its page.
-pub const AUDIT_ACTIONS: [&str; 23] = [
+pub const AUDIT_ACTIONS: [&str; 26] = [
     "user.create",
     "user.role",
     "user.disable",
@@ -208,6 +208,9 @@ pub const AUDIT_ACTIONS: [&str; 23] = [
     "deploy.status",
     "deploy.status_refused",
     "proxy.bad_secret",
+    "metric.create",
+    "metric.update",
+    "metric.delete",
 ];
 
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;

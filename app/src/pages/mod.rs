@@ -6,6 +6,7 @@ mod history;
 mod login;
 mod mission_control;
 mod not_found;
+mod settings;
 mod setup;
 
 pub use admin::{AdminAuditPage, AdminTokensPage, AdminUsersPage};
@@ -14,6 +15,7 @@ pub use history::HistoryPage;
 pub use login::{AccountPage, LoginPage};
 pub use mission_control::MissionControlPage;
 pub use not_found::NotFoundPage;
+pub use settings::MetricSettingsPage;
 pub use setup::SetupPage;
 
 use crate::error::AppError;
