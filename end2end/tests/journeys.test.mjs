@@ -196,7 +196,8 @@ test('a live update refetches only what concerns each open page', async () => {
   });
   assert.equal(res.status, 200);
   await detail.page.locator('main').getByText('Failed').first().waitFor({ timeout: 10000 });
-  assert.deepEqual(onDetail, ['/api/deploy'], 'the deploy page refetched its deploy once');
+  assert.deepEqual(onDetail.sort(), ['/api/deploy', '/api/deploy-signals'],
+    'the deploy page refetched its deploy and its signals (their window follows the status) once');
   for (const { page, errors } of [board, history, detail]) {
     assert.deepEqual(errors, []);
     await page.close();
@@ -314,6 +315,78 @@ test('mission control downloads only the main wasm; other pages fetch their chun
     assert.deepEqual(errors, [], `${url} hydrates without errors`);
     await page.close();
   }
+});
+
+async function post(pathname, body) {
+  const res = await fetch(`${BASE}${pathname}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, `${pathname} answered ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+test('a deploy page charts its metrics and lists its errors; mission control shows a firing alert', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const started = now - 30 * 60;
+  const deploy = await registerDeploy({
+    service: 'payments', environment: 'production', version: 'v3.0.0', author: 'ines', status: 'succeeded',
+    started_at: new Date(started * 1000).toISOString(), finished_at: new Date((started + 300) * 1000).toISOString(),
+  });
+  // Error ratio every 30 s from 80 minutes ago: the canary jumps after the deploy.
+  const points = (spike) => {
+    const out = [];
+    for (let t = now - 80 * 60; t <= now; t += 30) out.push([t, t > started && spike ? 0.05 : 0.01 + (t % 7) / 1000]);
+    return out;
+  };
+  const pushed = await post('/api/v1/metrics', { series: [
+    { service: 'payments', environment: 'production', metric: 'http_5xx_ratio', group: 'canary', points: points(true) },
+    { service: 'payments', environment: 'production', metric: 'http_5xx_ratio', group: 'baseline', points: points(false) },
+  ] });
+  assert.ok(pushed.accepted > 300, JSON.stringify(pushed));
+  await post('/api/v1/errors', { events: [
+    { service: 'payments', environment: 'production', fingerprint: 'old-timeout', message: 'upstream timeout',
+      level: 'warning', timestamp: started - 45 * 60, count: 4 },
+    { service: 'payments', environment: 'production', fingerprint: 'old-timeout', message: 'upstream timeout',
+      level: 'warning', timestamp: started + 120, count: 2 },
+    { service: 'payments', environment: 'production', fingerprint: 'KeyError:currency', message: "KeyError: 'currency'",
+      level: 'error', timestamp: started + 200, version: 'v3.0.0', count: 17 },
+  ] });
+  await post('/api/v1/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'houston', alerts: [{
+    status: 'firing', fingerprint: 'e2e-payments-5xx', startsAt: new Date((started + 240) * 1000).toISOString(),
+    endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus.example:9090/graph?g0.expr=rate',
+    labels: { alertname: 'PaymentsErrorRate', service: 'payments', environment: 'production' },
+    annotations: { summary: '5xx above 2% for 5 minutes' },
+  }] });
+
+  const { page, errors } = await openHydrated(`${BASE}/deploys/${deploy.id}`);
+  const chart = page.locator('[data-testid="chart"][data-metric="http_5xx_ratio"]');
+  await chart.waitFor();
+  assert.equal(await chart.locator('polyline').count(), 2, 'canary and baseline are two lines');
+  assert.equal(await chart.locator('line.mark-deploy').count(), 1, 'the deploy is marked');
+  assert.match(await chart.innerText(), /canary[\s\S]*baseline|baseline[\s\S]*canary/);
+  const errorTable = page.getByTestId('errors');
+  assert.match(await errorTable.innerText(), /KeyError: 'currency'[\s\S]*17/);
+  const newRows = await errorTable.locator('tr.new-error').allInnerTexts();
+  assert.equal(newRows.length, 1, 'only the error first seen after the deploy is new');
+  assert.match(newRows[0], /KeyError/);
+  await page.screenshot({ path: path.join(SHOTS, 'deploy-signals.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the deploy page scrolls sideways by ${overflow}px at 390 px`);
+  await page.screenshot({ path: path.join(SHOTS, 'phone-deploy-signals.png'), fullPage: true });
+
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const alert = page.getByTestId('board').locator('[data-testid="firing-alerts"] a', { hasText: 'PaymentsErrorRate' });
+  await alert.waitFor();
+  assert.equal(await alert.getAttribute('href'), 'http://prometheus.example:9090/graph?g0.expr=rate');
+  await page.screenshot({ path: path.join(SHOTS, 'mission-control-alert.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
 });
 
 test('pages read well on a phone', async () => {

@@ -13,6 +13,11 @@
 //!
 //!     bench_ingest store --database sqlite:/tmp/b.db --clients 4 --seconds 60 …
 //!
+//! `seed`: fills a database with `--samples` samples over `--series` series, one
+//! every 10 s ending now, straight through the store (for the read benchmark).
+//!
+//!     bench_ingest seed --database sqlite:/tmp/b.db --samples 100000000 --series 10000
+//!
 //! `size`: the database's bytes per stored sample.
 //!
 //!     bench_ingest size --database sqlite:/tmp/b.db
@@ -41,6 +46,7 @@ struct Args {
     series: usize,
     log: String,
     run: u64,
+    samples: u64,
 }
 
 fn args() -> Args {
@@ -56,6 +62,7 @@ fn args() -> Args {
         series: 10,
         log: "acked.txt".into(),
         run: 0,
+        samples: 1_000_000,
     };
     while let Some(arg) = raw.next() {
         let mut value = || raw.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -69,6 +76,7 @@ fn args() -> Args {
             "--series" => args.series = value().parse().expect("--series is a count"),
             "--log" => args.log = value(),
             "--run" => args.run = value().parse().expect("--run is a number"),
+            "--samples" => args.samples = value().parse().expect("--samples is a count"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -305,6 +313,63 @@ async fn size(args: Args) {
     }
 }
 
+/// Series `read_s{i}` of service `bench`, production, each a sample every 10 s
+/// ending now, written in batches of 100,000 points.
+async fn seed(args: Args) {
+    use app::domain::{
+        EnvironmentName, MetricBatch, MetricName, Sample, SeriesKey, SeriesSamples, ServiceName,
+    };
+    let store = houston::storage::open(&args.database)
+        .await
+        .expect("open the database");
+    let per_series = (args.samples / args.series as u64).max(1) as i64;
+    let end = chrono::Utc::now().timestamp();
+    let series_per_batch = (100_000 / per_series).max(1) as usize;
+    let started = Instant::now();
+    let mut written = 0u64;
+    for first in (0..args.series).step_by(series_per_batch) {
+        let batch = MetricBatch {
+            series: (first..(first + series_per_batch).min(args.series))
+                .map(|i| SeriesSamples {
+                    key: SeriesKey {
+                        service: ServiceName::parse("bench").expect("name"),
+                        environment: EnvironmentName::parse("production").expect("name"),
+                        metric: MetricName::parse(&format!("read_s{i}")).expect("name"),
+                        group: None,
+                    },
+                    samples: (0..per_series)
+                        .map(|k| Sample {
+                            at: chrono::DateTime::from_timestamp(
+                                end - (per_series - 1 - k) * 10,
+                                0,
+                            )
+                            .expect("time"),
+                            value: ((k * 31 + i as i64) % 1000) as f64 / 10.0,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        written += store
+            .store_samples(&batch, chrono::Utc::now())
+            .await
+            .expect("store");
+        if first % (series_per_batch * 100) == 0 {
+            eprintln!(
+                "seed: {written} samples, {:.0} samples/s",
+                written as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    println!(
+        "seed: {written} samples over {} series in {:.1} s ({:.0} samples/s)",
+        args.series,
+        started.elapsed().as_secs_f64(),
+        written as f64 / started.elapsed().as_secs_f64()
+    );
+    store.refresh_statistics().await.expect("statistics");
+}
+
 /// Sends batches until killed, logging each acknowledged one after its answer.
 async fn ack(args: Args) {
     let plan = BatchPlan::new(&args);
@@ -398,8 +463,9 @@ async fn main() {
         "http" => http(args).await,
         "store" => store(args).await,
         "size" => size(args).await,
+        "seed" => seed(args).await,
         "ack" => ack(args).await,
         "verify" => verify(args).await,
-        other => panic!("unknown mode {other:?}: http, store, size, ack or verify"),
+        other => panic!("unknown mode {other:?}: http, store, seed, size, ack or verify"),
     }
 }

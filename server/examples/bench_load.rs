@@ -136,8 +136,15 @@ async fn pages(args: Args) {
         "{:<40} {:>8} {:>10} {:>10} {:>10} {:>7}",
         "path", "requests", "p50", "p99", "max", "errors"
     );
+    // With more than two paths, the ones after the first (the baseline, /healthz)
+    // are also counted together.
+    let mut rest: (Vec<Duration>, usize) = (Vec::new(), 0);
     for (i, path) in paths.iter().enumerate() {
         let (mut latencies, errors) = by_path.remove(&i).unwrap_or_default();
+        if i > 0 {
+            rest.0.extend(&latencies);
+            rest.1 += errors;
+        }
         latencies.sort_unstable();
         println!(
             "{:<40} {:>8} {:>10} {:>10} {:>10} {:>7}",
@@ -147,6 +154,18 @@ async fn pages(args: Args) {
             ms(percentile(&latencies, 99.0)),
             ms(latencies.last().copied().unwrap_or_default()),
             errors
+        );
+    }
+    if paths.len() > 2 {
+        rest.0.sort_unstable();
+        println!(
+            "{:<40} {:>8} {:>10} {:>10} {:>10} {:>7}",
+            "(all paths after the first)",
+            rest.0.len(),
+            ms(percentile(&rest.0, 50.0)),
+            ms(percentile(&rest.0, 99.0)),
+            ms(rest.0.last().copied().unwrap_or_default()),
+            rest.1
         );
     }
     println!("rate {:.0}/s for {:.0} s", args.rate, args.seconds);

@@ -117,6 +117,15 @@ pub fn MetricChartView(
         let at = format!("{:.1}", x(t));
         view! { <line class=class x1=at.clone() x2=at y1="0" y2=HEIGHT.to_string() /> }
     };
+    // The deploy's label sits under its mark, kept clear of the two end labels.
+    let share = x(started) / WIDTH;
+    let mark_anchor = if share < 0.2 {
+        "start"
+    } else if share > 0.8 {
+        "end"
+    } else {
+        "middle"
+    };
     let description = format!(
         "{} from {} to {} UTC, between {} and {}",
         chart.metric,
@@ -136,11 +145,15 @@ pub fn MetricChartView(
                     {lines}
                 </svg>
             </div>
-            <div class="chart-x">
-                <span>{clock(from)}</span>
-                <span class="chart-mark-label">"▏deploy " {clock(started)}</span>
-                <span>{clock(to)} " UTC"</span>
-            </div>
+            // Percent positions keep the labels under their marks at any width
+            // (the page's CSP allows no style attributes to place them).
+            <svg class="chart-x" width="100%" height="16" aria-hidden="true">
+                <text x="0" y="12">{clock(from)}</text>
+                <text x=format!("{:.1}%", x(started) / WIDTH * 100.0) y="12" text-anchor=mark_anchor class="chart-mark-label">
+                    "deploy " {clock(started)}
+                </text>
+                <text x="100%" y="12" text-anchor="end">{clock(to)} " UTC"</text>
+            </svg>
             {legend.map(|l| view! { <div class="chart-legend">{l}</div> })}
         </figure>
     }

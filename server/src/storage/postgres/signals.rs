@@ -325,36 +325,20 @@ impl app::ssr::SignalStore for super::PgStore {
     ) -> Result<SignalPruneCounts, StoreError> {
         let mut counts = SignalPruneCounts::default();
         let mut budget = u64::from(batch);
-        let series: Vec<i64> = sqlx::query_scalar("SELECT id FROM metric_series ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        for id in series {
-            if budget == 0 {
-                return Ok(counts);
-            }
-            let mut conn = self.begin_write().await.map_err(backend_error)?;
-            let deleted =
-                delete_oldest(&mut conn, "metric_samples", "series_id", id, before, budget).await?;
-            conn.commit().await.map_err(backend_error)?;
-            counts.samples += deleted;
-            budget -= deleted;
-        }
-        let groups: Vec<i64> = sqlx::query_scalar("SELECT id FROM error_groups ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        for id in groups {
-            if budget == 0 {
-                return Ok(counts);
-            }
-            let mut conn = self.begin_write().await.map_err(backend_error)?;
-            let deleted =
-                delete_oldest(&mut conn, "error_events", "group_id", id, before, budget).await?;
-            conn.commit().await.map_err(backend_error)?;
-            counts.error_events += deleted;
-            budget -= deleted;
-        }
+        counts.samples = self
+            .prune_along_key(
+                "metric_samples",
+                "series_id",
+                "metric_series",
+                before,
+                budget,
+            )
+            .await?;
+        budget -= counts.samples;
+        counts.error_events = self
+            .prune_along_key("error_events", "group_id", "error_groups", before, budget)
+            .await?;
+        budget -= counts.error_events;
         if budget > 0 {
             counts.alerts = sqlx::query(
                 "DELETE FROM alerts WHERE id IN (\
@@ -371,28 +355,46 @@ impl app::ssr::SignalStore for super::PgStore {
     }
 }
 
-/// Deletes the oldest rows of one series (or error group) before `before`, at most
-/// `limit`, along the table's key.
-async fn delete_oldest(
-    conn: &mut PgConnection,
-    table: &'static str,
-    owner: &'static str,
-    id: i64,
-    before: DateTime<Utc>,
-    limit: u64,
-) -> Result<u64, StoreError> {
-    let sql = format!(
-        "DELETE FROM {table} WHERE {owner} = $1 AND at <= (\
-           SELECT max(at) FROM (SELECT at FROM {table} WHERE {owner} = $1 AND at < $2 ORDER BY at LIMIT $3) oldest)"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(before)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .execute(&mut *conn)
+impl super::PgStore {
+    /// Deletes at most `budget` rows of `table` older than `before`, owner by owner
+    /// (each a series or an error group, listed from `owners`) along the table's
+    /// key, one short transaction per owner so writers never wait long.
+    async fn prune_along_key(
+        &self,
+        table: &'static str,
+        owner: &'static str,
+        owners: &'static str,
+        before: DateTime<Utc>,
+        budget: u64,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {owners} ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
         .await
-        .map(|r| r.rows_affected())
-        .map_err(backend_error)
+        .map_err(backend_error)?;
+        let sql = format!(
+            "DELETE FROM {table} WHERE {owner} = $1 AND at <= (\
+               SELECT max(at) FROM (SELECT at FROM {table} WHERE {owner} = $1 AND at < $2 ORDER BY at LIMIT $3) oldest)"
+        );
+        let mut deleted = 0u64;
+        for id in ids {
+            if deleted >= budget {
+                break;
+            }
+            let mut tx = self.begin_write().await.map_err(backend_error)?;
+            deleted += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(id)
+                .bind(before)
+                .bind(i64::try_from(budget - deleted).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?
+                .rows_affected();
+            tx.commit().await.map_err(backend_error)?;
+        }
+        Ok(deleted)
+    }
 }
 
 /// The id of a series, created (with its service and environment) on first sight.

@@ -326,50 +326,20 @@ impl app::ssr::SignalStore for super::SqliteStore {
     ) -> Result<SignalPruneCounts, StoreError> {
         let mut counts = SignalPruneCounts::default();
         let mut budget = u64::from(batch);
-        let series: Vec<i64> = sqlx::query_scalar("SELECT id FROM metric_series ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        for id in series {
-            if budget == 0 {
-                return Ok(counts);
-            }
-            let mut conn = self.begin_write().await.map_err(backend_error)?;
-            let deleted = delete_oldest(
-                &mut conn,
+        counts.samples = self
+            .prune_along_key(
                 "metric_samples",
                 "series_id",
-                id,
-                micros(before),
+                "metric_series",
+                before,
                 budget,
             )
             .await?;
-            conn.commit().await.map_err(backend_error)?;
-            counts.samples += deleted;
-            budget -= deleted;
-        }
-        let groups: Vec<i64> = sqlx::query_scalar("SELECT id FROM error_groups ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        for id in groups {
-            if budget == 0 {
-                return Ok(counts);
-            }
-            let mut conn = self.begin_write().await.map_err(backend_error)?;
-            let deleted = delete_oldest(
-                &mut conn,
-                "error_events",
-                "group_id",
-                id,
-                micros(before),
-                budget,
-            )
+        budget -= counts.samples;
+        counts.error_events = self
+            .prune_along_key("error_events", "group_id", "error_groups", before, budget)
             .await?;
-            conn.commit().await.map_err(backend_error)?;
-            counts.error_events += deleted;
-            budget -= deleted;
-        }
+        budget -= counts.error_events;
         if budget > 0 {
             counts.alerts = sqlx::query(
                 "DELETE FROM alerts WHERE id IN (\
@@ -386,28 +356,46 @@ impl app::ssr::SignalStore for super::SqliteStore {
     }
 }
 
-/// Deletes the oldest rows of one series (or error group) before `before`, at most
-/// `limit`, along the table's key.
-async fn delete_oldest(
-    conn: &mut SqliteConnection,
-    table: &'static str,
-    owner: &'static str,
-    id: i64,
-    before: i64,
-    limit: u64,
-) -> Result<u64, StoreError> {
-    let sql = format!(
-        "DELETE FROM {table} WHERE {owner} = $1 AND at <= (\
-           SELECT max(at) FROM (SELECT at FROM {table} WHERE {owner} = $1 AND at < $2 ORDER BY at LIMIT $3))"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(before)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .execute(&mut *conn)
+impl super::SqliteStore {
+    /// Deletes at most `budget` rows of `table` older than `before`, owner by owner
+    /// (each a series or an error group, listed from `owners`) along the table's
+    /// key, one short transaction per owner so writers never wait long.
+    async fn prune_along_key(
+        &self,
+        table: &'static str,
+        owner: &'static str,
+        owners: &'static str,
+        before: DateTime<Utc>,
+        budget: u64,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {owners} ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
         .await
-        .map(|r| r.rows_affected())
-        .map_err(backend_error)
+        .map_err(backend_error)?;
+        let sql = format!(
+            "DELETE FROM {table} WHERE {owner} = $1 AND at <= (\
+               SELECT max(at) FROM (SELECT at FROM {table} WHERE {owner} = $1 AND at < $2 ORDER BY at LIMIT $3))"
+        );
+        let mut deleted = 0u64;
+        for id in ids {
+            if deleted >= budget {
+                break;
+            }
+            let mut tx = self.begin_write().await.map_err(backend_error)?;
+            deleted += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(id)
+                .bind(micros(before))
+                .bind(i64::try_from(budget - deleted).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?
+                .rows_affected();
+            tx.commit().await.map_err(backend_error)?;
+        }
+        Ok(deleted)
+    }
 }
 
 /// The id of a series, created (with its service and environment) on first sight.
