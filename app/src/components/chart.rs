@@ -119,9 +119,9 @@ pub fn MetricChartView(
     };
     // The deploy's label sits under its mark, kept clear of the two end labels.
     let share = x(started) / WIDTH;
-    let mark_anchor = if share < 0.2 {
+    let mark_anchor = if share < 0.25 {
         "start"
-    } else if share > 0.8 {
+    } else if share > 0.75 {
         "end"
     } else {
         "middle"
@@ -150,9 +150,9 @@ pub fn MetricChartView(
             <svg class="chart-x" width="100%" height="16" aria-hidden="true">
                 <text x="0" y="12">{clock(from)}</text>
                 <text x=format!("{:.1}%", x(started) / WIDTH * 100.0) y="12" text-anchor=mark_anchor class="chart-mark-label">
-                    "deploy " {clock(started)}
+                    "▲ deploy " {clock(started)}
                 </text>
-                <text x="100%" y="12" text-anchor="end">{clock(to)} " UTC"</text>
+                <text x="100%" y="12" text-anchor="end">{clock(to)}</text>
             </svg>
             {legend.map(|l| view! { <div class="chart-legend">{l}</div> })}
         </figure>

@@ -47,6 +47,10 @@ impl AlertState {
 #[serde(rename_all = "camelCase")]
 pub struct AlertmanagerNotification {
     /// `"4"`.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[ \\t\\n\\f\\r]*4[ \\t\\n\\f\\r]*$")
+    )]
     pub version: String,
     #[serde(default)]
     pub group_key: Option<String>,
@@ -57,6 +61,7 @@ pub struct AlertmanagerNotification {
     /// Alertmanager's own address, for links.
     #[serde(default, rename = "externalURL")]
     pub external_url: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_items = 1000))]
     pub alerts: Vec<AlertmanagerAlert>,
 }
 
@@ -66,12 +71,17 @@ pub struct AlertmanagerNotification {
 #[serde(rename_all = "camelCase")]
 pub struct AlertmanagerAlert {
     /// `firing` or `resolved`.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[ \\t\\n\\f\\r]*(firing|resolved)[ \\t\\n\\f\\r]*$")
+    )]
     pub status: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     /// RFC 3339.
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub starts_at: String,
     /// RFC 3339; `0001-01-01T00:00:00Z` while an alert fires without an end.
     #[serde(default)]
@@ -79,6 +89,10 @@ pub struct AlertmanagerAlert {
     #[serde(default, rename = "generatorURL")]
     pub generator_url: Option<String>,
     /// Alertmanager's hash of the labels: with `startsAt`, names one firing.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[ \\t\\n\\f\\r]*[^ \\t\\n\\f\\r][\\s\\S]{0,199}$")
+    )]
     pub fingerprint: String,
 }
 

@@ -94,7 +94,7 @@ pub struct ErrorEventRequest {
     #[cfg_attr(feature = "ssr", schema(max_length = 200))]
     pub version: Option<String>,
     /// How many occurrences this event stands for; 1 when absent.
-    #[cfg_attr(feature = "ssr", schema(value_type = u64, minimum = 1, maximum = 1000000000))]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<u64>, minimum = 1, maximum = 1000000000))]
     pub count: Option<Value>,
 }
 

@@ -87,8 +87,10 @@ impl MetricDefinition {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MetricDefinitionRequest {
-    /// Prometheus' alphabet: letters, digits, `_` and `:`.
-    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, pattern = "^[ \\t\\n\\f\\r]*[A-Za-z_:][A-Za-z0-9_:]{0,199}[ \\t\\n\\f\\r]*$"))]
+    /// Prometheus' alphabet: letters, digits, `_` and `:`. Required in a file; in
+    /// `PUT /api/v1/metric-definitions/{name}` the path names it (and the body's,
+    /// when sent, must be the same).
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, pattern = "^[ \\t\\n\\f\\r]*[A-Za-z_:][A-Za-z0-9_:]{0,199}[ \\t\\n\\f\\r]*$"))]
     pub name: Option<String>,
     #[cfg_attr(feature = "ssr", schema(max_length = 32))]
     pub unit: Option<String>,
@@ -102,8 +104,7 @@ pub struct MetricDefinitionRequest {
     /// Service names, or `["*"]` for all.
     #[cfg_attr(feature = "ssr", schema(value_type = Vec<String>, required = true, nullable = false, min_items = 1))]
     pub services: Option<Vec<String>>,
-    /// Environment names; all when absent.
-    #[cfg_attr(feature = "ssr", schema(nullable = false))]
+    /// Environment names; all when absent (or null).
     pub environments: Option<Vec<String>>,
 }
 
