@@ -99,7 +99,7 @@ pub struct SeriesRequest {
     #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "http_5xx_ratio", pattern = "^[ \\t\\n\\f\\r]*[A-Za-z_:][A-Za-z0-9_:]{0,199}[ \\t\\n\\f\\r]*$"))]
     pub metric: Option<String>,
     /// `canary`, `baseline`, …; named like services. Absent, null or empty: no group.
-    #[cfg_attr(feature = "ssr", schema(value_type = String, nullable = true, example = "canary", pattern = "^[ \\t\\n\\f\\r]*([A-Za-z0-9][A-Za-z0-9._-]{0,63})?[ \\t\\n\\f\\r]*$"))]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, example = "canary", pattern = "^[ \\t\\n\\f\\r]*([A-Za-z0-9][A-Za-z0-9._-]{0,63})?[ \\t\\n\\f\\r]*$"))]
     pub group: Option<String>,
     /// `[time, value]` pairs: the time RFC 3339 or Unix seconds (fractions
     /// allowed), the value a finite number.
