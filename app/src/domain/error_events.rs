@@ -238,14 +238,18 @@ impl ErrorEventRequest {
             },
         };
         let version = match self.version.as_deref().map(str::trim_ascii) {
-            None | Some("") => Some(String::new()),
-            Some(v) if v.chars().count() > MAX_ERROR_VERSION_LEN => {
+            // Its length counts what was sent, surrounding spaces too.
+            Some(_)
+                if self.version.as_deref().unwrap_or_default().chars().count()
+                    > MAX_ERROR_VERSION_LEN =>
+            {
                 p.add(
                     at("version"),
                     format!("must be at most {MAX_ERROR_VERSION_LEN} characters"),
                 );
                 None
             }
+            None | Some("") => Some(String::new()),
             Some(v) if v.chars().any(|c| c.is_whitespace() || c.is_control()) => {
                 p.add(
                     at("version"),
@@ -297,7 +301,8 @@ fn required_text(p: &mut Problems, field: &str, raw: Option<&str>, max: usize) -
             p.add(field, "must not be empty");
             None
         }
-        Some(text) if text.chars().count() > max => {
+        // As the API document counts: after any leading spaces, trailing ones included.
+        Some(_) if raw.unwrap_or_default().trim_ascii_start().chars().count() > max => {
             p.add(field, format!("must be at most {max} characters"));
             None
         }

@@ -137,12 +137,13 @@ impl MetricDefinitionRequest {
                 .map_err(|e| p.add(field("name"), e))
                 .ok(),
         };
+        // Lengths count what was sent, surrounding spaces too, as the API document says.
         let unit = self
             .unit
             .as_deref()
             .map(str::trim_ascii)
             .unwrap_or_default();
-        if unit.chars().count() > MAX_UNIT_LEN {
+        if self.unit.as_deref().unwrap_or_default().chars().count() > MAX_UNIT_LEN {
             p.add(
                 field("unit"),
                 format!("must be at most {MAX_UNIT_LEN} characters"),
@@ -172,7 +173,10 @@ impl MetricDefinitionRequest {
                     p.add(field("query"), "a prometheus metric needs its PromQL query");
                     None
                 }
-                Some(q) if q.chars().count() > MAX_QUERY_LEN => {
+                Some(_)
+                    if self.query.as_deref().unwrap_or_default().chars().count()
+                        > MAX_QUERY_LEN =>
+                {
                     p.add(
                         field("query"),
                         format!("must be at most {MAX_QUERY_LEN} characters"),
