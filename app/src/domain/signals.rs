@@ -214,13 +214,7 @@ impl MetricsRequest {
                         .map_err(|e| p.add(at("metric"), e))
                         .ok()
                 });
-            let group = match series.group.as_deref().map(str::trim_ascii) {
-                None | Some("") => Some(None),
-                Some(raw) => GroupName::parse(raw)
-                    .map(Some)
-                    .map_err(|e| p.add(at("group"), e.to_string()))
-                    .ok(),
-            };
+            let group = optional_group(&mut p, &at("group"), series.group.as_deref());
             let samples: Vec<Sample> = series
                 .points
                 .iter()
@@ -261,6 +255,18 @@ impl MetricsRequest {
         } else {
             Err(p.into_errors())
         }
+    }
+}
+
+/// A group as sent: absent or blank is no group (`Some(None)`); a bad name is a
+/// problem (`None`).
+fn optional_group(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<Option<GroupName>> {
+    match raw.map(str::trim_ascii) {
+        None | Some("") => Some(None),
+        Some(raw) => GroupName::parse(raw)
+            .map(Some)
+            .map_err(|e| p.add(field, e.to_string()))
+            .ok(),
     }
 }
 
@@ -502,13 +508,7 @@ impl SeriesQuery {
             }
             Some(raw) => MetricName::parse(raw).map_err(|e| p.add("metric", e)).ok(),
         };
-        let group = match self.group.as_deref().map(str::trim_ascii) {
-            None | Some("") => Some(None),
-            Some(raw) => GroupName::parse(raw)
-                .map(Some)
-                .map_err(|e| p.add("group", e.to_string()))
-                .ok(),
-        };
+        let group = optional_group(&mut p, "group", self.group.as_deref());
         let window = TimeWindow::parse(&mut p, self.from.as_deref(), self.to.as_deref());
         match (service, environment, metric, group, window) {
             (Some(service), Some(environment), Some(metric), Some(group), Some(window))
