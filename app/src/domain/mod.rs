@@ -11,6 +11,7 @@ pub mod metric_config;
 pub mod names;
 pub mod page;
 pub mod signals;
+pub mod stats;
 
 pub use access::*;
 pub use accounts::*;
