@@ -1,0 +1,1198 @@
+//! The health judge: one check of one deploy at one look, decided from the metric's own
+//! history, and the deploy's verdict from its checks. Pure: the caller brings the
+//! samples and says when the look is.
+//!
+//! A plain rank test of the bake against the window before it cries wolf on real
+//! metrics (they drift, cycle and are autocorrelated, so its samples are not
+//! independent). This judge asks the question the history can answer: how far does
+//! this metric's comparison move over windows of these lengths when nothing was
+//! deployed? It slides placebo "deploys" over the hours before the real one, takes the
+//! spread of their effects as the noise, and calls the real effect a regression only
+//! when it is far outside that spread *and* beyond the check's tolerance. The looks
+//! during the bake use a boundary that starts high and falls to the final one
+//! (O'Brien–Fleming), so re-reading every interval does not add false alarms. The same
+//! spread gives the smallest change the check could have seen (its minimum detectable
+//! effect), written in every receipt.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::signals::MetricName;
+use super::stats::{self, Alternative, MannWhitney, Shift, Summary};
+
+/// How far back the judge looks to learn a metric's calm behaviour.
+pub const HISTORY: Duration = Duration::hours(4);
+/// At most this many placebo windows per look (spread evenly over the history).
+pub const MAX_PLACEBOS: usize = 96;
+/// Fewer usable placebo windows than this, and the noise comes from a model instead.
+pub const MIN_PLACEBOS: usize = 12;
+/// The false-alarm rate of one check over the whole bake (one-sided; split in two for
+/// `both`).
+pub const CHECK_ALPHA: f64 = 0.005;
+/// The power at which the minimum detectable effect is stated.
+pub const MDE_POWER: f64 = 0.95;
+/// The share cut from each end before averaging (robust against bursts).
+pub const TRIM: f64 = 0.2;
+/// The model's noise is widened by this much: it cannot see drift.
+pub const MODEL_WIDENING: f64 = 1.5;
+pub const DEFAULT_TOLERANCE: f64 = 0.10;
+pub const DEFAULT_MIN_SAMPLES: usize = 10;
+pub const DEFAULT_WARMUP: Duration = Duration::minutes(2);
+pub const DEFAULT_BAKE: Duration = Duration::minutes(15);
+pub const DEFAULT_INTERVAL: Duration = Duration::seconds(30);
+pub const HEALTHY_SCORE: f64 = 95.0;
+pub const AILING_SCORE: f64 = 75.0;
+
+/// Which change of a metric is bad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    IncreaseIsBad,
+    DecreaseIsBad,
+    Both,
+}
+
+/// What a deploy's window is compared with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineKind {
+    /// The window before the deploy.
+    #[default]
+    Before,
+    /// The same window one week earlier.
+    LastWeek,
+    /// Group `baseline` against group `canary` over the same window.
+    Control,
+}
+
+/// How a metric is judged: the check fields of a metric definition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckSpec {
+    pub direction: Direction,
+    pub critical: bool,
+    pub weight: f64,
+    /// Relative change that never matters (0.05 = 5 %).
+    pub tolerance: f64,
+    /// Absolute change, in the metric's unit, below which nothing matters.
+    pub tolerance_floor: f64,
+    pub min_samples: usize,
+    pub runbook: Option<String>,
+    pub baseline: BaselineKind,
+}
+
+impl CheckSpec {
+    pub fn new(direction: Direction) -> CheckSpec {
+        CheckSpec {
+            direction,
+            critical: false,
+            weight: 1.0,
+            tolerance: DEFAULT_TOLERANCE,
+            tolerance_floor: 0.0,
+            min_samples: DEFAULT_MIN_SAMPLES,
+            runbook: None,
+            baseline: BaselineKind::Before,
+        }
+    }
+}
+
+/// When a service's deploys are judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Samples this soon after the deploy are left out (restarts, cold caches).
+    pub warmup_secs: i64,
+    pub bake_secs: i64,
+    pub interval_secs: i64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            warmup_secs: DEFAULT_WARMUP.num_seconds(),
+            bake_secs: DEFAULT_BAKE.num_seconds(),
+            interval_secs: DEFAULT_INTERVAL.num_seconds(),
+        }
+    }
+}
+
+impl Timing {
+    fn warmup(&self) -> Duration {
+        Duration::seconds(self.warmup_secs)
+    }
+
+    fn bake(&self) -> Duration {
+        Duration::seconds(self.bake_secs)
+    }
+
+    /// The window before the deploy that a `before` baseline uses: twice the bake.
+    pub fn baseline_length(&self) -> Duration {
+        Duration::seconds(2 * self.bake_secs)
+    }
+}
+
+/// A duration as people write it in a config file: `90s`, `15m`, `1h`, `1h30m`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let text = raw.trim_ascii();
+    let wrong = || format!("{text:?} is not a duration like \"30s\", \"15m\" or \"1h30m\"");
+    if text.is_empty() {
+        return Err(wrong());
+    }
+    let mut seconds: i64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(wrong()),
+        };
+        let value: i64 = number.parse().map_err(|_| wrong())?;
+        number.clear();
+        seconds = value
+            .checked_mul(unit)
+            .and_then(|part| seconds.checked_add(part))
+            .filter(|total| *total <= 7 * 24 * 3600)
+            .ok_or_else(|| format!("{text:?} is longer than a week"))?;
+    }
+    if !number.is_empty() {
+        return Err(wrong());
+    }
+    Ok(Duration::seconds(seconds))
+}
+
+/// Samples of one metric for one place and group, in time order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    times: Vec<i64>,
+    values: Vec<f64>,
+}
+
+impl Series {
+    /// Sorts by time; non-finite values are dropped (storage never holds them).
+    pub fn new(mut points: Vec<(DateTime<Utc>, f64)>) -> Series {
+        points.retain(|point| point.1.is_finite());
+        points.sort_by_key(|point| point.0);
+        Series {
+            times: points.iter().map(|p| p.0.timestamp_millis()).collect(),
+            values: points.iter().map(|p| p.1).collect(),
+        }
+    }
+
+    /// The same samples moved later by `by` (last week's, aligned with this week).
+    pub fn shifted(&self, by: Duration) -> Series {
+        let millis = by.num_milliseconds();
+        Series {
+            times: self.times.iter().map(|t| t + millis).collect(),
+            values: self.values.clone(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    fn first_time(&self) -> Option<i64> {
+        self.times.first().copied()
+    }
+
+    /// The values with times in `[from, to)`.
+    fn window(&self, from: i64, to: i64) -> &[f64] {
+        let start = self.times.partition_point(|&t| t < from);
+        let end = self.times.partition_point(|&t| t < to);
+        &self.values[start..end.max(start)]
+    }
+}
+
+/// What a check is judged on: the metric (for `control`, group `canary`) and, for
+/// `last_week` and `control`, the series it is compared with over the same window
+/// (last week's already moved one week later; group `baseline`).
+#[derive(Clone, Copy, Debug)]
+pub struct CheckData<'a> {
+    pub main: &'a Series,
+    pub concurrent: Option<&'a Series>,
+    /// The source could not be read: the check has no data, whatever was cached.
+    pub unavailable: bool,
+}
+
+/// One evaluation: the deploy's time and how far the analysis reaches.
+#[derive(Clone, Copy, Debug)]
+pub struct Look {
+    pub deployed_at: DateTime<Utc>,
+    /// The end of the analysis window: the bake's end, the next deploy of the same
+    /// place, or now, whichever is first.
+    pub analysis_end: DateTime<Utc>,
+}
+
+impl Look {
+    /// The look for `now`, given the bake and the next deploy of the same place.
+    pub fn at(
+        deployed_at: DateTime<Utc>,
+        timing: &Timing,
+        next_deploy: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Look {
+        let bake_end = deployed_at + timing.bake();
+        let end = next_deploy.map_or(bake_end, |next| next.min(bake_end));
+        Look {
+            deployed_at,
+            analysis_end: end.min(now).max(deployed_at),
+        }
+    }
+
+    /// Final when the window can grow no more: the bake is over or the next deploy
+    /// cut it short.
+    pub fn is_final(&self, timing: &Timing, next_deploy: Option<DateTime<Utc>>) -> bool {
+        let bake_end = self.deployed_at + timing.bake();
+        self.analysis_end >= bake_end || next_deploy.is_some_and(|next| self.analysis_end >= next)
+    }
+}
+
+/// The scale a metric is compared on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// Positive values (latency, rates): logarithms, so +25 % is the same step at any level.
+    Log,
+    /// Non-negative with zeros (counts): means, with a Poisson floor under the noise.
+    Counts,
+    /// Anything else: trimmed means of the values.
+    Linear,
+}
+
+/// Where the noise a check was judged against came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseMethod {
+    /// Placebo deploys over the metric's own history.
+    Placebo,
+    /// Too little history: an AR(1) model of the baseline, widened.
+    Model,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    pub method: NoiseMethod,
+    /// Placebo windows used (0 for the model).
+    pub windows: usize,
+    /// The spread of a calm effect, on the check's scale.
+    pub sigma: f64,
+}
+
+/// A check's state at one look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    Healthy,
+    Unhealthy,
+    NoData,
+}
+
+/// The rule that decided a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckRule {
+    /// Still inside the warm-up: nothing to compare yet.
+    WarmingUp,
+    SourceUnavailable,
+    TooFewBaselineSamples,
+    TooFewCurrentSamples,
+    /// The change is no larger than the check's tolerance.
+    WithinTolerance,
+    /// The change is below the check's absolute floor.
+    BelowFloor,
+    /// The change is within what this metric does when nothing is deployed.
+    WithinNoise,
+    /// Beyond the tolerance and far outside the metric's calm moves, the bad way.
+    Regressed,
+}
+
+impl CheckRule {
+    pub fn describe(self) -> &'static str {
+        match self {
+            CheckRule::WarmingUp => "still warming up",
+            CheckRule::SourceUnavailable => "the metric's source was unavailable",
+            CheckRule::TooFewBaselineSamples => "too few samples in the baseline",
+            CheckRule::TooFewCurrentSamples => "too few samples since the deploy",
+            CheckRule::WithinTolerance => "change within tolerance",
+            CheckRule::BelowFloor => "change below the absolute floor",
+            CheckRule::WithinNoise => "change within the metric's normal noise",
+            CheckRule::Regressed => "regressed beyond tolerance and noise",
+        }
+    }
+}
+
+impl fmt::Display for CheckRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// One side of a comparison as the receipt shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowReceipt {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub summary: Option<Summary>,
+    /// The centre the judge compared (geometric trimmed mean, mean or trimmed mean).
+    pub center: Option<f64>,
+}
+
+/// Everything a check used and decided at one look: enough to explain it on a page
+/// and to recompute it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckReceipt {
+    pub metric: MetricName,
+    pub state: CheckState,
+    pub rule: CheckRule,
+    pub direction: Direction,
+    pub baseline_kind: BaselineKind,
+    pub critical: bool,
+    pub weight: f64,
+    pub tolerance: f64,
+    pub tolerance_floor: f64,
+    pub min_samples: usize,
+    pub runbook: Option<String>,
+    pub baseline: WindowReceipt,
+    pub current: WindowReceipt,
+    pub scale: Option<Scale>,
+    /// Current centre minus baseline centre, in the metric's unit.
+    pub delta: Option<f64>,
+    /// `delta` relative to the baseline centre (0.12 = +12 %).
+    pub delta_relative: Option<f64>,
+    /// The compared effect on the check's scale, and the noise it was judged against.
+    pub effect: Option<f64>,
+    pub noise: Option<Noise>,
+    /// Effect over noise, and the bar it had to pass at this look.
+    pub z: Option<f64>,
+    pub z_bar: Option<f64>,
+    /// The chance of an effect this large the bad way when nothing changed, from the
+    /// metric's own history.
+    pub p_value: Option<f64>,
+    /// The textbook rank test (assumes independent samples; shown, not decisive).
+    pub mann_whitney: Option<MannWhitney>,
+    /// Hodges–Lehmann shift of current against baseline, in the metric's unit.
+    pub shift: Option<Shift>,
+    /// The smallest relative change this check could have caught over a full bake,
+    /// at its false-alarm rate, with 95 % power.
+    pub min_detectable_change: Option<f64>,
+    /// The analysis covers the whole bake (or all there will be).
+    pub complete: bool,
+    pub source_unavailable: bool,
+}
+
+/// The judge's decision for one check at one look.
+pub fn judge_check(
+    metric: &MetricName,
+    spec: &CheckSpec,
+    timing: &Timing,
+    data: CheckData<'_>,
+    look: &Look,
+    complete: bool,
+) -> CheckReceipt {
+    let geometry = Geometry::new(spec, timing, look);
+    let t0 = look.deployed_at.timestamp_millis();
+    let (baseline_values, current_values) = geometry.windows(&data, t0, geometry.length);
+    let mut receipt = CheckReceipt {
+        metric: metric.clone(),
+        state: CheckState::NoData,
+        rule: CheckRule::WarmingUp,
+        direction: spec.direction,
+        baseline_kind: spec.baseline,
+        critical: spec.critical,
+        weight: spec.weight,
+        tolerance: spec.tolerance,
+        tolerance_floor: spec.tolerance_floor,
+        min_samples: spec.min_samples,
+        runbook: spec.runbook.clone(),
+        baseline: geometry.baseline_receipt(look, baseline_values),
+        current: geometry.current_receipt(look, current_values),
+        scale: None,
+        delta: None,
+        delta_relative: None,
+        effect: None,
+        noise: None,
+        z: None,
+        z_bar: None,
+        p_value: None,
+        mann_whitney: None,
+        shift: None,
+        min_detectable_change: None,
+        complete,
+        source_unavailable: data.unavailable,
+    };
+    if data.unavailable {
+        receipt.rule = CheckRule::SourceUnavailable;
+        return receipt;
+    }
+    if geometry.length <= 0 {
+        return receipt;
+    }
+    let min_samples = spec.min_samples.max(2);
+    if baseline_values.len() < min_samples {
+        receipt.rule = CheckRule::TooFewBaselineSamples;
+        return receipt;
+    }
+    if current_values.len() < min_samples {
+        receipt.rule = CheckRule::TooFewCurrentSamples;
+        return receipt;
+    }
+
+    let scale = geometry.scale(&data, t0);
+    let baseline_center = scale.center(baseline_values);
+    let current_center = scale.center(current_values);
+    let effect = scale.statistic(current_values) - scale.statistic(baseline_values);
+    let delta = current_center - baseline_center;
+    let delta_relative = (baseline_center != 0.0).then(|| delta / baseline_center.abs());
+    let alternative = match spec.direction {
+        Direction::IncreaseIsBad => Alternative::Greater,
+        Direction::DecreaseIsBad => Alternative::Less,
+        Direction::Both => Alternative::TwoSided,
+    };
+    receipt.scale = Some(scale);
+    receipt.baseline.center = Some(baseline_center);
+    receipt.current.center = Some(current_center);
+    receipt.delta = Some(delta);
+    receipt.delta_relative = delta_relative;
+    receipt.effect = Some(effect);
+    receipt.mann_whitney = stats::mann_whitney(current_values, baseline_values, alternative);
+    receipt.shift = stats::hodges_lehmann(current_values, baseline_values, 0.95);
+
+    let pooled_rate = pooled_mean(baseline_values, current_values);
+    let noise = geometry.noise(&data, t0, geometry.length, scale, min_samples, pooled_rate);
+    let full_noise = if complete {
+        noise
+    } else {
+        geometry.noise(
+            &data,
+            t0,
+            geometry.full_length,
+            scale,
+            min_samples,
+            pooled_rate,
+        )
+    };
+    let sides = if spec.direction == Direction::Both {
+        2.0
+    } else {
+        1.0
+    };
+    let z_final = stats::normal_quantile(1.0 - CHECK_ALPHA / sides);
+    let fraction = if complete {
+        1.0
+    } else {
+        (geometry.length as f64 / geometry.full_length.max(1) as f64).clamp(1e-6, 1.0)
+    };
+    let z_bar = z_final / fraction.sqrt();
+    let bad_way = |change: f64| match spec.direction {
+        Direction::IncreaseIsBad => change,
+        Direction::DecreaseIsBad => -change,
+        Direction::Both => change.abs(),
+    };
+    let z = noise.map(|noise| bad_way(effect) / noise.sigma);
+    receipt.noise = noise;
+    receipt.z = z;
+    receipt.z_bar = Some(z_bar);
+    receipt.p_value = z.map(|z| (stats::normal_sf(z) * sides).min(1.0));
+    receipt.min_detectable_change = full_noise.map(|noise| {
+        let step = (z_final + stats::normal_quantile(MDE_POWER)) * noise.sigma;
+        scale.relative_change(step, baseline_center)
+    });
+
+    // From a zero baseline, any change the bad way is beyond every relative tolerance.
+    let bad_relative = match delta_relative {
+        Some(relative) => bad_way(relative),
+        None if bad_way(delta) > 0.0 => f64::INFINITY,
+        None => 0.0,
+    };
+    receipt.rule = if !(bad_relative > spec.tolerance) {
+        CheckRule::WithinTolerance
+    } else if !(delta.abs() > spec.tolerance_floor) {
+        CheckRule::BelowFloor
+    } else if !z.is_some_and(|z| z > z_bar) {
+        CheckRule::WithinNoise
+    } else {
+        CheckRule::Regressed
+    };
+    receipt.state = if receipt.rule == CheckRule::Regressed {
+        CheckState::Unhealthy
+    } else {
+        CheckState::Healthy
+    };
+    receipt
+}
+
+fn pooled_mean(a: &[f64], b: &[f64]) -> f64 {
+    (a.iter().sum::<f64>() + b.iter().sum::<f64>()) / (a.len() + b.len()).max(1) as f64
+}
+
+impl Scale {
+    /// The statistic compared on this scale.
+    fn statistic(self, values: &[f64]) -> f64 {
+        match self {
+            Scale::Log => {
+                let logs: Vec<f64> = values.iter().map(|v| v.ln()).collect();
+                trimmed_mean(&logs)
+            }
+            Scale::Counts => values.iter().sum::<f64>() / values.len().max(1) as f64,
+            Scale::Linear => trimmed_mean(values),
+        }
+    }
+
+    /// The statistic back in the metric's unit.
+    fn center(self, values: &[f64]) -> f64 {
+        match self {
+            Scale::Log => self.statistic(values).exp(),
+            Scale::Counts | Scale::Linear => self.statistic(values),
+        }
+    }
+
+    /// A step on this scale as a change relative to `level`.
+    fn relative_change(self, step: f64, level: f64) -> f64 {
+        match self {
+            Scale::Log => step.exp() - 1.0,
+            Scale::Counts | Scale::Linear => {
+                if level == 0.0 {
+                    f64::INFINITY
+                } else {
+                    step / level.abs()
+                }
+            }
+        }
+    }
+}
+
+/// The mean of what is left after cutting `TRIM` of the values from each end.
+fn trimmed_mean(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    let cut = (values.len() as f64 * TRIM).floor() as usize;
+    if cut == 0 || 2 * cut >= sorted.len() {
+        return sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
+    }
+    // Partition rather than sort: the kept middle only needs its sum.
+    let len = sorted.len();
+    sorted.select_nth_unstable_by(cut, f64::total_cmp);
+    sorted[cut..].select_nth_unstable_by(len - 2 * cut - 1, f64::total_cmp);
+    let kept = &sorted[cut..len - cut];
+    kept.iter().sum::<f64>() / kept.len() as f64
+}
+
+/// Where the windows of a check lie, for the real deploy and for placebos.
+struct Geometry {
+    kind: BaselineKind,
+    warmup: i64,
+    baseline_length: i64,
+    /// The current window's length at this look, and at the bake's end (ms).
+    length: i64,
+    full_length: i64,
+}
+
+impl Geometry {
+    fn new(spec: &CheckSpec, timing: &Timing, look: &Look) -> Geometry {
+        let warmup = timing.warmup().num_milliseconds();
+        let elapsed = (look.analysis_end - look.deployed_at).num_milliseconds();
+        Geometry {
+            kind: spec.baseline,
+            warmup,
+            baseline_length: timing.baseline_length().num_milliseconds(),
+            length: elapsed - warmup,
+            full_length: (timing.bake().num_milliseconds() - warmup).max(1),
+        }
+    }
+
+    /// Baseline and current values of a deploy at `t0` whose current window is
+    /// `length` long.
+    fn windows<'a>(&self, data: &CheckData<'a>, t0: i64, length: i64) -> (&'a [f64], &'a [f64]) {
+        let start = t0 + self.warmup;
+        let current = data.main.window(start, start + length);
+        let baseline = match (self.kind, data.concurrent) {
+            (BaselineKind::Before, _) => data.main.window(t0 - self.baseline_length, t0),
+            (_, Some(other)) => other.window(start, start + length),
+            (_, None) => &[],
+        };
+        (baseline, current)
+    }
+
+    fn baseline_bounds(&self, look: &Look) -> (DateTime<Utc>, DateTime<Utc>) {
+        match self.kind {
+            BaselineKind::Before => (
+                look.deployed_at - Duration::milliseconds(self.baseline_length),
+                look.deployed_at,
+            ),
+            BaselineKind::LastWeek => {
+                let (from, to) = self.current_bounds(look);
+                (from - Duration::weeks(1), to - Duration::weeks(1))
+            }
+            BaselineKind::Control => self.current_bounds(look),
+        }
+    }
+
+    fn current_bounds(&self, look: &Look) -> (DateTime<Utc>, DateTime<Utc>) {
+        let from = look.deployed_at + Duration::milliseconds(self.warmup);
+        (from, look.analysis_end.max(from))
+    }
+
+    fn baseline_receipt(&self, look: &Look, values: &[f64]) -> WindowReceipt {
+        let (from, to) = self.baseline_bounds(look);
+        WindowReceipt {
+            from,
+            to,
+            summary: Summary::of(values),
+            center: None,
+        }
+    }
+
+    fn current_receipt(&self, look: &Look, values: &[f64]) -> WindowReceipt {
+        let (from, to) = self.current_bounds(look);
+        WindowReceipt {
+            from,
+            to,
+            summary: Summary::of(values),
+            center: None,
+        }
+    }
+
+    /// The earliest time the judge reads.
+    fn history_start(&self, data: &CheckData<'_>, t0: i64) -> i64 {
+        let first = data.main.first_time().unwrap_or(t0);
+        let first = match (self.kind, data.concurrent.and_then(Series::first_time)) {
+            (BaselineKind::Before, _) | (_, None) => first,
+            (_, Some(other)) => first.max(other),
+        };
+        first.max(t0 - HISTORY.num_milliseconds())
+    }
+
+    /// Log for positive metrics, counts when zeros appear among non-negative values.
+    fn scale(&self, data: &CheckData<'_>, t0: i64) -> Scale {
+        let from = self.history_start(data, t0);
+        let to = t0 + self.warmup + self.length;
+        let mut all = data.main.window(from, to).iter();
+        let other: &[f64] = match (self.kind, data.concurrent) {
+            (BaselineKind::Before, _) | (_, None) => &[],
+            (_, Some(series)) => series.window(from, to),
+        };
+        let (mut positive, mut non_negative) = (true, true);
+        for &value in all.by_ref().chain(other) {
+            positive &= value > 0.0;
+            non_negative &= value >= 0.0;
+        }
+        if positive {
+            Scale::Log
+        } else if non_negative {
+            Scale::Counts
+        } else {
+            Scale::Linear
+        }
+    }
+
+    /// The spread of the effect over placebo deploys in the history before `t0`, for a
+    /// current window of `length`; the model's when the history holds too few.
+    fn noise(
+        &self,
+        data: &CheckData<'_>,
+        t0: i64,
+        length: i64,
+        scale: Scale,
+        min_samples: usize,
+        pooled_rate: f64,
+    ) -> Option<Noise> {
+        let earliest_start = self.history_start(data, t0);
+        // A placebo at p reads back to p − reach and forward to p + warmup + length.
+        let reach = match self.kind {
+            BaselineKind::Before => self.baseline_length,
+            BaselineKind::LastWeek | BaselineKind::Control => 0,
+        };
+        let latest = t0 - self.warmup - length;
+        let earliest = earliest_start + reach;
+        let mut effects = Vec::with_capacity(MAX_PLACEBOS);
+        if latest > earliest {
+            let step = ((latest - earliest) / MAX_PLACEBOS as i64).max(10_000);
+            let mut p = latest;
+            while p >= earliest && effects.len() < MAX_PLACEBOS {
+                let (baseline, current) = self.windows(data, p, length);
+                if baseline.len() >= min_samples && current.len() >= min_samples {
+                    effects.push(scale.statistic(current) - scale.statistic(baseline));
+                }
+                p -= step;
+            }
+        }
+        let (baseline, current) = self.windows(data, t0, length);
+        let poisson = match scale {
+            Scale::Counts => {
+                pooled_rate
+                    * (1.0 / baseline.len().max(1) as f64 + 1.0 / current.len().max(1) as f64)
+            }
+            Scale::Log | Scale::Linear => 0.0,
+        };
+        if effects.len() >= MIN_PLACEBOS {
+            let mean_square = effects.iter().map(|e| e * e).sum::<f64>() / effects.len() as f64;
+            return Some(Noise {
+                method: NoiseMethod::Placebo,
+                windows: effects.len(),
+                sigma: mean_square.max(poisson).sqrt(),
+            })
+            .filter(|noise| noise.sigma > 0.0);
+        }
+        let variance = model_variance(scale, baseline, current.len())? * MODEL_WIDENING.powi(2);
+        Some(Noise {
+            method: NoiseMethod::Model,
+            windows: 0,
+            sigma: variance.max(poisson).sqrt(),
+        })
+        .filter(|noise| noise.sigma > 0.0)
+    }
+}
+
+/// The variance of a difference of means under an AR(1) fitted to the baseline: each
+/// side counts as n·(1 − ρ)/(1 + ρ) independent samples.
+fn model_variance(scale: Scale, baseline: &[f64], current_len: usize) -> Option<f64> {
+    let values: Vec<f64> = match scale {
+        Scale::Log => baseline.iter().map(|v| v.ln()).collect(),
+        Scale::Counts | Scale::Linear => baseline.to_vec(),
+    };
+    let n = values.len();
+    if n < 3 || current_len == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let lagged = values
+        .windows(2)
+        .map(|pair| (pair[0] - mean) * (pair[1] - mean))
+        .sum::<f64>()
+        / (n - 1) as f64;
+    let rho = if variance > 0.0 {
+        (lagged / variance).clamp(0.0, 0.98)
+    } else {
+        0.0
+    };
+    let inflation = (1.0 + rho) / (1.0 - rho);
+    Some(variance * inflation * (1.0 / n as f64 + 1.0 / current_len as f64))
+}
+
+/// A deploy's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictState {
+    Baking,
+    Healthy,
+    Ailing,
+    Unhealthy,
+    NoData,
+}
+
+impl VerdictState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictState::Baking => "baking",
+            VerdictState::Healthy => "healthy",
+            VerdictState::Ailing => "ailing",
+            VerdictState::Unhealthy => "unhealthy",
+            VerdictState::NoData => "no_data",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<VerdictState> {
+        [
+            VerdictState::Baking,
+            VerdictState::Healthy,
+            VerdictState::Ailing,
+            VerdictState::Unhealthy,
+            VerdictState::NoData,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == raw)
+    }
+}
+
+/// An error fingerprint first seen after the deploy, often enough to count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewErrorGroup {
+    pub fingerprint: String,
+    pub message: String,
+    pub first_seen: DateTime<Utc>,
+    pub occurrences: u64,
+}
+
+/// Why the deploy got its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictRule {
+    NoChecks,
+    CriticalCheckFailed,
+    NewErrorGroups,
+    CriticalCheckWithoutData,
+    MostChecksWithoutData,
+    Score,
+}
+
+impl VerdictRule {
+    pub fn describe(self) -> &'static str {
+        match self {
+            VerdictRule::NoChecks => "no check applies to this deploy",
+            VerdictRule::CriticalCheckFailed => "a critical check failed",
+            VerdictRule::NewErrorGroups => "new error groups appeared after the deploy",
+            VerdictRule::CriticalCheckWithoutData => "a critical check has no data",
+            VerdictRule::MostChecksWithoutData => "half or more of the checks have no data",
+            VerdictRule::Score => "weighted share of passing checks",
+        }
+    }
+}
+
+/// The deploy's reading from its checks at one look.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    /// What the checks say now (never `baking`).
+    pub state: VerdictState,
+    pub rule: VerdictRule,
+    /// Weighted share of passing checks among those with data, 0–100.
+    pub score: Option<f64>,
+}
+
+/// Any critical failure (or a new error group) is unhealthy; without enough data,
+/// `no_data`; otherwise the weighted score against 95 (healthy) and 75 (ailing).
+pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) -> Reading {
+    let with_data: Vec<&CheckReceipt> = checks
+        .iter()
+        .filter(|check| check.state != CheckState::NoData)
+        .collect();
+    let weight = |list: &mut dyn Iterator<Item = &CheckReceipt>| -> f64 {
+        list.map(|check| check.weight.max(0.0)).sum()
+    };
+    let total_weight = weight(&mut checks.iter());
+    let data_weight = weight(&mut with_data.iter().copied());
+    let passing_weight = weight(
+        &mut with_data
+            .iter()
+            .copied()
+            .filter(|check| check.state == CheckState::Healthy),
+    );
+    let score = (data_weight > 0.0).then(|| 100.0 * passing_weight / data_weight);
+    let reading = |state, rule| Reading { state, rule, score };
+    if checks
+        .iter()
+        .any(|check| check.critical && check.state == CheckState::Unhealthy)
+    {
+        return reading(VerdictState::Unhealthy, VerdictRule::CriticalCheckFailed);
+    }
+    if !new_error_groups.is_empty() {
+        return reading(VerdictState::Unhealthy, VerdictRule::NewErrorGroups);
+    }
+    if checks.is_empty() {
+        return reading(VerdictState::NoData, VerdictRule::NoChecks);
+    }
+    if checks
+        .iter()
+        .any(|check| check.critical && check.state == CheckState::NoData)
+    {
+        return reading(VerdictState::NoData, VerdictRule::CriticalCheckWithoutData);
+    }
+    match score {
+        Some(_) if 2.0 * data_weight > total_weight => {}
+        _ => return reading(VerdictState::NoData, VerdictRule::MostChecksWithoutData),
+    }
+    let state = match score {
+        Some(score) if score >= HEALTHY_SCORE => VerdictState::Healthy,
+        Some(score) if score >= AILING_SCORE => VerdictState::Ailing,
+        _ => VerdictState::Unhealthy,
+    };
+    reading(state, VerdictRule::Score)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0)
+            .single()
+            .expect("time")
+    }
+
+    /// A deterministic wiggle in [−1, 1] (no randomness in the domain's tests either:
+    /// they must give the same answer every run).
+    fn wiggle(i: i64) -> f64 {
+        let x = (i as f64 * 12.9898).sin() * 43_758.545_3;
+        2.0 * (x - x.floor()) - 1.0
+    }
+
+    /// Four hours before the deploy and the bake after it, every 10 s, around `level`
+    /// with ±`noise` relative jitter, times `factor` after the deploy.
+    fn series(level: f64, noise: f64, factor: f64) -> Series {
+        let points = (-1440..90)
+            .map(|i| {
+                let at = t0() + Duration::seconds(10 * i);
+                let after = if i >= 0 { factor } else { 1.0 };
+                (at, level * after * (1.0 + noise * wiggle(i)))
+            })
+            .collect();
+        Series::new(points)
+    }
+
+    fn judge(series: &Series, spec: &CheckSpec) -> CheckReceipt {
+        let timing = Timing::default();
+        let look = Look::at(t0(), &timing, None, t0() + Duration::minutes(20));
+        let data = CheckData {
+            main: series,
+            concurrent: None,
+            unavailable: false,
+        };
+        judge_check(&name(), spec, &timing, data, &look, true)
+    }
+
+    fn name() -> MetricName {
+        MetricName::parse("latency_p95").expect("name")
+    }
+
+    #[test]
+    fn a_calm_deploy_is_healthy_and_says_what_it_could_have_seen() {
+        let receipt = judge(
+            &series(200.0, 0.05, 1.0),
+            &CheckSpec::new(Direction::IncreaseIsBad),
+        );
+        assert_eq!(receipt.state, CheckState::Healthy);
+        assert_eq!(receipt.scale, Some(Scale::Log));
+        let noise = receipt.noise.expect("noise");
+        assert_eq!(noise.method, NoiseMethod::Placebo);
+        assert!(noise.windows >= MIN_PLACEBOS);
+        let mde = receipt.min_detectable_change.expect("mde");
+        assert!(mde > 0.0 && mde < 0.10, "{mde}");
+        assert_eq!(receipt.current.summary.expect("current").count, 78);
+        assert_eq!(receipt.baseline.summary.expect("baseline").count, 180);
+    }
+
+    #[test]
+    fn a_step_up_beyond_tolerance_and_noise_is_unhealthy() {
+        let receipt = judge(
+            &series(200.0, 0.05, 1.3),
+            &CheckSpec::new(Direction::IncreaseIsBad),
+        );
+        assert_eq!(receipt.state, CheckState::Unhealthy);
+        assert_eq!(receipt.rule, CheckRule::Regressed);
+        let relative = receipt.delta_relative.expect("relative");
+        assert!((relative - 0.3).abs() < 0.03, "{relative}");
+        let shift = receipt.shift.expect("shift");
+        assert!(shift.low > 0.0 && shift.estimate > 40.0);
+    }
+
+    #[test]
+    fn a_step_the_good_way_is_healthy() {
+        let receipt = judge(
+            &series(200.0, 0.05, 0.7),
+            &CheckSpec::new(Direction::IncreaseIsBad),
+        );
+        assert_eq!(receipt.state, CheckState::Healthy);
+        assert_eq!(receipt.rule, CheckRule::WithinTolerance);
+        let both = judge(&series(200.0, 0.05, 0.7), &CheckSpec::new(Direction::Both));
+        assert_eq!(both.state, CheckState::Unhealthy);
+    }
+
+    #[test]
+    fn a_step_inside_the_tolerance_is_healthy_however_clear() {
+        let mut spec = CheckSpec::new(Direction::IncreaseIsBad);
+        spec.tolerance = 0.10;
+        let receipt = judge(&series(200.0, 0.001, 1.08), &spec);
+        assert_eq!(receipt.rule, CheckRule::WithinTolerance);
+        spec.tolerance = 0.05;
+        assert_eq!(
+            judge(&series(200.0, 0.001, 1.08), &spec).rule,
+            CheckRule::Regressed
+        );
+        spec.tolerance_floor = 50.0;
+        assert_eq!(
+            judge(&series(200.0, 0.001, 1.08), &spec).rule,
+            CheckRule::BelowFloor
+        );
+    }
+
+    #[test]
+    fn a_step_inside_the_metrics_own_noise_is_healthy() {
+        // Slow swings of ±50 % (a 40-minute cycle) hide a +30 % step.
+        let points = (-1440..90)
+            .map(|i| {
+                let swing = 1.0 + 0.5 * (i as f64 * std::f64::consts::TAU / 240.0).sin();
+                let step = if i >= 0 { 1.3 } else { 1.0 };
+                (t0() + Duration::seconds(10 * i), 200.0 * swing * step)
+            })
+            .collect();
+        let receipt = judge(
+            &Series::new(points),
+            &CheckSpec::new(Direction::IncreaseIsBad),
+        );
+        assert_eq!(receipt.rule, CheckRule::WithinNoise);
+        assert!(receipt.min_detectable_change.expect("mde") > 0.3);
+    }
+
+    #[test]
+    fn too_few_samples_or_no_source_is_no_data_never_healthy() {
+        let spec = CheckSpec::new(Direction::IncreaseIsBad);
+        let receipt = judge(&Series::default(), &spec);
+        assert_eq!(
+            (receipt.state, receipt.rule),
+            (CheckState::NoData, CheckRule::TooFewBaselineSamples)
+        );
+        let before_only = Series::new(
+            (-200..0)
+                .map(|i| (t0() + Duration::seconds(10 * i), 5.0))
+                .collect(),
+        );
+        assert_eq!(
+            judge(&before_only, &spec).rule,
+            CheckRule::TooFewCurrentSamples
+        );
+        let timing = Timing::default();
+        let look = Look::at(t0(), &timing, None, t0() + Duration::minutes(20));
+        let data = CheckData {
+            main: &series(1.0, 0.1, 1.0),
+            concurrent: None,
+            unavailable: true,
+        };
+        let receipt = judge_check(&name(), &spec, &timing, data, &look, true);
+        assert_eq!(receipt.state, CheckState::NoData);
+        assert!(receipt.source_unavailable);
+    }
+
+    #[test]
+    fn counts_from_zero_are_judged_on_their_mean() {
+        // Errors per 10 s: none before, a few after.
+        let points = (-1440..90)
+            .map(|i| {
+                let value = if i >= 0 && i % 3 == 0 { 2.0 } else { 0.0 };
+                (t0() + Duration::seconds(10 * i), value)
+            })
+            .collect();
+        let receipt = judge(
+            &Series::new(points),
+            &CheckSpec::new(Direction::IncreaseIsBad),
+        );
+        assert_eq!(receipt.scale, Some(Scale::Counts));
+        assert_eq!(receipt.state, CheckState::Unhealthy);
+        assert_eq!(receipt.delta_relative, None);
+    }
+
+    #[test]
+    fn a_short_history_falls_back_to_the_model() {
+        let points = (-180..90)
+            .map(|i| {
+                (
+                    t0() + Duration::seconds(10 * i),
+                    100.0 * (1.0 + 0.05 * wiggle(i)),
+                )
+            })
+            .collect();
+        let receipt = judge(
+            &Series::new(points),
+            &CheckSpec::new(Direction::IncreaseIsBad),
+        );
+        assert_eq!(receipt.noise.expect("noise").method, NoiseMethod::Model);
+        assert_eq!(receipt.state, CheckState::Healthy);
+    }
+
+    #[test]
+    fn early_looks_need_a_larger_effect() {
+        let timing = Timing::default();
+        let spec = CheckSpec::new(Direction::IncreaseIsBad);
+        let data = series(200.0, 0.05, 1.3);
+        let early = Look::at(t0(), &timing, None, t0() + Duration::minutes(4));
+        let data = CheckData {
+            main: &data,
+            concurrent: None,
+            unavailable: false,
+        };
+        let receipt = judge_check(&name(), &spec, &timing, data, &early, false);
+        let bar = receipt.z_bar.expect("bar");
+        assert!(
+            bar > stats::normal_quantile(1.0 - CHECK_ALPHA) * 2.0,
+            "{bar}"
+        );
+    }
+
+    #[test]
+    fn the_analysis_window_stops_at_the_next_deploy() {
+        let timing = Timing::default();
+        let next = t0() + Duration::minutes(6);
+        let look = Look::at(t0(), &timing, Some(next), t0() + Duration::hours(1));
+        assert_eq!(look.analysis_end, next);
+        assert!(look.is_final(&timing, Some(next)));
+        let running = Look::at(t0(), &timing, None, t0() + Duration::minutes(6));
+        assert!(!running.is_final(&timing, None));
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::minutes(15)));
+        assert_eq!(parse_duration(" 1h30m "), Ok(Duration::minutes(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::seconds(90)));
+        for bad in ["", "15", "m", "1.5h", "15 m", "-5m", "9999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn check(state: CheckState, critical: bool, weight: f64) -> CheckReceipt {
+        let mut receipt = judge(&series(200.0, 0.05, 1.0), &CheckSpec::new(Direction::Both));
+        receipt.state = state;
+        receipt.critical = critical;
+        receipt.weight = weight;
+        receipt
+    }
+
+    #[test]
+    fn the_reading_weighs_checks_and_lets_critical_ones_decide() {
+        use CheckState::*;
+        let cases: [(&[CheckReceipt], VerdictState, VerdictRule); 7] = [
+            (&[], VerdictState::NoData, VerdictRule::NoChecks),
+            (
+                &[check(Healthy, false, 1.0)],
+                VerdictState::Healthy,
+                VerdictRule::Score,
+            ),
+            (
+                &[check(Healthy, false, 9.0), check(Unhealthy, false, 1.0)],
+                VerdictState::Ailing,
+                VerdictRule::Score,
+            ),
+            (
+                &[check(Healthy, false, 19.0), check(Unhealthy, false, 1.0)],
+                VerdictState::Healthy,
+                VerdictRule::Score,
+            ),
+            (
+                &[check(Healthy, false, 9.0), check(Unhealthy, true, 1.0)],
+                VerdictState::Unhealthy,
+                VerdictRule::CriticalCheckFailed,
+            ),
+            (
+                &[check(Healthy, false, 1.0), check(NoData, false, 1.0)],
+                VerdictState::NoData,
+                VerdictRule::MostChecksWithoutData,
+            ),
+            (
+                &[check(Healthy, false, 5.0), check(NoData, true, 1.0)],
+                VerdictState::NoData,
+                VerdictRule::CriticalCheckWithoutData,
+            ),
+        ];
+        for (checks, state, rule) in cases {
+            let reading = read_checks(checks, &[]);
+            assert_eq!((reading.state, reading.rule), (state, rule), "{checks:?}");
+        }
+        let new_group = NewErrorGroup {
+            fingerprint: "abc".into(),
+            message: "boom".into(),
+            first_seen: t0(),
+            occurrences: 5,
+        };
+        let reading = read_checks(&[check(Healthy, false, 1.0)], &[new_group]);
+        assert_eq!(reading.state, VerdictState::Unhealthy);
+        assert_eq!(reading.rule, VerdictRule::NewErrorGroups);
+    }
+}
