@@ -20,12 +20,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::signals::MetricName;
-use super::stats::{self, Alternative, MannWhitney, Shift, Summary};
+use super::stats::{self, Alternative, MannWhitney, Shift, Sorted, Summary};
 
 /// How far back the judge looks to learn a metric's calm behaviour.
 pub const HISTORY: Duration = Duration::hours(4);
 /// At most this many placebo windows per look (spread evenly over the history).
-pub const MAX_PLACEBOS: usize = 96;
+pub const MAX_PLACEBOS: usize = 400;
 /// Fewer usable placebo windows than this, and the noise comes from a model instead.
 pub const MIN_PLACEBOS: usize = 12;
 /// The false-alarm rate of one check over the whole bake (one-sided; split in two for
@@ -33,8 +33,6 @@ pub const MIN_PLACEBOS: usize = 12;
 pub const CHECK_ALPHA: f64 = 0.005;
 /// The power at which the minimum detectable effect is stated.
 pub const MDE_POWER: f64 = 0.95;
-/// The share cut from each end before averaging (robust against bursts).
-pub const TRIM: f64 = 0.2;
 /// The model's noise is widened by this much: it cannot see drift.
 pub const MODEL_WIDENING: f64 = 1.5;
 pub const DEFAULT_TOLERANCE: f64 = 0.10;
@@ -202,6 +200,11 @@ impl Series {
 
     fn first_time(&self) -> Option<i64> {
         self.times.first().copied()
+    }
+
+    /// A copy of the values with times (ms since the epoch) in `[from, to)`.
+    pub fn values_between(&self, from: i64, to: i64) -> Vec<f64> {
+        self.window(from, to).to_vec()
     }
 
     /// The values with times in `[from, to)`.
@@ -400,7 +403,9 @@ pub fn judge_check(
 ) -> CheckReceipt {
     let geometry = Geometry::new(spec, timing, look);
     let t0 = look.deployed_at.timestamp_millis();
-    let (baseline_values, current_values) = geometry.windows(&data, t0, geometry.length);
+    let (baseline_values, current_values) = geometry.raw_windows(&data, t0);
+    let baseline_sorted = Sorted::new(baseline_values);
+    let current_sorted = Sorted::new(current_values);
     let mut receipt = CheckReceipt {
         metric: metric.clone(),
         state: CheckState::NoData,
@@ -413,8 +418,8 @@ pub fn judge_check(
         tolerance_floor: spec.tolerance_floor,
         min_samples: spec.min_samples,
         runbook: spec.runbook.clone(),
-        baseline: geometry.baseline_receipt(look, baseline_values),
-        current: geometry.current_receipt(look, current_values),
+        baseline: geometry.baseline_receipt(look, &baseline_sorted),
+        current: geometry.current_receipt(look, &current_sorted),
         scale: None,
         delta: None,
         delta_relative: None,
@@ -447,9 +452,27 @@ pub fn judge_check(
     }
 
     let scale = geometry.scale(&data, t0);
-    let baseline_center = scale.center(baseline_values);
-    let current_center = scale.center(current_values);
-    let effect = scale.statistic(current_values) - scale.statistic(baseline_values);
+    let main = Prepared::new(data.main, scale, &geometry, t0);
+    let concurrent = match (spec.baseline, data.concurrent) {
+        (BaselineKind::Before, _) | (_, None) => None,
+        (_, Some(other)) => Some(Prepared::new(other, scale, &geometry, t0)),
+    };
+    let prepared = PreparedData {
+        main: &main,
+        concurrent: concurrent.as_ref(),
+    };
+    let Some((baseline_mean, current_mean)) =
+        geometry.means(&prepared, t0, geometry.length, min_samples)
+    else {
+        receipt.rule = CheckRule::TooFewCurrentSamples;
+        return receipt;
+    };
+    // The test compares clamped means (a burst cannot decide it); the size of the
+    // change is told from robust centres of the values as they are, which a clamp
+    // would cut short.
+    let effect = current_mean.1 - baseline_mean.1;
+    let baseline_center = scale.center_of(&baseline_sorted);
+    let current_center = scale.center_of(&current_sorted);
     let delta = current_center - baseline_center;
     let delta_relative = (baseline_center != 0.0).then(|| delta / baseline_center.abs());
     let alternative = match spec.direction {
@@ -463,20 +486,39 @@ pub fn judge_check(
     receipt.delta = Some(delta);
     receipt.delta_relative = delta_relative;
     receipt.effect = Some(effect);
-    receipt.mann_whitney = stats::mann_whitney(current_values, baseline_values, alternative);
-    receipt.shift = stats::hodges_lehmann(current_values, baseline_values, 0.95);
+    if let Some((test, shift)) =
+        stats::rank_comparison(&current_sorted, &baseline_sorted, alternative, 0.95)
+    {
+        receipt.mann_whitney = Some(test);
+        receipt.shift = Some(shift);
+    }
 
-    let pooled_rate = pooled_mean(baseline_values, current_values);
-    let noise = geometry.noise(&data, t0, geometry.length, scale, min_samples, pooled_rate);
-    let full_noise = if complete {
+    let pooled_rate = (baseline_mean.1 * baseline_mean.0 as f64
+        + current_mean.1 * current_mean.0 as f64)
+        / (baseline_mean.0 + current_mean.0) as f64;
+    let noise_for = |length: i64| {
+        geometry.noise(
+            &prepared,
+            t0,
+            length,
+            min_samples,
+            (baseline_mean.0, current_mean.0),
+            pooled_rate,
+        )
+    };
+    let noise = noise_for(geometry.length);
+    let full_noise = if complete || geometry.length >= geometry.full_length {
         noise
     } else {
+        let full_current = (current_mean.0 as f64 * geometry.full_length as f64
+            / geometry.length as f64)
+            .round() as usize;
         geometry.noise(
-            &data,
+            &prepared,
             t0,
             geometry.full_length,
-            scale,
             min_samples,
+            (baseline_mean.0, full_current.max(1)),
             pooled_rate,
         )
     };
@@ -489,7 +531,7 @@ pub fn judge_check(
     let fraction = if complete {
         1.0
     } else {
-        (geometry.length as f64 / geometry.full_length.max(1) as f64).clamp(1e-6, 1.0)
+        (geometry.length as f64 / geometry.full_length as f64).clamp(1e-6, 1.0)
     };
     let z_bar = z_final / fraction.sqrt();
     let bad_way = |change: f64| match spec.direction {
@@ -530,28 +572,28 @@ pub fn judge_check(
     receipt
 }
 
-fn pooled_mean(a: &[f64], b: &[f64]) -> f64 {
-    (a.iter().sum::<f64>() + b.iter().sum::<f64>()) / (a.len() + b.len()).max(1) as f64
-}
-
 impl Scale {
-    /// The statistic compared on this scale.
-    fn statistic(self, values: &[f64]) -> f64 {
+    fn transform(self, value: f64) -> f64 {
         match self {
-            Scale::Log => {
-                let logs: Vec<f64> = values.iter().map(|v| v.ln()).collect();
-                trimmed_mean(&logs)
-            }
-            Scale::Counts => values.iter().sum::<f64>() / values.len().max(1) as f64,
-            Scale::Linear => trimmed_mean(values),
+            Scale::Log => value.ln(),
+            Scale::Counts | Scale::Linear => value,
         }
     }
 
-    /// The statistic back in the metric's unit.
-    fn center(self, values: &[f64]) -> f64 {
+    /// The centre the receipt shows: the geometric 20 %-trimmed mean of positive
+    /// values, the mean of counts, else the trimmed mean.
+    fn center_of(self, sorted: &Sorted) -> f64 {
+        let values = sorted.as_slice();
+        let mean = |values: &mut dyn Iterator<Item = f64>, len: usize| {
+            values.sum::<f64>() / len.max(1) as f64
+        };
+        // Sorted, so the trimmed middle is a slice (and logarithms keep the order).
+        let cut = values.len() / 5;
+        let middle = &values[cut..values.len() - cut];
         match self {
-            Scale::Log => self.statistic(values).exp(),
-            Scale::Counts | Scale::Linear => self.statistic(values),
+            Scale::Log => mean(&mut middle.iter().map(|v| v.ln()), middle.len()).exp(),
+            Scale::Counts => mean(&mut values.iter().copied(), values.len()),
+            Scale::Linear => mean(&mut middle.iter().copied(), middle.len()),
         }
     }
 
@@ -570,19 +612,84 @@ impl Scale {
     }
 }
 
-/// The mean of what is left after cutting `TRIM` of the values from each end.
-fn trimmed_mean(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    let cut = (values.len() as f64 * TRIM).floor() as usize;
-    if cut == 0 || 2 * cut >= sorted.len() {
-        return sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
+/// A series on the check's scale, clamped to its calm range, with running sums so any
+/// window's mean costs two binary searches. Clamping (winsorising at the median ± 5
+/// robust standard deviations of the history before the deploy) keeps a burst from
+/// deciding a window; counts are not clamped, a burst of errors is the news.
+struct Prepared<'a> {
+    scale: Scale,
+    times: &'a [i64],
+    /// prefix[i] = sum of the first i clamped values.
+    prefix: Vec<f64>,
+    /// The clamped values, for the model's autocorrelation.
+    history: Vec<f64>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(series: &'a Series, scale: Scale, geometry: &Geometry, t0: i64) -> Prepared<'a> {
+        let transformed: Vec<f64> = series.values.iter().map(|&v| scale.transform(v)).collect();
+        let history_from = t0 - HISTORY.num_milliseconds() - geometry.baseline_length;
+        let start = series.times.partition_point(|&t| t < history_from);
+        let end = series.times.partition_point(|&t| t < t0);
+        let (low, high) = match scale {
+            Scale::Counts => (f64::NEG_INFINITY, f64::INFINITY),
+            Scale::Log | Scale::Linear => calm_range(&transformed[start..end.max(start)]),
+        };
+        let clamped: Vec<f64> = transformed.iter().map(|v| v.clamp(low, high)).collect();
+        let mut prefix = Vec::with_capacity(clamped.len() + 1);
+        let mut sum = 0.0;
+        prefix.push(0.0);
+        for value in &clamped {
+            sum += value;
+            prefix.push(sum);
+        }
+        Prepared {
+            scale,
+            times: &series.times,
+            prefix,
+            history: clamped[start..end.max(start)].to_vec(),
+        }
     }
-    // Partition rather than sort: the kept middle only needs its sum.
-    let len = sorted.len();
-    sorted.select_nth_unstable_by(cut, f64::total_cmp);
-    sorted[cut..].select_nth_unstable_by(len - 2 * cut - 1, f64::total_cmp);
-    let kept = &sorted[cut..len - cut];
-    kept.iter().sum::<f64>() / kept.len() as f64
+
+    /// Count and mean of the clamped values with times in `[from, to)`.
+    fn mean(&self, from: i64, to: i64) -> (usize, f64) {
+        let start = self.times.partition_point(|&t| t < from);
+        let end = self.times.partition_point(|&t| t < to).max(start);
+        let count = end - start;
+        let mean = if count == 0 {
+            f64::NAN
+        } else {
+            (self.prefix[end] - self.prefix[start]) / count as f64
+        };
+        (count, mean)
+    }
+}
+
+/// The median ± 5 robust standard deviations (1.4826 × MAD); unbounded when the
+/// history is too short or flat.
+fn calm_range(values: &[f64]) -> (f64, f64) {
+    let unbounded = (f64::NEG_INFINITY, f64::INFINITY);
+    if values.len() < 10 {
+        return unbounded;
+    }
+    let mut sorted = values.to_vec();
+    let middle = sorted.len() / 2;
+    let (_, median, _) = sorted.select_nth_unstable_by(middle, f64::total_cmp);
+    let median = *median;
+    let mut deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
+    let (_, mad, _) = deviations.select_nth_unstable_by(middle, f64::total_cmp);
+    let spread = 5.0 * 1.4826 * *mad;
+    if spread > 0.0 {
+        (median - spread, median + spread)
+    } else {
+        unbounded
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PreparedData<'p, 'a> {
+    main: &'p Prepared<'a>,
+    concurrent: Option<&'p Prepared<'a>>,
 }
 
 /// Where the windows of a check lie, for the real deploy and for placebos.
@@ -608,17 +715,47 @@ impl Geometry {
         }
     }
 
-    /// Baseline and current values of a deploy at `t0` whose current window is
-    /// `length` long.
-    fn windows<'a>(&self, data: &CheckData<'a>, t0: i64, length: i64) -> (&'a [f64], &'a [f64]) {
+    /// `[from, to)` of the baseline and of the current window for a deploy at `t0`
+    /// whose current window is `length` long; the baseline is read from the
+    /// concurrent series unless it is the window before.
+    fn bounds(&self, t0: i64, length: i64) -> ((i64, i64), (i64, i64)) {
         let start = t0 + self.warmup;
-        let current = data.main.window(start, start + length);
+        let current = (start, start + length);
+        let baseline = match self.kind {
+            BaselineKind::Before => (t0 - self.baseline_length, t0),
+            BaselineKind::LastWeek | BaselineKind::Control => current,
+        };
+        (baseline, current)
+    }
+
+    /// The raw values of the real deploy's windows (for summaries and rank tests).
+    fn raw_windows<'a>(&self, data: &CheckData<'a>, t0: i64) -> (&'a [f64], &'a [f64]) {
+        let ((b_from, b_to), (c_from, c_to)) = self.bounds(t0, self.length);
+        let current = data.main.window(c_from, c_to);
         let baseline = match (self.kind, data.concurrent) {
-            (BaselineKind::Before, _) => data.main.window(t0 - self.baseline_length, t0),
-            (_, Some(other)) => other.window(start, start + length),
+            (BaselineKind::Before, _) => data.main.window(b_from, b_to),
+            (_, Some(other)) => other.window(b_from, b_to),
             (_, None) => &[],
         };
         (baseline, current)
+    }
+
+    /// (count, mean) of the baseline and current windows on the check's scale; `None`
+    /// when a side has fewer than `min_samples`.
+    fn means(
+        &self,
+        data: &PreparedData<'_, '_>,
+        t0: i64,
+        length: i64,
+        min_samples: usize,
+    ) -> Option<((usize, f64), (usize, f64))> {
+        let ((b_from, b_to), (c_from, c_to)) = self.bounds(t0, length);
+        let current = data.main.mean(c_from, c_to);
+        let baseline = match self.kind {
+            BaselineKind::Before => data.main.mean(b_from, b_to),
+            BaselineKind::LastWeek | BaselineKind::Control => data.concurrent?.mean(b_from, b_to),
+        };
+        (baseline.0 >= min_samples && current.0 >= min_samples).then_some((baseline, current))
     }
 
     fn baseline_bounds(&self, look: &Look) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -640,27 +777,27 @@ impl Geometry {
         (from, look.analysis_end.max(from))
     }
 
-    fn baseline_receipt(&self, look: &Look, values: &[f64]) -> WindowReceipt {
+    fn baseline_receipt(&self, look: &Look, values: &Sorted) -> WindowReceipt {
         let (from, to) = self.baseline_bounds(look);
         WindowReceipt {
             from,
             to,
-            summary: Summary::of(values),
+            summary: Summary::of_sorted(values),
             center: None,
         }
     }
 
-    fn current_receipt(&self, look: &Look, values: &[f64]) -> WindowReceipt {
+    fn current_receipt(&self, look: &Look, values: &Sorted) -> WindowReceipt {
         let (from, to) = self.current_bounds(look);
         WindowReceipt {
             from,
             to,
-            summary: Summary::of(values),
+            summary: Summary::of_sorted(values),
             center: None,
         }
     }
 
-    /// The earliest time the judge reads.
+    /// The earliest time the judge reads for placebos.
     fn history_start(&self, data: &CheckData<'_>, t0: i64) -> i64 {
         let first = data.main.first_time().unwrap_or(t0);
         let first = match (self.kind, data.concurrent.and_then(Series::first_time)) {
@@ -672,15 +809,14 @@ impl Geometry {
 
     /// Log for positive metrics, counts when zeros appear among non-negative values.
     fn scale(&self, data: &CheckData<'_>, t0: i64) -> Scale {
-        let from = self.history_start(data, t0);
+        let from = self.history_start(data, t0) - self.baseline_length;
         let to = t0 + self.warmup + self.length;
-        let mut all = data.main.window(from, to).iter();
         let other: &[f64] = match (self.kind, data.concurrent) {
             (BaselineKind::Before, _) | (_, None) => &[],
             (_, Some(series)) => series.window(from, to),
         };
         let (mut positive, mut non_negative) = (true, true);
-        for &value in all.by_ref().chain(other) {
+        for &value in data.main.window(from, to).iter().chain(other) {
             positive &= value > 0.0;
             non_negative &= value >= 0.0;
         }
@@ -693,18 +829,26 @@ impl Geometry {
         }
     }
 
-    /// The spread of the effect over placebo deploys in the history before `t0`, for a
-    /// current window of `length`; the model's when the history holds too few.
+    /// How far the effect moves when nothing is deployed, for a current window of
+    /// `length`: the larger of the spread over placebo deploys in the history before
+    /// `t0` and an AR(1) model fitted to that history's differences (which drift and
+    /// cycles do not inflate); with too few placebos, the model alone, widened. For
+    /// counts, never below the Poisson spread at the pooled rate.
     fn noise(
         &self,
-        data: &CheckData<'_>,
+        data: &PreparedData<'_, '_>,
         t0: i64,
         length: i64,
-        scale: Scale,
         min_samples: usize,
+        sizes: (usize, usize),
         pooled_rate: f64,
     ) -> Option<Noise> {
-        let earliest_start = self.history_start(data, t0);
+        let first = data.main.times.first().copied().unwrap_or(t0);
+        let first = match data.concurrent.and_then(|c| c.times.first().copied()) {
+            Some(other) if self.kind != BaselineKind::Before => first.max(other),
+            _ => first,
+        };
+        let earliest_start = first.max(t0 - HISTORY.num_milliseconds());
         // A placebo at p reads back to p − reach and forward to p + warmup + length.
         let reach = match self.kind {
             BaselineKind::Before => self.baseline_length,
@@ -712,70 +856,96 @@ impl Geometry {
         };
         let latest = t0 - self.warmup - length;
         let earliest = earliest_start + reach;
-        let mut effects = Vec::with_capacity(MAX_PLACEBOS);
+        let mut sum_of_squares = 0.0;
+        let mut placebos = 0;
         if latest > earliest {
-            let step = ((latest - earliest) / MAX_PLACEBOS as i64).max(10_000);
+            let step = ((latest - earliest) / MAX_PLACEBOS as i64).max(1_000);
             let mut p = latest;
-            while p >= earliest && effects.len() < MAX_PLACEBOS {
-                let (baseline, current) = self.windows(data, p, length);
-                if baseline.len() >= min_samples && current.len() >= min_samples {
-                    effects.push(scale.statistic(current) - scale.statistic(baseline));
+            while p >= earliest {
+                if let Some((baseline, current)) = self.means(data, p, length, min_samples) {
+                    sum_of_squares += (current.1 - baseline.1).powi(2);
+                    placebos += 1;
                 }
                 p -= step;
             }
         }
-        let (baseline, current) = self.windows(data, t0, length);
-        let poisson = match scale {
+        let poisson = match data.main.scale {
             Scale::Counts => {
-                pooled_rate
-                    * (1.0 / baseline.len().max(1) as f64 + 1.0 / current.len().max(1) as f64)
+                pooled_rate * (1.0 / sizes.0.max(1) as f64 + 1.0 / sizes.1.max(1) as f64)
             }
             Scale::Log | Scale::Linear => 0.0,
         };
-        if effects.len() >= MIN_PLACEBOS {
-            let mean_square = effects.iter().map(|e| e * e).sum::<f64>() / effects.len() as f64;
-            return Some(Noise {
-                method: NoiseMethod::Placebo,
-                windows: effects.len(),
-                sigma: mean_square.max(poisson).sqrt(),
-            })
-            .filter(|noise| noise.sigma > 0.0);
-        }
-        let variance = model_variance(scale, baseline, current.len())? * MODEL_WIDENING.powi(2);
-        Some(Noise {
-            method: NoiseMethod::Model,
-            windows: 0,
-            sigma: variance.max(poisson).sqrt(),
+        let model = ar1_variance(&data.main.history, sizes, self.gap(sizes));
+        let (method, variance) = if placebos >= MIN_PLACEBOS {
+            let placebo = sum_of_squares / placebos as f64;
+            (NoiseMethod::Placebo, placebo.max(model.unwrap_or(0.0)))
+        } else {
+            (NoiseMethod::Model, model? * MODEL_WIDENING.powi(2))
+        };
+        let sigma = variance.max(poisson).sqrt();
+        (sigma > 0.0 && sigma.is_finite()).then_some(Noise {
+            method,
+            windows: placebos,
+            sigma,
         })
-        .filter(|noise| noise.sigma > 0.0)
+    }
+
+    /// Samples between the baseline and the current window (the warm-up), for the
+    /// model's covariance; none for concurrent baselines.
+    fn gap(&self, sizes: (usize, usize)) -> Option<f64> {
+        match self.kind {
+            BaselineKind::Before => {
+                let per_sample = self.length as f64 / sizes.1.max(1) as f64;
+                Some(self.warmup as f64 / per_sample.max(1.0))
+            }
+            BaselineKind::LastWeek | BaselineKind::Control => None,
+        }
     }
 }
 
-/// The variance of a difference of means under an AR(1) fitted to the baseline: each
-/// side counts as n·(1 − ρ)/(1 + ρ) independent samples.
-fn model_variance(scale: Scale, baseline: &[f64], current_len: usize) -> Option<f64> {
-    let values: Vec<f64> = match scale {
-        Scale::Log => baseline.iter().map(|v| v.ln()).collect(),
-        Scale::Counts | Scale::Linear => baseline.to_vec(),
-    };
-    let n = values.len();
-    if n < 3 || current_len == 0 {
+/// The variance of (mean of `sizes.1` samples) − (mean of `sizes.0` samples) under an
+/// AR(1) fitted to the history's first differences: differencing removes drift and slow
+/// cycles, so the fit sees the short-term wobble only. With a `gap` (samples between
+/// the windows) the two means' covariance is subtracted; concurrent windows of two
+/// series are treated as independent.
+fn ar1_variance(history: &[f64], sizes: (usize, usize), gap: Option<f64>) -> Option<f64> {
+    if history.len() < 20 {
         return None;
     }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let lagged = values
+    let differences: Vec<f64> = history.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    let n = differences.len() as f64;
+    let mean = differences.iter().sum::<f64>() / n;
+    let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n;
+    if variance <= 0.0 {
+        return Some(0.0);
+    }
+    let lag_one = differences
         .windows(2)
         .map(|pair| (pair[0] - mean) * (pair[1] - mean))
         .sum::<f64>()
-        / (n - 1) as f64;
-    let rho = if variance > 0.0 {
-        (lagged / variance).clamp(0.0, 0.98)
-    } else {
-        0.0
+        / n
+        / variance;
+    // For AR(1), the differences' lag-1 correlation is −(1 − ρ)/2.
+    let rho = (1.0 + 2.0 * lag_one).clamp(0.0, 0.99);
+    let gamma0 = variance / (2.0 * (1.0 - rho));
+    let mean_variance = |size: usize| -> f64 {
+        let k = size as f64;
+        if rho == 0.0 {
+            return gamma0 / k;
+        }
+        let sum = rho / (1.0 - rho) * (1.0 - (1.0 - rho.powf(k)) / (k * (1.0 - rho)));
+        gamma0 / k * (1.0 + 2.0 * sum)
     };
-    let inflation = (1.0 + rho) / (1.0 - rho);
-    Some(variance * inflation * (1.0 / n as f64 + 1.0 / current_len as f64))
+    let (b, c) = (sizes.0.max(1), sizes.1.max(1));
+    let covariance = match gap {
+        Some(gap) => {
+            let (bf, cf) = (b as f64, c as f64);
+            gamma0 / (bf * cf) * rho.powf(gap + 1.0) * (1.0 - rho.powf(bf)) * (1.0 - rho.powf(cf))
+                / (1.0 - rho).powi(2)
+        }
+        None => 0.0,
+    };
+    Some((mean_variance(b) + mean_variance(c) - 2.0 * covariance).max(0.0))
 }
 
 /// A deploy's state.

@@ -22,17 +22,44 @@ pub struct Summary {
 impl Summary {
     /// `None` for no values: an empty side has no mean to show.
     pub fn of(values: &[f64]) -> Option<Summary> {
+        Summary::of_sorted(&Sorted::new(values))
+    }
+
+    pub fn of_sorted(sorted: &Sorted) -> Option<Summary> {
+        let values = sorted.as_slice();
         if values.is_empty() {
             return None;
         }
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
         Some(Summary {
             count: values.len(),
             mean: values.iter().sum::<f64>() / values.len() as f64,
-            median: quantile_sorted(&sorted, 0.5),
-            p95: quantile_sorted(&sorted, 0.95),
+            median: quantile_sorted(values, 0.5),
+            p95: quantile_sorted(values, 0.95),
         })
+    }
+}
+
+/// Values sorted once, for every statistic that wants them in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sorted(Vec<f64>);
+
+impl Sorted {
+    pub fn new(values: &[f64]) -> Sorted {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable_by(f64::total_cmp);
+        Sorted(sorted)
+    }
+
+    pub fn as_slice(&self) -> &[f64] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -81,7 +108,33 @@ pub struct MannWhitney {
 
 /// Mann–Whitney U of `x` against `y`. `None` when a side is empty.
 pub fn mann_whitney(x: &[f64], y: &[f64], alternative: Alternative) -> Option<MannWhitney> {
+    mann_whitney_sorted(&Sorted::new(x), &Sorted::new(y), alternative)
+}
+
+/// [`mann_whitney`] on samples already sorted.
+pub fn mann_whitney_sorted(
+    x: &Sorted,
+    y: &Sorted,
+    alternative: Alternative,
+) -> Option<MannWhitney> {
+    Some(u_test(x, y, &RankSums::of(x, y)?, alternative))
+}
+
+/// The U test and the Hodges–Lehmann shift of the same sorted samples, ranked once.
+pub fn rank_comparison(
+    x: &Sorted,
+    y: &Sorted,
+    alternative: Alternative,
+    level: f64,
+) -> Option<(MannWhitney, Shift)> {
     let ranked = RankSums::of(x, y)?;
+    Some((
+        u_test(x, y, &ranked, alternative),
+        shift(x, y, &ranked, level)?,
+    ))
+}
+
+fn u_test(x: &Sorted, y: &Sorted, ranked: &RankSums, alternative: Alternative) -> MannWhitney {
     let (n, m) = (x.len() as f64, y.len() as f64);
     let u1 = ranked.rank_sum_x - n * (n + 1.0) / 2.0;
     let u2 = n * m - u1;
@@ -91,7 +144,7 @@ pub fn mann_whitney(x: &[f64], y: &[f64], alternative: Alternative) -> Option<Ma
         Alternative::TwoSided => (u1.max(u2), 2.0),
     };
     let sigma_u = ranked.sigma_u(x.len(), y.len());
-    let null = NullOfU::for_samples(&ranked, x.len(), y.len());
+    let null = NullOfU::for_samples(ranked, x.len(), y.len());
     let (method, upper_tail) = match &null {
         NullOfU::Exact(distribution) => (UMethod::Exact, distribution.at_least(u.round() as usize)),
         NullOfU::Normal { sigma, pairs } if *sigma > 0.0 => (
@@ -100,12 +153,12 @@ pub fn mann_whitney(x: &[f64], y: &[f64], alternative: Alternative) -> Option<Ma
         ),
         NullOfU::Normal { .. } => (UMethod::Asymptotic, 1.0),
     };
-    Some(MannWhitney {
+    MannWhitney {
         u: u1,
         p_value: (upper_tail * factor).clamp(0.0, 1.0),
         method,
         sigma_u,
-    })
+    }
 }
 
 /// The sum of `x`'s mid-ranks in the pooled sample, and the tie term Σ(t³ − t).
@@ -115,30 +168,33 @@ struct RankSums {
 }
 
 impl RankSums {
-    fn of(x: &[f64], y: &[f64]) -> Option<RankSums> {
+    /// One merge of the two sorted samples: each run of equal values shares the mean
+    /// of the ranks it spans.
+    fn of(x: &Sorted, y: &Sorted) -> Option<RankSums> {
+        let (x, y) = (x.as_slice(), y.as_slice());
         if x.is_empty() || y.is_empty() {
             return None;
         }
-        let mut pooled: Vec<(f64, bool)> = x
-            .iter()
-            .map(|&value| (value, true))
-            .chain(y.iter().map(|&value| (value, false)))
-            .collect();
-        pooled.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (mut i, mut j, mut below) = (0, 0, 0usize);
         let (mut rank_sum_x, mut ties) = (0.0, 0.0);
-        let mut start = 0;
-        while start < pooled.len() {
-            let mut end = start + 1;
-            while end < pooled.len() && pooled[end].0 == pooled[start].0 {
-                end += 1;
-            }
-            // Ranks start + 1 ..= end share their mean.
-            let mid_rank = (start + 1 + end) as f64 / 2.0;
-            let from_x = pooled[start..end].iter().filter(|entry| entry.1).count();
+        while i < x.len() || j < y.len() {
+            let value = match (x.get(i), y.get(j)) {
+                (Some(&a), Some(&b)) => a.min(b),
+                (Some(&a), None) => a,
+                (None, Some(&b)) => b,
+                (None, None) => break,
+            };
+            let from_x = x[i..].iter().take_while(|&&v| v == value).count();
+            let from_y = y[j..].iter().take_while(|&&v| v == value).count();
+            let t = from_x + from_y;
+            // Ranks below + 1 ..= below + t share their mean.
+            let mid_rank = (2 * below + t + 1) as f64 / 2.0;
             rank_sum_x += mid_rank * from_x as f64;
-            let t = (end - start) as f64;
+            let t = t as f64;
             ties += t * t * t - t;
-            start = end;
+            below += from_x + from_y;
+            i += from_x;
+            j += from_y;
         }
         Some(RankSums { rank_sum_x, ties })
     }
@@ -261,20 +317,41 @@ pub struct Shift {
 /// Hodges–Lehmann shift of `x` against `y` with a `level` interval: the `k`-th smallest
 /// and `k`-th largest differences, `k` the largest count with P(U ≤ k − 1) ≤ (1 − level)/2
 /// (exact distribution or tie-corrected normal, as the U test chooses). `None` when a
-/// side is empty. Differences are never all listed: each is found by bisection over the
-/// ordered bit patterns of doubles, counting with two pointers (O((n + m) · 64)).
+/// side is empty. Differences are never all listed: each is found by narrowing a bracket
+/// (false position, then bisection of the doubles' bit patterns), counting the
+/// differences below a value with two pointers in O(n + m).
 pub fn hodges_lehmann(x: &[f64], y: &[f64], level: f64) -> Option<Shift> {
-    let ranked = RankSums::of(x, y)?;
-    let differences = PairwiseDifferences::new(x, y);
+    hodges_lehmann_sorted(&Sorted::new(x), &Sorted::new(y), level)
+}
+
+/// [`hodges_lehmann`] on samples already sorted.
+pub fn hodges_lehmann_sorted(x: &Sorted, y: &Sorted, level: f64) -> Option<Shift> {
+    shift(x, y, &RankSums::of(x, y)?, level)
+}
+
+fn shift(x: &Sorted, y: &Sorted, ranked: &RankSums, level: f64) -> Option<Shift> {
+    let differences = PairwiseDifferences {
+        x: x.as_slice(),
+        y: y.as_slice(),
+    };
     let pairs = x.len() * y.len();
-    let estimate = if pairs % 2 == 1 {
-        differences.kth(pairs / 2 + 1)
+    let full = differences.full_bracket()?;
+    let (estimate, near) = if pairs % 2 == 1 {
+        differences.kth_from(pairs / 2 + 1, full)
     } else {
-        (differences.kth(pairs / 2) + differences.kth(pairs / 2 + 1)) / 2.0
+        // The two middle differences: the second is the first again when it repeats,
+        // else the next one above it.
+        let (lower, near) = differences.kth_from(pairs / 2, full);
+        let upper = if differences.count_at_most(lower) > pairs / 2 {
+            lower
+        } else {
+            differences.next_above(lower)
+        };
+        ((lower + upper) / 2.0, near)
     };
     let tail = (1.0 - level) / 2.0;
     let half = (pairs / 2).max(1);
-    let null = NullOfU::for_samples(&ranked, x.len(), y.len());
+    let null = NullOfU::for_samples(ranked, x.len(), y.len());
     // The largest c with P(U ≤ c − 1) ≤ tail; the cdf rises with c.
     let k = match &null {
         NullOfU::Exact(distribution) => (1..=half)
@@ -298,27 +375,20 @@ pub fn hodges_lehmann(x: &[f64], y: &[f64], level: f64) -> Option<Shift> {
     let k = k.clamp(1, pairs);
     Some(Shift {
         estimate,
-        low: differences.kth(k),
-        high: differences.kth(pairs + 1 - k),
+        low: differences.kth_from(k, near).0,
+        high: differences.kth_from(pairs + 1 - k, near).0,
         level,
     })
 }
 
-/// The differences `x_i − y_j` of two samples, answered by rank without listing them.
-struct PairwiseDifferences {
-    x: Vec<f64>,
-    y: Vec<f64>,
+/// The differences `x_i − y_j` of two sorted samples, answered by rank without
+/// listing them.
+struct PairwiseDifferences<'a> {
+    x: &'a [f64],
+    y: &'a [f64],
 }
 
-impl PairwiseDifferences {
-    fn new(x: &[f64], y: &[f64]) -> PairwiseDifferences {
-        let mut x = x.to_vec();
-        let mut y = y.to_vec();
-        x.sort_by(f64::total_cmp);
-        y.sort_by(f64::total_cmp);
-        PairwiseDifferences { x, y }
-    }
-
+impl PairwiseDifferences<'_> {
     /// How many differences are ≤ `t`, as computed in floating point.
     fn count_at_most(&self, t: f64) -> usize {
         // For a fixed x_i, x_i − y_j falls as j grows; as x_i grows, the first j with
@@ -326,7 +396,7 @@ impl PairwiseDifferences {
         let m = self.y.len();
         let mut first = 0;
         let mut count = 0;
-        for &xi in &self.x {
+        for &xi in self.x {
             while first < m && xi - self.y[first] > t {
                 first += 1;
             }
@@ -335,25 +405,166 @@ impl PairwiseDifferences {
         count
     }
 
+    /// Every difference lies in `(low, high]`.
+    fn full_bracket(&self) -> Option<Bracket> {
+        let (&x_min, &x_max) = (self.x.first()?, self.x.last()?);
+        let (&y_min, &y_max) = (self.y.first()?, self.y.last()?);
+        Some(Bracket {
+            low: from_order_key(order_key(x_min - y_max).saturating_sub(1)),
+            low_count: 0,
+            high: x_max - y_min,
+            high_count: self.x.len() * self.y.len(),
+        })
+    }
+
     /// The `k`-th smallest difference (1-based).
+    #[cfg(test)]
     fn kth(&self, k: usize) -> f64 {
-        let (Some(&x_min), Some(&x_max), Some(&y_min), Some(&y_max)) =
-            (self.x.first(), self.x.last(), self.y.first(), self.y.last())
-        else {
-            return f64::NAN;
+        match self.full_bracket() {
+            Some(full) => self.kth_from(k, full).0,
+            None => f64::NAN,
+        }
+    }
+
+    /// The `k`-th smallest difference, starting from a bracket found for a nearby rank
+    /// (its density gives the first guess when `k` lies outside it), and the last
+    /// bracket, for the next search. Narrows the bracket by false position on the
+    /// counts, falling back to halving the ordered bit patterns when that is slow,
+    /// until few enough differences lie inside to list them and select.
+    fn kth_from(&self, k: usize, near: Bracket) -> (f64, Bracket) {
+        let Some(full) = self.full_bracket() else {
+            return (f64::NAN, near);
         };
-        let (mut low, mut high) = (order_key(x_min - y_max), order_key(x_max - y_min));
-        // The smallest key whose value has at least k differences at or below it.
-        while low < high {
-            let middle = low + (high - low) / 2;
-            if self.count_at_most(from_order_key(middle)) >= k {
-                high = middle;
+        let density = (near.high_count - near.low_count) as f64 / (near.high - near.low);
+        let (mut bracket, mut first_guess) = if k <= near.low_count {
+            let bracket = Bracket {
+                high: near.low,
+                high_count: near.low_count,
+                ..full
+            };
+            (
+                bracket,
+                Some(near.low - (near.low_count - k) as f64 / density),
+            )
+        } else if k > near.high_count {
+            let bracket = Bracket {
+                low: near.high,
+                low_count: near.high_count,
+                ..full
+            };
+            (
+                bracket,
+                Some(near.high + (k - near.high_count) as f64 / density),
+            )
+        } else {
+            (near, None)
+        };
+        let gather_limit = 4 * (self.x.len() + self.y.len()).max(1024);
+        // False position on count(t) − (k − ½), with the Illinois rule: an end kept
+        // twice running has its weight halved, so neither end stalls.
+        let target = k as f64 - 0.5;
+        let mut low_weight = bracket.low_count as f64 - target;
+        let mut high_weight = bracket.high_count as f64 - target;
+        let mut kept_side = 0;
+        let mut interpolate = true;
+        loop {
+            let Bracket {
+                low,
+                low_count,
+                high,
+                high_count,
+            } = bracket;
+            if order_key(high) - order_key(low) <= 1 {
+                return (high, bracket);
+            }
+            if high_count - low_count <= gather_limit {
+                let mut inside = self.between(low, high);
+                let rank = k - low_count - 1;
+                if rank >= inside.len() {
+                    return (high, bracket);
+                }
+                let (_, value, _) = inside.select_nth_unstable_by(rank, f64::total_cmp);
+                return (*value, bracket);
+            }
+            let halfway = {
+                let (a, b) = (order_key(low), order_key(high));
+                from_order_key(a + (b - a) / 2)
+            };
+            let guess = match first_guess.take() {
+                Some(t) if t > low && t < high => t,
+                _ if interpolate => {
+                    let t = (low * high_weight - high * low_weight) / (high_weight - low_weight);
+                    if t > low && t < high { t } else { halfway }
+                }
+                _ => halfway,
+            };
+            let count = self.count_at_most(guess);
+            let width = high_count - low_count;
+            if count >= k {
+                bracket.high = guess;
+                bracket.high_count = count;
+                high_weight = count as f64 - target;
+                if kept_side == -1 {
+                    low_weight /= 2.0;
+                }
+                kept_side = -1;
             } else {
-                low = middle + 1;
+                bracket.low = guess;
+                bracket.low_count = count;
+                low_weight = count as f64 - target;
+                if kept_side == 1 {
+                    high_weight /= 2.0;
+                }
+                kept_side = 1;
+            }
+            // A step that did not halve the bracket gives way to one bisection.
+            interpolate = 2 * (bracket.high_count - bracket.low_count) <= width;
+        }
+    }
+
+    /// The smallest difference above `value` (`value` itself if none is).
+    fn next_above(&self, value: f64) -> f64 {
+        let m = self.y.len();
+        let mut first = 0;
+        let mut next = f64::INFINITY;
+        for &xi in self.x {
+            // The last j with xi − y_j > value holds the row's smallest such difference.
+            while first < m && xi - self.y[first] > value {
+                first += 1;
+            }
+            if first > 0 {
+                next = next.min(xi - self.y[first - 1]);
             }
         }
-        from_order_key(low)
+        if next.is_finite() { next } else { value }
     }
+
+    /// The differences in `(low, high]`, in no order.
+    fn between(&self, low: f64, high: f64) -> Vec<f64> {
+        let m = self.y.len();
+        let (mut first_high, mut first_low) = (0, 0);
+        let mut inside = Vec::new();
+        for &xi in self.x {
+            // j from first_high on: xi − y_j ≤ high; before first_low: xi − y_j > low.
+            while first_high < m && xi - self.y[first_high] > high {
+                first_high += 1;
+            }
+            while first_low < m && xi - self.y[first_low] > low {
+                first_low += 1;
+            }
+            inside.extend(self.y[first_high..first_low].iter().map(|y| xi - y));
+        }
+        inside
+    }
+}
+
+/// Fewer than the wanted rank of differences are ≤ `low`, at least as many ≤ `high`.
+#[derive(Clone, Copy, Debug)]
+struct Bracket {
+    low: f64,
+    low_count: usize,
+    high: f64,
+    high_count: usize,
 }
 
 /// Doubles mapped to integers in the same order (negative below positive).
@@ -488,9 +699,29 @@ mod tests {
             .flat_map(|a| y.iter().map(move |b| a - b))
             .collect();
         all.sort_by(f64::total_cmp);
-        let differences = PairwiseDifferences::new(&x, &y);
+        let (x, y) = (Sorted::new(&x), Sorted::new(&y));
+        let differences = PairwiseDifferences {
+            x: x.as_slice(),
+            y: y.as_slice(),
+        };
         for (index, expected) in all.iter().enumerate() {
             assert_eq!(differences.kth(index + 1), *expected);
+        }
+        // Large enough that the bracket is narrowed before listing, with many ties.
+        let x: Vec<f64> = (0..120).map(|i| f64::from((i * 37) % 11) * 0.5).collect();
+        let y: Vec<f64> = (0..90).map(|i| f64::from((i * 53) % 17) / 3.0).collect();
+        let mut all: Vec<f64> = x
+            .iter()
+            .flat_map(|a| y.iter().map(move |b| a - b))
+            .collect();
+        all.sort_by(f64::total_cmp);
+        let (x, y) = (Sorted::new(&x), Sorted::new(&y));
+        let differences = PairwiseDifferences {
+            x: x.as_slice(),
+            y: y.as_slice(),
+        };
+        for k in [1, 2, 17, 2_000, 5_399, 5_400, 5_401, 9_000, 10_799, 10_800] {
+            assert_eq!(differences.kth(k), all[k - 1], "rank {k}");
         }
     }
 }
