@@ -7,6 +7,7 @@ pub mod demo;
 pub mod events;
 pub mod http;
 pub mod jobs;
+pub mod judge_offline;
 pub mod listener;
 pub mod prometheus;
 pub mod site;

@@ -5,7 +5,7 @@ use app::domain::{Actor, NewPassword, Role, TokenScope, Username};
 use app::ssr::password;
 use clap::{Args, Parser, Subcommand};
 use houston::config::{Config, Overrides, redact_database_url};
-use houston::{AppState, demo, router, storage};
+use houston::{AppState, demo, judge_offline, router, storage};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 
@@ -59,6 +59,15 @@ enum Command {
     User {
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// Judge one metric of one deploy without a server, as the server would, and print
+    /// the verdict and its receipt as JSON. FILE holds `{"check": {...}, "deployed_at",
+    /// "samples": [[time, value], ...]}` (`-` reads standard input); with --batch, one
+    /// such case per line, one verdict line each.
+    Judge {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        batch: bool,
     },
     /// Metric definitions kept in a file (in git): `houston config apply FILE.toml`.
     Config {
@@ -216,6 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Deploy(args) => return deploy(*args).await,
         Command::DeployStatus(args) => return deploy_status(args).await,
+        Command::Judge { file, batch } => return judge_offline::run(&file, batch),
         _ => {}
     }
     let config = Config::from_env(&overrides)?;
@@ -271,7 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token { action } => token_command(store.as_ref(), action).await,
         Command::User { action } => user_command(store.as_ref(), action).await,
         Command::Config { action } => config_command(store.as_ref(), action).await,
-        Command::Deploy(_) | Command::DeployStatus(_) => Ok(()),
+        Command::Deploy(_) | Command::DeployStatus(_) | Command::Judge { .. } => Ok(()),
     }
 }
 

@@ -904,30 +904,35 @@ impl Geometry {
 }
 
 /// The variance of (mean of `sizes.1` samples) − (mean of `sizes.0` samples) under an
-/// AR(1) fitted to the history's first differences: differencing removes drift and slow
-/// cycles, so the fit sees the short-term wobble only. With a `gap` (samples between
-/// the windows) the two means' covariance is subtracted; concurrent windows of two
-/// series are treated as independent.
+/// AR(1) fitted to the history around its straight-line trend (so a slow drift or the
+/// slope of a daily cycle does not pass for autocorrelation). With a `gap` (samples
+/// between the windows) the two means' covariance is subtracted; concurrent windows of
+/// two series are treated as independent.
 fn ar1_variance(history: &[f64], sizes: (usize, usize), gap: Option<f64>) -> Option<f64> {
     if history.len() < 20 {
         return None;
     }
-    let differences: Vec<f64> = history.windows(2).map(|pair| pair[1] - pair[0]).collect();
-    let n = differences.len() as f64;
-    let mean = differences.iter().sum::<f64>() / n;
-    let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n;
-    if variance <= 0.0 {
+    let n = history.len() as f64;
+    let x_mean = (n - 1.0) / 2.0;
+    let y_mean = history.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, y) in history.iter().enumerate() {
+        let dx = i as f64 - x_mean;
+        sxy += dx * (y - y_mean);
+        sxx += dx * dx;
+    }
+    let slope = sxy / sxx;
+    let residual = |i: usize| history[i] - y_mean - slope * (i as f64 - x_mean);
+    let gamma0 = (0..history.len()).map(|i| residual(i).powi(2)).sum::<f64>() / n;
+    if gamma0 <= 0.0 {
         return Some(0.0);
     }
-    let lag_one = differences
-        .windows(2)
-        .map(|pair| (pair[0] - mean) * (pair[1] - mean))
+    let lag_one = (1..history.len())
+        .map(|i| residual(i - 1) * residual(i))
         .sum::<f64>()
         / n
-        / variance;
-    // For AR(1), the differences' lag-1 correlation is −(1 − ρ)/2.
-    let rho = (1.0 + 2.0 * lag_one).clamp(0.0, 0.99);
-    let gamma0 = variance / (2.0 * (1.0 - rho));
+        / gamma0;
+    let rho = lag_one.clamp(0.0, 0.99);
     let mean_variance = |size: usize| -> f64 {
         let k = size as f64;
         if rho == 0.0 {
@@ -1077,6 +1082,328 @@ pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) 
     reading(state, VerdictRule::Score)
 }
 
+/// The check fields of a metric, as written in a file, the API or an offline case;
+/// absent fields take their defaults. Without `direction` a metric is charted but not
+/// judged.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckFields {
+    pub direction: Option<String>,
+    pub tolerance: Option<f64>,
+    pub tolerance_floor: Option<f64>,
+    pub critical: Option<bool>,
+    pub weight: Option<f64>,
+    pub min_samples: Option<u64>,
+    pub runbook: Option<String>,
+    pub baseline: Option<String>,
+}
+
+pub const MAX_TOLERANCE: f64 = 100.0;
+pub const MAX_WEIGHT: f64 = 1000.0;
+pub const MAX_MIN_SAMPLES: u64 = 10_000;
+const MAX_RUNBOOK_LEN: usize = 2048;
+
+impl CheckFields {
+    /// The check, `None` when the metric is not judged, or the problems (each named
+    /// after `field(name)`).
+    pub(super) fn parse_into(
+        &self,
+        p: &mut super::deploy::Problems,
+        field: &dyn Fn(&str) -> String,
+    ) -> Option<CheckSpec> {
+        let Some(raw_direction) = self.direction.as_deref() else {
+            let set: Vec<&str> = [
+                ("tolerance", self.tolerance.is_some()),
+                ("tolerance_floor", self.tolerance_floor.is_some()),
+                ("critical", self.critical.is_some()),
+                ("weight", self.weight.is_some()),
+                ("min_samples", self.min_samples.is_some()),
+                ("runbook", self.runbook.is_some()),
+                ("baseline", self.baseline.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(name, set)| set.then_some(name))
+            .collect();
+            if !set.is_empty() {
+                p.add(
+                    field("direction"),
+                    format!(
+                        "is required to judge the metric ({} set without it)",
+                        set.join(", ")
+                    ),
+                );
+            }
+            return None;
+        };
+        let direction = match raw_direction.trim_ascii() {
+            "increase_is_bad" => Some(Direction::IncreaseIsBad),
+            "decrease_is_bad" => Some(Direction::DecreaseIsBad),
+            "both" => Some(Direction::Both),
+            _ => {
+                p.add(
+                    field("direction"),
+                    "must be increase_is_bad, decrease_is_bad or both",
+                );
+                None
+            }
+        };
+        let mut spec = CheckSpec::new(direction.unwrap_or(Direction::Both));
+        let mut number = |name: &str, value: Option<f64>, low: f64, high: f64, low_open: bool| {
+            let value = value?;
+            let below = if low_open { value <= low } else { value < low };
+            if !value.is_finite() || below || value > high {
+                let bound = if low_open { "above" } else { "at least" };
+                p.add(
+                    field(name),
+                    format!("must be {bound} {low} and at most {high}"),
+                );
+                return None;
+            }
+            Some(value)
+        };
+        if let Some(tolerance) = number("tolerance", self.tolerance, 0.0, MAX_TOLERANCE, false) {
+            spec.tolerance = tolerance;
+        }
+        if let Some(floor) = number("tolerance_floor", self.tolerance_floor, 0.0, 1e15, false) {
+            spec.tolerance_floor = floor;
+        }
+        if let Some(weight) = number("weight", self.weight, 0.0, MAX_WEIGHT, true) {
+            spec.weight = weight;
+        }
+        spec.critical = self.critical.unwrap_or(false);
+        if let Some(min) = self.min_samples {
+            if (2..=MAX_MIN_SAMPLES).contains(&min) {
+                spec.min_samples = min as usize;
+            } else {
+                p.add(
+                    field("min_samples"),
+                    format!("must be from 2 to {MAX_MIN_SAMPLES}"),
+                );
+            }
+        }
+        if let Some(runbook) = self.runbook.as_deref() {
+            let url = runbook.trim_ascii();
+            if runbook.len() > MAX_RUNBOOK_LEN {
+                p.add(
+                    field("runbook"),
+                    format!("must be at most {MAX_RUNBOOK_LEN} characters"),
+                );
+            } else if !(url.starts_with("https://") || url.starts_with("http://"))
+                || url.contains(char::is_whitespace)
+            {
+                p.add(field("runbook"), "must be an http(s) URL");
+            } else {
+                spec.runbook = Some(url.to_owned());
+            }
+        }
+        if let Some(baseline) = self.baseline.as_deref() {
+            match baseline.trim_ascii() {
+                "before" => spec.baseline = BaselineKind::Before,
+                "last_week" => spec.baseline = BaselineKind::LastWeek,
+                "control" => spec.baseline = BaselineKind::Control,
+                _ => p.add(field("baseline"), "must be before, last_week or control"),
+            }
+        }
+        direction.map(|_| spec)
+    }
+}
+
+/// The longest bake a service may set.
+pub const MAX_BAKE: Duration = Duration::hours(24);
+
+/// Warm-up, bake and interval as written (`"2m"`, `"15m"`, `"30s"`); absent ones take
+/// the defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimingFields {
+    pub warmup: Option<String>,
+    pub bake: Option<String>,
+    pub interval: Option<String>,
+}
+
+impl TimingFields {
+    pub(super) fn parse_into(
+        &self,
+        p: &mut super::deploy::Problems,
+        field: &dyn Fn(&str) -> String,
+    ) -> Timing {
+        let mut timing = Timing::default();
+        let mut read = |name: &str, raw: Option<&str>| -> Option<i64> {
+            match parse_duration(raw?) {
+                Ok(duration) => Some(duration.num_seconds()),
+                Err(message) => {
+                    p.add(field(name), message);
+                    None
+                }
+            }
+        };
+        let warmup = read("warmup", self.warmup.as_deref());
+        let bake = read("bake", self.bake.as_deref());
+        let interval = read("interval", self.interval.as_deref());
+        timing.warmup_secs = warmup.unwrap_or(timing.warmup_secs);
+        timing.bake_secs = bake.unwrap_or(timing.bake_secs);
+        timing.interval_secs = interval.unwrap_or(timing.interval_secs);
+        if timing.bake_secs > MAX_BAKE.num_seconds() {
+            p.add(field("bake"), "must be at most 24h");
+        } else if timing.bake_secs <= timing.warmup_secs {
+            p.add(field("bake"), "must be longer than the warm-up");
+        }
+        if !(5..=timing.bake_secs.max(5)).contains(&timing.interval_secs) {
+            p.add(field("interval"), "must be from 5s to the bake time");
+        }
+        timing
+    }
+}
+
+/// One metric of one deploy to judge without a server (`houston judge FILE.json`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeCase {
+    pub check: CaseCheck,
+    pub deployed_at: DateTime<Utc>,
+    /// `[time, value]` pairs before and after the deploy (up to 4 hours before).
+    pub samples: Vec<(DateTime<Utc>, f64)>,
+    /// For `baseline = "control"`: group `baseline`'s samples (`samples` are the
+    /// canary's); for `"last_week"`: the samples of one week earlier, at their own times.
+    #[serde(default)]
+    pub baseline_samples: Option<Vec<(DateTime<Utc>, f64)>>,
+    /// Judge as at this time (a provisional reading during the bake); the bake's end
+    /// when absent.
+    #[serde(default)]
+    pub now: Option<DateTime<Utc>>,
+    /// The next deploy of the same service and environment, which ends the analysis.
+    #[serde(default)]
+    pub next_deploy_at: Option<DateTime<Utc>>,
+}
+
+/// A case's check: the metric's name, its check fields and the service's timings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseCheck {
+    pub metric: Option<String>,
+    pub direction: Option<String>,
+    pub tolerance: Option<f64>,
+    pub tolerance_floor: Option<f64>,
+    pub critical: Option<bool>,
+    pub weight: Option<f64>,
+    pub min_samples: Option<u64>,
+    pub runbook: Option<String>,
+    pub baseline: Option<String>,
+    pub warmup: Option<String>,
+    pub bake: Option<String>,
+    pub interval: Option<String>,
+}
+
+/// What `houston judge` prints: the verdict as the server would reach it, and the
+/// check's receipt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CaseVerdict {
+    pub verdict: VerdictState,
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub rule: VerdictRule,
+    pub score: Option<f64>,
+    /// The reading so far, while baking.
+    pub provisional: Option<VerdictState>,
+    pub check: CheckReceipt,
+}
+
+impl JudgeCase {
+    /// Judges the case, or names every problem with it.
+    pub fn judge(&self) -> Result<CaseVerdict, super::deploy::ValidationErrors> {
+        let mut p = super::deploy::Problems::default();
+        let field = |name: &str| format!("check.{name}");
+        let metric = match self.check.metric.as_deref() {
+            Some(raw) => MetricName::parse(raw)
+                .map_err(|e| p.add("check.metric", e))
+                .ok(),
+            None => {
+                p.add("check.metric", "is required");
+                None
+            }
+        };
+        let fields = CheckFields {
+            direction: self.check.direction.clone(),
+            tolerance: self.check.tolerance,
+            tolerance_floor: self.check.tolerance_floor,
+            critical: self.check.critical,
+            weight: self.check.weight,
+            min_samples: self.check.min_samples,
+            runbook: self.check.runbook.clone(),
+            baseline: self.check.baseline.clone(),
+        };
+        let spec = if fields.direction.is_none() {
+            p.add(
+                "check.direction",
+                "is required: a metric without one is not judged",
+            );
+            None
+        } else {
+            fields.parse_into(&mut p, &field)
+        };
+        let timing = TimingFields {
+            warmup: self.check.warmup.clone(),
+            bake: self.check.bake.clone(),
+            interval: self.check.interval.clone(),
+        }
+        .parse_into(&mut p, &field);
+        if let Some(spec) = &spec
+            && spec.baseline != BaselineKind::Before
+            && self.baseline_samples.is_none()
+        {
+            p.add(
+                "baseline_samples",
+                "is required for a last_week or control baseline",
+            );
+        }
+        if let Some((index, _)) = self
+            .samples
+            .iter()
+            .enumerate()
+            .find(|(_, sample)| !sample.1.is_finite())
+        {
+            p.add(format!("samples[{index}]"), "must be a finite number");
+        }
+        let (Some(metric), Some(spec)) = (metric, spec) else {
+            return Err(p.into_errors());
+        };
+        if !p.is_empty() {
+            return Err(p.into_errors());
+        }
+        let main = Series::new(self.samples.clone());
+        let concurrent = self.baseline_samples.clone().map(|samples| {
+            let series = Series::new(samples);
+            match spec.baseline {
+                BaselineKind::LastWeek => series.shifted(Duration::weeks(1)),
+                BaselineKind::Before | BaselineKind::Control => series,
+            }
+        });
+        let bake_end = self.deployed_at + Duration::seconds(timing.bake_secs);
+        let now = self.now.unwrap_or(bake_end);
+        let look = Look::at(self.deployed_at, &timing, self.next_deploy_at, now);
+        let complete = look.is_final(&timing, self.next_deploy_at);
+        let data = CheckData {
+            main: &main,
+            concurrent: concurrent.as_ref(),
+            unavailable: false,
+        };
+        let check = judge_check(&metric, &spec, &timing, data, &look, complete);
+        let reading = read_checks(std::slice::from_ref(&check), &[]);
+        let decided_early = reading.state == VerdictState::Unhealthy;
+        let is_final = complete || decided_early;
+        Ok(CaseVerdict {
+            verdict: if is_final {
+                reading.state
+            } else {
+                VerdictState::Baking
+            },
+            is_final,
+            rule: reading.rule,
+            score: reading.score,
+            provisional: (!is_final).then_some(reading.state),
+            check,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1152,6 +1479,24 @@ mod tests {
         assert!((relative - 0.3).abs() < 0.03, "{relative}");
         let shift = receipt.shift.expect("shift");
         assert!(shift.low > 0.0 && shift.estimate > 40.0);
+    }
+
+    #[test]
+    fn a_smooth_series_is_not_mistaken_for_a_wandering_one() {
+        // Smooth like a Prometheus rate() sampled every 10 s: its differences are
+        // correlated, which an AR(1) fitted to differences would read as ρ ≥ 1.
+        let points = (-1440..90)
+            .map(|i| {
+                let step = if i >= 0 { 1.3 } else { 1.0 };
+                let wobble = 1.0 + 0.04 * (i as f64 * 0.7).sin();
+                (t0() + Duration::seconds(10 * i), 200.0 * wobble * step)
+            })
+            .collect();
+        let receipt = judge(
+            &Series::new(points),
+            &CheckSpec::new(Direction::IncreaseIsBad),
+        );
+        assert_eq!(receipt.rule, CheckRule::Regressed);
     }
 
     #[test]
@@ -1295,6 +1640,81 @@ mod tests {
         assert!(look.is_final(&timing, Some(next)));
         let running = Look::at(t0(), &timing, None, t0() + Duration::minutes(6));
         assert!(!running.is_final(&timing, None));
+    }
+
+    fn case_json(factor: f64, check: &str) -> String {
+        let samples: Vec<String> = (-1440..90)
+            .map(|i| {
+                let at = t0() + Duration::seconds(10 * i);
+                let after = if i >= 0 { factor } else { 1.0 };
+                format!(
+                    "[\"{}\", {}]",
+                    at.to_rfc3339(),
+                    200.0 * after * (1.0 + 0.05 * wiggle(i))
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"check": {check}, "deployed_at": "{}", "samples": [{}]}}"#,
+            t0().to_rfc3339(),
+            samples.join(",")
+        )
+    }
+
+    #[test]
+    fn an_offline_case_is_judged_as_the_server_would() {
+        let check =
+            r#"{"metric": "latency_p95", "direction": "increase_is_bad", "tolerance": 0.05}"#;
+        let case: JudgeCase = serde_json::from_str(&case_json(1.3, check)).expect("case");
+        let verdict = case.judge().expect("valid");
+        assert_eq!(verdict.verdict, VerdictState::Unhealthy);
+        assert!(verdict.is_final);
+        assert_eq!(verdict.check.rule, CheckRule::Regressed);
+        let printed = serde_json::to_value(&verdict).expect("json");
+        assert_eq!(printed["verdict"], "unhealthy");
+        assert_eq!(printed["final"], true);
+        assert_eq!(printed["check"]["metric"], "latency_p95");
+
+        let calm: JudgeCase = serde_json::from_str(&case_json(1.0, check)).expect("case");
+        assert_eq!(calm.judge().expect("valid").verdict, VerdictState::Healthy);
+
+        // Five minutes in, a calm deploy is still baking, healthy so far.
+        let mut early = calm.clone();
+        early.now = Some(t0() + Duration::minutes(5));
+        let verdict = early.judge().expect("valid");
+        assert_eq!(verdict.verdict, VerdictState::Baking);
+        assert_eq!(verdict.provisional, Some(VerdictState::Healthy));
+        assert!(!verdict.is_final);
+    }
+
+    #[test]
+    fn a_bad_offline_case_names_every_problem() {
+        let check = r#"{"metric": "9lives", "direction": "up", "tolerance": -1, "weight": 0,
+            "min_samples": 1, "runbook": "ftp://x", "baseline": "control", "bake": "1m",
+            "warmup": "2m", "interval": "1s"}"#;
+        let case: JudgeCase = serde_json::from_str(&case_json(1.0, check)).expect("case");
+        let errors = case.judge().expect_err("invalid");
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        for expected in [
+            "check.metric",
+            "check.direction",
+            "check.tolerance",
+            "check.weight",
+            "check.min_samples",
+            "check.runbook",
+            "check.bake",
+            "check.interval",
+        ] {
+            assert!(fields.contains(&expected), "{expected} in {fields:?}");
+        }
+        let no_direction: JudgeCase =
+            serde_json::from_str(&case_json(1.0, r#"{"metric": "m"}"#)).expect("case");
+        let errors = no_direction.judge().expect_err("invalid");
+        assert_eq!(errors.0.len(), 1);
+        assert!(
+            serde_json::from_str::<JudgeCase>(&case_json(1.0, r#"{"metric": "m", "oops": 1}"#))
+                .is_err()
+        );
     }
 
     #[test]
