@@ -13,6 +13,21 @@ pub mod prometheus;
 pub mod site;
 pub mod storage;
 
+/// The Prometheus to read metrics from, when `HOUSTON_PROMETHEUS_URL` names one.
+pub fn prometheus_source(
+    config: &config::Config,
+) -> Option<Arc<dyn app::ssr::sources::SampleSource>> {
+    config.prometheus.clone().and_then(|prometheus| {
+        match prometheus::Prometheus::new(prometheus) {
+            Ok(source) => Some(Arc::new(source) as Arc<dyn app::ssr::sources::SampleSource>),
+            Err(e) => {
+                tracing::error!(error = %e, "the Prometheus client could not be set up; Prometheus metrics read as unavailable");
+                None
+            }
+        }
+    })
+}
+
 use app::ssr::Store;
 use app::ssr::access::Policy;
 use app::ssr::security::SecurityLog;
@@ -77,15 +92,7 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(config.bind)
             .build();
-        let samples = config.prometheus.clone().and_then(|prometheus| {
-            match prometheus::Prometheus::new(prometheus) {
-                Ok(source) => Some(Arc::new(source) as Arc<dyn app::ssr::sources::SampleSource>),
-                Err(e) => {
-                    tracing::error!(error = %e, "the Prometheus client could not be set up; Prometheus metrics read as unavailable");
-                    None
-                }
-            }
-        });
+        let samples = prometheus_source(&config);
         Self {
             samples,
             security: Arc::new(SecurityLog::new(store.clone())),

@@ -244,7 +244,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => serve(store, config).await,
         Command::Worker => {
-            houston::jobs::standard(store, &config, Default::default())
+            // A worker has no pages of its own; with a shared feed (PostgreSQL) the
+            // replicas' pages still hear of its verdicts.
+            let events = houston::events::Events::new(store.clone());
+            events
+                .start()
+                .await
+                .context("publishing changes to the other replicas")?;
+            let judging = houston::jobs::Judging {
+                source: houston::prometheus_source(&config),
+                on_verdict: Some(std::sync::Arc::new(move |deploy| {
+                    events.deploy_changed(app::domain::ChangeKind::Verdict, deploy);
+                })),
+            };
+            houston::jobs::standard(store, &config, Default::default(), judging)
                 .run(shutdown_signal())
                 .await;
             Ok(())
@@ -371,7 +384,15 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
         );
     }
     if state.config.run_jobs {
-        let runner = houston::jobs::standard(store.clone(), &state.config, Default::default());
+        let events = state.events.clone();
+        let judging = houston::jobs::Judging {
+            source: state.samples.clone(),
+            on_verdict: Some(std::sync::Arc::new(move |deploy| {
+                events.deploy_changed(app::domain::ChangeKind::Verdict, deploy);
+            })),
+        };
+        let runner =
+            houston::jobs::standard(store.clone(), &state.config, Default::default(), judging);
         tokio::spawn(runner.run(std::future::pending()));
     } else {
         tracing::info!("HOUSTON_RUN_JOBS=false: background jobs run in `houston worker` processes");

@@ -44,6 +44,7 @@ pub const HEALTHY_SCORE: f64 = 95.0;
 pub const AILING_SCORE: f64 = 75.0;
 
 /// Which change of a metric is bad.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
@@ -53,6 +54,7 @@ pub enum Direction {
 }
 
 /// What a deploy's window is compared with.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BaselineKind {
@@ -66,6 +68,7 @@ pub enum BaselineKind {
 }
 
 /// How a metric is judged: the check fields of a metric definition.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckSpec {
     pub direction: Direction,
@@ -96,6 +99,7 @@ impl CheckSpec {
 }
 
 /// When a service's deploys are judged.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timing {
     /// Samples this soon after the deploy are left out (restarts, cold caches).
@@ -260,6 +264,7 @@ impl Look {
 }
 
 /// The scale a metric is compared on.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scale {
@@ -272,6 +277,7 @@ pub enum Scale {
 }
 
 /// Where the noise a check was judged against came from.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseMethod {
@@ -281,6 +287,7 @@ pub enum NoiseMethod {
     Model,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Noise {
     pub method: NoiseMethod,
@@ -291,6 +298,7 @@ pub struct Noise {
 }
 
 /// A check's state at one look.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckState {
@@ -300,6 +308,7 @@ pub enum CheckState {
 }
 
 /// The rule that decided a check.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckRule {
@@ -340,6 +349,7 @@ impl fmt::Display for CheckRule {
 }
 
 /// One side of a comparison as the receipt shows it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WindowReceipt {
     pub from: DateTime<Utc>,
@@ -351,8 +361,10 @@ pub struct WindowReceipt {
 
 /// Everything a check used and decided at one look: enough to explain it on a page
 /// and to recompute it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckReceipt {
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub metric: MetricName,
     pub state: CheckState,
     pub rule: CheckRule,
@@ -954,6 +966,7 @@ fn ar1_variance(history: &[f64], sizes: (usize, usize), gap: Option<f64>) -> Opt
 }
 
 /// A deploy's state.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictState {
@@ -989,6 +1002,7 @@ impl VerdictState {
 }
 
 /// An error fingerprint first seen after the deploy, often enough to count.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewErrorGroup {
     pub fingerprint: String,
@@ -998,9 +1012,14 @@ pub struct NewErrorGroup {
 }
 
 /// Why the deploy got its state.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictRule {
+    /// The deploy is in progress or inside its warm-up: nothing to read yet.
+    WarmingUp,
+    /// The deploy failed or was rolled back: there is no new version to judge.
+    DeployDidNotSucceed,
     NoChecks,
     CriticalCheckFailed,
     NewErrorGroups,
@@ -1010,8 +1029,41 @@ pub enum VerdictRule {
 }
 
 impl VerdictRule {
+    const ALL: [VerdictRule; 8] = [
+        VerdictRule::WarmingUp,
+        VerdictRule::DeployDidNotSucceed,
+        VerdictRule::NoChecks,
+        VerdictRule::CriticalCheckFailed,
+        VerdictRule::NewErrorGroups,
+        VerdictRule::CriticalCheckWithoutData,
+        VerdictRule::MostChecksWithoutData,
+        VerdictRule::Score,
+    ];
+
+    /// The name stored and sent (`critical_check_failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictRule::WarmingUp => "warming_up",
+            VerdictRule::DeployDidNotSucceed => "deploy_did_not_succeed",
+            VerdictRule::NoChecks => "no_checks",
+            VerdictRule::CriticalCheckFailed => "critical_check_failed",
+            VerdictRule::NewErrorGroups => "new_error_groups",
+            VerdictRule::CriticalCheckWithoutData => "critical_check_without_data",
+            VerdictRule::MostChecksWithoutData => "most_checks_without_data",
+            VerdictRule::Score => "score",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<VerdictRule> {
+        VerdictRule::ALL
+            .into_iter()
+            .find(|rule| rule.as_str() == raw)
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
+            VerdictRule::WarmingUp => "waiting for the deploy to finish and warm up",
+            VerdictRule::DeployDidNotSucceed => "the deploy did not succeed",
             VerdictRule::NoChecks => "no check applies to this deploy",
             VerdictRule::CriticalCheckFailed => "a critical check failed",
             VerdictRule::NewErrorGroups => "new error groups appeared after the deploy",
@@ -1023,6 +1075,7 @@ impl VerdictRule {
 }
 
 /// The deploy's reading from its checks at one look.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reading {
     /// What the checks say now (never `baking`).
@@ -1080,6 +1133,121 @@ pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) 
         _ => VerdictState::Unhealthy,
     };
     reading(state, VerdictRule::Score)
+}
+
+/// Fingerprints first seen after the deploy with at least this many occurrences in
+/// the analysis window fail it, whatever the baseline had.
+pub const NEW_ERROR_MIN_OCCURRENCES: u64 = 5;
+
+/// Everything the judge used and decided at a deploy's latest look.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VerdictReceipt {
+    /// The time the judge took as the deploy's (its finish, else its start).
+    pub deployed_at: Option<DateTime<Utc>>,
+    pub analysis_end: Option<DateTime<Utc>>,
+    pub bake_end: Option<DateTime<Utc>>,
+    pub timing: Option<Timing>,
+    pub checks: Vec<CheckReceipt>,
+    pub new_error_groups: Vec<NewErrorGroup>,
+    pub new_error_min_occurrences: u64,
+}
+
+/// A lead's word over the judge's: the computed verdict stays beside it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerdictOverride {
+    pub state: VerdictState,
+    pub reason: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A deploy's verdict as stored and served.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub deploy_id: i64,
+    /// `baking` until final; then the reading.
+    pub state: VerdictState,
+    /// While baking: what the checks say so far.
+    pub provisional: Option<VerdictState>,
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub score: Option<f64>,
+    pub rule: VerdictRule,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub evaluated_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub receipt: VerdictReceipt,
+    #[serde(rename = "override")]
+    pub verdict_override: Option<VerdictOverride>,
+}
+
+impl Verdict {
+    /// What people are told: the override when a lead set one, else the judge's.
+    pub fn shown_state(&self) -> VerdictState {
+        self.verdict_override
+            .as_ref()
+            .map_or(self.state, |o| o.state)
+    }
+}
+
+/// The outcome of one look at a deploy, to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub state: VerdictState,
+    pub provisional: Option<VerdictState>,
+    pub is_final: bool,
+    pub score: Option<f64>,
+    pub rule: VerdictRule,
+    pub receipt: VerdictReceipt,
+    /// When to look again (ignored once final).
+    pub next_look_at: DateTime<Utc>,
+}
+
+/// The deploy's state from its checks at a look: final when the window is complete
+/// or when the checks already say unhealthy (a check only fails past its sequential
+/// bar, so that is decided), else `baking` with the reading so far.
+pub fn conclude(
+    receipt: VerdictReceipt,
+    complete: bool,
+    next_look_at: DateTime<Utc>,
+) -> Evaluation {
+    let reading = read_checks(&receipt.checks, &receipt.new_error_groups);
+    let is_final = complete || reading.state == VerdictState::Unhealthy;
+    Evaluation {
+        state: if is_final {
+            reading.state
+        } else {
+            VerdictState::Baking
+        },
+        provisional: (!is_final).then_some(reading.state),
+        is_final,
+        score: reading.score,
+        rule: reading.rule,
+        receipt,
+        next_look_at,
+    }
+}
+
+/// A look that decides nothing yet (the deploy is running or warming up), or that
+/// ends the judging without data (the deploy did not succeed).
+pub fn waiting(rule: VerdictRule, next_look_at: DateTime<Utc>) -> Evaluation {
+    let is_final = rule == VerdictRule::DeployDidNotSucceed;
+    Evaluation {
+        state: if is_final {
+            VerdictState::NoData
+        } else {
+            VerdictState::Baking
+        },
+        provisional: None,
+        is_final,
+        score: None,
+        rule,
+        receipt: VerdictReceipt::default(),
+        next_look_at,
+    }
 }
 
 /// The check fields of a metric, as written in a file, the API or an offline case;
@@ -1294,6 +1462,7 @@ pub struct CaseCheck {
 
 /// What `houston judge` prints: the verdict as the server would reach it, and the
 /// check's receipt.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CaseVerdict {
     pub verdict: VerdictState,
@@ -1386,19 +1555,17 @@ impl JudgeCase {
             unavailable: false,
         };
         let check = judge_check(&metric, &spec, &timing, data, &look, complete);
-        let reading = read_checks(std::slice::from_ref(&check), &[]);
-        let decided_early = reading.state == VerdictState::Unhealthy;
-        let is_final = complete || decided_early;
+        let receipt = VerdictReceipt {
+            checks: vec![check.clone()],
+            ..VerdictReceipt::default()
+        };
+        let evaluation = conclude(receipt, complete, now);
         Ok(CaseVerdict {
-            verdict: if is_final {
-                reading.state
-            } else {
-                VerdictState::Baking
-            },
-            is_final,
-            rule: reading.rule,
-            score: reading.score,
-            provisional: (!is_final).then_some(reading.state),
+            verdict: evaluation.state,
+            is_final: evaluation.is_final,
+            rule: evaluation.rule,
+            score: evaluation.score,
+            provisional: evaluation.provisional,
             check,
         })
     }
@@ -1715,6 +1882,18 @@ mod tests {
             serde_json::from_str::<JudgeCase>(&case_json(1.0, r#"{"metric": "m", "oops": 1}"#))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn stored_names_are_the_names_sent() {
+        for rule in VerdictRule::ALL {
+            assert_eq!(serde_json::to_value(rule).expect("json"), rule.as_str());
+            assert_eq!(VerdictRule::parse(rule.as_str()), Some(rule));
+        }
+        for state in ["baking", "healthy", "ailing", "unhealthy", "no_data"] {
+            let parsed = VerdictState::parse(state).expect("state");
+            assert_eq!(serde_json::to_value(parsed).expect("json"), state);
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum ChangeKind {
     Registered,
     Status,
+    /// The judge's verdict changed (a look moved it, or it turned final).
+    Verdict,
 }
 
 /// One change to one deploy, as every open page hears of it (event `deploy` on

@@ -5,6 +5,7 @@
 //! (the query for a place, the step for a window, the answer of `query_range`).
 
 use super::deploy::{Problems, ValidationErrors};
+use super::judge::{BaselineKind, CheckFields, CheckSpec, Direction};
 use super::names::{EnvironmentName, GroupName, ServiceName};
 use super::signals::{MetricName, Sample, TimeWindow, clip};
 use chrono::{DateTime, Utc};
@@ -31,7 +32,7 @@ pub enum MetricSource {
 }
 
 /// A metric Houston watches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MetricDefinition {
     #[cfg_attr(feature = "ssr", schema(value_type = String))]
@@ -45,6 +46,9 @@ pub struct MetricDefinition {
     /// Environment names; every environment when absent.
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<String>>))]
     pub environments: Option<Vec<EnvironmentName>>,
+    /// How the health judge weighs it; absent when the metric is charted, not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckSpec>,
 }
 
 impl MetricDefinition {
@@ -83,7 +87,7 @@ impl MetricDefinition {
 
 /// One `[[metric]]` table of a configuration file, or the body of
 /// `PUT /api/v1/metric-definitions/{name}`, as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MetricDefinitionRequest {
@@ -106,6 +110,45 @@ pub struct MetricDefinitionRequest {
     pub services: Option<Vec<String>>,
     /// Environment names; all when absent (or null).
     pub environments: Option<Vec<String>>,
+    /// Judge the metric: `increase_is_bad`, `decrease_is_bad` or `both`. Without it the
+    /// metric is charted, not judged, and the other check fields must be absent.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = "^[ \\t\\n\\f\\r]*(increase_is_bad|decrease_is_bad|both)[ \\t\\n\\f\\r]*$"
+        )
+    )]
+    pub direction: Option<String>,
+    /// A relative change that never matters (0.05 = 5 %); 0.10 when absent.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 100))]
+    pub tolerance: Option<f64>,
+    /// A change, in the metric's unit, below which nothing matters; 0 when absent.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 1e15))]
+    pub tolerance_floor: Option<f64>,
+    /// A failure of a critical check makes the deploy unhealthy on its own.
+    pub critical: Option<bool>,
+    /// Weight in the deploy's score; 1 when absent.
+    #[cfg_attr(feature = "ssr", schema(exclusive_minimum = 0, maximum = 1000))]
+    pub weight: Option<f64>,
+    /// Fewer samples on a side and the check has no data; 10 when absent.
+    #[cfg_attr(feature = "ssr", schema(minimum = 2, maximum = 10000))]
+    pub min_samples: Option<u64>,
+    /// An http(s) link shown beside a failure.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            max_length = 2048,
+            pattern = "^[ \\t\\n\\f\\r]*https?://[^ \\t\\n\\f\\r]+[ \\t\\n\\f\\r]*$"
+        )
+    )]
+    pub runbook: Option<String>,
+    /// `before` (the window before the deploy; default), `last_week` or `control`
+    /// (group `baseline` against group `canary`).
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[ \\t\\n\\f\\r]*(before|last_week|control)[ \\t\\n\\f\\r]*$")
+    )]
+    pub baseline: Option<String>,
 }
 
 impl MetricDefinitionRequest {
@@ -264,19 +307,31 @@ impl MetricDefinitionRequest {
                 Some(Some(names.into_iter().collect()))
             }
         };
+        let check = CheckFields {
+            direction: self.direction.clone(),
+            tolerance: self.tolerance,
+            tolerance_floor: self.tolerance_floor,
+            critical: self.critical,
+            weight: self.weight,
+            min_samples: self.min_samples,
+            runbook: self.runbook.clone(),
+            baseline: self.baseline.clone(),
+        }
+        .parse_into(p, &field);
         Some(MetricDefinition {
             name: name?,
             unit: unit.to_owned(),
             source: source?,
             services: services?,
             environments: environments?,
+            check,
         })
     }
 }
 
 /// A configuration file as `houston config apply` reads it (TOML): `[[metric]]`
 /// tables. The health judge's check fields will join the same tables.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     #[serde(default)]
@@ -313,7 +368,7 @@ impl ConfigFile {
 }
 
 /// One step of making the stored definitions match the declared ones.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DefinitionChange {
     Create(MetricDefinition),
     Update {
@@ -351,6 +406,9 @@ impl DefinitionChange {
                 if before.environments != after.environments {
                     what.push(format!("environments -> {}", environments(after)));
                 }
+                if before.check != after.check {
+                    what.push(format!("check -> {}", check_summary(after)));
+                }
                 format!("~ {}: {}", after.name, what.join("; "))
             }
         }
@@ -378,11 +436,50 @@ fn environments(d: &MetricDefinition) -> String {
 
 fn summary(d: &MetricDefinition) -> String {
     format!(
-        "{}, services {}, environments {}",
+        "{}, services {}, environments {}, {}",
         source_summary(&d.source),
         d.services.join(", "),
-        environments(d)
+        environments(d),
+        check_summary(d)
     )
+}
+
+/// `judged: increase_is_bad, tolerance 5 %, critical, …` or `not judged`.
+pub fn check_summary(d: &MetricDefinition) -> String {
+    let Some(check) = &d.check else {
+        return "not judged".to_owned();
+    };
+    let direction = match check.direction {
+        Direction::IncreaseIsBad => "increase_is_bad",
+        Direction::DecreaseIsBad => "decrease_is_bad",
+        Direction::Both => "both",
+    };
+    let baseline = match check.baseline {
+        BaselineKind::Before => "before",
+        BaselineKind::LastWeek => "last_week",
+        BaselineKind::Control => "control",
+    };
+    let mut parts = vec![
+        format!("judged: {direction}"),
+        format!("tolerance {}", check.tolerance),
+        format!("baseline {baseline}"),
+    ];
+    if check.tolerance_floor > 0.0 {
+        parts.push(format!("floor {}", check.tolerance_floor));
+    }
+    if check.critical {
+        parts.push("critical".to_owned());
+    }
+    if check.weight != 1.0 {
+        parts.push(format!("weight {}", check.weight));
+    }
+    if check.min_samples != super::judge::DEFAULT_MIN_SAMPLES {
+        parts.push(format!("min_samples {}", check.min_samples));
+    }
+    if let Some(runbook) = &check.runbook {
+        parts.push(format!("runbook {}", clip(runbook)));
+    }
+    parts.join(", ")
 }
 
 /// What makes `stored` equal `wanted`: creations, updates and deletions by name.

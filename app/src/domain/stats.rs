@@ -11,6 +11,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 pub const EXACT_MAX_PAIRS: usize = 2_500;
 
 /// Count, mean, median and 95th percentile of one side of a comparison.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub count: usize,
@@ -80,6 +81,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
 
 /// Which way a test looks: is `x` larger than `y` (`Greater`), smaller (`Less`), or
 /// different either way.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Alternative {
@@ -88,6 +90,7 @@ pub enum Alternative {
     Less,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UMethod {
@@ -96,6 +99,7 @@ pub enum UMethod {
 }
 
 /// The outcome of a Mann–Whitney U test of `x` against `y`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MannWhitney {
     /// U of `x`: pairs with `x > y`, plus one half per tie.
@@ -305,6 +309,7 @@ pub fn normal_quantile(p: f64) -> f64 {
 
 /// The Hodges–Lehmann estimate of the shift of `x` against `y` (the median of all
 /// differences `x_i − y_j`) and its distribution-free confidence interval.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Shift {
     pub estimate: f64,

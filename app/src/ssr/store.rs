@@ -8,6 +8,7 @@ use crate::domain::{
     MetricDefinition, MetricName, NewApiToken, NewDeploy, PageRequest, Role, Sample, SeriesRead,
     Service, ServiceName, StatusChange, StatusDecision, User, Username,
 };
+use crate::domain::{Evaluation, Verdict};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -577,6 +578,40 @@ pub trait DefinitionStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// The judge's verdicts: its queue (one row per deploy it follows, due at
+/// `next_look_at`) and what it decided, with the receipt.
+#[async_trait::async_trait]
+pub trait VerdictStore: Send + Sync {
+    /// Claims up to `limit` verdicts that are not final and are due at `now`, for
+    /// `lease`; a claim whose lease ran out (its worker died) can be claimed again.
+    /// Replicas never hold the same deploy at once (SKIP LOCKED on PostgreSQL).
+    async fn claim_due_verdicts(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<DeployId>, StoreError>;
+
+    /// The deploy's verdict, `None` when the judge does not follow it.
+    async fn get_verdict(&self, deploy: DeployId) -> Result<Option<Verdict>, StoreError>;
+
+    /// Stores a look's outcome and releases the claim; `decided_at` is set when it
+    /// turns final. A final verdict is never changed by a look (`false` then).
+    async fn save_evaluation(
+        &self,
+        deploy: DeployId,
+        evaluation: &Evaluation,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// When the next deploy of the same service and environment started, if one did
+    /// after this one.
+    async fn next_deploy_start(
+        &self,
+        deploy: DeployId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
 /// What a change-feed listener hears.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedItem {
@@ -616,6 +651,7 @@ pub trait Store:
     + JobStore
     + SignalStore
     + DefinitionStore
+    + VerdictStore
     + ChangeFeed
     + Send
     + Sync

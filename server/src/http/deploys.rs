@@ -180,3 +180,38 @@ pub async fn get_one(
     let Path(id) = id?;
     Ok(Json(state.store.get_deploy(id).await?))
 }
+
+/// The health judge's verdict on a deploy, with its receipt: the windows, samples,
+/// summaries, test statistics, p-values, shifts and the rule that decided each check.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deploys/{id}/verdict",
+    tag = "deploys",
+    operation_id = "get_verdict",
+    params(("id" = i64, Path, description = "Deploy id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verdict (`baking` until final)", body = app::domain::Verdict),
+        (status = 401, description = "No or bad API token (unless anonymous reading is on)", body = AppError),
+        (status = 404, description = "No such deploy, or the judge does not follow it", body = AppError),
+    )
+)]
+pub async fn get_verdict(
+    State(state): State<AppState>,
+    id: Result<Path<DeployId>, PathRejection>,
+) -> Result<Json<app::domain::Verdict>, ApiError> {
+    let Path(id) = id?;
+    match state.store.get_verdict(id).await? {
+        Some(verdict) => Ok(Json(verdict)),
+        None => {
+            // Tell a missing deploy from one the judge does not follow.
+            state.store.get_deploy(id).await?;
+            Err(AppError::NotFound {
+                message: format!(
+                    "deploy {id} has no verdict: it was registered before the judge or imported"
+                ),
+            }
+            .into())
+        }
+    }
+}

@@ -48,6 +48,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .route("/deploys", post(deploys::register).get(deploys::list))
         .route("/deploys/{id}", get(deploys::get_one))
         .route("/deploys/{id}/status", post(deploys::set_status))
+        .route("/deploys/{id}/verdict", get(deploys::get_verdict))
         .route("/events", get(crate::events::stream))
         .route_layer(guard(Need::Read, Need::DEPLOY));
     // Signals in (a deployer or an `ingest` token) and out (readers); batches may

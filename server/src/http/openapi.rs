@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         super::deploys::set_status,
         super::deploys::list,
         super::deploys::get_one,
+        super::deploys::get_verdict,
         super::github::receive,
         super::audit::list,
         super::signals::push_metrics,

@@ -12,6 +12,7 @@
 //!   then kept as failed (`JobStore::failed_jobs`). A periodic job never fails for
 //!   good: it runs again at its next time.
 
+pub mod judge;
 pub mod prune;
 pub mod retention;
 
@@ -237,11 +238,13 @@ pub fn standard(
     store: Arc<dyn Store>,
     config: &crate::config::Config,
     settings: RunnerSettings,
+    judging: Judging,
 ) -> Runner {
     let session_idle = config.session_idle;
     let retention = config.signal_retention;
     let prune_store = store.clone();
     let retention_store = store.clone();
+    let judge_store = store.clone();
     Runner::new(store, settings)
         .every("prune", Duration::from_secs(600), move || {
             let store = prune_store.clone();
@@ -257,6 +260,33 @@ pub fn standard(
                 Ok(())
             }
         })
+        .every("judge", JUDGE_EVERY, move || {
+            let store = judge_store.clone();
+            let judging = judging.clone();
+            async move {
+                judge::run(
+                    store.as_ref(),
+                    judging.source.as_deref(),
+                    judging.on_verdict.as_ref(),
+                    Utc::now(),
+                )
+                .await?;
+                Ok(())
+            }
+        })
+}
+
+/// How often the judge looks for deploys due a look: a final verdict is stored at
+/// most this long (plus the runner's poll) after the bake's end.
+pub const JUDGE_EVERY: Duration = Duration::from_secs(2);
+
+/// What the judge reads from and whom it tells.
+#[derive(Clone, Default)]
+pub struct Judging {
+    /// Prometheus, for metrics defined by a query.
+    pub source: Option<Arc<dyn app::ssr::sources::SampleSource>>,
+    /// Called with each deploy whose verdict changed.
+    pub on_verdict: Option<judge::OnVerdict>,
 }
 
 /// A name for this process's claims: host, process id and a random part.

@@ -32,12 +32,12 @@ macro_rules! definition_store {
             for change in changes {
                 let action = match change {
                     app::domain::DefinitionChange::Create(d) | app::domain::DefinitionChange::Update { after: d, .. } => {
-                        let (source, query, services, environments) = $crate::storage::rows::definition_columns(d);
+                        let (source, query, services, environments, check) = $crate::storage::rows::definition_columns(d);
                         sqlx::query(
-                            "INSERT INTO metric_definitions (name, unit, source, query, services, environments, updated_at, updated_by) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                            "INSERT INTO metric_definitions (name, unit, source, query, services, environments, updated_at, updated_by, check_spec) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                              ON CONFLICT (name) DO UPDATE SET unit = $2, source = $3, query = $4, services = $5, \
-                               environments = $6, updated_at = $7, updated_by = $8",
+                               environments = $6, updated_at = $7, updated_by = $8, check_spec = $9",
                         )
                         .bind(d.name.as_str())
                         .bind(&d.unit)
@@ -47,6 +47,7 @@ macro_rules! definition_store {
                         .bind(environments)
                         .bind(now)
                         .bind(by.name.as_str())
+                        .bind(check)
                         .execute(&mut *tx)
                         .await
                         .map_err($crate::storage::backend_error)?;

@@ -5,6 +5,7 @@ mod definitions;
 mod postgres;
 mod rows;
 mod sqlite;
+mod verdicts;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

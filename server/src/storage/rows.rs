@@ -339,10 +339,12 @@ pub struct DefinitionRow {
     query: Option<String>,
     services: String,
     environments: Option<String>,
+    check_spec: Option<String>,
 }
 
 /// The columns of `metric_definitions` that make a `DefinitionRow`.
-pub const DEFINITION_COLUMNS: &str = "name, unit, source, query, services, environments";
+pub const DEFINITION_COLUMNS: &str =
+    "name, unit, source, query, services, environments, check_spec";
 
 impl TryFrom<DefinitionRow> for app::domain::MetricDefinition {
     type Error = StoreError;
@@ -365,6 +367,10 @@ impl TryFrom<DefinitionRow> for app::domain::MetricDefinition {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
+        let check = match row.check_spec.as_deref() {
+            None => None,
+            Some(text) => Some(serde_json::from_str(text).map_err(|_| corrupt("check", text))?),
+        };
         Ok(Self {
             name: app::domain::MetricName::parse(&row.name)
                 .map_err(|_| corrupt("metric name", &row.name))?,
@@ -372,14 +378,22 @@ impl TryFrom<DefinitionRow> for app::domain::MetricDefinition {
             source,
             services: list(&row.services)?,
             environments,
+            check,
         })
     }
 }
 
 /// A definition's columns as stored: (source, query, services, environments).
+/// Source, query, services, environments and check as stored.
 pub fn definition_columns(
     d: &app::domain::MetricDefinition,
-) -> (&'static str, Option<&str>, String, Option<String>) {
+) -> (
+    &'static str,
+    Option<&str>,
+    String,
+    Option<String>,
+    Option<String>,
+) {
     let (source, query) = match &d.source {
         app::domain::MetricSource::Push => ("push", None),
         app::domain::MetricSource::Prometheus { query } => ("prometheus", Some(query.as_str())),
@@ -393,5 +407,74 @@ pub fn definition_columns(
         )
         .to_string()
     });
-    (source, query, services, environments)
+    let check = d
+        .check
+        .as_ref()
+        .and_then(|check| serde_json::to_string(check).ok());
+    (source, query, services, environments, check)
+}
+
+/// A row of `verdicts`.
+#[derive(sqlx::FromRow)]
+pub struct VerdictRow {
+    deploy_id: i64,
+    state: String,
+    provisional: Option<String>,
+    is_final: bool,
+    score: Option<f64>,
+    rule: String,
+    receipt: String,
+    decided_at: Option<DateTime<Utc>>,
+    evaluated_at: Option<DateTime<Utc>>,
+    override_state: Option<String>,
+    override_reason: Option<String>,
+    override_by: Option<String>,
+    override_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of `verdicts` that make a `VerdictRow`.
+pub const VERDICT_COLUMNS: &str = "deploy_id, state, provisional, is_final, score, rule, receipt, \
+     decided_at, evaluated_at, override_state, override_reason, override_by, override_at";
+
+impl TryFrom<VerdictRow> for app::domain::Verdict {
+    type Error = StoreError;
+
+    fn try_from(row: VerdictRow) -> Result<Self, StoreError> {
+        use app::domain::{VerdictOverride, VerdictRule, VerdictState};
+        let state =
+            |text: &str| VerdictState::parse(text).ok_or_else(|| corrupt("verdict state", text));
+        let receipt = if row.receipt == "{}" {
+            app::domain::VerdictReceipt::default()
+        } else {
+            serde_json::from_str(&row.receipt)
+                .map_err(|_| corrupt("verdict receipt", &row.receipt))?
+        };
+        let verdict_override = match (
+            row.override_state,
+            row.override_reason,
+            row.override_by,
+            row.override_at,
+        ) {
+            (Some(s), Some(reason), Some(by), Some(at)) => Some(VerdictOverride {
+                state: state(&s)?,
+                reason,
+                by,
+                at,
+            }),
+            _ => None,
+        };
+        Ok(app::domain::Verdict {
+            deploy_id: row.deploy_id,
+            state: state(&row.state)?,
+            provisional: row.provisional.as_deref().map(state).transpose()?,
+            is_final: row.is_final,
+            score: row.score,
+            rule: VerdictRule::parse(&row.rule)
+                .ok_or_else(|| corrupt("verdict rule", &row.rule))?,
+            decided_at: row.decided_at,
+            evaluated_at: row.evaluated_at,
+            receipt,
+            verdict_override,
+        })
+    }
 }

@@ -418,6 +418,18 @@ pub(super) async fn register_in(
         qb.build().execute(&mut **tx).await.map_err(backend_error)?;
     }
 
+    // The judge follows every new deploy: this row is its place in the judge's queue,
+    // written with the deploy (due at once; the first look sets the next).
+    sqlx::query(
+        "INSERT INTO verdicts (deploy_id, state, rule, next_look_at) \
+         VALUES ($1, 'baking', 'warming_up', $2)",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend_error)?;
+
     let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
         .bind(id)
         .fetch_one(&mut **tx)

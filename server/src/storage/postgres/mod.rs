@@ -120,3 +120,12 @@ fn quote_identifier(name: &str) -> String {
 }
 
 crate::storage::definitions::definition_store!(PgStore);
+// Replicas claim side by side: rows another one is claiming are skipped, not waited on.
+crate::storage::verdicts::verdict_store!(
+    PgStore,
+    "UPDATE verdicts SET claimed_until = $2 WHERE deploy_id IN ( \
+       SELECT deploy_id FROM verdicts WHERE NOT is_final AND next_look_at <= $1 \
+          AND (claimed_until IS NULL OR claimed_until < $1) \
+        ORDER BY next_look_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     RETURNING deploy_id"
+);

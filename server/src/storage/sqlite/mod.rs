@@ -70,3 +70,12 @@ impl app::ssr::Store for SqliteStore {
 }
 
 crate::storage::definitions::definition_store!(SqliteStore);
+// One writer at a time: the UPDATE claims atomically without row locks.
+crate::storage::verdicts::verdict_store!(
+    SqliteStore,
+    "UPDATE verdicts SET claimed_until = $2 WHERE deploy_id IN ( \
+       SELECT deploy_id FROM verdicts WHERE is_final = 0 AND next_look_at <= $1 \
+          AND (claimed_until IS NULL OR claimed_until < $1) \
+        ORDER BY next_look_at LIMIT $3) \
+     RETURNING deploy_id"
+);

@@ -1,0 +1,257 @@
+//! The judge's scheduler: claims the deploys whose next look is due, reads their
+//! metrics (stored, or from Prometheus) and new error groups, judges every check that
+//! applies, stores the verdict with its receipt and tells open pages. Looks follow the
+//! service's interval, with one exactly at the bake's end, so a final verdict is
+//! stored within one poll of it. Claims hold for a lease: a worker that dies loses its
+//! deploys to the next one, and replicas never judge one deploy at once.
+
+use std::sync::Arc;
+
+use app::domain::{
+    BaselineKind, CheckData, CheckReceipt, CheckSpec, Deploy, DeployId, DeployStatus, ErrorsRead,
+    Evaluation, GroupName, HISTORY, Look, MetricDefinition, MetricSource,
+    NEW_ERROR_MIN_OCCURRENCES, NewErrorGroup, Series, SeriesKey, SeriesRead, TimeWindow, Timing,
+    VerdictReceipt, VerdictRule, conclude, judge_check, waiting,
+};
+use app::ssr::Store;
+use app::ssr::sources::{Fetched, SampleSource};
+use chrono::{DateTime, Duration, Utc};
+
+/// How long a claim holds a deploy.
+pub const LEASE: Duration = Duration::seconds(60);
+/// Deploys claimed per run.
+pub const BATCH: u32 = 20;
+
+/// Told of each deploy whose verdict a look changed (the live updates).
+pub type OnVerdict = Arc<dyn Fn(&Deploy) + Send + Sync>;
+
+/// One round: every due deploy (up to `BATCH`) judged and stored. Returns how many.
+pub async fn run(
+    store: &dyn Store,
+    source: Option<&dyn SampleSource>,
+    on_verdict: Option<&OnVerdict>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let due = store.claim_due_verdicts(now, LEASE, BATCH).await?;
+    for &id in &due {
+        let (deploy, evaluation) = match evaluate(store, source, id, now).await {
+            Ok(done) => done,
+            Err(e) => {
+                // The claim lapses with its lease and the deploy is looked at again.
+                tracing::warn!(deploy_id = id, error = %e, "judging the deploy failed");
+                continue;
+            }
+        };
+        if store.save_evaluation(id, &evaluation, now).await? {
+            tracing::info!(
+                deploy_id = id,
+                state = evaluation.state.as_str(),
+                provisional = evaluation.provisional.map(|s| s.as_str()),
+                rule = evaluation.rule.as_str(),
+                checks = evaluation.receipt.checks.len(),
+                "deploy judged"
+            );
+            if let Some(tell) = on_verdict {
+                tell(&deploy);
+            }
+        }
+    }
+    Ok(due.len())
+}
+
+/// The look at deploy `id` at `now`.
+pub async fn evaluate(
+    store: &dyn Store,
+    source: Option<&dyn SampleSource>,
+    id: DeployId,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Deploy, Evaluation)> {
+    let deploy = store.get_deploy(id).await?.deploy;
+    let timing = Timing::default();
+    let interval = Duration::seconds(timing.interval_secs);
+    match deploy.status {
+        DeployStatus::InProgress => {
+            return Ok((deploy, waiting(VerdictRule::WarmingUp, now + interval)));
+        }
+        DeployStatus::Failed | DeployStatus::RolledBack => {
+            return Ok((deploy, waiting(VerdictRule::DeployDidNotSucceed, now)));
+        }
+        DeployStatus::Succeeded => {}
+    }
+    // The new version serves from the deploy's finish.
+    let deployed_at = deploy.finished_at.unwrap_or(deploy.started_at);
+    let warmed = deployed_at + Duration::seconds(timing.warmup_secs);
+    if now < warmed {
+        return Ok((deploy, waiting(VerdictRule::WarmingUp, warmed + interval)));
+    }
+    let next_deploy = store.next_deploy_start(id).await?;
+    let look = Look::at(deployed_at, &timing, next_deploy, now);
+    let complete = look.is_final(&timing, next_deploy);
+    let definitions = store.list_metric_definitions().await?;
+    let mut checks: Vec<CheckReceipt> = Vec::new();
+    for definition in definitions
+        .iter()
+        .filter(|d| d.applies_to(&deploy.service, &deploy.environment))
+    {
+        let Some(spec) = &definition.check else {
+            continue;
+        };
+        let window = TimeWindow {
+            from: deployed_at - HISTORY - timing.baseline_length(),
+            to: look.analysis_end,
+        };
+        let read = read_check(store, source, definition, spec, &deploy, window).await?;
+        let data = CheckData {
+            main: &read.main,
+            concurrent: read.concurrent.as_ref(),
+            unavailable: read.unavailable,
+        };
+        checks.push(judge_check(
+            &definition.name,
+            spec,
+            &timing,
+            data,
+            &look,
+            complete,
+        ));
+    }
+    let new_error_groups = store
+        .error_groups(&ErrorsRead {
+            service: deploy.service.clone(),
+            environment: deploy.environment.clone(),
+            window: TimeWindow {
+                from: deployed_at,
+                to: look.analysis_end,
+            },
+        })
+        .await?
+        .into_iter()
+        .filter(|group| group.first_seen >= deployed_at && group.count >= NEW_ERROR_MIN_OCCURRENCES)
+        .map(|group| NewErrorGroup {
+            fingerprint: group.fingerprint,
+            message: group.message,
+            first_seen: group.first_seen,
+            occurrences: group.count,
+        })
+        .collect();
+    let bake_end = deployed_at + Duration::seconds(timing.bake_secs);
+    let receipt = VerdictReceipt {
+        deployed_at: Some(deployed_at),
+        analysis_end: Some(look.analysis_end),
+        bake_end: Some(bake_end),
+        timing: Some(timing),
+        checks,
+        new_error_groups,
+        new_error_min_occurrences: NEW_ERROR_MIN_OCCURRENCES,
+    };
+    // One look falls exactly at the bake's end, so the final verdict is not late.
+    let next_look_at = (now + interval).min(bake_end.max(now));
+    Ok((deploy, conclude(receipt, complete, next_look_at)))
+}
+
+/// A check's samples: the series judged and, for `last_week` or `control`, the one
+/// it is compared with.
+struct CheckRead {
+    main: Series,
+    concurrent: Option<Series>,
+    unavailable: bool,
+}
+
+async fn read_check(
+    store: &dyn Store,
+    source: Option<&dyn SampleSource>,
+    definition: &MetricDefinition,
+    spec: &CheckSpec,
+    deploy: &Deploy,
+    window: TimeWindow,
+) -> anyhow::Result<CheckRead> {
+    let group = |name: &str| GroupName::parse(name).ok();
+    let (main_group, other) = match spec.baseline {
+        BaselineKind::Before => (None, None),
+        BaselineKind::LastWeek => (None, Some((None, Duration::weeks(1)))),
+        BaselineKind::Control => (group("canary"), Some((group("baseline"), Duration::zero()))),
+    };
+    let (main, mut unavailable) = read_series(
+        store,
+        source,
+        definition,
+        deploy,
+        main_group.clone(),
+        window,
+    )
+    .await?;
+    let concurrent = match other {
+        None => None,
+        Some((other_group, back)) => {
+            let earlier = TimeWindow {
+                from: window.from - back,
+                to: window.to - back,
+            };
+            let (series, other_unavailable) =
+                read_series(store, source, definition, deploy, other_group, earlier).await?;
+            unavailable |= other_unavailable;
+            Some(series.shifted(back))
+        }
+    };
+    Ok(CheckRead {
+        main,
+        concurrent,
+        unavailable,
+    })
+}
+
+/// One series over `window`, and whether its source failed to answer.
+async fn read_series(
+    store: &dyn Store,
+    source: Option<&dyn SampleSource>,
+    definition: &MetricDefinition,
+    deploy: &Deploy,
+    group: Option<GroupName>,
+    window: TimeWindow,
+) -> anyhow::Result<(Series, bool)> {
+    match &definition.source {
+        MetricSource::Push => {
+            let read = SeriesRead {
+                key: SeriesKey {
+                    service: deploy.service.clone(),
+                    environment: deploy.environment.clone(),
+                    metric: definition.name.clone(),
+                    group,
+                },
+                window,
+            };
+            let limit = u32::try_from(app::domain::MAX_POINTS_PER_READ).unwrap_or(u32::MAX);
+            let samples = store.read_samples(&read, limit).await?;
+            Ok((
+                Series::new(samples.into_iter().map(|s| (s.at, s.value)).collect()),
+                false,
+            ))
+        }
+        MetricSource::Prometheus { .. } => {
+            let (Some(source), Some(query)) = (
+                source,
+                definition.query_for(&deploy.service, &deploy.environment, group.as_ref()),
+            ) else {
+                return Ok((Series::default(), true));
+            };
+            match source.query_range(&query, &window).await {
+                Fetched::Unavailable(why) => {
+                    tracing::warn!(metric = %definition.name, %why, "a judged metric's source is unavailable");
+                    Ok((Series::default(), true))
+                }
+                // More than one series for one place is a query to fix, not data.
+                Fetched::Data(series) if series.len() > 1 => Ok((Series::default(), true)),
+                Fetched::Data(series) => Ok((
+                    Series::new(
+                        series
+                            .into_iter()
+                            .flat_map(|s| s.samples)
+                            .map(|s| (s.at, s.value))
+                            .collect(),
+                    ),
+                    false,
+                )),
+            }
+        }
+    }
+}

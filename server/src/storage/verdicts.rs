@@ -1,0 +1,94 @@
+//! The judge's verdicts, written once for both backends: the SQL is the same but for
+//! the claim, which each backend's `mod.rs` passes in (PostgreSQL's skips rows another
+//! replica holds).
+
+/// Implements `app::ssr::VerdictStore` for a backend's store type; `$claim` is the
+/// backend's claim statement ($1 now, $2 lease end, $3 limit; returns deploy ids).
+macro_rules! verdict_store {
+    ($store:ty, $claim:expr) => {
+    #[async_trait::async_trait]
+    impl app::ssr::VerdictStore for $store {
+        #[tracing::instrument(skip(self))]
+        async fn claim_due_verdicts(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+            lease: chrono::Duration,
+            limit: u32,
+        ) -> Result<Vec<app::domain::DeployId>, app::ssr::StoreError> {
+            let now = app::domain::to_stored_precision(now);
+            sqlx::query_scalar($claim)
+                .bind(now)
+                .bind(now + lease)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn get_verdict(
+            &self,
+            deploy: app::domain::DeployId,
+        ) -> Result<Option<app::domain::Verdict>, app::ssr::StoreError> {
+            let row: Option<$crate::storage::rows::VerdictRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM verdicts WHERE deploy_id = $1",
+                $crate::storage::rows::VERDICT_COLUMNS
+            )))
+            .bind(deploy)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            row.map(app::domain::Verdict::try_from).transpose()
+        }
+
+        #[tracing::instrument(skip(self, evaluation), fields(state = evaluation.state.as_str()))]
+        async fn save_evaluation(
+            &self,
+            deploy: app::domain::DeployId,
+            evaluation: &app::domain::Evaluation,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<bool, app::ssr::StoreError> {
+            let now = app::domain::to_stored_precision(now);
+            let receipt = serde_json::to_string(&evaluation.receipt)
+                .map_err(|e| app::ssr::StoreError::Backend(e.to_string()))?;
+            let result = sqlx::query(
+                "UPDATE verdicts SET state = $2, provisional = $3, is_final = $4, score = $5, rule = $6, \
+                   receipt = $7, evaluated_at = $8, decided_at = CASE WHEN $4 THEN $8 ELSE NULL END, \
+                   next_look_at = $9, claimed_until = NULL \
+                 WHERE deploy_id = $1 AND NOT is_final",
+            )
+            .bind(deploy)
+            .bind(evaluation.state.as_str())
+            .bind(evaluation.provisional.map(app::domain::VerdictState::as_str))
+            .bind(evaluation.is_final)
+            .bind(evaluation.score)
+            .bind(evaluation.rule.as_str())
+            .bind(receipt)
+            .bind(now)
+            .bind(app::domain::to_stored_precision(evaluation.next_look_at))
+            .execute(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            Ok(result.rows_affected() == 1)
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn next_deploy_start(
+            &self,
+            deploy: app::domain::DeployId,
+        ) -> Result<Option<chrono::DateTime<chrono::Utc>>, app::ssr::StoreError> {
+            sqlx::query_scalar(
+                "SELECT MIN(n.started_at) FROM deploys d JOIN deploys n \
+                   ON n.service_id = d.service_id AND n.environment_id = d.environment_id \
+                  AND n.started_at > d.started_at \
+                 WHERE d.id = $1",
+            )
+            .bind(deploy)
+            .fetch_one(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)
+        }
+    }
+    };
+}
+pub(crate) use verdict_store;

@@ -1,0 +1,275 @@
+//! The health judge end to end on both databases: samples pushed for two deploys,
+//! one with a regression and one without, judged by the scheduler's round and read
+//! back through the API with their receipts; the judge's queue claims.
+
+#[macro_use]
+mod support;
+
+use app::domain::{
+    Actor, DefinitionChange, DeployRequest, DeploySource, ErrorsRequest, MetricDefinitionRequest,
+    MetricsRequest, TokenScope, VerdictRule, VerdictState,
+};
+use app::ssr::Store;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{DateTime, Duration, Utc};
+use houston::config::{Config, Overrides};
+use houston::{AppState, router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn admin() -> Actor {
+    Actor::new("user:lead", None)
+}
+
+/// `latency_p95`, pushed, judged when it rises by more than 5 %.
+async fn define_latency_check(store: &dyn Store) {
+    let request = MetricDefinitionRequest {
+        name: Some("latency_p95".into()),
+        unit: Some("ms".into()),
+        source: Some("push".into()),
+        services: Some(vec!["*".into()]),
+        direction: Some("increase_is_bad".into()),
+        tolerance: Some(0.05),
+        critical: Some(true),
+        runbook: Some("https://runbooks.example/latency".into()),
+        ..Default::default()
+    };
+    let definition = request.parse("").expect("valid definition");
+    store
+        .apply_definition_changes(
+            &[DefinitionChange::Create(definition)],
+            &admin(),
+            None,
+            Utc::now(),
+        )
+        .await
+        .expect("defined");
+}
+
+/// A succeeded deploy that finished `minutes_ago`.
+async fn register(store: &dyn Store, service: &str, finished: DateTime<Utc>, status: &str) -> i64 {
+    let request = DeployRequest {
+        service: Some(service.into()),
+        environment: Some("production".into()),
+        version: Some("v2".into()),
+        status: Some(status.into()),
+        started_at: Some((finished - Duration::minutes(1)).to_rfc3339()),
+        finished_at: (status != "in_progress").then(|| finished.to_rfc3339()),
+        ..Default::default()
+    };
+    let new = request
+        .parse_as(Utc::now(), DeploySource::Api)
+        .expect("valid deploy");
+    store
+        .register_deploy(&new, &Actor::new("token:ci", None))
+        .await
+        .expect("registered")
+        .deploy
+        .id
+}
+
+/// Four and a half hours of 10 s samples up to now around `level`, with a small
+/// deterministic wobble, times `factor` from `deployed_at` on.
+async fn push_latency(
+    store: &dyn Store,
+    service: &str,
+    deployed_at: DateTime<Utc>,
+    level: f64,
+    factor: f64,
+) {
+    let now = Utc::now();
+    let points: Vec<Value> = (0..1620)
+        .map(|i: i64| {
+            let at = now - Duration::seconds(10 * i);
+            let wobble = 1.0 + 0.03 * ((i as f64) * 0.9).sin();
+            let step = if at >= deployed_at { factor } else { 1.0 };
+            json!([at.to_rfc3339(), level * wobble * step])
+        })
+        .collect();
+    let batch = serde_json::from_value::<MetricsRequest>(json!({"series": [{
+        "service": service, "environment": "production", "metric": "latency_p95", "points": points,
+    }]}))
+    .expect("decodes")
+    .parse(now, now - Duration::days(8))
+    .expect("valid batch");
+    store.store_samples(&batch, now).await.expect("stored");
+}
+
+async fn verdict_json(store: Arc<dyn Store>, id: i64) -> Value {
+    let config = Config::from_lookup(|_| None, &Overrides::default()).expect("config");
+    let token = app::ssr::token::generate_token();
+    store
+        .create_api_token(
+            &support::new_token(
+                &format!("reader-{id}"),
+                &app::ssr::token::hash_token(&token),
+                &[TokenScope::Deploy],
+            ),
+            &Actor::new("cli:test", None),
+            Utc::now(),
+        )
+        .await
+        .expect("token");
+    let app = router(AppState::new(store, config));
+    let reply = support::send(
+        &app,
+        Request::get(format!("/api/v1/deploys/{id}/verdict"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.json()
+}
+
+async fn a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts(store: Arc<dyn Store>) {
+    define_latency_check(store.as_ref()).await;
+    let deployed_at = Utc::now() - Duration::minutes(20);
+    let regressed = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
+    let calm = register(store.as_ref(), "search", deployed_at, "succeeded").await;
+    push_latency(store.as_ref(), "checkout", deployed_at, 200.0, 1.3).await;
+    push_latency(store.as_ref(), "search", deployed_at, 80.0, 1.0).await;
+
+    // Registered after the fact, with the data there: judged at the first round.
+    let judged = houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
+        .await
+        .expect("a round");
+    assert_eq!(judged, 2);
+
+    let verdict = store
+        .get_verdict(regressed)
+        .await
+        .expect("read")
+        .expect("followed");
+    assert_eq!(verdict.state, VerdictState::Unhealthy);
+    assert!(verdict.is_final);
+    assert_eq!(verdict.rule, VerdictRule::CriticalCheckFailed);
+    assert!(verdict.decided_at.is_some());
+
+    let body = verdict_json(store.clone(), regressed).await;
+    assert_eq!(body["state"], "unhealthy");
+    assert_eq!(body["final"], true);
+    let check = &body["checks"][0];
+    assert_eq!(check["metric"], "latency_p95");
+    assert_eq!(check["state"], "unhealthy");
+    assert_eq!(check["rule"], "regressed");
+    assert_eq!(check["runbook"], "https://runbooks.example/latency");
+    assert_eq!(check["baseline"]["summary"]["count"], 180);
+    // From the warm-up's end (2 min) to the bake's (15 min), every 10 s.
+    assert_eq!(check["current"]["summary"]["count"], 78);
+    let relative = check["delta_relative"].as_f64().expect("delta");
+    assert!((relative - 0.3).abs() < 0.05, "{relative}");
+    assert!(check["p_value"].as_f64().expect("p") < 0.001);
+    assert!(check["mann_whitney"]["p_value"].as_f64().is_some());
+    assert!(check["shift"]["low"].as_f64().expect("shift") > 0.0);
+    assert_eq!(body["new_error_groups"], json!([]));
+    assert_eq!(body["override"], Value::Null);
+
+    let body = verdict_json(store.clone(), calm).await;
+    assert_eq!(body["state"], "healthy", "{body}");
+    assert_eq!(body["score"], 100.0);
+    assert_eq!(body["checks"][0]["rule"], "within_tolerance");
+
+    // Final verdicts are not claimed again.
+    let again =
+        houston::jobs::judge::run(store.as_ref(), None, None, Utc::now() + Duration::hours(1))
+            .await
+            .expect("a round");
+    assert_eq!(again, 0);
+}
+
+async fn new_error_groups_fail_a_deploy_whatever_the_baseline(store: Arc<dyn Store>) {
+    define_latency_check(store.as_ref()).await;
+    let deployed_at = Utc::now() - Duration::minutes(20);
+    let id = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
+    push_latency(store.as_ref(), "checkout", deployed_at, 200.0, 1.0).await;
+    let now = Utc::now();
+    let events: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({"service": "checkout", "environment": "production", "fingerprint": "NilPointer@cart.rs:12",
+                   "message": "nil pointer", "level": "error", "timestamp": (deployed_at + Duration::minutes(5) + Duration::seconds(i)).to_rfc3339()})
+        })
+        .collect();
+    let batch = serde_json::from_value::<ErrorsRequest>(json!({"events": events}))
+        .expect("decodes")
+        .parse(now, now - Duration::days(8))
+        .expect("valid");
+    store.store_error_events(&batch, now).await.expect("stored");
+    houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
+        .await
+        .expect("a round");
+    let verdict = store
+        .get_verdict(id)
+        .await
+        .expect("read")
+        .expect("followed");
+    assert_eq!(verdict.state, VerdictState::Unhealthy);
+    assert_eq!(verdict.rule, VerdictRule::NewErrorGroups);
+    assert_eq!(verdict.receipt.new_error_groups.len(), 1);
+    assert_eq!(verdict.receipt.new_error_groups[0].occurrences, 6);
+}
+
+async fn a_running_deploy_waits_and_claims_are_exclusive(store: Arc<dyn Store>) {
+    let id = register(store.as_ref(), "checkout", Utc::now(), "in_progress").await;
+    let now = Utc::now() + Duration::seconds(1);
+    let lease = Duration::seconds(60);
+    assert_eq!(
+        store
+            .claim_due_verdicts(now, lease, 10)
+            .await
+            .expect("claim"),
+        vec![id]
+    );
+    // Held: another worker gets nothing until the lease runs out.
+    assert!(
+        store
+            .claim_due_verdicts(now, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_due_verdicts(now + Duration::seconds(61), lease, 10)
+            .await
+            .expect("claim"),
+        vec![id]
+    );
+    let later = now + Duration::seconds(62);
+    let (_, evaluation) = houston::jobs::judge::evaluate(store.as_ref(), None, id, later)
+        .await
+        .expect("evaluated");
+    assert_eq!(evaluation.state, VerdictState::Baking);
+    assert_eq!(evaluation.rule, VerdictRule::WarmingUp);
+    assert!(
+        store
+            .save_evaluation(id, &evaluation, later)
+            .await
+            .expect("saved")
+    );
+    // The next look is the interval away.
+    assert!(
+        store
+            .claim_due_verdicts(later, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let verdict = store
+        .get_verdict(id)
+        .await
+        .expect("read")
+        .expect("followed");
+    assert_eq!(
+        (verdict.state, verdict.is_final),
+        (VerdictState::Baking, false)
+    );
+}
+
+contract!(
+    a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts,
+    new_error_groups_fail_a_deploy_whatever_the_baseline,
+    a_running_deploy_waits_and_claims_are_exclusive,
+);
