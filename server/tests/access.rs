@@ -280,6 +280,7 @@ fn matrix() -> Vec<Row> {
         ),
         row("GET", "/api/v1/deploys", None, READ),
         row("GET", "/api/v1/deploys/1", None, READ),
+        row("GET", "/api/v1/deploys/1/verdict", None, READ),
         row("GET", "/api/v1/audit", None, ADMIN),
         row(
             "POST",

@@ -748,7 +748,7 @@ mod tests {
             plan,
             [
                 "~ a: unit \"s\" -> \"ms\"",
-                "+ b (push, services *, environments all)",
+                "+ b (push, services *, environments all, not judged)",
                 "- old"
             ]
         );
