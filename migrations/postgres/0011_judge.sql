@@ -9,9 +9,9 @@ ALTER TABLE metric_definitions ADD COLUMN check_spec TEXT;
 CREATE TABLE service_timings (
     service       TEXT NOT NULL,
     environments  TEXT NOT NULL DEFAULT '',
-    warmup_secs   INTEGER NOT NULL CHECK (warmup_secs >= 0),
-    bake_secs     INTEGER NOT NULL CHECK (bake_secs > warmup_secs),
-    interval_secs INTEGER NOT NULL CHECK (interval_secs >= 5),
+    warmup_secs   BIGINT NOT NULL CHECK (warmup_secs >= 0),
+    bake_secs     BIGINT NOT NULL CHECK (bake_secs > warmup_secs),
+    interval_secs BIGINT NOT NULL CHECK (interval_secs >= 5),
     updated_at    TIMESTAMPTZ NOT NULL,
     updated_by    TEXT NOT NULL,
     PRIMARY KEY (service, environments)

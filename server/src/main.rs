@@ -449,11 +449,11 @@ async fn config_command(store: &dyn app::ssr::Store, action: ConfigAction) -> an
                 houston::config_file::apply(store, &file, dry_run, &cli_actor(), reason.as_deref())
                     .await?;
             for change in &changes {
-                println!("{}", change.describe());
+                println!("{change}");
             }
             match (changes.len(), dry_run) {
                 (0, _) => println!(
-                    "nothing to change: the metric definitions match {}",
+                    "nothing to change: the metric definitions and service timings match {}",
                     file.display()
                 ),
                 (n, true) => println!("{n} changes planned (dry run: nothing changed)"),

@@ -268,8 +268,47 @@ async fn a_running_deploy_waits_and_claims_are_exclusive(store: Arc<dyn Store>) 
     );
 }
 
+async fn a_services_timing_decides_its_bake(store: Arc<dyn Store>) {
+    define_latency_check(store.as_ref()).await;
+    let file: app::domain::ConfigFile = serde_json::from_value(json!({"service": [
+        {"name": "checkout", "environments": ["production"], "warmup": "1m", "bake": "5m"}
+    ]}))
+    .expect("decodes");
+    let wanted = file.parse_all().expect("valid").services;
+    let changes = app::domain::plan_timings(&[], &wanted);
+    assert_eq!(changes.len(), 1);
+    store
+        .apply_timing_changes(&changes, &admin(), Some("short bakes"), Utc::now())
+        .await
+        .expect("applied");
+    assert_eq!(store.list_service_timings().await.expect("listed"), wanted);
+    assert!(app::domain::plan_timings(&wanted, &wanted).is_empty());
+
+    // Finished 8 minutes ago: past a 5-minute bake, inside the default 15.
+    let deployed_at = Utc::now() - Duration::minutes(8);
+    let id = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
+    push_latency(store.as_ref(), "checkout", deployed_at, 200.0, 1.0).await;
+    houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
+        .await
+        .expect("a round");
+    let verdict = store
+        .get_verdict(id)
+        .await
+        .expect("read")
+        .expect("followed");
+    assert_eq!(
+        (verdict.state, verdict.is_final),
+        (VerdictState::Healthy, true)
+    );
+    assert_eq!(verdict.receipt.timing.map(|t| t.bake_secs), Some(300));
+    // Four minutes from the warm-up's end to the bake's, every 10 s.
+    let current = verdict.receipt.checks[0].current.summary.expect("current");
+    assert_eq!(current.count, 24);
+}
+
 contract!(
     a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts,
     new_error_groups_fail_a_deploy_whatever_the_baseline,
     a_running_deploy_waits_and_claims_are_exclusive,
+    a_services_timing_decides_its_bake,
 );

@@ -5,7 +5,7 @@
 //! (the query for a place, the step for a window, the answer of `query_range`).
 
 use super::deploy::{Problems, ValidationErrors};
-use super::judge::{BaselineKind, CheckFields, CheckSpec, Direction};
+use super::judge::{BaselineKind, CheckFields, CheckSpec, Direction, Timing, TimingFields};
 use super::names::{EnvironmentName, GroupName, ServiceName};
 use super::signals::{MetricName, Sample, TimeWindow, clip};
 use chrono::{DateTime, Utc};
@@ -330,15 +330,255 @@ impl MetricDefinitionRequest {
 }
 
 /// A configuration file as `houston config apply` reads it (TOML): `[[metric]]`
-/// tables. The health judge's check fields will join the same tables.
+/// tables (with their check fields) and `[[service]]` tables (the judge's timings).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     #[serde(default)]
     pub metric: Vec<MetricDefinitionRequest>,
+    #[serde(default)]
+    pub service: Vec<ServiceTimingRequest>,
+}
+
+/// A `[[service]]` table: when a service's deploys are judged.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTimingRequest {
+    /// A service name, or `*` for every service.
+    pub name: Option<String>,
+    /// Only these environments; all when absent.
+    pub environments: Option<Vec<String>>,
+    pub warmup: Option<String>,
+    pub bake: Option<String>,
+    pub interval: Option<String>,
+}
+
+/// Warm-up, bake and interval for a service (or `*`), maybe only in some environments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceTiming {
+    pub service: String,
+    pub environments: Option<Vec<EnvironmentName>>,
+    pub timing: Timing,
+}
+
+impl ServiceTiming {
+    /// How closely it matches a place: a named service beats `*`, and named
+    /// environments beat all; `None` when it does not apply.
+    fn rank(&self, service: &ServiceName, environment: &EnvironmentName) -> Option<u8> {
+        let service_rank = if self.service == service.as_str() {
+            2
+        } else if self.service == "*" {
+            0
+        } else {
+            return None;
+        };
+        match &self.environments {
+            None => Some(service_rank),
+            Some(list) if list.contains(environment) => Some(service_rank + 1),
+            Some(_) => None,
+        }
+    }
+
+    /// `checkout (production)` or `* (all environments)`.
+    pub fn key(&self) -> String {
+        let environments = self.environments.as_ref().map_or_else(
+            || "all environments".to_owned(),
+            |list| {
+                list.iter()
+                    .map(EnvironmentName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
+        format!("{} ({environments})", self.service)
+    }
+}
+
+/// The timing of a place: the closest `[[service]]` match, else the defaults.
+pub fn timing_for(
+    timings: &[ServiceTiming],
+    service: &ServiceName,
+    environment: &EnvironmentName,
+) -> Timing {
+    timings
+        .iter()
+        .filter_map(|t| t.rank(service, environment).map(|rank| (rank, t.timing)))
+        .max_by_key(|(rank, _)| *rank)
+        .map_or_else(Timing::default, |(_, timing)| timing)
+}
+
+/// `warmup 2m, bake 15m, interval 30s`.
+pub fn describe_timing(timing: &Timing) -> String {
+    let text = |secs: i64| {
+        if secs % 60 == 0 {
+            format!("{}m", secs / 60)
+        } else {
+            format!("{secs}s")
+        }
+    };
+    format!(
+        "warmup {}, bake {}, interval {}",
+        text(timing.warmup_secs),
+        text(timing.bake_secs),
+        text(timing.interval_secs)
+    )
+}
+
+impl ServiceTimingRequest {
+    fn parse_into(&self, p: &mut Problems, at: &str) -> Option<ServiceTiming> {
+        let field = |name: &str| format!("{at}.{name}");
+        let service = match self.name.as_deref().map(str::trim_ascii) {
+            None => {
+                p.add(
+                    field("name"),
+                    "is required: a service name, or \"*\" for all",
+                );
+                None
+            }
+            Some("*") => Some("*".to_owned()),
+            Some(raw) => ServiceName::parse(raw)
+                .map(|name| name.to_string())
+                .map_err(|e| p.add(field("name"), e.to_string()))
+                .ok(),
+        };
+        let environments = match &self.environments {
+            None => None,
+            Some(list) => {
+                let mut names = BTreeSet::new();
+                for (i, raw) in list.iter().enumerate() {
+                    match EnvironmentName::parse(raw) {
+                        Ok(name) => {
+                            names.insert(name);
+                        }
+                        Err(e) => p.add(field(&format!("environments[{i}]")), e.to_string()),
+                    }
+                }
+                if list.is_empty() {
+                    p.add(
+                        field("environments"),
+                        "names at least one environment, or leave it out for all",
+                    );
+                }
+                Some(names.into_iter().collect())
+            }
+        };
+        let timing = TimingFields {
+            warmup: self.warmup.clone(),
+            bake: self.bake.clone(),
+            interval: self.interval.clone(),
+        }
+        .parse_into(p, &field);
+        Some(ServiceTiming {
+            service: service?,
+            environments,
+            timing,
+        })
+    }
+}
+
+/// One step of making the stored timings match the declared ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimingChange {
+    Set {
+        before: Option<ServiceTiming>,
+        after: ServiceTiming,
+    },
+    Delete(ServiceTiming),
+}
+
+impl TimingChange {
+    pub fn key(&self) -> String {
+        match self {
+            TimingChange::Set { after: t, .. } | TimingChange::Delete(t) => t.key(),
+        }
+    }
+
+    /// `+ service checkout (production): warmup 1m, bake 30m, interval 15s`, `~ …`, `- …`.
+    pub fn describe(&self) -> String {
+        match self {
+            TimingChange::Set {
+                before: None,
+                after,
+            } => {
+                format!(
+                    "+ service {}: {}",
+                    after.key(),
+                    describe_timing(&after.timing)
+                )
+            }
+            TimingChange::Set {
+                before: Some(_),
+                after,
+            } => format!(
+                "~ service {}: {}",
+                after.key(),
+                describe_timing(&after.timing)
+            ),
+            TimingChange::Delete(t) => format!("- service {}", t.key()),
+        }
+    }
+}
+
+/// What makes the stored timings equal the wanted ones, by service and environments.
+pub fn plan_timings(stored: &[ServiceTiming], wanted: &[ServiceTiming]) -> Vec<TimingChange> {
+    let mut changes = Vec::new();
+    for want in wanted {
+        let before = stored.iter().find(|t| t.key() == want.key());
+        if before != Some(want) {
+            changes.push(TimingChange::Set {
+                before: before.cloned(),
+                after: want.clone(),
+            });
+        }
+    }
+    for old in stored {
+        if !wanted.iter().any(|t| t.key() == old.key()) {
+            changes.push(TimingChange::Delete(old.clone()));
+        }
+    }
+    changes
+}
+
+/// What a configuration file declares.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Configuration {
+    pub metrics: Vec<MetricDefinition>,
+    pub services: Vec<ServiceTiming>,
 }
 
 impl ConfigFile {
+    /// Every definition and timing, or every problem (names used twice too).
+    pub fn parse_all(&self) -> Result<Configuration, ValidationErrors> {
+        let mut p = Problems::default();
+        let metrics = match self.parse() {
+            Ok(metrics) => metrics,
+            Err(errors) => {
+                for e in errors.0 {
+                    p.add(e.field, e.message);
+                }
+                Vec::new()
+            }
+        };
+        let mut services: Vec<ServiceTiming> = Vec::new();
+        for (i, request) in self.service.iter().enumerate() {
+            let at = format!("service[{i}]");
+            if let Some(timing) = request.parse_into(&mut p, &at) {
+                if services.iter().any(|t| t.key() == timing.key()) {
+                    p.add(
+                        format!("{at}.name"),
+                        format!("{} is set twice", timing.key()),
+                    );
+                }
+                services.push(timing);
+            }
+        }
+        if !p.is_empty() {
+            return Err(p.into_errors());
+        }
+        services.sort_by_key(ServiceTiming::key);
+        Ok(Configuration { metrics, services })
+    }
+
     /// Every definition, sorted by name, or every problem (names used twice too).
     pub fn parse(&self) -> Result<Vec<MetricDefinition>, ValidationErrors> {
         let mut p = Problems::default();
@@ -651,6 +891,58 @@ pub fn parse_query_range(body: &str) -> Result<Vec<PromSeries>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_timings_read_from_the_file_and_the_closest_applies() {
+        // TOML tables arrive as these objects (the server crate reads the file).
+        let file: ConfigFile = serde_json::from_str(
+            r#"{"service": [
+                {"name": "*", "bake": "20m"},
+                {"name": "checkout", "environments": ["production"], "warmup": "1m",
+                 "bake": "30m", "interval": "15s"}
+            ]}"#,
+        )
+        .expect("decodes");
+        let configuration = file.parse_all().expect("valid");
+        let timings = &configuration.services;
+        let place = |s: &str, e: &str| {
+            timing_for(
+                timings,
+                &ServiceName::parse(s).expect("s"),
+                &EnvironmentName::parse(e).expect("e"),
+            )
+        };
+        assert_eq!(place("checkout", "production").bake_secs, 1800);
+        assert_eq!(place("checkout", "production").interval_secs, 15);
+        assert_eq!(place("checkout", "staging").bake_secs, 1200);
+        assert_eq!(place("checkout", "staging").warmup_secs, 120);
+        assert_eq!(
+            timing_for(
+                &[],
+                &ServiceName::parse("x").expect("x"),
+                &EnvironmentName::parse("y").expect("y")
+            ),
+            Timing::default()
+        );
+
+        let bad: ConfigFile = serde_json::from_str(
+            r#"{"service": [
+                {"name": "checkout", "bake": "1m", "warmup": "5m"},
+                {"bake": "soon"}
+            ]}"#,
+        )
+        .expect("decodes");
+        let fields: Vec<String> = bad
+            .parse_all()
+            .expect_err("invalid")
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert!(fields.contains(&"service[0].bake".to_owned()), "{fields:?}");
+        assert!(fields.contains(&"service[1].name".to_owned()), "{fields:?}");
+        assert!(fields.contains(&"service[1].bake".to_owned()), "{fields:?}");
+    }
     use chrono::TimeZone;
 
     fn request(toml_like: serde_json::Value) -> MetricDefinitionRequest {

@@ -8,7 +8,7 @@ use crate::domain::{
     MetricDefinition, MetricName, NewApiToken, NewDeploy, PageRequest, Role, Sample, SeriesRead,
     Service, ServiceName, StatusChange, StatusDecision, User, Username,
 };
-use crate::domain::{Evaluation, Verdict};
+use crate::domain::{Evaluation, ServiceTiming, TimingChange, Verdict};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -572,6 +572,19 @@ pub trait DefinitionStore: Send + Sync {
     async fn apply_definition_changes(
         &self,
         changes: &[DefinitionChange],
+        by: &Actor,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The judge's timings per service (and environments), by key.
+    async fn list_service_timings(&self) -> Result<Vec<ServiceTiming>, StoreError>;
+
+    /// Applies the changes in one transaction, each audited (`service.timing.set`,
+    /// `service.timing.delete`) with its description.
+    async fn apply_timing_changes(
+        &self,
+        changes: &[TimingChange],
         by: &Actor,
         reason: Option<&str>,
         now: DateTime<Utc>,

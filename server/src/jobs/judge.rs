@@ -10,8 +10,8 @@ use std::sync::Arc;
 use app::domain::{
     BaselineKind, CheckData, CheckReceipt, CheckSpec, Deploy, DeployId, DeployStatus, ErrorsRead,
     Evaluation, GroupName, HISTORY, Look, MetricDefinition, MetricSource,
-    NEW_ERROR_MIN_OCCURRENCES, NewErrorGroup, Series, SeriesKey, SeriesRead, TimeWindow, Timing,
-    VerdictReceipt, VerdictRule, conclude, judge_check, waiting,
+    NEW_ERROR_MIN_OCCURRENCES, NewErrorGroup, Series, SeriesKey, SeriesRead, TimeWindow,
+    VerdictReceipt, VerdictRule, conclude, judge_check, timing_for, waiting,
 };
 use app::ssr::Store;
 use app::ssr::sources::{Fetched, SampleSource};
@@ -67,7 +67,11 @@ pub async fn evaluate(
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Deploy, Evaluation)> {
     let deploy = store.get_deploy(id).await?.deploy;
-    let timing = Timing::default();
+    let timing = timing_for(
+        &store.list_service_timings().await?,
+        &deploy.service,
+        &deploy.environment,
+    );
     let interval = Duration::seconds(timing.interval_secs);
     match deploy.status {
         DeployStatus::InProgress => {

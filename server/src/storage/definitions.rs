@@ -80,6 +80,82 @@ macro_rules! definition_store {
             }
             tx.commit().await.map_err($crate::storage::backend_error)
         }
+
+        #[tracing::instrument(skip(self))]
+        async fn list_service_timings(&self) -> Result<Vec<app::domain::ServiceTiming>, app::ssr::StoreError> {
+            let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+                "SELECT service, environments, warmup_secs, bake_secs, interval_secs \
+                 FROM service_timings ORDER BY service, environments",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            rows.into_iter()
+                .map(|(service, environments, warmup_secs, bake_secs, interval_secs)| {
+                    $crate::storage::rows::service_timing(service, &environments, app::domain::Timing {
+                        warmup_secs,
+                        bake_secs,
+                        interval_secs,
+                    })
+                })
+                .collect()
+        }
+
+        #[tracing::instrument(skip(self, changes, by), fields(changes = changes.len(), actor = %by.name))]
+        async fn apply_timing_changes(
+            &self,
+            changes: &[app::domain::TimingChange],
+            by: &app::domain::Actor,
+            reason: Option<&str>,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), app::ssr::StoreError> {
+            let now = app::domain::to_stored_precision(now);
+            let mut tx = self.begin_write().await.map_err($crate::storage::backend_error)?;
+            for change in changes {
+                let action = match change {
+                    app::domain::TimingChange::Set { after: t, .. } => {
+                        sqlx::query(
+                            "INSERT INTO service_timings (service, environments, warmup_secs, bake_secs, interval_secs, updated_at, updated_by) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (service, environments) DO UPDATE SET warmup_secs = $3, bake_secs = $4, \
+                               interval_secs = $5, updated_at = $6, updated_by = $7",
+                        )
+                        .bind(&t.service)
+                        .bind($crate::storage::rows::environments_key(t))
+                        .bind(t.timing.warmup_secs)
+                        .bind(t.timing.bake_secs)
+                        .bind(t.timing.interval_secs)
+                        .bind(now)
+                        .bind(by.name.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::storage::backend_error)?;
+                        "service.timing.set"
+                    }
+                    app::domain::TimingChange::Delete(t) => {
+                        sqlx::query("DELETE FROM service_timings WHERE service = $1 AND environments = $2")
+                            .bind(&t.service)
+                            .bind($crate::storage::rows::environments_key(t))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($crate::storage::backend_error)?;
+                        "service.timing.delete"
+                    }
+                };
+                let detail = change.describe();
+                audit::record(
+                    &mut *tx,
+                    now,
+                    by,
+                    action,
+                    &format!("service:{}", change.key()),
+                    reason,
+                    Some(detail.as_str()),
+                )
+                .await?;
+            }
+            tx.commit().await.map_err($crate::storage::backend_error)
+        }
     }
     };
 }

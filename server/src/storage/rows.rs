@@ -478,3 +478,43 @@ impl TryFrom<VerdictRow> for app::domain::Verdict {
         })
     }
 }
+
+/// The stored key of a timing's environments: a JSON list, or '' for all.
+pub fn environments_key(timing: &app::domain::ServiceTiming) -> String {
+    timing
+        .environments
+        .as_ref()
+        .map_or_else(String::new, |list| {
+            serde_json::Value::from(
+                list.iter()
+                    .map(|e| e.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .to_string()
+        })
+}
+
+/// A stored timing row.
+pub fn service_timing(
+    service: String,
+    environments: &str,
+    timing: app::domain::Timing,
+) -> Result<app::domain::ServiceTiming, StoreError> {
+    let environments = if environments.is_empty() {
+        None
+    } else {
+        let names: Vec<String> = serde_json::from_str(environments)
+            .map_err(|_| corrupt("environments", environments))?;
+        Some(
+            names
+                .iter()
+                .map(|e| EnvironmentName::parse(e).map_err(|_| corrupt("environment", e)))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    Ok(app::domain::ServiceTiming {
+        service,
+        environments,
+        timing,
+    })
+}
