@@ -12,6 +12,7 @@
 //!   - a history-calibrated placebo judge: the change of medians against the same
 //!     change at about 100 placebo deploys over the four hours before; alarm when the
 //!     real change is beyond all of them (a 1 % test) and passes 5 %.
+//!
 //! All three use a 5 % tolerance. It prints false alarms on calm deploys and
 //! detections per step, overall and among deploys whose own history shows the step is
 //! visible (Houston's minimum detectable change at most the step).
@@ -163,6 +164,9 @@ fn t0() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// A deploy's outcome under each judge, and Houston's minimum detectable change.
+type Judged = (Outcome, Option<f64>);
+
 struct Outcome {
     houston_any_look: bool,
     houston_final: bool,
@@ -280,10 +284,10 @@ fn quality(deploys: usize, seed: u64) {
                     .collect::<Vec<_>>()
             });
             let n = results.len() as f64;
-            let share = |hit: &dyn Fn(&(Outcome, Option<f64>)) -> bool| {
+            let share = |hit: &dyn Fn(&Judged) -> bool| {
                 100.0 * results.iter().filter(|r| hit(r)).count() as f64 / n
             };
-            let visible: Vec<&(Outcome, Option<f64>)> = results
+            let visible: Vec<&Judged> = results
                 .iter()
                 .filter(|(_, mde)| mde.is_some_and(|mde| mde <= factor - 1.0))
                 .collect();

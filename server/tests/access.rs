@@ -168,6 +168,7 @@ fn matrix() -> Vec<Row> {
         row("POST", "/api/deploys", Form("query[limit]=5"), READ),
         row("POST", "/api/deploy", Form("id=1"), READ),
         row("POST", "/api/deploy-signals", Form("id=1"), READ),
+        row("POST", "/api/deploy-verdict", Form("id=1"), READ),
         row("POST", "/api/metric-definitions", None, READ),
         row("POST", "/api/filter-options", None, READ),
         row("POST", "/api/whoami", None, EVERYONE),

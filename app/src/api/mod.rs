@@ -5,9 +5,11 @@ mod admin;
 mod deploys;
 mod session;
 mod signals;
+mod verdicts;
 
 pub use account::*;
 pub use admin::*;
 pub use deploys::*;
 pub use session::*;
 pub use signals::*;
+pub use verdicts::*;

@@ -567,9 +567,11 @@ pub fn judge_check(
         None if bad_way(delta) > 0.0 => f64::INFINITY,
         None => 0.0,
     };
-    receipt.rule = if !(bad_relative > spec.tolerance) {
+    // A failure needs each bar passed for certain: NaN passes none.
+    let exceeds = |value: f64, bar: f64| value > bar;
+    receipt.rule = if !exceeds(bad_relative, spec.tolerance) {
         CheckRule::WithinTolerance
-    } else if !(delta.abs() > spec.tolerance_floor) {
+    } else if !exceeds(delta.abs(), spec.tolerance_floor) {
         CheckRule::BelowFloor
     } else if !z.is_some_and(|z| z > z_bar) {
         CheckRule::WithinNoise

@@ -1,11 +1,13 @@
 //! One deploy: what, where, who, when, how it went, and the commits it shipped.
 
-use crate::api::{DeploySignals, get_deploy, get_deploy_signals};
+use crate::api::{AsOf, DeploySignals, get_deploy, get_deploy_signals, get_deploy_verdict};
 use crate::components::{
-    MetricChartView, StatusBadge, TimeAgo, Version, absolute_time, human_duration, safe_link,
-    short_version, use_live_refresh,
+    MetricChartView, StatusBadge, TimeAgo, VerdictBadge, Version, absolute_time, human_duration,
+    safe_link, short_version, use_live_refresh,
 };
-use crate::domain::{Commit, DeployDetail, ErrorGroup};
+use crate::domain::{
+    CheckReceipt, CheckState, Commit, DeployDetail, ErrorGroup, Verdict, VerdictState,
+};
 use crate::error::AppError;
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
@@ -28,6 +30,15 @@ pub fn DeployDetailPage() -> impl IntoView {
             }
         },
     );
+    let verdict = Resource::new(
+        move || (id.get(), revision.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_deploy_verdict(id).await,
+                None => Err(AppError::not_found("deploy ids are whole numbers")),
+            }
+        },
+    );
     // Signals load on their own: a slow Prometheus does not hold up the page.
     let signals = Resource::new(
         move || (id.get(), revision.get()),
@@ -42,7 +53,7 @@ pub fn DeployDetailPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the deploy…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(read) => view! { <DeployView detail=read.value now=read.now /> }.into_any(),
+                    Ok(read) => view! { <DeployView detail=read.value now=read.now verdict /> }.into_any(),
                     Err(error) => view! { <Title text="Deploy not found" /><ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -146,7 +157,11 @@ fn ErrorTable(errors: Vec<ErrorGroup>, started: DateTime<Utc>) -> impl IntoView 
 }
 
 #[component]
-fn DeployView(detail: DeployDetail, now: DateTime<Utc>) -> impl IntoView {
+fn DeployView(
+    detail: DeployDetail,
+    now: DateTime<Utc>,
+    verdict: Resource<Result<AsOf<Option<Verdict>>, AppError>>,
+) -> impl IntoView {
     let d = detail.deploy;
     let title = format!(
         "{} {} → {}",
@@ -189,6 +204,20 @@ fn DeployView(detail: DeployDetail, now: DateTime<Utc>) -> impl IntoView {
             <StatusBadge status=d.status />
         </div>
         {d.description.clone().map(|text| view! { <p class="lede">{text}</p> })}
+        // The page leads with the judge's word and its evidence.
+        <Transition fallback=|| view! { <p class="muted">"Loading the verdict…"</p> }>
+            {move || Suspend::new(async move {
+                match verdict.await {
+                    Ok(AsOf { value: Some(verdict), .. }) => view! { <VerdictPanel verdict /> }.into_any(),
+                    Ok(AsOf { value: None, .. }) => view! {
+                        <section class="panel" data-testid="verdict">
+                            <p class="muted">"Not judged: this deploy was recorded before the judge followed deploys, or imported."</p>
+                        </section>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                }
+            })}
+        </Transition>
         <section class="panel">
             <dl class="facts">
                 <div><dt>"Version"</dt><dd><code class="version">{d.version.clone()}</code></dd></div>
@@ -242,5 +271,180 @@ fn CommitRow(commit: Commit, repo: Option<String>, now: DateTime<Utc>) -> impl I
                 {commit.committed_at.map(|at| view! { " · " <TimeAgo at now /> })}
             </span>
         </li>
+    }
+}
+
+/// The verdict, why, and every check's evidence: baseline against current, the change,
+/// how unusual it is for this metric, and what the check could have seen at all.
+#[component]
+fn VerdictPanel(verdict: Verdict) -> impl IntoView {
+    let receipt = verdict.receipt.clone();
+    let progress = match (receipt.deployed_at, receipt.analysis_end, receipt.bake_end) {
+        (Some(from), Some(at), Some(end)) if !verdict.is_final && end > from => {
+            let share =
+                ((at - from).num_seconds() * 100 / (end - from).num_seconds()).clamp(0, 100);
+            Some(format!(
+                "{share} % of the bake read; final at {}",
+                absolute_time(end)
+            ))
+        }
+        _ => None,
+    };
+    let decided = verdict
+        .decided_at
+        .map(|at| format!("decided {}", absolute_time(at)));
+    let score = verdict.score.map(|score| format!("score {score:.0} / 100"));
+    let headline = [
+        Some(verdict.rule.describe().to_owned()),
+        score,
+        decided,
+        progress,
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let overridden = verdict.verdict_override.clone();
+    let checks = receipt.checks.clone();
+    let new_groups = receipt.new_error_groups.clone();
+    let min_new = receipt.new_error_min_occurrences;
+    view! {
+        <section class="panel verdict" data-testid="verdict" data-state=verdict.state.as_str()>
+            <div class="verdict-head">
+                <h2>"Health"</h2>
+                {match &overridden {
+                    Some(o) => view! {
+                        <VerdictBadge state=o.state />
+                        <span class="muted small">
+                            {format!("set by {} — “{}” (the judge said ", o.by, o.reason)}
+                            <VerdictBadge state=verdict.state provisional=verdict.provisional.unwrap_or(VerdictState::Baking) />
+                            ")"
+                        </span>
+                    }.into_any(),
+                    None => view! {
+                        <VerdictBadge state=verdict.state provisional=verdict.provisional.unwrap_or(VerdictState::Baking) />
+                    }.into_any(),
+                }}
+            </div>
+            <p class="muted small" data-testid="verdict-why">{headline}</p>
+            {if checks.is_empty() {
+                view! { <p class="muted">"No metric with a direction applies to this service and environment: nothing to judge. Give a metric a direction in "<code>"houston config apply"</code>"."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-scroll">
+                        <table class="checks" data-testid="checks">
+                            <thead>
+                                <tr>
+                                    <th>"Check"</th><th>"State"</th><th>"Baseline"</th><th>"Current"</th>
+                                    <th>"Change"</th><th title="How often this metric moves this far when nothing is deployed">"p (own history)"</th>
+                                    <th title="Mann–Whitney U; assumes independent samples">"p (rank test)"</th>
+                                    <th title="The smallest change this check could have caught">"Could see"</th><th>"Why"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {checks.into_iter().map(|check| view! { <CheckRow check /> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+            {(!new_groups.is_empty()).then(|| view! {
+                <h3>{format!("New error groups (first seen after the deploy, {min_new}+ times)")}</h3>
+                <ul class="new-errors" data-testid="new-error-groups">
+                    {new_groups.into_iter().map(|g| view! {
+                        <li><code>{g.fingerprint}</code>" — "{g.message}{format!(" ({} times)", g.occurrences)}</li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn CheckRow(check: CheckReceipt) -> impl IntoView {
+    let state = match check.state {
+        CheckState::Healthy => VerdictState::Healthy,
+        CheckState::Unhealthy => VerdictState::Unhealthy,
+        CheckState::NoData => VerdictState::NoData,
+    };
+    let side = |center: Option<f64>, count: Option<usize>| match (center, count) {
+        (Some(center), Some(count)) => format!("{} (n={count})", figure(center)),
+        (None, Some(count)) => format!("n={count}"),
+        _ => "—".to_owned(),
+    };
+    let baseline = side(
+        check.baseline.center,
+        check.baseline.summary.map(|s| s.count),
+    );
+    let current = side(check.current.center, check.current.summary.map(|s| s.count));
+    let change = match (check.delta, check.delta_relative) {
+        (Some(delta), Some(relative)) => {
+            format!("{:+} ({:+.1} %)", figure(delta), relative * 100.0)
+        }
+        (Some(delta), None) => format!("{:+} (from zero)", figure(delta)),
+        _ => "—".to_owned(),
+    };
+    let p = check.p_value.map_or_else(|| "—".to_owned(), p_value);
+    let rank_p = check
+        .mann_whitney
+        .map_or_else(|| "—".to_owned(), |test| p_value(test.p_value));
+    let visible = check.min_detectable_change.map_or_else(
+        || "—".to_owned(),
+        |mde| {
+            if mde.is_finite() {
+                format!("±{:.0} %", mde * 100.0)
+            } else {
+                "any change".to_owned()
+            }
+        },
+    );
+    let noisy = check
+        .min_detectable_change
+        .is_some_and(|mde| mde > 2.0 * check.tolerance.max(0.01));
+    let why = check.rule.describe();
+    let runbook = (check.state == CheckState::Unhealthy)
+        .then_some(check.runbook.clone())
+        .flatten()
+        .and_then(|url| safe_link(&url));
+    let tolerance = format!("tolerance {:.0} %", check.tolerance * 100.0);
+    view! {
+        <tr data-metric=check.metric.to_string()>
+            <td>
+                <strong>{check.metric.to_string()}</strong>
+                {check.critical.then(|| view! { " " <span class="tag">"critical"</span> })}
+                <div class="muted small">{tolerance}</div>
+            </td>
+            <td><VerdictBadge state /></td>
+            <td class="num">{baseline}</td>
+            <td class="num">{current}</td>
+            <td class="num">{change}</td>
+            <td class="num">{p}</td>
+            <td class="num">{rank_p}</td>
+            <td class="num" class:noisy=noisy title=if noisy { "Far above the tolerance: a longer bake, a control group or a less noisy query would help" } else { "" }>{visible}</td>
+            <td>
+                {why}
+                {runbook.map(|href| view! { " · " <a href=href rel="noopener noreferrer">"runbook"</a> })}
+            </td>
+        </tr>
+    }
+}
+
+/// A number at a precision people read: 1234, 12.3, 0.0123.
+fn figure(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 100.0 {
+        format!("{value:.0}")
+    } else if magnitude >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.4}")
+    }
+}
+
+fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "< 0.001".to_owned()
+    } else {
+        format!("{p:.3}")
     }
 }

@@ -42,7 +42,13 @@ pub async fn run(
                 continue;
             }
         };
-        if store.save_evaluation(id, &evaluation, now).await? {
+        // Pages hear of a look only when what they show changes.
+        let before = store.get_verdict(id).await?;
+        let changed = before.is_none_or(|v| {
+            (v.state, v.provisional, v.is_final, v.rule)
+                != (evaluation.state, evaluation.provisional, evaluation.is_final, evaluation.rule)
+        });
+        if store.save_evaluation(id, &evaluation, now).await? && changed {
             tracing::info!(
                 deploy_id = id,
                 state = evaluation.state.as_str(),
