@@ -323,6 +323,12 @@ fn matrix() -> Vec<Row> {
             Json(r#"{"unit":"ms","source":"push","services":["*"]}"#),
             [401, 403, 403, 200, 200],
         ),
+        row(
+            "POST",
+            "/api/v1/deploys/1/verdict/override",
+            Json(r#"{"state":"healthy","reason":"a known noisy neighbour"}"#),
+            [401, 403, 403, 200, 200],
+        ),
         // GitHub signs its deliveries; without a configured secret the route is
         // closed to everyone, whoever they are.
         row(

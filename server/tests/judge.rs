@@ -172,6 +172,56 @@ async fn a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts(store
     assert_eq!(body["score"], 100.0);
     assert_eq!(body["checks"][0]["rule"], "within_tolerance");
 
+    // A lead's word over the judge's: both shown, audited.
+    store
+        .override_verdict(
+            regressed,
+            VerdictState::Healthy,
+            "a known noisy neighbour",
+            &admin(),
+            Utc::now(),
+        )
+        .await
+        .expect("overridden");
+    let verdict = store
+        .get_verdict(regressed)
+        .await
+        .expect("read")
+        .expect("followed");
+    assert_eq!(
+        verdict.state,
+        VerdictState::Unhealthy,
+        "the judge's verdict stays"
+    );
+    assert_eq!(verdict.shown_state(), VerdictState::Healthy);
+    let o = verdict.verdict_override.expect("override");
+    assert_eq!(
+        (o.reason.as_str(), o.by.as_str()),
+        ("a known noisy neighbour", "user:lead")
+    );
+    let audit = store
+        .list_audit(&app::domain::AuditFilter {
+            action: Some("verdict.override".into()),
+            actor: None,
+            since: None,
+            until: None,
+            limit: 50,
+        })
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "verdict.override" && e.target == format!("deploy:{regressed}")),
+        "{audit:?}"
+    );
+    assert!(matches!(
+        store
+            .override_verdict(999_999, VerdictState::Healthy, "x", &admin(), Utc::now())
+            .await,
+        Err(app::ssr::StoreError::NotFound(_))
+    ));
+
     // Final verdicts are not claimed again.
     let again =
         houston::jobs::judge::run(store.as_ref(), None, None, Utc::now() + Duration::hours(1))

@@ -1252,6 +1252,66 @@ pub fn waiting(rule: VerdictRule, next_look_at: DateTime<Utc>) -> Evaluation {
     }
 }
 
+/// The longest reason an override may give.
+pub const MAX_OVERRIDE_REASON_LEN: usize = 500;
+
+/// `POST /api/v1/deploys/{id}/verdict/override`: a lead's word over the judge's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OverrideRequest {
+    /// `healthy` or `unhealthy`.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, pattern = "^[ \\t\\n\\f\\r]*(healthy|unhealthy)[ \\t\\n\\f\\r]*$"))]
+    pub state: Option<String>,
+    /// Why, for the page and the audit log: required, up to 500 characters.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, max_length = 500, pattern = "[^ \\t\\n\\f\\r]"))]
+    pub reason: Option<String>,
+}
+
+impl OverrideRequest {
+    /// The state and the reason, or every problem.
+    pub fn parse(&self) -> Result<(VerdictState, String), super::deploy::ValidationErrors> {
+        let mut p = super::deploy::Problems::default();
+        let state = match self.state.as_deref().map(str::trim_ascii) {
+            Some("healthy") => Some(VerdictState::Healthy),
+            Some("unhealthy") => Some(VerdictState::Unhealthy),
+            Some(_) => {
+                p.add("state", "must be healthy or unhealthy");
+                None
+            }
+            None => {
+                p.add("state", "is required: healthy or unhealthy");
+                None
+            }
+        };
+        let reason = match self.reason.as_deref() {
+            None => {
+                p.add(
+                    "reason",
+                    "is required: say why, for the page and the audit log",
+                );
+                None
+            }
+            Some(raw) if raw.chars().count() > MAX_OVERRIDE_REASON_LEN => {
+                p.add(
+                    "reason",
+                    format!("must be at most {MAX_OVERRIDE_REASON_LEN} characters"),
+                );
+                None
+            }
+            Some(raw) if raw.trim_ascii().is_empty() => {
+                p.add("reason", "must not be empty");
+                None
+            }
+            Some(raw) => Some(raw.trim_ascii().to_owned()),
+        };
+        match (state, reason) {
+            (Some(state), Some(reason)) if p.is_empty() => Ok((state, reason)),
+            _ => Err(p.into_errors()),
+        }
+    }
+}
+
 /// The check fields of a metric, as written in a file, the API or an offline case;
 /// absent fields take their defaults. Without `direction` a metric is charted but not
 /// judged.
@@ -1884,6 +1944,32 @@ mod tests {
             serde_json::from_str::<JudgeCase>(&case_json(1.0, r#"{"metric": "m", "oops": 1}"#))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn an_override_needs_a_state_and_a_reason() {
+        let parse = |state: Option<&str>, reason: Option<&str>| {
+            OverrideRequest {
+                state: state.map(str::to_owned),
+                reason: reason.map(str::to_owned),
+            }
+            .parse()
+        };
+        assert_eq!(
+            parse(Some(" healthy "), Some(" known noisy neighbour ")),
+            Ok((VerdictState::Healthy, "known noisy neighbour".to_owned()))
+        );
+        for (state, reason, field) in [
+            (None, Some("x"), "state"),
+            (Some("ailing"), Some("x"), "state"),
+            (Some("healthy"), None, "reason"),
+            (Some("healthy"), Some("  "), "reason"),
+        ] {
+            let errors = parse(state, reason).expect_err("invalid");
+            assert_eq!(errors.0[0].field, field);
+        }
+        let long = "x".repeat(MAX_OVERRIDE_REASON_LEN + 1);
+        assert!(parse(Some("unhealthy"), Some(&long)).is_err());
     }
 
     #[test]

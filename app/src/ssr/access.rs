@@ -79,7 +79,8 @@ impl Need {
         role: Role::Deployer,
         scope: Some(TokenScope::Ingest),
     };
-    /// Metric definitions (and, later, checks): a lead, or an admin token.
+    /// Metric definitions, checks, timings and verdict overrides: a lead, or an
+    /// admin token.
     pub const CONFIGURE: Need = Need::Act {
         role: Role::Lead,
         scope: Some(TokenScope::Admin),

@@ -617,6 +617,18 @@ pub trait VerdictStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Sets a lead's verdict over the judge's (which stays), audited as
+    /// `verdict.override` with the reason, in one transaction. `NotFound` when the
+    /// judge does not follow the deploy.
+    async fn override_verdict(
+        &self,
+        deploy: DeployId,
+        state: crate::domain::VerdictState,
+        reason: &str,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// When the next deploy of the same service and environment started, if one did
     /// after this one.
     async fn next_deploy_start(

@@ -215,3 +215,48 @@ pub async fn get_verdict(
         }
     }
 }
+
+/// A lead marks the verdict healthy or unhealthy, with a reason; the judge's verdict
+/// stays beside it. Audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deploys/{id}/verdict/override",
+    tag = "deploys",
+    operation_id = "override_verdict",
+    params(("id" = i64, Path, description = "Deploy id")),
+    request_body = app::domain::OverrideRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verdict, with the override beside the judge's", body = app::domain::Verdict),
+        (status = 400, description = "Not JSON, or not this shape", body = AppError),
+        (status = 401, description = "No or bad API token", body = AppError),
+        (status = 403, description = "Not a lead (or an admin token)", body = AppError),
+        (status = 404, description = "No such deploy, or the judge does not follow it", body = AppError),
+        (status = 422, description = "No state (healthy or unhealthy) or no reason", body = AppError),
+    )
+)]
+pub async fn override_verdict(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    id: Result<Path<DeployId>, PathRejection>,
+    body: Result<Json<app::domain::OverrideRequest>, JsonRejection>,
+) -> Result<Json<app::domain::Verdict>, ApiError> {
+    let Path(id) = id?;
+    let Json(request) = body?;
+    let (verdict_state, reason) = request.parse()?;
+    let by = super::auth::caller_of(&parts).actor();
+    state
+        .store
+        .override_verdict(id, verdict_state, &reason, &by, chrono::Utc::now())
+        .await?;
+    tracing::info!(deploy_id = id, state = verdict_state.as_str(), actor = %by.name, "verdict overridden");
+    let deploy = state.store.get_deploy(id).await?.deploy;
+    state.events.deploy_changed(ChangeKind::Verdict, &deploy);
+    match state.store.get_verdict(id).await? {
+        Some(verdict) => Ok(Json(verdict)),
+        None => Err(AppError::NotFound {
+            message: format!("deploy {id} has no verdict"),
+        }
+        .into()),
+    }
+}

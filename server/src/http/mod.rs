@@ -67,6 +67,10 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .route_layer(guard(Need::Read, Need::INGEST))
         .layer(DefaultBodyLimit::max(state.config.max_ingest_body_bytes));
     let definitions = Router::new()
+        .route(
+            "/deploys/{id}/verdict/override",
+            post(deploys::override_verdict),
+        )
         .route("/metric-definitions", get(definitions::list))
         .route(
             "/metric-definitions/{name}",

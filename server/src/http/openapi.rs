@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         super::deploys::list,
         super::deploys::get_one,
         super::deploys::get_verdict,
+        super::deploys::override_verdict,
         super::github::receive,
         super::audit::list,
         super::signals::push_metrics,

@@ -46,7 +46,12 @@ pub async fn run(
         let before = store.get_verdict(id).await?;
         let changed = before.is_none_or(|v| {
             (v.state, v.provisional, v.is_final, v.rule)
-                != (evaluation.state, evaluation.provisional, evaluation.is_final, evaluation.rule)
+                != (
+                    evaluation.state,
+                    evaluation.provisional,
+                    evaluation.is_final,
+                    evaluation.rule,
+                )
         });
         if store.save_evaluation(id, &evaluation, now).await? && changed {
             tracing::info!(

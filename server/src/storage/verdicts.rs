@@ -72,6 +72,59 @@ macro_rules! verdict_store {
             Ok(result.rows_affected() == 1)
         }
 
+        #[tracing::instrument(skip(self, reason, by), fields(actor = %by.name))]
+        async fn override_verdict(
+            &self,
+            deploy: app::domain::DeployId,
+            state: app::domain::VerdictState,
+            reason: &str,
+            by: &app::domain::Actor,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), app::ssr::StoreError> {
+            let now = app::domain::to_stored_precision(now);
+            let mut tx = self.begin_write().await.map_err($crate::storage::backend_error)?;
+            let previous: Option<(String, Option<String>)> = sqlx::query_as(
+                "SELECT state, override_state FROM verdicts WHERE deploy_id = $1",
+            )
+            .bind(deploy)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            let Some((judged, before)) = previous else {
+                return Err(app::ssr::StoreError::NotFound(format!(
+                    "deploy {deploy} has no verdict to override"
+                )));
+            };
+            sqlx::query(
+                "UPDATE verdicts SET override_state = $2, override_reason = $3, override_by = $4, \
+                   override_at = $5 WHERE deploy_id = $1",
+            )
+            .bind(deploy)
+            .bind(state.as_str())
+            .bind(reason)
+            .bind(by.name.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            let detail = format!(
+                "{} (the judge: {judged}{})",
+                state.as_str(),
+                before.map(|b| format!("; was overridden as {b}")).unwrap_or_default()
+            );
+            audit::record(
+                &mut *tx,
+                now,
+                by,
+                "verdict.override",
+                &format!("deploy:{deploy}"),
+                Some(reason),
+                Some(detail.as_str()),
+            )
+            .await?;
+            tx.commit().await.map_err($crate::storage::backend_error)
+        }
+
         #[tracing::instrument(skip(self))]
         async fn next_deploy_start(
             &self,
