@@ -286,27 +286,11 @@ impl MetricDefinitionRequest {
                 })
             }
         };
-        let environments = match &self.environments {
-            None => Some(None),
-            Some(list) => {
-                let mut names = BTreeSet::new();
-                for (i, raw) in list.iter().enumerate() {
-                    match EnvironmentName::parse(raw) {
-                        Ok(name) => {
-                            names.insert(name);
-                        }
-                        Err(e) => p.add(field(&format!("environments[{i}]")), e.to_string()),
-                    }
-                }
-                if list.is_empty() {
-                    p.add(
-                        field("environments"),
-                        "names at least one environment, or leave it out for all",
-                    );
-                }
-                Some(Some(names.into_iter().collect()))
-            }
-        };
+        let environments = Some(
+            self.environments
+                .as_deref()
+                .map(|list| environment_list(p, &field, list)),
+        );
         let check = CheckFields {
             direction: self.direction.clone(),
             tolerance: self.tolerance,
@@ -441,27 +425,10 @@ impl ServiceTimingRequest {
                 .map_err(|e| p.add(field("name"), e.to_string()))
                 .ok(),
         };
-        let environments = match &self.environments {
-            None => None,
-            Some(list) => {
-                let mut names = BTreeSet::new();
-                for (i, raw) in list.iter().enumerate() {
-                    match EnvironmentName::parse(raw) {
-                        Ok(name) => {
-                            names.insert(name);
-                        }
-                        Err(e) => p.add(field(&format!("environments[{i}]")), e.to_string()),
-                    }
-                }
-                if list.is_empty() {
-                    p.add(
-                        field("environments"),
-                        "names at least one environment, or leave it out for all",
-                    );
-                }
-                Some(names.into_iter().collect())
-            }
-        };
+        let environments = self
+            .environments
+            .as_deref()
+            .map(|list| environment_list(p, &field, list));
         let timing = TimingFields {
             warmup: self.warmup.clone(),
             bake: self.bake.clone(),
@@ -537,6 +504,31 @@ pub fn plan_timings(stored: &[ServiceTiming], wanted: &[ServiceTiming]) -> Vec<T
         }
     }
     changes
+}
+
+/// A list of environment names, sorted and without repeats; each bad one named
+/// (`environments[2]`), and an empty list refused (leave it out for all).
+fn environment_list(
+    p: &mut Problems,
+    field: &dyn Fn(&str) -> String,
+    list: &[String],
+) -> Vec<EnvironmentName> {
+    let mut names = BTreeSet::new();
+    for (i, raw) in list.iter().enumerate() {
+        match EnvironmentName::parse(raw) {
+            Ok(name) => {
+                names.insert(name);
+            }
+            Err(e) => p.add(field(&format!("environments[{i}]")), e.to_string()),
+        }
+    }
+    if list.is_empty() {
+        p.add(
+            field("environments"),
+            "names at least one environment, or leave it out for all",
+        );
+    }
+    names.into_iter().collect()
 }
 
 /// What a configuration file declares.

@@ -377,11 +377,19 @@ fn CheckRow(check: CheckReceipt) -> impl IntoView {
         check.baseline.summary.map(|s| s.count),
     );
     let current = side(check.current.center, check.current.summary.map(|s| s.count));
+    let signed = |value: f64| {
+        let text = figure(value);
+        if value > 0.0 {
+            format!("+{text}")
+        } else {
+            text
+        }
+    };
     let change = match (check.delta, check.delta_relative) {
         (Some(delta), Some(relative)) => {
-            format!("{:+} ({:+.1} %)", figure(delta), relative * 100.0)
+            format!("{} ({:+.1} %)", signed(delta), relative * 100.0)
         }
-        (Some(delta), None) => format!("{:+} (from zero)", figure(delta)),
+        (Some(delta), None) => format!("{} (from zero)", signed(delta)),
         _ => "—".to_owned(),
     };
     let p = check.p_value.map_or_else(|| "—".to_owned(), p_value);
@@ -414,14 +422,14 @@ fn CheckRow(check: CheckReceipt) -> impl IntoView {
                 {check.critical.then(|| view! { " " <span class="tag">"critical"</span> })}
                 <div class="muted small">{tolerance}</div>
             </td>
-            <td><VerdictBadge state /></td>
-            <td class="num">{baseline}</td>
-            <td class="num">{current}</td>
-            <td class="num">{change}</td>
-            <td class="num">{p}</td>
-            <td class="num">{rank_p}</td>
-            <td class="num" class:noisy=noisy title=if noisy { "Far above the tolerance: a longer bake, a control group or a less noisy query would help" } else { "" }>{visible}</td>
-            <td>
+            <td data-label="State"><VerdictBadge state /></td>
+            <td class="num" data-label="Baseline">{baseline}</td>
+            <td class="num" data-label="Current">{current}</td>
+            <td class="num" data-label="Change">{change}</td>
+            <td class="num" data-label="p (own history)">{p}</td>
+            <td class="num" data-label="p (rank test)">{rank_p}</td>
+            <td class="num" data-label="Could see" class:noisy=noisy title=if noisy { "Far above the tolerance: a longer bake, a control group or a less noisy query would help" } else { "" }>{visible}</td>
+            <td data-label="Why">
                 {why}
                 {runbook.map(|href| view! { " · " <a href=href rel="noopener noreferrer">"runbook"</a> })}
             </td>
