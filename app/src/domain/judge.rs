@@ -1411,14 +1411,16 @@ impl CheckFields {
             }
         }
         if let Some(runbook) = self.runbook.as_deref() {
+            // Counted and split as the API document states them: characters, and the
+            // ASCII spaces its pattern names.
             let url = runbook.trim_ascii();
-            if runbook.len() > MAX_RUNBOOK_LEN {
+            if runbook.chars().count() > MAX_RUNBOOK_LEN {
                 p.add(
                     field("runbook"),
                     format!("must be at most {MAX_RUNBOOK_LEN} characters"),
                 );
             } else if !(url.starts_with("https://") || url.starts_with("http://"))
-                || url.contains(char::is_whitespace)
+                || url.bytes().any(|b| b.is_ascii_whitespace())
             {
                 p.add(field("runbook"), "must be an http(s) URL");
             } else {

@@ -232,6 +232,7 @@ pub async fn get_verdict(
         (status = 401, description = "No or bad API token", body = AppError),
         (status = 403, description = "Not a lead (or an admin token)", body = AppError),
         (status = 404, description = "No such deploy, or the judge does not follow it", body = AppError),
+        (status = 415, description = "Not sent as application/json", body = AppError),
         (status = 422, description = "No state (healthy or unhealthy) or no reason", body = AppError),
     )
 )]
