@@ -556,6 +556,27 @@ pub fn judge_check(
     receipt.z = z;
     receipt.z_bar = Some(z_bar);
     receipt.p_value = z.map(|z| (stats::normal_sf(z) * sides).min(1.0));
+    // Counts are few and lumpy: the windows' totals must also differ beyond a test made
+    // for counts (conditional on their sum, the current window's share is binomial),
+    // widened by how much more the history spreads than Poisson would.
+    let count_p = match (scale, noise) {
+        (Scale::Counts, Some(noise)) => {
+            let poisson = pooled_rate
+                * (1.0 / baseline_mean.0.max(1) as f64 + 1.0 / current_mean.0.max(1) as f64);
+            let dispersion = if poisson > 0.0 {
+                (noise.sigma * noise.sigma / poisson).max(1.0)
+            } else {
+                1.0
+            };
+            Some(conditional_count_p(
+                baseline_mean.1 * baseline_mean.0 as f64 / dispersion,
+                current_mean.1 * current_mean.0 as f64 / dispersion,
+                current_mean.0 as f64 / (baseline_mean.0 + current_mean.0) as f64,
+                spec.direction,
+            ))
+        }
+        _ => None,
+    };
     receipt.min_detectable_change = full_noise.map(|noise| {
         let step = (z_final + stats::normal_quantile(MDE_POWER)) * noise.sigma;
         scale.relative_change(step, baseline_center)
@@ -573,7 +594,9 @@ pub fn judge_check(
         CheckRule::WithinTolerance
     } else if !exceeds(delta.abs(), spec.tolerance_floor) {
         CheckRule::BelowFloor
-    } else if !z.is_some_and(|z| z > z_bar) {
+    } else if !z.is_some_and(|z| z > z_bar)
+        || count_p.is_some_and(|p| p >= stats::normal_sf(z_bar) * sides)
+    {
         CheckRule::WithinNoise
     } else {
         CheckRule::Regressed
@@ -584,6 +607,30 @@ pub fn judge_check(
         CheckState::Healthy
     };
     receipt
+}
+
+/// The chance, with nothing changed, of the current window holding at least (or, for
+/// `decrease_is_bad`, at most) its share of the two windows' `baseline + current`
+/// events, when each event falls in the current window with chance `share`: a
+/// binomial tail, on counts already divided by the history's dispersion.
+fn conditional_count_p(baseline: f64, current: f64, share: f64, direction: Direction) -> f64 {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+    let total = (baseline + current).round().max(0.0) as u64;
+    let current = current.round().max(0.0) as u64;
+    let Ok(binomial) = Binomial::new(share.clamp(0.0, 1.0), total) else {
+        return 1.0;
+    };
+    let upper = if current == 0 {
+        1.0
+    } else {
+        binomial.sf(current - 1)
+    };
+    let lower = binomial.cdf(current);
+    match direction {
+        Direction::IncreaseIsBad => upper,
+        Direction::DecreaseIsBad => lower,
+        Direction::Both => (2.0 * upper.min(lower)).min(1.0),
+    }
 }
 
 impl Scale {
