@@ -860,8 +860,18 @@ impl Geometry {
 
     /// The earliest time the judge reads for placebos.
     fn history_start(&self, data: &CheckData<'_>, t0: i64) -> i64 {
-        let first = data.main.first_time().unwrap_or(t0);
-        let first = match (self.kind, data.concurrent.and_then(Series::first_time)) {
+        self.earliest(
+            data.main.first_time(),
+            data.concurrent.and_then(Series::first_time),
+            t0,
+        )
+    }
+
+    /// The later of the series' first samples (the concurrent one's only when it is
+    /// the baseline) and four hours before `t0`.
+    fn earliest(&self, main_first: Option<i64>, other_first: Option<i64>, t0: i64) -> i64 {
+        let first = main_first.unwrap_or(t0);
+        let first = match (self.kind, other_first) {
             (BaselineKind::Before, _) | (_, None) => first,
             (_, Some(other)) => first.max(other),
         };
@@ -904,12 +914,11 @@ impl Geometry {
         sizes: (usize, usize),
         pooled_rate: f64,
     ) -> Option<Noise> {
-        let first = data.main.times.first().copied().unwrap_or(t0);
-        let first = match data.concurrent.and_then(|c| c.times.first().copied()) {
-            Some(other) if self.kind != BaselineKind::Before => first.max(other),
-            _ => first,
-        };
-        let earliest_start = first.max(t0 - HISTORY.num_milliseconds());
+        let earliest_start = self.earliest(
+            data.main.times.first().copied(),
+            data.concurrent.and_then(|c| c.times.first().copied()),
+            t0,
+        );
         // A placebo at p reads back to p − reach and forward to p + warmup + length.
         let reach = match self.kind {
             BaselineKind::Before => self.baseline_length,

@@ -697,14 +697,16 @@ mod tests {
 
     #[test]
     fn the_kth_difference_is_the_one_a_full_list_gives() {
-        let x = [3.0, 1.5, 8.25, 4.0, 4.0];
-        let y = [2.0, 7.5, 0.5];
-        let mut all: Vec<f64> = x
-            .iter()
-            .flat_map(|a| y.iter().map(move |b| a - b))
-            .collect();
-        all.sort_by(f64::total_cmp);
-        let (x, y) = (Sorted::new(&x), Sorted::new(&y));
+        // Every difference, listed and sorted: what `kth` must answer without listing.
+        let listed = |x: &[f64], y: &[f64]| {
+            let mut all: Vec<f64> = x
+                .iter()
+                .flat_map(|a| y.iter().map(move |b| a - b))
+                .collect();
+            all.sort_by(f64::total_cmp);
+            (all, Sorted::new(x), Sorted::new(y))
+        };
+        let (all, x, y) = listed(&[3.0, 1.5, 8.25, 4.0, 4.0], &[2.0, 7.5, 0.5]);
         let differences = PairwiseDifferences {
             x: x.as_slice(),
             y: y.as_slice(),
@@ -715,12 +717,7 @@ mod tests {
         // Large enough that the bracket is narrowed before listing, with many ties.
         let x: Vec<f64> = (0..120).map(|i| f64::from((i * 37) % 11) * 0.5).collect();
         let y: Vec<f64> = (0..90).map(|i| f64::from((i * 53) % 17) / 3.0).collect();
-        let mut all: Vec<f64> = x
-            .iter()
-            .flat_map(|a| y.iter().map(move |b| a - b))
-            .collect();
-        all.sort_by(f64::total_cmp);
-        let (x, y) = (Sorted::new(&x), Sorted::new(&y));
+        let (all, x, y) = listed(&x, &y);
         let differences = PairwiseDifferences {
             x: x.as_slice(),
             y: y.as_slice(),

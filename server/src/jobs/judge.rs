@@ -33,8 +33,13 @@ pub async fn run(
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     let due = store.claim_due_verdicts(now, LEASE, BATCH).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    // What to judge by is read once per round, not once per deploy.
+    let setup = Setup::read(store).await?;
     for &id in &due {
-        let (deploy, evaluation) = match evaluate(store, source, id, now).await {
+        let (deploy, evaluation) = match evaluate_with(store, source, &setup, id, now).await {
             Ok(done) => done,
             Err(e) => {
                 // The claim lapses with its lease and the deploy is looked at again.
@@ -70,6 +75,21 @@ pub async fn run(
     Ok(due.len())
 }
 
+/// The metric definitions and service timings a round judges by.
+pub struct Setup {
+    definitions: Vec<MetricDefinition>,
+    timings: Vec<app::domain::ServiceTiming>,
+}
+
+impl Setup {
+    pub async fn read(store: &dyn Store) -> anyhow::Result<Setup> {
+        Ok(Setup {
+            definitions: store.list_metric_definitions().await?,
+            timings: store.list_service_timings().await?,
+        })
+    }
+}
+
 /// The look at deploy `id` at `now`.
 pub async fn evaluate(
     store: &dyn Store,
@@ -77,12 +97,18 @@ pub async fn evaluate(
     id: DeployId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Deploy, Evaluation)> {
+    evaluate_with(store, source, &Setup::read(store).await?, id, now).await
+}
+
+async fn evaluate_with(
+    store: &dyn Store,
+    source: Option<&dyn SampleSource>,
+    setup: &Setup,
+    id: DeployId,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Deploy, Evaluation)> {
     let deploy = store.get_deploy(id).await?.deploy;
-    let timing = timing_for(
-        &store.list_service_timings().await?,
-        &deploy.service,
-        &deploy.environment,
-    );
+    let timing = timing_for(&setup.timings, &deploy.service, &deploy.environment);
     let interval = Duration::seconds(timing.interval_secs);
     match deploy.status {
         DeployStatus::InProgress => {
@@ -102,9 +128,9 @@ pub async fn evaluate(
     let next_deploy = store.next_deploy_start(id).await?;
     let look = Look::at(deployed_at, &timing, next_deploy, now);
     let complete = look.is_final(&timing, next_deploy);
-    let definitions = store.list_metric_definitions().await?;
     let mut checks: Vec<CheckReceipt> = Vec::new();
-    for definition in definitions
+    for definition in setup
+        .definitions
         .iter()
         .filter(|d| d.applies_to(&deploy.service, &deploy.environment))
     {
