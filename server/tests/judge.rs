@@ -261,6 +261,155 @@ async fn new_error_groups_fail_a_deploy_whatever_the_baseline(store: Arc<dyn Sto
     assert_eq!(verdict.receipt.new_error_groups[0].occurrences, 6);
 }
 
+/// Error events of one long-known group at `service`: one event per 10 s bin over
+/// four and a half hours, each counting `before` until `deployed_at` and `after` from
+/// it (a deterministic 0–2× wobble, so bins differ).
+async fn push_errors(
+    store: &dyn Store,
+    service: &str,
+    deployed_at: DateTime<Utc>,
+    before: f64,
+    after: f64,
+) {
+    let now = Utc::now();
+    let events: Vec<Value> = (0..1620)
+        .filter_map(|i: i64| {
+            let at = now - Duration::seconds(10 * i);
+            let rate = if at >= deployed_at { after } else { before };
+            let count = (rate * (1.0 + ((i as f64) * 2.3).sin())).round();
+            (count >= 1.0).then(|| {
+                json!({"service": service, "environment": "production", "fingerprint": "Timeout@pay.rs:40",
+                       "message": "upstream timeout", "level": "error", "timestamp": at.to_rfc3339(), "count": count as u64})
+            })
+        })
+        .collect();
+    let batch = serde_json::from_value::<ErrorsRequest>(json!({ "events": events }))
+        .expect("decodes")
+        .parse(now, now - Duration::days(8))
+        .expect("valid");
+    store.store_error_events(&batch, now).await.expect("stored");
+}
+
+async fn the_error_rate_is_judged_and_deploy_rows_carry_the_verdict(store: Arc<dyn Store>) {
+    define_latency_check(store.as_ref()).await;
+    let deployed_at = Utc::now() - Duration::minutes(20);
+    let worse = register(store.as_ref(), "payments", deployed_at, "succeeded").await;
+    let calm = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
+    for service in ["payments", "checkout"] {
+        push_latency(store.as_ref(), service, deployed_at, 200.0, 1.0).await;
+    }
+    push_errors(store.as_ref(), "payments", deployed_at, 2.0, 6.0).await;
+    push_errors(store.as_ref(), "checkout", deployed_at, 2.0, 2.0).await;
+    // Before any look, rows say the judge follows the deploy.
+    let page = |verdict: Option<&str>| app::domain::DeployQuery {
+        verdict: verdict.map(str::to_owned),
+        ..Default::default()
+    };
+    let (filter, request) = page(Some("baking")).parse().expect("valid");
+    let baking = store.list_deploys(&filter, &request).await.expect("listed");
+    assert_eq!(baking.deploys.len(), 2);
+    houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
+        .await
+        .expect("a round");
+
+    let read = |id| {
+        let store = store.clone();
+        async move {
+            store
+                .get_verdict(id)
+                .await
+                .expect("read")
+                .expect("followed")
+        }
+    };
+    let verdict = read(worse).await;
+    assert_eq!(verdict.state, VerdictState::Unhealthy, "{:?}", verdict.rule);
+    let errors = verdict
+        .receipt
+        .checks
+        .iter()
+        .find(|c| c.metric.as_str() == "errors")
+        .expect("the error-rate check");
+    assert_eq!(errors.state, app::domain::CheckState::Unhealthy);
+    assert!(errors.delta_relative.expect("relative") > 1.5, "{errors:?}");
+    assert!(
+        verdict.receipt.new_error_groups.is_empty(),
+        "the group is old"
+    );
+    let verdict = read(calm).await;
+    assert_eq!(
+        verdict.state,
+        VerdictState::Healthy,
+        "{:?}",
+        verdict.receipt.checks
+    );
+
+    // The rows carry the shown verdict and its headline; history filters by it.
+    let (filter, request) = page(Some("unhealthy")).parse().expect("valid");
+    let rows = store.list_deploys(&filter, &request).await.expect("listed");
+    assert_eq!(rows.deploys.len(), 1);
+    let row = rows.deploys[0].verdict.clone().expect("a verdict");
+    assert_eq!(rows.deploys[0].id, worse);
+    assert!(row.is_final);
+    assert_eq!(row.headline.deltas[0].metric, "errors");
+    assert!(row.headline.deltas[0].failed);
+    assert_eq!(
+        row.headline.bake_end,
+        Some(app::domain::to_stored_precision(deployed_at) + Duration::minutes(15))
+    );
+    let board = store.board().await.expect("board");
+    let shown: Vec<(String, Option<VerdictState>)> = board
+        .latest
+        .iter()
+        .map(|d| {
+            (
+                d.service.to_string(),
+                d.verdict.as_ref().map(|v| v.shown_state()),
+            )
+        })
+        .collect();
+    assert!(
+        shown.contains(&("checkout".into(), Some(VerdictState::Healthy))),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&("payments".into(), Some(VerdictState::Unhealthy))),
+        "{shown:?}"
+    );
+
+    // A lead's override moves the deploy between the history's verdicts.
+    store
+        .override_verdict(
+            worse,
+            VerdictState::Healthy,
+            "a known upstream outage",
+            &admin(),
+            Utc::now(),
+        )
+        .await
+        .expect("overridden");
+    let (filter, request) = page(Some("unhealthy")).parse().expect("valid");
+    assert!(
+        store
+            .list_deploys(&filter, &request)
+            .await
+            .expect("listed")
+            .deploys
+            .is_empty()
+    );
+    let (filter, request) = page(Some("healthy")).parse().expect("valid");
+    let healthy = store.list_deploys(&filter, &request).await.expect("listed");
+    assert_eq!(healthy.deploys.len(), 2);
+    let row = healthy
+        .deploys
+        .iter()
+        .find(|d| d.id == worse)
+        .expect("listed");
+    let summary = row.verdict.as_ref().expect("a verdict");
+    assert_eq!(summary.state, VerdictState::Unhealthy);
+    assert_eq!(summary.override_state, Some(VerdictState::Healthy));
+}
+
 async fn a_running_deploy_waits_and_claims_are_exclusive(store: Arc<dyn Store>) {
     let id = register(store.as_ref(), "checkout", Utc::now(), "in_progress").await;
     let now = Utc::now() + Duration::seconds(1);
@@ -359,6 +508,7 @@ async fn a_services_timing_decides_its_bake(store: Arc<dyn Store>) {
 contract!(
     a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts,
     new_error_groups_fail_a_deploy_whatever_the_baseline,
+    the_error_rate_is_judged_and_deploy_rows_carry_the_verdict,
     a_running_deploy_waits_and_claims_are_exclusive,
     a_services_timing_decides_its_bake,
 );

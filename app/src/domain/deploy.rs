@@ -98,7 +98,7 @@ pub struct Commit {
 }
 
 /// A deploy as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Deploy {
     pub id: DeployId,
@@ -122,6 +122,8 @@ pub struct Deploy {
     pub registered_by: Option<String>,
     /// Who made the last status change, when the status changed after registration.
     pub status_changed_by: Option<String>,
+    /// The judge's verdict as a row shows it; none for a deploy the judge never followed.
+    pub verdict: Option<super::headline::VerdictSummary>,
 }
 
 impl Deploy {
@@ -132,7 +134,7 @@ impl Deploy {
 }
 
 /// A deploy with everything the detail page shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeployDetail {
     #[serde(flatten)]

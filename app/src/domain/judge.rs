@@ -219,6 +219,50 @@ impl Series {
     }
 }
 
+/// Errors are judged as counts: occurrences per bin of this length.
+pub const ERROR_BIN: Duration = Duration::seconds(10);
+
+/// The error-rate check Houston adds to every deploy whose place reports errors: more
+/// is bad, beyond 10 % and beyond 0.05 occurrences per 10 s (3 a minute over ten
+/// minutes) — a stray error or two after a deploy is not a regression.
+pub fn error_rate_spec() -> CheckSpec {
+    CheckSpec {
+        tolerance: 0.10,
+        tolerance_floor: 0.05,
+        ..CheckSpec::new(Direction::IncreaseIsBad)
+    }
+}
+
+/// Where a deploy's error bins start: whole bins before `deployed_at` that cover
+/// `before`, so the deploy falls on a bin's edge and no bin mixes the two versions.
+pub fn error_bins_start(deployed_at: DateTime<Utc>, before: Duration) -> DateTime<Utc> {
+    let bin = ERROR_BIN.num_milliseconds();
+    let bins = (before.num_milliseconds() + bin - 1).div_euclid(bin);
+    deployed_at - Duration::milliseconds(bins * bin)
+}
+
+impl Series {
+    /// Occurrences per `ERROR_BIN` as a series: one sample per whole bin from `start`
+    /// to `end`, at the bin's start, zero where nothing fell; `counts` holds `(bin
+    /// index, occurrences)` for the bins that have any. A bin `end` cuts short is left
+    /// out (it would read as a fall).
+    pub fn of_counts(start: DateTime<Utc>, end: DateTime<Utc>, counts: &[(i64, u64)]) -> Series {
+        let bin = ERROR_BIN.num_milliseconds();
+        let whole = usize::try_from((end - start).num_milliseconds().div_euclid(bin)).unwrap_or(0);
+        let mut values = vec![0.0; whole];
+        for &(index, occurrences) in counts {
+            if let Some(slot) = usize::try_from(index).ok().and_then(|i| values.get_mut(i)) {
+                *slot = occurrences as f64;
+            }
+        }
+        let origin = start.timestamp_millis();
+        Series {
+            times: (0..whole as i64).map(|i| origin + i * bin).collect(),
+            values,
+        }
+    }
+}
+
 /// What a check is judged on: the metric (for `control`, group `canary`) and, for
 /// `last_week` and `control`, the series it is compared with over the same window
 /// (last week's already moved one week later; group `baseline`).
@@ -1879,6 +1923,53 @@ mod tests {
         assert_eq!(receipt.scale, Some(Scale::Counts));
         assert_eq!(receipt.state, CheckState::Unhealthy);
         assert_eq!(receipt.delta_relative, None);
+    }
+
+    #[test]
+    fn error_bins_put_the_deploy_on_an_edge_and_fill_the_quiet_bins() {
+        let start = error_bins_start(t0(), Duration::seconds(25));
+        assert_eq!(start, t0() - Duration::seconds(30));
+        let series = Series::of_counts(
+            start,
+            t0() + Duration::seconds(15),
+            &[(1, 4), (3, 2), (9, 7)],
+        );
+        // Four whole bins (the one cut short at +15 s is left out), zeros filled in.
+        assert_eq!(series.values, [0.0, 4.0, 0.0, 2.0]);
+        let at = |ms: i64| DateTime::from_timestamp_millis(ms).expect("time");
+        assert_eq!(at(series.times[3]), t0());
+        assert!(Series::of_counts(t0(), t0() - Duration::seconds(5), &[(0, 1)]).is_empty());
+    }
+
+    /// Errors per bin over four hours and the bake: `before` a bin until the deploy,
+    /// `after` a bin from it, spread deterministically (a few bins hold them all).
+    fn error_counts(before: f64, after: f64) -> Series {
+        let timing = Timing::default();
+        let start = error_bins_start(t0(), HISTORY + timing.baseline_length());
+        let end = t0() + Duration::minutes(20);
+        let bins = (end - start).num_seconds() / ERROR_BIN.num_seconds();
+        let counts: Vec<(i64, u64)> = (0..bins)
+            .filter_map(|b| {
+                let at = start + Duration::seconds(b * ERROR_BIN.num_seconds());
+                let rate = if at < t0() { before } else { after };
+                // Bursty: a bin holds 0, 1 or 2 × the rate, in a fixed pattern.
+                let n = (rate * (1.0 + wiggle(b))).round();
+                (n > 0.0).then(|| (b, n as u64))
+            })
+            .collect();
+        Series::of_counts(start, end, &counts)
+    }
+
+    #[test]
+    fn the_error_rate_check_passes_a_calm_deploy_and_fails_a_tripled_rate() {
+        let calm = judge(&error_counts(0.6, 0.6), &error_rate_spec());
+        assert_eq!(calm.state, CheckState::Healthy, "{:?}", calm.rule);
+        let worse = judge(&error_counts(0.6, 1.8), &error_rate_spec());
+        assert_eq!(worse.state, CheckState::Unhealthy, "{:?}", worse.rule);
+        assert!(worse.delta_relative.expect("relative") > 1.5);
+        // A stray error after a quiet history is below the floor.
+        let stray = judge(&error_counts(0.0, 0.02), &error_rate_spec());
+        assert_eq!(stray.state, CheckState::Healthy, "{:?}", stray.rule);
     }
 
     #[test]

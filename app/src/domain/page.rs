@@ -4,6 +4,7 @@
 use super::deploy::{
     Deploy, DeployId, DeployStatus, FieldError, ValidationErrors, to_stored_precision,
 };
+use super::judge::VerdictState;
 use super::names::{EnvironmentName, ServiceName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,8 @@ pub struct DeployFilter {
     pub environment: Option<EnvironmentName>,
     pub author: Option<String>,
     pub status: Option<DeployStatus>,
+    /// The verdict shown (a lead's override, else the judge's).
+    pub verdict: Option<VerdictState>,
     /// Deploys that started at or after this time.
     pub since: Option<DateTime<Utc>>,
     /// Deploys that started before this time.
@@ -80,7 +83,7 @@ impl Default for PageRequest {
 }
 
 /// A page of deploys and the cursor of the next one, if there is more.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeployPage {
     pub deploys: Vec<Deploy>,
@@ -124,6 +127,17 @@ pub struct DeployQuery {
         )
     )]
     pub status: Option<String>,
+    /// One of baking, healthy, ailing, unhealthy, no_data: the verdict shown (a lead's
+    /// override, else the judge's).
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*(baking|healthy|ailing|unhealthy|no_data)?[ \\t\\n\\f\\r]*$"
+        )
+    )]
+    pub verdict: Option<String>,
     /// RFC 3339 time or a date (YYYY-MM-DD, taken as midnight UTC); inclusive.
     #[cfg_attr(feature = "ssr", param(required = false, nullable = false, schema_with = time_bound_schema))]
     pub since: Option<String>,
@@ -203,6 +217,15 @@ impl DeployQuery {
                 )),
             }
         }
+        if let Some(raw) = non_empty(&self.verdict) {
+            match VerdictState::parse(raw) {
+                Some(v) => filter.verdict = Some(v),
+                None => errors.push(FieldError::new(
+                    "verdict",
+                    format!("unknown verdict {raw:?}; use one of baking, healthy, ailing, unhealthy, no_data"),
+                )),
+            }
+        }
         for (field, raw, slot) in [
             ("since", &self.since, &mut filter.since),
             ("until", &self.until, &mut filter.until),
@@ -251,6 +274,7 @@ impl DeployQuery {
             ("environment", &self.environment),
             ("author", &self.author),
             ("status", &self.status),
+            ("verdict", &self.verdict),
             ("since", &self.since),
             ("until", &self.until),
             ("cursor", &self.cursor),
@@ -298,7 +322,7 @@ pub struct Service {
 }
 
 /// Mission control: every service × environment with the latest deploy there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Board {
     /// Columns, in stage order.
@@ -382,6 +406,7 @@ mod tests {
     fn bad_query_values_are_named() {
         let q = DeployQuery {
             status: Some("ok".into()),
+            verdict: Some("fine".into()),
             since: Some("2026-11-21".into()),
             until: Some("yesterday".into()),
             cursor: Some("nope".into()),
@@ -395,7 +420,7 @@ mod tests {
             .into_iter()
             .map(|f| f.field)
             .collect();
-        assert_eq!(fields, ["status", "until", "cursor", "limit"]);
+        assert_eq!(fields, ["status", "verdict", "until", "cursor", "limit"]);
     }
 
     #[test]

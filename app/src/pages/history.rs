@@ -2,9 +2,10 @@
 
 use crate::api::{FilterOptions, get_filter_options, list_deploys};
 use crate::components::{
-    StatusBadge, TimeAgo, Version, absolute_time, human_duration, use_live_refresh,
+    RowVerdict, StatusBadge, TimeAgo, Version, absolute_time, human_duration, use_live_refresh,
+    verdict_label,
 };
-use crate::domain::{ChangeKind, DeployPage, DeployQuery, DeployStatus};
+use crate::domain::{ChangeKind, DeployPage, DeployQuery, DeployStatus, VerdictState};
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -21,6 +22,7 @@ pub fn HistoryPage() -> impl IntoView {
             environment: q.get("environment"),
             author: q.get("author"),
             status: q.get("status"),
+            verdict: q.get("verdict"),
             since: q.get("since"),
             until: q.get("until"),
             cursor: q.get("cursor"),
@@ -28,8 +30,9 @@ pub fn HistoryPage() -> impl IntoView {
         })
     });
     // Only a change to a deploy this filter shows refetches the page: a new deploy
-    // it selects, or a status change of one it may show (a deploy can leave a
-    // status filter, so that part is not asked of status changes).
+    // it selects, or a status or verdict change of one it may show (a deploy can
+    // leave a status filter, so that part is not asked of status changes; changes do
+    // not carry the verdict, so no change is asked about it).
     let revision = use_live_refresh(move |change| {
         let Ok((mut filter, _)) = query.get_untracked().parse() else {
             return false;
@@ -37,6 +40,7 @@ pub fn HistoryPage() -> impl IntoView {
         if change.kind == ChangeKind::Status {
             filter.status = None;
         }
+        filter.verdict = None;
         filter.admits(change)
     });
     let deploys = Resource::new(
@@ -135,6 +139,16 @@ fn Filters(options: FilterOptions, current: DeployQuery) -> impl IntoView {
         .iter()
         .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
         .collect();
+    let verdicts = [
+        VerdictState::Baking,
+        VerdictState::Healthy,
+        VerdictState::Ailing,
+        VerdictState::Unhealthy,
+        VerdictState::NoData,
+    ]
+    .iter()
+    .map(|v| (v.as_str().to_owned(), verdict_label(*v).to_owned()))
+    .collect();
     let date_value = |raw: &Option<String>| {
         raw.as_deref()
             .map(|v| v.get(..10).unwrap_or(v).to_owned())
@@ -146,6 +160,7 @@ fn Filters(options: FilterOptions, current: DeployQuery) -> impl IntoView {
                 <FilterSelect name="service" label="Service" any="All services" choices=services current=current.service.clone() />
                 <FilterSelect name="environment" label="Environment" any="All environments" choices=environments current=current.environment.clone() />
                 <FilterSelect name="status" label="Status" any="Any status" choices=statuses current=current.status.clone() />
+                <FilterSelect name="verdict" label="Verdict" any="Any verdict" choices=verdicts current=current.verdict.clone() />
                 <label>
                     <span>"Author"</span>
                     <input type="search" name="author" placeholder="login" value=current.author.clone().unwrap_or_default() />
@@ -204,6 +219,7 @@ fn DeployTable(page: DeployPage, now: DateTime<Utc>, query: DeployQuery) -> impl
                     <td>{d.environment.to_string()}</td>
                     <td><a href=href><Version version=d.version.clone() /></a></td>
                     <td><StatusBadge status=d.status /></td>
+                    <td><RowVerdict verdict=d.verdict.clone() now /></td>
                     <td>{d.author.clone().unwrap_or_else(|| "unknown".into())}</td>
                     <td class="num">{duration}</td>
                 </tr>
@@ -220,6 +236,7 @@ fn DeployTable(page: DeployPage, now: DateTime<Utc>, query: DeployQuery) -> impl
                         <th scope="col">"Environment"</th>
                         <th scope="col">"Version"</th>
                         <th scope="col">"Status"</th>
+                        <th scope="col">"Verdict"</th>
                         <th scope="col">"Author"</th>
                         <th scope="col" class="num">"Duration"</th>
                     </tr>

@@ -1,7 +1,7 @@
 //! Mission control: every service × environment with what runs there now.
 
 use crate::api::{get_board, list_deploys};
-use crate::components::{Live, StatusBadge, TimeAgo, Version, safe_link, use_live};
+use crate::components::{Live, RowVerdict, StatusBadge, TimeAgo, Version, safe_link, use_live};
 use crate::domain::{Board, Deploy, DeployQuery, FiringAlert};
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
@@ -123,7 +123,10 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
                             .with(|c| c.get(&key).cloned())
                             .or_else(|| read.clone())
                     };
-                    move || view! { <BoardCell deploy=deploy() alerts=alerts.clone() now /> }
+                    let place = env.name.to_string();
+                    move || {
+                        view! { <BoardCell deploy=deploy() alerts=alerts.clone() now place=place.clone() /> }
+                    }
                 })
                 .collect_view();
             let history = format!("/deploys?service={}", service.name);
@@ -155,7 +158,7 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
                 <AlertList alerts=elsewhere with_place=true />
             </div>
         })}
-        <div class="table-wrap">
+        <div class="table-wrap board-wrap">
             <table class="board" data-testid="board">
                 <thead>
                     <tr>
@@ -175,6 +178,8 @@ fn BoardCell(
     deploy: Option<Deploy>,
     alerts: Vec<FiringAlert>,
     now: DateTime<Utc>,
+    /// The environment's name, which a phone's stacked card shows beside the cell.
+    place: String,
 ) -> impl IntoView {
     let alerts = (!alerts.is_empty()).then(|| view! { <AlertList alerts with_place=false /> });
     match deploy {
@@ -182,7 +187,7 @@ fn BoardCell(
             let href = format!("/deploys/{}", d.id);
             let author = d.author.clone().unwrap_or_else(|| "unknown".into());
             view! {
-                <td class="cell">
+                <td class="cell" data-label=place>
                     <a class="cell-link" href=href>
                         <span class="cell-top">
                             <Version version=d.version.clone() />
@@ -192,12 +197,13 @@ fn BoardCell(
                             {author} " · " <TimeAgo at=d.started_at now />
                         </span>
                     </a>
+                    <RowVerdict verdict=d.verdict.clone() now />
                     {alerts}
                 </td>
             }
             .into_any()
         }
-        None => view! { <td class="cell cell-empty">"—" {alerts}</td> }.into_any(),
+        None => view! { <td class="cell cell-empty" data-label=place>"—" {alerts}</td> }.into_any(),
     }
 }
 

@@ -23,7 +23,7 @@ pub enum StoreError {
 
 /// The result of registering a deploy: the stored deploy, and whether this call
 /// created it (`false` when an earlier registration with the same external id won).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Registration {
     pub deploy: Deploy,
     pub created: bool,
@@ -124,14 +124,14 @@ pub const MAX_SESSIONS_PER_USER: i64 = 10;
 
 /// What a status report did to a deploy: the deploy as it now stands, and the
 /// decision of the one status rule (`domain::decide_status`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StatusOutcome {
     pub deploy: Deploy,
     pub decision: StatusDecision,
 }
 
 /// What one webhook delivery did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DeliveryOutcome {
     /// The delivery id was handled before; nothing changed.
     Duplicate,
@@ -537,6 +537,15 @@ pub trait SignalStore: Send + Sync {
 
     /// Error groups of a place with occurrences in the window, most frequent first.
     async fn error_groups(&self, read: &ErrorsRead) -> Result<Vec<ErrorGroup>, StoreError>;
+
+    /// Occurrences of errors (levels `error` and `fatal`) at a place, summed per bin of
+    /// `bin` counted from the window's start: `(bin index, occurrences)` for the bins
+    /// that have any, in order.
+    async fn error_counts(
+        &self,
+        read: &ErrorsRead,
+        bin: chrono::Duration,
+    ) -> Result<Vec<(i64, u64)>, StoreError>;
 
     /// Records alert reports in one transaction: a new firing is opened, a known
     /// one refreshed, a resolution closes it. A resolved alert stays resolved (a

@@ -8,10 +8,11 @@
 use std::sync::Arc;
 
 use app::domain::{
-    BaselineKind, CheckData, CheckReceipt, CheckSpec, Deploy, DeployId, DeployStatus, ErrorsRead,
-    Evaluation, GroupName, HISTORY, Look, MetricDefinition, MetricSource,
-    NEW_ERROR_MIN_OCCURRENCES, NewErrorGroup, Series, SeriesKey, SeriesRead, TimeWindow,
-    VerdictReceipt, VerdictRule, conclude, judge_check, timing_for, waiting,
+    BaselineKind, CheckData, CheckReceipt, CheckSpec, Deploy, DeployId, DeployStatus, ERROR_BIN,
+    ERROR_RATE_CHECK, ErrorsRead, Evaluation, GroupName, HISTORY, Look, MetricDefinition,
+    MetricName, MetricSource, NEW_ERROR_MIN_OCCURRENCES, NewErrorGroup, Series, SeriesKey,
+    SeriesRead, TimeWindow, VerdictReceipt, VerdictRule, conclude, error_bins_start,
+    error_rate_spec, judge_check, timing_for, waiting,
 };
 use app::ssr::Store;
 use app::ssr::sources::{Fetched, SampleSource};
@@ -22,7 +23,7 @@ pub const LEASE: Duration = Duration::seconds(60);
 /// Deploys claimed per run.
 pub const BATCH: u32 = 20;
 
-/// Told of each deploy whose verdict a look changed (the live updates).
+/// Told of each deploy a look was stored for (the live updates).
 pub type OnVerdict = Arc<dyn Fn(&Deploy) + Send + Sync>;
 
 /// One round: every due deploy (up to `BATCH`) judged and stored. Returns how many.
@@ -47,29 +48,22 @@ pub async fn run(
                 continue;
             }
         };
-        // Pages hear of a look only when what they show changes.
-        let before = store.get_verdict(id).await?;
-        let changed = before.is_none_or(|v| {
-            (v.state, v.provisional, v.is_final, v.rule)
-                != (
-                    evaluation.state,
-                    evaluation.provisional,
-                    evaluation.is_final,
-                    evaluation.rule,
-                )
-        });
-        if store.save_evaluation(id, &evaluation, now).await? && changed {
+        // Every stored look changes what pages show (the bake's progress, the deltas
+        // beside the badge), so every one is told.
+        if !store.save_evaluation(id, &evaluation, now).await? {
+            continue;
+        }
+        if evaluation.is_final {
             tracing::info!(
                 deploy_id = id,
                 state = evaluation.state.as_str(),
-                provisional = evaluation.provisional.map(|s| s.as_str()),
                 rule = evaluation.rule.as_str(),
                 checks = evaluation.receipt.checks.len(),
                 "deploy judged"
             );
-            if let Some(tell) = on_verdict {
-                tell(&deploy);
-            }
+        }
+        if let Some(tell) = on_verdict {
+            tell(&deploy);
         }
     }
     Ok(due.len())
@@ -155,6 +149,38 @@ async fn evaluate_with(
             &look,
             complete,
         ));
+    }
+    // The error rate, unless a metric definition of that name judges it instead: every
+    // place that reported errors in the window gets the check; a place that never
+    // reports any has nothing to judge it on.
+    let errors_defined = checks.iter().any(|c| c.metric.as_str() == ERROR_RATE_CHECK);
+    if !errors_defined {
+        let start = error_bins_start(deployed_at, HISTORY + timing.baseline_length());
+        let read = ErrorsRead {
+            service: deploy.service.clone(),
+            environment: deploy.environment.clone(),
+            window: TimeWindow {
+                from: start,
+                to: look.analysis_end,
+            },
+        };
+        let counts = store.error_counts(&read, ERROR_BIN).await?;
+        if !counts.is_empty() {
+            let series = Series::of_counts(start, look.analysis_end, &counts);
+            let data = CheckData {
+                main: &series,
+                concurrent: None,
+                unavailable: false,
+            };
+            checks.push(judge_check(
+                &MetricName::parse(ERROR_RATE_CHECK).map_err(anyhow::Error::msg)?,
+                &error_rate_spec(),
+                &timing,
+                data,
+                &look,
+                complete,
+            ));
+        }
     }
     let new_error_groups = store
         .error_groups(&ErrorsRead {

@@ -14,7 +14,9 @@ macro_rules! deploy_columns {
         "SELECT d.id, s.name AS service, e.name AS environment, d.version, d.previous_version, \
          d.author, d.description, d.ci_url, d.status, d.started_at, d.finished_at, d.source, \
          d.external_id, d.created_at, d.registered_by, d.status_changed_by, d.status_at, \
-         s.repository_url"
+         s.repository_url, v.state AS verdict_state, v.provisional AS verdict_provisional, \
+         v.is_final AS verdict_final, v.override_state AS verdict_override, \
+         v.headline AS verdict_headline"
     };
 }
 pub(crate) use deploy_columns;
@@ -26,7 +28,8 @@ macro_rules! deploy_select {
             $crate::storage::rows::deploy_columns!(),
             " FROM deploys d \
              JOIN services s ON s.id = d.service_id \
-             JOIN environments e ON e.id = d.environment_id"
+             JOIN environments e ON e.id = d.environment_id \
+             LEFT JOIN verdicts v ON v.deploy_id = d.id"
         )
     };
 }
@@ -58,12 +61,47 @@ pub struct DeployRow {
     pub status_at: DateTime<Utc>,
     /// The service's repository, for the detail page; not part of `Deploy`.
     pub repository_url: Option<String>,
+    /// The verdict's columns; all NULL for a deploy the judge never followed.
+    verdict_state: Option<String>,
+    verdict_provisional: Option<String>,
+    verdict_final: Option<bool>,
+    verdict_override: Option<String>,
+    verdict_headline: Option<String>,
+}
+
+impl DeployRow {
+    fn verdict(&self) -> Result<Option<app::domain::VerdictSummary>, StoreError> {
+        use app::domain::{Headline, VerdictState, VerdictSummary};
+        let Some(state) = &self.verdict_state else {
+            return Ok(None);
+        };
+        let state_of =
+            |text: &str| VerdictState::parse(text).ok_or_else(|| corrupt("verdict state", text));
+        let headline = match &self.verdict_headline {
+            None => Headline::default(),
+            Some(text) => {
+                serde_json::from_str(text).map_err(|_| corrupt("verdict headline", text))?
+            }
+        };
+        Ok(Some(VerdictSummary {
+            state: state_of(state)?,
+            provisional: self
+                .verdict_provisional
+                .as_deref()
+                .map(state_of)
+                .transpose()?,
+            is_final: self.verdict_final.unwrap_or(false),
+            override_state: self.verdict_override.as_deref().map(state_of).transpose()?,
+            headline,
+        }))
+    }
 }
 
 impl TryFrom<DeployRow> for Deploy {
     type Error = StoreError;
 
     fn try_from(row: DeployRow) -> Result<Self, StoreError> {
+        let verdict = row.verdict()?;
         Ok(Deploy {
             id: row.id,
             service: ServiceName::parse(&row.service)
@@ -85,6 +123,7 @@ impl TryFrom<DeployRow> for Deploy {
             created_at: row.created_at,
             registered_by: row.registered_by,
             status_changed_by: row.status_changed_by,
+            verdict,
         })
     }
 }

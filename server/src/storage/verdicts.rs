@@ -2,6 +2,12 @@
 //! the claim, which each backend's `mod.rs` passes in (PostgreSQL's skips rows another
 //! replica holds).
 
+/// Copies the verdict deploy $1 shows (the override, else the judge's) onto the deploy,
+/// where history filters by it.
+pub(crate) const SHOWN_ON_DEPLOY: &str = "UPDATE deploys SET verdict = \
+     (SELECT COALESCE(v.override_state, v.state) FROM verdicts v WHERE v.deploy_id = $1) \
+     WHERE id = $1";
+
 /// Implements `app::ssr::VerdictStore` for a backend's store type; `$claim` is the
 /// backend's claim statement ($1 now, $2 lease end, $3 limit; returns deploy ids).
 macro_rules! verdict_store {
@@ -49,12 +55,15 @@ macro_rules! verdict_store {
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<bool, app::ssr::StoreError> {
             let now = app::domain::to_stored_precision(now);
-            let receipt = serde_json::to_string(&evaluation.receipt)
-                .map_err(|e| app::ssr::StoreError::Backend(e.to_string()))?;
+            let backend = |e: serde_json::Error| app::ssr::StoreError::Backend(e.to_string());
+            let receipt = serde_json::to_string(&evaluation.receipt).map_err(backend)?;
+            let headline = serde_json::to_string(&app::domain::Headline::of(&evaluation.receipt))
+                .map_err(backend)?;
+            let mut tx = self.begin_write().await.map_err($crate::storage::backend_error)?;
             let result = sqlx::query(
                 "UPDATE verdicts SET state = $2, provisional = $3, is_final = $4, score = $5, rule = $6, \
                    receipt = $7, evaluated_at = $8, decided_at = CASE WHEN $4 THEN $8 ELSE NULL END, \
-                   next_look_at = $9, claimed_until = NULL \
+                   next_look_at = $9, claimed_until = NULL, headline = $10 \
                  WHERE deploy_id = $1 AND NOT is_final",
             )
             .bind(deploy)
@@ -66,10 +75,20 @@ macro_rules! verdict_store {
             .bind(receipt)
             .bind(now)
             .bind(app::domain::to_stored_precision(evaluation.next_look_at))
-            .execute(&self.pool)
+            .bind(headline)
+            .execute(&mut *tx)
             .await
             .map_err($crate::storage::backend_error)?;
-            Ok(result.rows_affected() == 1)
+            let saved = result.rows_affected() == 1;
+            if saved {
+                sqlx::query($crate::storage::verdicts::SHOWN_ON_DEPLOY)
+                    .bind(deploy)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::storage::backend_error)?;
+            }
+            tx.commit().await.map_err($crate::storage::backend_error)?;
+            Ok(saved)
         }
 
         #[tracing::instrument(skip(self, reason, by), fields(actor = %by.name))]
@@ -107,6 +126,11 @@ macro_rules! verdict_store {
             .execute(&mut *tx)
             .await
             .map_err($crate::storage::backend_error)?;
+            sqlx::query($crate::storage::verdicts::SHOWN_ON_DEPLOY)
+                .bind(deploy)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::storage::backend_error)?;
             let detail = format!(
                 "{} (the judge: {judged}{})",
                 state.as_str(),

@@ -215,6 +215,39 @@ impl app::ssr::SignalStore for super::PgStore {
             .collect()
     }
 
+    #[tracing::instrument(skip(self, read), fields(service = %read.service, environment = %read.environment))]
+    async fn error_counts(
+        &self,
+        read: &ErrorsRead,
+        bin: chrono::Duration,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        let bin = bin.num_microseconds().filter(|b| *b > 0).ok_or_else(|| {
+            StoreError::Backend(format!("error bins of {bin} are not a positive length"))
+        })?;
+        // Microseconds since the window's start, whole: the same bins as SQLite's.
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT floor(extract(epoch FROM e.at - $3) * 1000000 / $5)::int8 AS b, \
+                    sum(e.count)::int8 \
+             FROM error_groups g JOIN error_events e ON e.group_id = g.id \
+             WHERE g.service_id = (SELECT id FROM services WHERE name = $1) \
+               AND g.environment_id = (SELECT id FROM environments WHERE name = $2) \
+               AND g.level IN ('error', 'fatal') AND e.at >= $3 AND e.at < $4 \
+             GROUP BY b ORDER BY b",
+        )
+        .bind(read.service.as_str())
+        .bind(read.environment.as_str())
+        .bind(read.window.from)
+        .bind(read.window.to)
+        .bind(bin)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(b, n)| (b, u64::try_from(n).unwrap_or_default()))
+            .collect())
+    }
+
     #[tracing::instrument(skip(self, reports), fields(alerts = reports.len()))]
     async fn record_alerts(
         &self,

@@ -205,6 +205,9 @@ impl app::ssr::DeployStore for super::SqliteStore {
         if let Some(status) = filter.status {
             qb.push(" AND d.status = ").push_bind(status.as_str());
         }
+        if let Some(verdict) = filter.verdict {
+            qb.push(" AND d.verdict = ").push_bind(verdict.as_str());
+        }
         if let Some(since) = filter.since {
             qb.push(" AND d.started_at >= ").push_bind(since);
         }
@@ -282,7 +285,8 @@ impl app::ssr::DeployStore for super::SqliteStore {
             " FROM services s CROSS JOIN environments e \
                      JOIN deploys d ON d.id = (SELECT d2.id FROM deploys d2 \
                        WHERE d2.service_id = s.id AND d2.environment_id = e.id \
-                       ORDER BY d2.started_at DESC, d2.id DESC LIMIT 1)"
+                       ORDER BY d2.started_at DESC, d2.id DESC LIMIT 1) \
+                     LEFT JOIN verdicts v ON v.deploy_id = d.id"
         ))
         .fetch_all(&self.pool)
         .await
@@ -354,8 +358,8 @@ pub(super) async fn register_in(
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO deploys (service_id, environment_id, version, previous_version, author, \
          description, ci_url, status, started_at, finished_at, source, external_id, created_at, \
-         registered_by, status_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         registered_by, status_at, verdict) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'baking') \
          ON CONFLICT (external_id) DO NOTHING RETURNING id",
     )
     .bind(service_id)
