@@ -3,8 +3,9 @@
 use crate::api::{Logout, whoami};
 use crate::domain::Role;
 use crate::pages::{
-    AccountPage, AdminAuditPage, AdminTokensPage, AdminUsersPage, DeployDetailPage, HistoryPage,
-    LoginPage, MetricSettingsPage, MissionControlPage, NotFoundPage, SetupPage,
+    AccountPage, AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage,
+    DeployDetailPage, HistoryPage, LoginPage, MetricSettingsPage, MissionControlPage, NotFoundPage,
+    SetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -153,6 +154,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view={Lazy::<AdminUsers>::new()} />
                     <Route path=path!("/admin/tokens") view={Lazy::<AdminTokens>::new()} />
                     <Route path=path!("/admin/audit") view={Lazy::<AdminAudit>::new()} />
+                    <Route path=path!("/admin/notifications") view={Lazy::<AdminNotifications>::new()} />
                     <Route path=path!("/settings/metrics") view={Lazy::<MetricSettings>::new()} />
                     // Async: the page resolves before headers go out, so it can redirect a stranger.
                     <Route path=path!("/account") view={Lazy::<Account>::new()} ssr=SsrMode::Async />
@@ -192,6 +194,7 @@ lazy_pages!(
     AdminUsers => AdminUsersPage,
     AdminTokens => AdminTokensPage,
     AdminAudit => AdminAuditPage,
+    AdminNotifications => AdminNotificationsPage,
     MetricSettings => MetricSettingsPage,
 );
 

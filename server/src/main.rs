@@ -257,6 +257,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     events.deploy_changed(app::domain::ChangeKind::Verdict, deploy);
                 })),
             };
+            let deliverer =
+                houston::jobs::notify::Deliverer::new(store.clone(), config.public_url.clone())?;
+            tokio::spawn(deliverer.run(std::future::pending()));
             houston::jobs::standard(store, &config, Default::default(), judging)
                 .run(shutdown_signal())
                 .await;
@@ -394,6 +397,9 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
         let runner =
             houston::jobs::standard(store.clone(), &state.config, Default::default(), judging);
         tokio::spawn(runner.run(std::future::pending()));
+        let deliverer =
+            houston::jobs::notify::Deliverer::new(store.clone(), state.config.public_url.clone())?;
+        tokio::spawn(deliverer.run(std::future::pending()));
     } else {
         tracing::info!("HOUSTON_RUN_JOBS=false: background jobs run in `houston worker` processes");
     }

@@ -247,6 +247,13 @@ fn matrix() -> Vec<Row> {
             Form("rule=nobody&reason=matrix"),
             ADMIN,
         ),
+        row("POST", "/api/admin/notifications", None, ADMIN),
+        row(
+            "POST",
+            "/api/admin/set-webhooks",
+            Form("webhooks=https%3A%2F%2Fchat.example%2Fhook&reason=matrix"),
+            ADMIN,
+        ),
         row("POST", "/api/admin/tokens", None, ADMIN),
         row(
             "POST",

@@ -410,6 +410,109 @@ async fn the_error_rate_is_judged_and_deploy_rows_carry_the_verdict(store: Arc<d
     assert_eq!(summary.override_state, Some(VerdictState::Healthy));
 }
 
+/// A chat server on loopback: answers 500 to the first `failures` posts, then 200,
+/// and keeps every body it was sent.
+async fn webhook_receiver(failures: usize) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/hook/T0/secret",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            let seen = seen.clone();
+            async move {
+                kept.lock().expect("lock").push(body);
+                if seen.fetch_add(1, Ordering::SeqCst) < failures {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "down for a moment")
+                } else {
+                    (StatusCode::OK, "ok")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/hook/T0/secret"), received)
+}
+
+async fn verdict_messages_are_queued_with_the_look_and_delivered_with_retries(
+    store: Arc<dyn Store>,
+) {
+    use app::domain::{DeliveryStatus, NoticeKind, WEBHOOKS_SETTING};
+    let (url, received) = webhook_receiver(1).await;
+    store
+        .set_setting(
+            WEBHOOKS_SETTING,
+            &serde_json::to_string(&[&url]).expect("json"),
+            &admin(),
+            Some("tell the team"),
+            Utc::now(),
+        )
+        .await
+        .expect("set");
+    define_latency_check(store.as_ref()).await;
+    let deployed_at = Utc::now() - Duration::minutes(20);
+    let id = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
+    push_latency(store.as_ref(), "checkout", deployed_at, 200.0, 1.5).await;
+    let now = Utc::now();
+    houston::jobs::judge::run(store.as_ref(), None, None, now)
+        .await
+        .expect("a round");
+    let queued = store.list_notifications(10).await.expect("listed");
+    assert_eq!(queued.len(), 1, "one message per URL: {queued:?}");
+    assert_eq!(queued[0].kind, NoticeKind::Final);
+    assert_eq!(queued[0].state, VerdictState::Unhealthy);
+    assert_eq!(queued[0].status, DeliveryStatus::Pending);
+
+    let deliverer = houston::jobs::notify::Deliverer::new(
+        store.clone(),
+        Some("https://houston.example/".into()),
+    )
+    .expect("client");
+    assert_eq!(deliverer.deliver_due(now).await.expect("a round"), 1);
+    let after_one = store.list_notifications(10).await.expect("listed");
+    assert_eq!(after_one[0].status, DeliveryStatus::Pending);
+    assert_eq!(after_one[0].attempts, 1);
+    assert!(
+        after_one[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("500")),
+        "{after_one:?}"
+    );
+    let retry_at = after_one[0].next_attempt_at.expect("a retry");
+    assert!(retry_at > now, "backs off");
+    // Not due before its time; delivered at it.
+    assert_eq!(deliverer.deliver_due(now).await.expect("a round"), 0);
+    assert_eq!(deliverer.deliver_due(retry_at).await.expect("a round"), 1);
+    let done = store.list_notifications(10).await.expect("listed");
+    assert_eq!(done[0].status, DeliveryStatus::Delivered);
+    assert_eq!(done[0].attempts, 2);
+
+    let bodies = received.lock().expect("lock").clone();
+    assert_eq!(bodies.len(), 2);
+    let text = bodies[1]["text"].as_str().expect("Slack's text");
+    assert!(
+        text.contains("*checkout*") && text.contains("*unhealthy* (final verdict)"),
+        "{text}"
+    );
+    assert!(text.contains("latency_p95 +"), "the evidence: {text}");
+    assert!(
+        text.contains(&format!("<https://houston.example/deploys/{id}|")),
+        "{text}"
+    );
+    // A final verdict is told once: more rounds queue nothing.
+    houston::jobs::judge::run(store.as_ref(), None, None, now + Duration::hours(1))
+        .await
+        .expect("a round");
+    assert_eq!(store.list_notifications(10).await.expect("listed").len(), 1);
+}
+
 async fn a_running_deploy_waits_and_claims_are_exclusive(store: Arc<dyn Store>) {
     let id = register(store.as_ref(), "checkout", Utc::now(), "in_progress").await;
     let now = Utc::now() + Duration::seconds(1);
@@ -509,6 +612,7 @@ contract!(
     a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts,
     new_error_groups_fail_a_deploy_whatever_the_baseline,
     the_error_rate_is_judged_and_deploy_rows_carry_the_verdict,
+    verdict_messages_are_queued_with_the_look_and_delivered_with_retries,
     a_running_deploy_waits_and_claims_are_exclusive,
     a_services_timing_decides_its_bake,
 );

@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod deploys;
+mod notifications;
 mod session;
 mod signals;
 mod verdicts;
@@ -10,6 +11,7 @@ mod verdicts;
 pub use account::*;
 pub use admin::*;
 pub use deploys::*;
+pub use notifications::*;
 pub use session::*;
 pub use signals::*;
 pub use verdicts::*;

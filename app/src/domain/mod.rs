@@ -11,6 +11,7 @@ pub mod judge;
 pub mod live;
 pub mod metric_config;
 pub mod names;
+pub mod notify;
 pub mod page;
 pub mod signals;
 pub mod stats;
@@ -26,6 +27,7 @@ pub use judge::*;
 pub use live::*;
 pub use metric_config::*;
 pub use names::*;
+pub use notify::*;
 pub use page::*;
 pub use signals::*;
 

@@ -3,8 +3,9 @@
 
 use crate::api::AsOf;
 use crate::api::{
-    CreateToken, CreateUser, ResetPassword, ResetSecondFactor, RevokeToken, SetSecondFactorRule,
-    SetUserDisabled, SetUserRole, list_audit, list_tokens, list_users, second_factor_rule,
+    CreateToken, CreateUser, NotificationsView, ResetPassword, ResetSecondFactor, RevokeToken,
+    SetSecondFactorRule, SetUserDisabled, SetUserRole, SetWebhooks, get_notifications, list_audit,
+    list_tokens, list_users, second_factor_rule,
 };
 use crate::components::absolute_time;
 use crate::domain::{AUDIT_ACTIONS, AuditQuery, Role, TokenScope};
@@ -21,6 +22,7 @@ fn AdminNav() -> impl IntoView {
         <nav class="subnav" aria-label="Administration">
             <A href="/admin/users">"Users"</A>
             <A href="/admin/tokens">"API tokens"</A>
+            <A href="/admin/notifications">"Notifications"</A>
             <A href="/admin/audit">"Audit log"</A>
         </nav>
     }
@@ -382,5 +384,100 @@ fn SecondFactorRulePanel() -> impl IntoView {
             {move || view! { <FormError message=failure(set.value().get()) /> }}
             <p class="muted small">"People of these roles without a second factor may read and set one up on their account page, but change nothing until they have."</p>
         </section>
+    }
+}
+
+/// Where verdict messages go, and how their deliveries went.
+#[component]
+pub fn AdminNotificationsPage() -> impl IntoView {
+    let save = ServerAction::<SetWebhooks>::new();
+    let read = Resource::new(move || save.version().get(), |_| get_notifications());
+    let save_error = move || failure(save.value().get());
+    view! {
+        <Title text="Notifications" />
+        <div class="page-head">
+            <h1>"Notifications"</h1>
+            <p class="muted">
+                "When a deploy turns ailing or unhealthy while it bakes, and when its verdict is final, Houston posts a message to each webhook below (Slack's incoming-webhook JSON, which Mattermost, Rocket.Chat and Discord's "
+                <code>"/slack"</code> " endpoint also take). Failed deliveries are retried with a growing delay, up to 8 attempts."
+            </p>
+        </div>
+        <AdminNav />
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match read.await {
+                    Ok(AsOf { now, value }) => view! { <NotificationsPanels view=value now save save_error=save_error() /> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn NotificationsPanels(
+    view: NotificationsView,
+    now: chrono::DateTime<chrono::Utc>,
+    save: ServerAction<SetWebhooks>,
+    save_error: Option<String>,
+) -> impl IntoView {
+    let current = view.webhooks.join("\n");
+    let empty = view.messages.is_empty();
+    let rows = view
+        .messages
+        .into_iter()
+        .map(|m| {
+            let status = m.status.as_str();
+            let class = format!("badge delivery-{status}");
+            let next = m
+                .next_attempt_at
+                .map(|at| format!("next try {}", crate::components::relative_time(at, now)));
+            let error = m.last_error.clone().unwrap_or_default();
+            let href = format!("/deploys/{}", m.deploy_id);
+            let what = format!("{} · {}", m.kind.as_str().replace('_', " "), m.state.as_str());
+            view! {
+                <tr>
+                    <td class="nowrap">{absolute_time(m.created_at)}</td>
+                    <td><a href=href>{format!("deploy {}", m.deploy_id)}</a></td>
+                    <td>{what}</td>
+                    <td><code class="small">{m.url}</code></td>
+                    <td><span class=class data-testid="delivery-status">{status}</span></td>
+                    <td class="num">{m.attempts}</td>
+                    <td class="small">{error}{next.map(|n| view! { <span class="sub">{n}</span> })}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="panel">
+            <h2>"Webhooks"</h2>
+            <ActionForm action=save attr:class="stack-form">
+                <label>
+                    <span>"One URL per line (at most 10); empty stops the messages"</span>
+                    <textarea name="webhooks" rows="4" spellcheck="false" data-testid="webhooks" placeholder="https://hooks.slack.com/services/…">{current}</textarea>
+                </label>
+                <div class="inline-form">
+                    <label><span>"Reason (for the audit log)"</span><input type="text" name="reason" autocomplete="off" /></label>
+                    <button type="submit" class="button" disabled=move || save.pending().get()>"Save webhooks"</button>
+                </div>
+            </ActionForm>
+            <FormError message=save_error />
+        </section>
+        <h2 class="section-title">"Recent messages"</h2>
+        {if empty {
+            view! { <div class="panel empty"><p>"No messages yet."</p></div> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap">
+                    <table data-testid="notifications">
+                        <thead><tr>
+                            <th>"Queued"</th><th>"Deploy"</th><th>"Message"</th><th>"Webhook"</th>
+                            <th>"Delivery"</th><th class="num">"Attempts"</th><th>"Last error"</th>
+                        </tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
     }
 }

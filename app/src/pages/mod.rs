@@ -9,7 +9,7 @@ mod not_found;
 mod settings;
 mod setup;
 
-pub use admin::{AdminAuditPage, AdminTokensPage, AdminUsersPage};
+pub use admin::{AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage};
 pub use deploy_detail::DeployDetailPage;
 pub use history::HistoryPage;
 pub use login::{AccountPage, LoginPage};

@@ -618,7 +618,9 @@ pub trait VerdictStore: Send + Sync {
     async fn get_verdict(&self, deploy: DeployId) -> Result<Option<Verdict>, StoreError>;
 
     /// Stores a look's outcome and releases the claim; `decided_at` is set when it
-    /// turns final. A final verdict is never changed by a look (`false` then).
+    /// turns final. A final verdict is never changed by a look (`false` then). When
+    /// the look calls for a message (`notify::notice_for`), one per webhook URL in the
+    /// `notifications.webhooks` setting is queued in the same transaction.
     async fn save_evaluation(
         &self,
         deploy: DeployId,
@@ -644,6 +646,31 @@ pub trait VerdictStore: Send + Sync {
         &self,
         deploy: DeployId,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Claims up to `limit` messages due for delivery at `now`, for `lease`, counting
+    /// the attempt; replicas never hold one at once.
+    async fn claim_due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::Notification>, StoreError>;
+
+    /// Records how a claimed attempt went: delivered, failed for good, or (with
+    /// `retry_at`) due again then.
+    async fn record_delivery(
+        &self,
+        id: i64,
+        outcome: Result<(), String>,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The latest messages, newest first.
+    async fn list_notifications(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::Notification>, StoreError>;
 }
 
 /// What a change-feed listener hears.

@@ -13,6 +13,7 @@
 //!   good: it runs again at its next time.
 
 pub mod judge;
+pub mod notify;
 pub mod prune;
 pub mod retention;
 

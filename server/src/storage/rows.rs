@@ -557,3 +557,46 @@ pub fn service_timing(
         timing,
     })
 }
+
+/// A row of `notifications`.
+#[derive(sqlx::FromRow)]
+pub struct NotificationRow {
+    id: i64,
+    deploy_id: i64,
+    url: String,
+    kind: String,
+    state: String,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    last_attempt_at: Option<DateTime<Utc>>,
+    next_attempt_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+/// The columns of `notifications` that make a `NotificationRow`.
+pub const NOTIFICATION_COLUMNS: &str = "id, deploy_id, url, kind, state, status, attempts, \
+     last_error, last_attempt_at, next_attempt_at, created_at";
+
+impl TryFrom<NotificationRow> for app::domain::Notification {
+    type Error = StoreError;
+
+    fn try_from(row: NotificationRow) -> Result<Self, StoreError> {
+        use app::domain::{DeliveryStatus, NoticeKind, VerdictState};
+        Ok(app::domain::Notification {
+            id: row.id,
+            deploy_id: row.deploy_id,
+            url: row.url,
+            kind: NoticeKind::parse(&row.kind).ok_or_else(|| corrupt("notice kind", &row.kind))?,
+            state: VerdictState::parse(&row.state)
+                .ok_or_else(|| corrupt("verdict state", &row.state))?,
+            status: DeliveryStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("delivery status", &row.status))?,
+            attempts: u32::try_from(row.attempts).unwrap_or_default(),
+            last_error: row.last_error,
+            last_attempt_at: row.last_attempt_at,
+            next_attempt_at: row.next_attempt_at,
+            created_at: row.created_at,
+        })
+    }
+}

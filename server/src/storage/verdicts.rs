@@ -9,9 +9,10 @@ pub(crate) const SHOWN_ON_DEPLOY: &str = "UPDATE deploys SET verdict = \
      WHERE id = $1";
 
 /// Implements `app::ssr::VerdictStore` for a backend's store type; `$claim` is the
-/// backend's claim statement ($1 now, $2 lease end, $3 limit; returns deploy ids).
+/// backend's claim statement ($1 now, $2 lease end, $3 limit; returns deploy ids),
+/// `$claim_notifications` the same for messages (returns their ids).
 macro_rules! verdict_store {
-    ($store:ty, $claim:expr) => {
+    ($store:ty, $claim:expr, $claim_notifications:expr) => {
     #[async_trait::async_trait]
     impl app::ssr::VerdictStore for $store {
         #[tracing::instrument(skip(self))]
@@ -60,6 +61,13 @@ macro_rules! verdict_store {
             let headline = serde_json::to_string(&app::domain::Headline::of(&evaluation.receipt))
                 .map_err(backend)?;
             let mut tx = self.begin_write().await.map_err($crate::storage::backend_error)?;
+            let before: Option<(String, Option<String>, bool)> = sqlx::query_as(
+                "SELECT state, provisional, is_final FROM verdicts WHERE deploy_id = $1",
+            )
+            .bind(deploy)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
             let result = sqlx::query(
                 "UPDATE verdicts SET state = $2, provisional = $3, is_final = $4, score = $5, rule = $6, \
                    receipt = $7, evaluated_at = $8, decided_at = CASE WHEN $4 THEN $8 ELSE NULL END, \
@@ -86,6 +94,46 @@ macro_rules! verdict_store {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::storage::backend_error)?;
+                let notice = before
+                    .map(|(state, provisional, is_final)| {
+                        let state_of = |text: &str| {
+                            app::domain::VerdictState::parse(text).ok_or_else(|| {
+                                app::ssr::StoreError::Backend(format!("stored verdict state {text:?}"))
+                            })
+                        };
+                        Ok::<_, app::ssr::StoreError>(app::domain::Said {
+                            state: state_of(&state)?,
+                            provisional: provisional.as_deref().map(state_of).transpose()?,
+                            is_final,
+                        })
+                    })
+                    .transpose()?
+                    .and_then(|said| app::domain::notice_for(said, evaluation));
+                if let Some(notice) = notice {
+                    let urls: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                        .bind(app::domain::WEBHOOKS_SETTING)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($crate::storage::backend_error)?;
+                    let urls: Vec<String> = match urls {
+                        None => Vec::new(),
+                        Some(json) => serde_json::from_str(&json).map_err(backend)?,
+                    };
+                    for url in urls {
+                        sqlx::query(
+                            "INSERT INTO notifications (deploy_id, url, kind, state, next_attempt_at, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $5)",
+                        )
+                        .bind(deploy)
+                        .bind(url)
+                        .bind(notice.kind.as_str())
+                        .bind(notice.state.as_str())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::storage::backend_error)?;
+                    }
+                }
             }
             tx.commit().await.map_err($crate::storage::backend_error)?;
             Ok(saved)
@@ -147,6 +195,75 @@ macro_rules! verdict_store {
             )
             .await?;
             tx.commit().await.map_err($crate::storage::backend_error)
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn claim_due_notifications(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+            lease: chrono::Duration,
+            limit: u32,
+        ) -> Result<Vec<app::domain::Notification>, app::ssr::StoreError> {
+            let now = app::domain::to_stored_precision(now);
+            let rows: Vec<$crate::storage::rows::NotificationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{} RETURNING {}",
+                $claim_notifications,
+                $crate::storage::rows::NOTIFICATION_COLUMNS
+            )))
+            .bind(now)
+            .bind(now + lease)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
+
+        #[tracing::instrument(skip(self, outcome))]
+        async fn record_delivery(
+            &self,
+            id: i64,
+            outcome: Result<(), String>,
+            retry_at: Option<chrono::DateTime<chrono::Utc>>,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), app::ssr::StoreError> {
+            let now = app::domain::to_stored_precision(now);
+            let (status, error, next) = match outcome {
+                Ok(()) => (app::domain::DeliveryStatus::Delivered, None, None),
+                Err(error) => match retry_at {
+                    Some(at) => (app::domain::DeliveryStatus::Pending, Some(error), Some(app::domain::to_stored_precision(at))),
+                    None => (app::domain::DeliveryStatus::Failed, Some(error), None),
+                },
+            };
+            sqlx::query(
+                "UPDATE notifications SET status = $2, last_error = $3, last_attempt_at = $4, \
+                   next_attempt_at = $5, claimed_until = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .bind(status.as_str())
+            .bind(error)
+            .bind(now)
+            .bind(next)
+            .execute(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn list_notifications(
+            &self,
+            limit: u32,
+        ) -> Result<Vec<app::domain::Notification>, app::ssr::StoreError> {
+            let rows: Vec<$crate::storage::rows::NotificationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM notifications ORDER BY created_at DESC, id DESC LIMIT $1",
+                $crate::storage::rows::NOTIFICATION_COLUMNS
+            )))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            rows.into_iter().map(TryInto::try_into).collect()
         }
 
         #[tracing::instrument(skip(self))]

@@ -127,5 +127,9 @@ crate::storage::verdicts::verdict_store!(
        SELECT deploy_id FROM verdicts WHERE NOT is_final AND next_look_at <= $1 \
           AND (claimed_until IS NULL OR claimed_until < $1) \
         ORDER BY next_look_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-     RETURNING deploy_id"
+     RETURNING deploy_id",
+    "UPDATE notifications SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
+       SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= $1 \
+          AND (claimed_until IS NULL OR claimed_until < $1) \
+        ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
 );

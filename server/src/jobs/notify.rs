@@ -1,0 +1,142 @@
+//! Delivers the messages the judge queued (one per webhook URL, written with the look
+//! that called for them): claims due ones, posts them side by side with a timeout, and
+//! records each attempt — delivered, due again after a growing delay, or failed after
+//! `MAX_DELIVERY_ATTEMPTS`. It runs in its own loop, beside the job runner, so a slow
+//! or dead chat server never holds up the judge.
+
+use app::domain::{Headline, MAX_DELIVERY_ATTEMPTS, Notice, Notification, slack_message};
+use app::ssr::Store;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a claim holds a message (longer than one attempt can take).
+pub const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+/// Messages claimed per round, posted side by side.
+pub const BATCH: u32 = 10;
+/// How long one post may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle deliverer looks for due messages.
+pub const EVERY: Duration = Duration::from_secs(2);
+
+/// Posts messages; `public_url` makes the link to the deploy page.
+#[derive(Clone)]
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    client: reqwest::Client,
+    public_url: Option<String>,
+}
+
+impl Deliverer {
+    pub fn new(store: Arc<dyn Store>, public_url: Option<String>) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT.min(Duration::from_secs(5)))
+            // A webhook answers where it is; following redirects would post the
+            // message to wherever a compromised endpoint points.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("houston/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            store,
+            client,
+            public_url,
+        })
+    }
+
+    /// One round at `now`: every due message (up to `BATCH`) attempted. Returns how
+    /// many.
+    pub async fn deliver_due(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let due = self
+            .store
+            .claim_due_notifications(now, LEASE, BATCH)
+            .await?;
+        let attempts = due.iter().map(|n| self.attempt(n, now));
+        for result in futures_util::future::join_all(attempts).await {
+            // The claim lapses with its lease and the message is tried again.
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "recording a delivery failed");
+            }
+        }
+        Ok(due.len())
+    }
+
+    async fn attempt(&self, message: &Notification, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let outcome = self.post(message).await;
+        let retry_at = match &outcome {
+            Ok(()) => None,
+            Err(error) => {
+                tracing::warn!(
+                    notification = message.id,
+                    deploy_id = message.deploy_id,
+                    attempts = message.attempts,
+                    %error,
+                    "a verdict message was not delivered"
+                );
+                (message.attempts < MAX_DELIVERY_ATTEMPTS)
+                    .then(|| now + super::retry_delay(message.attempts))
+            }
+        };
+        self.store
+            .record_delivery(message.id, outcome, retry_at, now)
+            .await?;
+        Ok(())
+    }
+
+    async fn post(&self, message: &Notification) -> Result<(), String> {
+        let deploy = self
+            .store
+            .get_deploy(message.deploy_id)
+            .await
+            .map_err(|e| format!("reading the deploy: {e}"))?
+            .deploy;
+        let headline = deploy
+            .verdict
+            .as_ref()
+            .map_or_else(Headline::default, |v| v.headline.clone());
+        let link = self
+            .public_url
+            .as_deref()
+            .map(|url| format!("{}/deploys/{}", url.trim_end_matches('/'), deploy.id));
+        let notice = Notice {
+            kind: message.kind,
+            state: message.state,
+        };
+        let body = slack_message(&deploy, notice, &headline, link.as_deref());
+        // Errors name no URL: a webhook's path is its secret.
+        let reply = self
+            .client
+            .post(&message.url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = reply.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            let text = reply.text().await.unwrap_or_default();
+            let text: String = text.chars().take(200).collect();
+            Err(format!("answered {status}: {text}"))
+        }
+    }
+
+    /// Delivers until `shutdown` completes; database errors are logged and retried.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.deliver_due(Utc::now()).await {
+                Ok(n) if n == BATCH as usize => Duration::ZERO,
+                Ok(_) => EVERY,
+                Err(e) => {
+                    tracing::error!(error = %e, "the message deliverer could not reach the database");
+                    EVERY
+                }
+            };
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}
