@@ -1,6 +1,7 @@
 //! Houston's server: configuration, storage, the HTTP router and the command line's
 //! building blocks. `router(state)` is public so tests can drive it without a socket.
 
+pub mod backtest;
 pub mod config;
 pub mod config_file;
 pub mod demo;

@@ -69,6 +69,19 @@ enum Command {
         #[arg(long)]
         batch: bool,
     },
+    /// Judge past deploys again with a candidate configuration FILE (TOML, as for
+    /// `config apply`, not applied) and list those whose final verdict would change.
+    Backtest {
+        #[arg(long = "config", value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// Deploys that started at or after this: RFC 3339, a date, or a time back
+        /// from now (`30d`, `12h`). Default: 7 days.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Judge at most this many deploys, newest first.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
     /// Metric definitions kept in a file (in git): `houston config apply FILE.toml`.
     Config {
         #[command(subcommand)]
@@ -297,8 +310,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token { action } => token_command(store.as_ref(), action).await,
         Command::User { action } => user_command(store.as_ref(), action).await,
         Command::Config { action } => config_command(store.as_ref(), action).await,
+        Command::Backtest { file, since, limit } => {
+            let candidate = houston::config_file::read(&file)?;
+            let since = parse_since(&since, chrono::Utc::now())?;
+            let source = houston::prometheus_source(&config);
+            let report =
+                houston::backtest::run(store.as_ref(), source.as_deref(), candidate, since, limit)
+                    .await?;
+            for line in houston::backtest::describe(&report, since) {
+                println!("{line}");
+            }
+            Ok(())
+        }
         Command::Deploy(_) | Command::DeployStatus(_) | Command::Judge { .. } => Ok(()),
     }
+}
+
+/// `--since`: RFC 3339, a date (midnight UTC), or a duration back from `now`.
+fn parse_since(
+    raw: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    let days = raw
+        .trim_ascii()
+        .strip_suffix('d')
+        .and_then(|d| d.parse::<u32>().ok());
+    if let Some(days) = days {
+        return Ok(now - chrono::Duration::days(i64::from(days)));
+    }
+    if let Ok(back) = app::domain::parse_duration(raw) {
+        return Ok(now - back);
+    }
+    app::domain::parse_bound(raw).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--since {raw:?}: use an RFC 3339 time, a date like 2026-11-21, or a duration like 7d"
+        )
+    })
 }
 
 fn init_tracing(filter: &str) {

@@ -513,6 +513,69 @@ async fn verdict_messages_are_queued_with_the_look_and_delivered_with_retries(
     assert_eq!(store.list_notifications(10).await.expect("listed").len(), 1);
 }
 
+async fn a_backtest_lists_the_deploys_a_candidate_configuration_would_judge_otherwise(
+    store: Arc<dyn Store>,
+) {
+    define_latency_check(store.as_ref()).await;
+    let deployed_at = Utc::now() - Duration::minutes(20);
+    let regressed = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
+    push_latency(store.as_ref(), "checkout", deployed_at, 200.0, 1.3).await;
+    let calm = register(store.as_ref(), "search", deployed_at, "succeeded").await;
+    push_latency(store.as_ref(), "search", deployed_at, 200.0, 1.0).await;
+    houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
+        .await
+        .expect("a round");
+    let candidate = |tolerance: f64| {
+        let file: app::domain::ConfigFile = toml::from_str(&format!(
+            "[[metric]]\nname = \"latency_p95\"\nunit = \"ms\"\nsource = \"push\"\n\
+             services = [\"*\"]\ndirection = \"increase_is_bad\"\ntolerance = {tolerance}\ncritical = true\n"
+        ))
+        .expect("toml");
+        file.parse_all().expect("valid")
+    };
+    let since = Utc::now() - Duration::days(1);
+    // The same rule changes nothing; a 50 % tolerance lets the +30 % deploy pass.
+    let same = houston::backtest::run(store.as_ref(), None, candidate(0.05), since, 100)
+        .await
+        .expect("backtest");
+    assert_eq!(same.judged, 2);
+    assert!(same.changed.is_empty(), "{:?}", same.changed);
+    let loose = houston::backtest::run(store.as_ref(), None, candidate(0.5), since, 100)
+        .await
+        .expect("backtest");
+    assert_eq!(loose.judged, 2);
+    assert_eq!(loose.changed.len(), 1, "{:?}", loose.changed);
+    let changed = &loose.changed[0];
+    assert_eq!(changed.deploy.id, regressed);
+    assert_eq!(
+        (changed.stored, changed.candidate),
+        (VerdictState::Unhealthy, VerdictState::Healthy)
+    );
+    let lines = houston::backtest::describe(&loose, since);
+    assert!(
+        lines[0].contains("2 deploys") && lines[0].contains("1 would change"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains(&format!("deploy {regressed} checkout")),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("unhealthy -> healthy"), "{lines:?}");
+    // Nothing is stored: the verdicts stay as judged.
+    let stored = store
+        .get_verdict(calm)
+        .await
+        .expect("read")
+        .expect("followed");
+    assert_eq!(stored.state, VerdictState::Healthy);
+    let stored = store
+        .get_verdict(regressed)
+        .await
+        .expect("read")
+        .expect("followed");
+    assert_eq!(stored.state, VerdictState::Unhealthy);
+}
+
 async fn a_running_deploy_waits_and_claims_are_exclusive(store: Arc<dyn Store>) {
     let id = register(store.as_ref(), "checkout", Utc::now(), "in_progress").await;
     let now = Utc::now() + Duration::seconds(1);
@@ -613,6 +676,7 @@ contract!(
     new_error_groups_fail_a_deploy_whatever_the_baseline,
     the_error_rate_is_judged_and_deploy_rows_carry_the_verdict,
     verdict_messages_are_queued_with_the_look_and_delivered_with_retries,
+    a_backtest_lists_the_deploys_a_candidate_configuration_would_judge_otherwise,
     a_running_deploy_waits_and_claims_are_exclusive,
     a_services_timing_decides_its_bake,
 );

@@ -182,7 +182,7 @@ fn non_empty(raw: &Option<String>) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-fn parse_bound(raw: &str) -> Option<DateTime<Utc>> {
+pub fn parse_bound(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Some(to_stored_precision(t.with_timezone(&Utc)));
     }

@@ -82,6 +82,14 @@ impl Setup {
             timings: store.list_service_timings().await?,
         })
     }
+
+    /// A candidate configuration's (a file's, for `houston backtest`).
+    pub fn of(configuration: app::domain::Configuration) -> Setup {
+        Setup {
+            definitions: configuration.metrics,
+            timings: configuration.services,
+        }
+    }
 }
 
 /// The look at deploy `id` at `now`.
@@ -94,7 +102,8 @@ pub async fn evaluate(
     evaluate_with(store, source, &Setup::read(store).await?, id, now).await
 }
 
-async fn evaluate_with(
+/// The look at deploy `id` at `now`, judged by `setup`.
+pub async fn evaluate_with(
     store: &dyn Store,
     source: Option<&dyn SampleSource>,
     setup: &Setup,
