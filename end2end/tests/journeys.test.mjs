@@ -578,3 +578,121 @@ test('the judge calls a regression unhealthy and a calm deploy healthy, with the
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a verdict arrives live on mission control with its deltas, history filters by it, and a webhook hears of it', async () => {
+  // A chat server on loopback that keeps what it is sent.
+  const { createServer } = await import('node:http');
+  const received = [];
+  const chat = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { received.push({ path: req.url, body: JSON.parse(body) }); res.end('ok'); });
+  });
+  await new Promise((r) => chat.listen(0, '127.0.0.1', r));
+  const hook = `http://127.0.0.1:${chat.address().port}/services/T0/B0/secret`;
+
+  // An admin sets the webhook on the notifications page.
+  const admin = await openHydrated(`${BASE}/admin/notifications`);
+  await admin.page.getByTestId('webhooks').fill(hook);
+  await admin.page.getByLabel('Reason (for the audit log)').fill('e2e: tell the team');
+  await admin.page.getByRole('button', { name: 'Save webhooks' }).click();
+  await admin.page.getByText('No messages yet.').waitFor();
+  assert.equal(await admin.page.getByTestId('webhooks').inputValue(), hook);
+
+  // The check and a short bake for `orders`; the earlier journey's too (the file is
+  // the whole configuration).
+  const dir = mkdtempSync(path.join(tmpdir(), 'houston-live-'));
+  const file = path.join(dir, 'houston.toml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(file, [
+    '[[metric]]', 'name = "latency_p95"', 'unit = "ms"', 'source = "push"', 'services = ["ledger", "billing", "orders"]',
+    'direction = "increase_is_bad"', 'tolerance = 0.05', 'critical = true',
+    '', '[[service]]', 'name = "*"', 'warmup = "1m"', 'bake = "5m"', 'interval = "5s"', '',
+  ].join('\n'));
+  execFileSync(BIN, ['config', 'apply', file, '--reason', 'e2e live verdict'], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+
+  // Latency +40 % and errors ×4 from the deploy's finish, 7 minutes ago.
+  const now = Math.floor(Date.now() / 1000);
+  const finished = now - 7 * 60;
+  const points = [];
+  const events = [];
+  for (let t = now - 270 * 60; t <= now; t += 10) {
+    const after = t >= finished;
+    points.push([t, 180 * (1 + 0.03 * Math.sin(t / 37)) * (after ? 1.4 : 1)]);
+    const errors = Math.round((after ? 4 : 1) * (1 + Math.sin(t / 13)));
+    if (errors > 0) {
+      events.push({ service: 'orders', environment: 'production', fingerprint: 'Timeout@orders.rs:88', message: 'upstream timeout',
+        level: 'error', timestamp: new Date(t * 1000).toISOString(), count: errors });
+    }
+  }
+  await post('/api/v1/metrics', { series: [{ service: 'orders', environment: 'production', metric: 'latency_p95', points }] });
+  await post('/api/v1/errors', { events });
+
+  // The deploy is registered while it runs: the board shows it baking.
+  const { page, errors } = await openHydrated(`${BASE}/`);
+  await page.evaluate(() => { window.__houstonMarker = 'live-verdict'; });
+  await page.waitForTimeout(500);
+  const deploy = await registerDeploy({
+    service: 'orders', environment: 'production', version: 'v2.4.0', author: 'grace', status: 'in_progress',
+    started_at: new Date((finished - 60) * 1000).toISOString(),
+  });
+  const cell = page.getByTestId('board').locator('td', { has: page.locator('a[href="/deploys/' + deploy.id + '"]') });
+  await cell.getByTestId('row-verdict').and(page.locator('[data-verdict="baking"]')).waitFor({ timeout: 10000 });
+  await page.screenshot({ path: path.join(SHOTS, 'mission-control-baking.png') });
+
+  // CI reports success: the judge's next look is final, and the cell turns unhealthy live.
+  const res = await fetch(`${BASE}/api/v1/deploys/${deploy.id}/status`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ status: 'succeeded', finished_at: new Date(finished * 1000).toISOString() }),
+  });
+  assert.equal(res.status, 200, await res.text());
+  const verdict = cell.getByTestId('row-verdict');
+  await verdict.and(page.locator('[data-verdict="unhealthy"]')).waitFor({ timeout: 20000 });
+  const shown = await verdict.innerText();
+  assert.match(shown, /unhealthy/);
+  assert.match(shown, /errors \+\d+ %/, shown);
+  assert.match(shown, /latency_p95 \+(39|40|41) %/, shown);
+  assert.equal(await page.evaluate(() => window.__houstonMarker), 'live-verdict', 'updated without a reload');
+  await page.screenshot({ path: path.join(SHOTS, 'mission-control-verdicts.png') });
+
+  // At phone width the board is one card per service, nothing scrolls sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the board scrolls sideways by ${overflow}px at 390 px`);
+  const headHidden = await page.evaluate(() => getComputedStyle(document.querySelector('table.board thead')).display);
+  assert.equal(headHidden, 'none', 'cards, not a table');
+  await page.screenshot({ path: path.join(SHOTS, 'phone-mission-control-cards.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 860 });
+
+  // History filters by verdict: the unhealthy ones, not the healthy billing deploy.
+  await page.goto(`${BASE}/deploys?verdict=unhealthy`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const table = await page.getByTestId('deploys').innerText();
+  assert.match(table, /orders/);
+  assert.match(table, /ledger/);
+  assert.doesNotMatch(table, /billing/);
+  assert.equal(await page.locator('select[name="verdict"]').inputValue(), 'unhealthy');
+  await page.screenshot({ path: path.join(SHOTS, 'history-unhealthy.png') });
+
+  // The webhook heard of it, with the evidence and a link to the deploy.
+  for (let waited = 0; received.length === 0 && waited < 15000; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  chat.close();
+  assert.equal(received.length, 1, JSON.stringify(received));
+  const text = received[0].body.text;
+  assert.match(text, /\*orders\* `v2\.4\.0` in production is \*unhealthy\* \(final verdict\)/, text);
+  assert.match(text, /deployed by grace/);
+  assert.match(text, /errors \+/);
+  await admin.page.reload();
+  await admin.page.waitForSelector('html[data-hydrated="true"]');
+  const row = admin.page.getByTestId('notifications').locator('tbody tr').first();
+  assert.equal(await row.getByTestId('delivery-status').innerText(), 'delivered');
+  assert.match(await row.innerText(), /127\.0\.0\.1:\d+\/services\/…/, 'the secret path is hidden');
+  await admin.page.screenshot({ path: path.join(SHOTS, 'admin-notifications.png'), fullPage: true });
+  assert.deepEqual([...errors, ...admin.errors], []);
+  await admin.page.close();
+  await page.close();
+});

@@ -223,7 +223,12 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
     let password_slots = state.password_slots.clone();
     let second_factor = state.second_factor.clone();
     let samples = state.samples.clone();
+    let events = state.events.clone();
+    let live = app::ssr::LiveChanges(Arc::new(move |kind, deploy| {
+        events.deploy_changed(kind, deploy);
+    }));
     move || {
+        provide_context(live.clone());
         provide_context(samples.clone());
         provide_context(store.clone());
         provide_context(sessions);

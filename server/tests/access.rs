@@ -169,7 +169,21 @@ fn matrix() -> Vec<Row> {
         row("POST", "/api/deploy", Form("id=1"), READ),
         row("POST", "/api/deploy-signals", Form("id=1"), READ),
         row("POST", "/api/deploy-verdict", Form("id=1"), READ),
+        row(
+            "POST",
+            "/api/override-verdict",
+            Form("id=1&state=healthy&reason=matrix"),
+            [401, 403, 403, 200, 200],
+        ),
         row("POST", "/api/metric-definitions", None, READ),
+        row("POST", "/api/check-sensitivity", None, READ),
+        // Allowed for leads and admins; no metric of that name, so nothing changes.
+        row(
+            "POST",
+            "/api/set-metric-check",
+            Form("name=nope&form[direction]=both&reason=matrix"),
+            [401, 403, 403, 404, 404],
+        ),
         row("POST", "/api/filter-options", None, READ),
         row("POST", "/api/whoami", None, EVERYONE),
         row("POST", "/api/setup-status", None, EVERYONE),

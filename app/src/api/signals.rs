@@ -30,6 +30,15 @@ pub struct MetricChart {
     pub lines: Vec<ChartLine>,
     /// Why there is no data from the source (Prometheus down, a bad query).
     pub unavailable: Option<String>,
+    /// The windows the judge compared for this metric, when it judged it.
+    pub judged: Option<JudgedWindows>,
+}
+
+/// The baseline and the analysis window of a check, Unix seconds, for shading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgedWindows {
+    pub baseline: (i64, i64),
+    pub current: (i64, i64),
 }
 
 /// Everything the deploy page shows of signals.
@@ -43,6 +52,59 @@ pub struct DeploySignals {
     /// Error groups with occurrences in the window, most frequent first.
     pub errors: Vec<ErrorGroup>,
 }
+
+/// How sharp each check was over the latest final verdicts, for the settings page.
+#[server(endpoint = "check-sensitivity")]
+pub async fn get_check_sensitivity() -> Result<Vec<crate::domain::Sensitivity>, AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Read, move |call| async move {
+        let receipts = call.store.recent_receipts(SENSITIVITY_DEPLOYS).await?;
+        Ok(crate::domain::sensitivity(&receipts))
+    })
+    .await
+}
+
+/// Changes how a metric is judged (its other fields stay), from the settings page:
+/// leads and admins; audited like every definition change, with the reason.
+#[server(endpoint = "set-metric-check")]
+pub async fn set_metric_check(
+    name: String,
+    form: crate::domain::CheckForm,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    use crate::domain::{DefinitionChange, MetricDefinition};
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+        let check = form.parse()?;
+        let reason = super::admin::ssr::reason(reason)?;
+        let before = call
+            .store
+            .list_metric_definitions()
+            .await?
+            .into_iter()
+            .find(|d| d.name.as_str() == name)
+            .ok_or_else(|| AppError::not_found(format!("no metric is defined as {name:?}")))?;
+        let after = MetricDefinition {
+            check,
+            ..before.clone()
+        };
+        if after != before {
+            call.store
+                .apply_definition_changes(
+                    &[DefinitionChange::Update { before, after }],
+                    &call.caller.actor(),
+                    reason.as_deref(),
+                    Utc::now(),
+                )
+                .await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Final verdicts the settings page reads to judge each check's sharpness.
+pub const SENSITIVITY_DEPLOYS: u32 = 100;
 
 /// The metric definitions, for the settings page.
 #[server(endpoint = "metric-definitions")]
@@ -125,6 +187,7 @@ async fn read_signals(
                 source: "push".into(),
                 lines: vec![new_line],
                 unavailable: None,
+                judged: None,
             }),
         }
     }
@@ -145,6 +208,7 @@ async fn read_signals(
             source: "prometheus".into(),
             lines: Vec::new(),
             unavailable: None,
+            judged: None,
         };
         match source {
             None => chart.unavailable = Some("HOUSTON_PROMETHEUS_URL is not set".into()),
@@ -162,6 +226,23 @@ async fn read_signals(
         charts.push(chart);
     }
     charts.sort_by(|a, b| a.metric.cmp(&b.metric));
+    // Each judged metric's chart shades the windows its check compared.
+    if let Some(verdict) = store.get_verdict(deploy.id).await? {
+        for check in &verdict.receipt.checks {
+            if let Some(chart) = charts
+                .iter_mut()
+                .find(|c| c.metric == check.metric.as_str())
+            {
+                chart.judged = Some(JudgedWindows {
+                    baseline: (
+                        check.baseline.from.timestamp(),
+                        check.baseline.to.timestamp(),
+                    ),
+                    current: (check.current.from.timestamp(), check.current.to.timestamp()),
+                });
+            }
+        }
+    }
     let errors = store
         .error_groups(&ErrorsRead {
             service: service.clone(),

@@ -15,3 +15,35 @@ pub async fn get_deploy_verdict(id: DeployId) -> Result<AsOf<Option<Verdict>>, A
     })
     .await
 }
+
+/// A lead's verdict over the judge's (`healthy` or `unhealthy`, with a required
+/// reason); the judge's stays beside it. Audited as `verdict.override`; open pages
+/// hear of it.
+#[server(endpoint = "override-verdict")]
+pub async fn override_deploy_verdict(
+    id: DeployId,
+    state: String,
+    reason: String,
+) -> Result<(), AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+        let request = crate::domain::OverrideRequest {
+            state: Some(state),
+            reason: Some(reason),
+        };
+        let (verdict_state, reason) = request.parse()?;
+        call.store
+            .override_verdict(
+                id,
+                verdict_state,
+                &reason,
+                &call.caller.actor(),
+                chrono::Utc::now(),
+            )
+            .await?;
+        let deploy = call.store.get_deploy(id).await?.deploy;
+        crate::ssr::tell(crate::domain::ChangeKind::Verdict, &deploy);
+        Ok(())
+    })
+    .await
+}

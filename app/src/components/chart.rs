@@ -117,6 +117,30 @@ pub fn MetricChartView(
         let at = format!("{:.1}", x(t));
         view! { <line class=class x1=at.clone() x2=at y1="0" y2=HEIGHT.to_string() /> }
     };
+    // The windows the judge compared, shaded behind the lines (a window outside the
+    // chart, like last week's baseline, is left out).
+    let shade = |(a, b): (i64, i64), class: &'static str| {
+        let (left, right) = (x(a), x(b));
+        (right - left > 0.5).then(|| {
+            view! {
+                <rect class=class x=format!("{left:.1}") y="0" width=format!("{:.1}", right - left) height=HEIGHT.to_string() />
+            }
+        })
+    };
+    let shading = chart.judged.map(|w| {
+        view! {
+            {shade(w.baseline, "window-baseline")}
+            {shade(w.current, "window-current")}
+        }
+    });
+    let window_legend = chart.judged.map(|_| {
+        view! {
+            <div class="chart-legend" data-testid="judged-windows">
+                <span class="legend-window">"baseline"</span>
+                <span class="legend-window judged">"judged"</span>
+            </div>
+        }
+    });
     // The deploy's label sits under its mark, kept clear of the two end labels.
     let share = x(started) / WIDTH;
     let mark_anchor = if share < 0.25 {
@@ -140,6 +164,7 @@ pub fn MetricChartView(
             <div class="chart-body">
                 <div class="chart-y"><span>{compact_number(hi)}</span><span>{compact_number(lo)}</span></div>
                 <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=description>
+                    {shading}
                     {mark(started, "mark-deploy")}
                     {finished.map(|f| mark(f, "mark-finished"))}
                     {lines}
@@ -155,6 +180,7 @@ pub fn MetricChartView(
                 <text x="100%" y="12" text-anchor="end">{clock(to)}</text>
             </svg>
             {legend.map(|l| view! { <div class="chart-legend">{l}</div> })}
+            {window_legend}
         </figure>
     }
     .into_any()
@@ -185,6 +211,7 @@ mod tests {
                 points: vec![(0, 5.0), (10, 5.0)],
             }],
             unavailable: None,
+            judged: None,
         };
         let (lo, hi) = value_range(&chart);
         assert!(lo < 5.0 && hi > 5.0);

@@ -141,8 +141,7 @@ impl VerdictSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::MetricName;
-    use crate::domain::judge::{BaselineKind, CheckRule, WindowReceipt};
+    use crate::domain::judge::receipt_for_tests;
     use chrono::TimeZone;
 
     fn check(
@@ -152,40 +151,10 @@ mod tests {
         delta: Option<f64>,
         state: CheckState,
     ) -> CheckReceipt {
-        let at = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
-        let window = WindowReceipt {
-            from: at,
-            to: at,
-            summary: None,
-            center: None,
-        };
         CheckReceipt {
-            metric: MetricName::parse(metric).unwrap(),
-            state,
-            rule: CheckRule::WithinTolerance,
-            direction,
-            baseline_kind: BaselineKind::Before,
-            critical: false,
-            weight: 1.0,
-            tolerance: 0.05,
-            tolerance_floor: 0.0,
-            min_samples: 10,
-            runbook: None,
-            baseline: window.clone(),
-            current: window,
-            scale: None,
             delta,
             delta_relative: relative,
-            effect: None,
-            noise: None,
-            z: None,
-            z_bar: None,
-            p_value: None,
-            mann_whitney: None,
-            shift: None,
-            min_detectable_change: None,
-            complete: false,
-            source_unavailable: false,
+            ..receipt_for_tests(metric, direction, state)
         }
     }
 

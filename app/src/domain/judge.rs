@@ -1427,6 +1427,68 @@ pub struct CheckFields {
     pub baseline: Option<String>,
 }
 
+/// The check fields as a settings-page form sends them: text, empty for "the default"
+/// (or, for `direction`, "not judged"); `critical` present when ticked.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CheckForm {
+    pub direction: String,
+    pub tolerance: String,
+    pub tolerance_floor: String,
+    pub critical: Option<String>,
+    pub weight: String,
+    pub min_samples: String,
+    pub runbook: String,
+    pub baseline: String,
+}
+
+impl CheckForm {
+    /// The check (`None`: charted, not judged), or every problem by field.
+    pub fn parse(&self) -> Result<Option<CheckSpec>, super::deploy::ValidationErrors> {
+        let mut p = super::deploy::Problems::default();
+        let text = |raw: &str| Some(raw.trim_ascii().to_owned()).filter(|t| !t.is_empty());
+        let mut number = |field: &str, raw: &str| -> Option<f64> {
+            let raw = text(raw)?;
+            match raw.parse::<f64>() {
+                Ok(v) if v.is_finite() => Some(v),
+                _ => {
+                    p.add(field, format!("must be a number, got {raw:?}"));
+                    None
+                }
+            }
+        };
+        let tolerance = number("tolerance", &self.tolerance);
+        let tolerance_floor = number("tolerance_floor", &self.tolerance_floor);
+        let weight = number("weight", &self.weight);
+        let min_samples = number("min_samples", &self.min_samples);
+        let whole = min_samples.filter(|n| n.fract() == 0.0 && *n >= 0.0);
+        if min_samples.is_some() && whole.is_none() {
+            p.add("min_samples", "must be a whole number");
+        }
+        let fields = CheckFields {
+            direction: text(&self.direction),
+            tolerance,
+            tolerance_floor,
+            critical: self.critical.as_ref().map(|_| true),
+            weight,
+            min_samples: whole.map(|n| n as u64),
+            runbook: text(&self.runbook),
+            baseline: text(&self.baseline),
+        };
+        // Without a direction the other fields mean nothing: not judged.
+        let check = if fields.direction.is_none() {
+            None
+        } else {
+            fields.parse_into(&mut p, &|name| name.to_owned())
+        };
+        if p.is_empty() {
+            Ok(check)
+        } else {
+            Err(p.into_errors())
+        }
+    }
+}
+
 pub const MAX_TOLERANCE: f64 = 100.0;
 pub const MAX_WEIGHT: f64 = 1000.0;
 pub const MAX_MIN_SAMPLES: u64 = 10_000;
@@ -1732,6 +1794,50 @@ impl JudgeCase {
             provisional: evaluation.provisional,
             check,
         })
+    }
+}
+
+/// A check's receipt with only what a test names set, for the domain's tests.
+#[cfg(test)]
+pub(crate) fn receipt_for_tests(
+    metric: &str,
+    direction: Direction,
+    state: CheckState,
+) -> CheckReceipt {
+    let at = DateTime::<Utc>::UNIX_EPOCH;
+    let window = WindowReceipt {
+        from: at,
+        to: at,
+        summary: None,
+        center: None,
+    };
+    CheckReceipt {
+        metric: MetricName::parse(metric).expect("a metric name"),
+        state,
+        rule: CheckRule::WithinTolerance,
+        direction,
+        baseline_kind: BaselineKind::Before,
+        critical: false,
+        weight: 1.0,
+        tolerance: 0.05,
+        tolerance_floor: 0.0,
+        min_samples: DEFAULT_MIN_SAMPLES,
+        runbook: None,
+        baseline: window.clone(),
+        current: window,
+        scale: None,
+        delta: None,
+        delta_relative: None,
+        effect: None,
+        noise: None,
+        z: None,
+        z_bar: None,
+        p_value: None,
+        mann_whitney: None,
+        shift: None,
+        min_detectable_change: None,
+        complete: true,
+        source_unavailable: false,
     }
 }
 
@@ -2131,6 +2237,44 @@ mod tests {
             let parsed = VerdictState::parse(state).expect("state");
             assert_eq!(serde_json::to_value(parsed).expect("json"), state);
         }
+    }
+
+    #[test]
+    fn the_settings_form_reads_empty_as_the_default_and_names_bad_fields() {
+        let form = CheckForm {
+            direction: "increase_is_bad".into(),
+            tolerance: " 0.05 ".into(),
+            critical: Some("on".into()),
+            baseline: "control".into(),
+            ..CheckForm::default()
+        };
+        let spec = form.parse().expect("valid").expect("judged");
+        assert_eq!(spec.tolerance, 0.05);
+        assert!(spec.critical);
+        assert_eq!(spec.baseline, BaselineKind::Control);
+        assert_eq!(spec.min_samples, DEFAULT_MIN_SAMPLES);
+        // No direction: charted, not judged, whatever else was typed.
+        let charted = CheckForm {
+            tolerance: "0.5".into(),
+            ..CheckForm::default()
+        };
+        assert_eq!(charted.parse().expect("valid"), None);
+        let bad = CheckForm {
+            direction: "sideways".into(),
+            tolerance: "five".into(),
+            min_samples: "2.5".into(),
+            ..CheckForm::default()
+        };
+        let fields: Vec<String> = bad
+            .parse()
+            .expect_err("invalid")
+            .0
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
+        assert!(fields.contains(&"tolerance".to_owned()), "{fields:?}");
+        assert!(fields.contains(&"min_samples".to_owned()), "{fields:?}");
+        assert!(fields.contains(&"direction".to_owned()), "{fields:?}");
     }
 
     #[test]

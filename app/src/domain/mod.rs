@@ -13,6 +13,7 @@ pub mod metric_config;
 pub mod names;
 pub mod notify;
 pub mod page;
+pub mod sensitivity;
 pub mod signals;
 pub mod stats;
 
@@ -29,6 +30,7 @@ pub use metric_config::*;
 pub use names::*;
 pub use notify::*;
 pub use page::*;
+pub use sensitivity::*;
 pub use signals::*;
 
 /// The domain stays pure: no IO, no clock, no randomness, no runtime, and nothing

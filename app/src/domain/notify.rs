@@ -322,7 +322,7 @@ mod tests {
         );
         let bad = parse_webhooks("ftp://x\nhttps://\nhttps://ok.example/a b").expect_err("invalid");
         let fields: Vec<_> = bad.0.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["webhooks[0]", "webhooks[1]"]);
+        assert_eq!(fields, ["webhooks[0]", "webhooks[1]", "webhooks[2]"]);
         assert!(parse_webhooks(&"https://x.example/\n".repeat(11)).is_err());
         assert_eq!(parse_webhooks("  ").expect("none"), Vec::<String>::new());
     }

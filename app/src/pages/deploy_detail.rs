@@ -1,12 +1,16 @@
 //! One deploy: what, where, who, when, how it went, and the commits it shipped.
 
-use crate::api::{AsOf, DeploySignals, get_deploy, get_deploy_signals, get_deploy_verdict};
+use crate::api::{
+    AsOf, DeploySignals, OverrideDeployVerdict, get_deploy, get_deploy_signals, get_deploy_verdict,
+    whoami,
+};
 use crate::components::{
     MetricChartView, StatusBadge, TimeAgo, VerdictBadge, Version, absolute_time, human_duration,
     safe_link, short_version, use_live_refresh,
 };
 use crate::domain::{
-    CheckReceipt, CheckState, Commit, DeployDetail, ErrorGroup, Verdict, VerdictState,
+    CheckReceipt, CheckState, Commit, DeployDetail, DeployId, ErrorGroup, Role, Verdict,
+    VerdictState,
 };
 use crate::error::AppError;
 use crate::pages::ErrorPanel;
@@ -327,6 +331,7 @@ fn VerdictPanel(verdict: Verdict) -> impl IntoView {
                 }}
             </div>
             <p class="muted small" data-testid="verdict-why">{headline}</p>
+            <OverrideForm id=verdict.deploy_id />
             {if checks.is_empty() {
                 view! { <p class="muted">"No metric with a direction applies to this service and environment: nothing to judge. Give a metric a direction in "<code>"houston config apply"</code>"."</p> }.into_any()
             } else {
@@ -454,5 +459,45 @@ fn p_value(p: f64) -> String {
         "< 0.001".to_owned()
     } else {
         format!("{p:.3}")
+    }
+}
+
+/// A lead's way to overrule the judge: healthy or unhealthy, with a reason for the
+/// audit log. Shown to leads and admins; the page hears of the change live.
+#[component]
+fn OverrideForm(id: DeployId) -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    let action = ServerAction::<OverrideDeployVerdict>::new();
+    let error = move || match action.value().get() {
+        Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.to_string()}</p> }),
+        _ => None,
+    };
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let lead = matches!(me.await, Ok(Some(user)) if user.role >= Role::Lead);
+                lead.then(|| view! {
+                    <details class="override" data-testid="override">
+                        <summary>"Override the verdict"</summary>
+                        <ActionForm action attr:class="inline-form">
+                            <input type="hidden" name="id" value=id.to_string() />
+                            <label>
+                                <span>"Verdict"</span>
+                                <select name="state">
+                                    <option value="healthy">"healthy"</option>
+                                    <option value="unhealthy">"unhealthy"</option>
+                                </select>
+                            </label>
+                            <label class="grow">
+                                <span>"Reason (required; in the audit log)"</span>
+                                <input type="text" name="reason" required maxlength="500" autocomplete="off" />
+                            </label>
+                            <button type="submit" class="button" disabled=move || action.pending().get()>"Override"</button>
+                        </ActionForm>
+                        {error}
+                    </details>
+                })
+            })}
+        </Transition>
     }
 }

@@ -39,6 +39,21 @@ where
     work(Call { caller, store }).await
 }
 
+/// How a server function tells open pages of a change it made: the server provides
+/// its live-update publisher here (the JSON API calls it directly).
+/// Publishes one change of one deploy.
+pub type Publish = dyn Fn(crate::domain::ChangeKind, &crate::domain::Deploy) + Send + Sync;
+
+#[derive(Clone)]
+pub struct LiveChanges(pub Arc<Publish>);
+
+/// Tells open pages that `deploy` changed; nothing when no publisher was provided.
+pub fn tell(kind: crate::domain::ChangeKind, deploy: &crate::domain::Deploy) {
+    if let Some(LiveChanges(publish)) = use_context::<LiveChanges>() {
+        publish(kind, deploy);
+    }
+}
+
 /// The store the server provided to this request.
 pub fn store() -> Result<Arc<dyn Store>, AppError> {
     use_context::<Arc<dyn Store>>().ok_or_else(|| {

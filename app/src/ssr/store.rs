@@ -618,7 +618,9 @@ pub trait VerdictStore: Send + Sync {
     async fn get_verdict(&self, deploy: DeployId) -> Result<Option<Verdict>, StoreError>;
 
     /// Stores a look's outcome and releases the claim; `decided_at` is set when it
-    /// turns final. A final verdict is never changed by a look (`false` then). When
+    /// turns final. A final verdict is never changed by a look. Returns whether what
+    /// pages show changed (the states, the rule or the headline): `false` for a look
+    /// that only waited, or at a final verdict. When
     /// the look calls for a message (`notify::notice_for`), one per webhook URL in the
     /// `notifications.webhooks` setting is queued in the same transaction.
     async fn save_evaluation(
@@ -665,6 +667,12 @@ pub trait VerdictStore: Send + Sync {
         retry_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// The receipts of the latest `limit` final verdicts (by deploy, newest first).
+    async fn recent_receipts(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::VerdictReceipt>, StoreError>;
 
     /// The latest messages, newest first.
     async fn list_notifications(

@@ -48,8 +48,9 @@ pub async fn run(
                 continue;
             }
         };
-        // Every stored look changes what pages show (the bake's progress, the deltas
-        // beside the badge), so every one is told.
+        // Pages hear of a look that changed what they show: while baking with data,
+        // every look does (the deltas beside the badge, the bake's progress); a look
+        // that only waits does not.
         if !store.save_evaluation(id, &evaluation, now).await? {
             continue;
         }

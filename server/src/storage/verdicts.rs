@@ -61,8 +61,8 @@ macro_rules! verdict_store {
             let headline = serde_json::to_string(&app::domain::Headline::of(&evaluation.receipt))
                 .map_err(backend)?;
             let mut tx = self.begin_write().await.map_err($crate::storage::backend_error)?;
-            let before: Option<(String, Option<String>, bool)> = sqlx::query_as(
-                "SELECT state, provisional, is_final FROM verdicts WHERE deploy_id = $1",
+            let before: Option<(String, Option<String>, bool, String, Option<String>)> = sqlx::query_as(
+                "SELECT state, provisional, is_final, rule, headline FROM verdicts WHERE deploy_id = $1",
             )
             .bind(deploy)
             .fetch_optional(&mut *tx)
@@ -83,11 +83,22 @@ macro_rules! verdict_store {
             .bind(receipt)
             .bind(now)
             .bind(app::domain::to_stored_precision(evaluation.next_look_at))
-            .bind(headline)
+            .bind(headline.as_str())
             .execute(&mut *tx)
             .await
             .map_err($crate::storage::backend_error)?;
             let saved = result.rows_affected() == 1;
+            // What pages show: the states, the rule and the headline.
+            let changed = before.as_ref().is_none_or(|(state, provisional, is_final, rule, shown)| {
+                (state.as_str(), provisional.as_deref(), *is_final, rule.as_str(), shown.as_deref())
+                    != (
+                        evaluation.state.as_str(),
+                        evaluation.provisional.map(app::domain::VerdictState::as_str),
+                        evaluation.is_final,
+                        evaluation.rule.as_str(),
+                        Some(headline.as_str()),
+                    )
+            });
             if saved {
                 sqlx::query($crate::storage::verdicts::SHOWN_ON_DEPLOY)
                     .bind(deploy)
@@ -95,7 +106,7 @@ macro_rules! verdict_store {
                     .await
                     .map_err($crate::storage::backend_error)?;
                 let notice = before
-                    .map(|(state, provisional, is_final)| {
+                    .map(|(state, provisional, is_final, _, _)| {
                         let state_of = |text: &str| {
                             app::domain::VerdictState::parse(text).ok_or_else(|| {
                                 app::ssr::StoreError::Backend(format!("stored verdict state {text:?}"))
@@ -136,7 +147,7 @@ macro_rules! verdict_store {
                 }
             }
             tx.commit().await.map_err($crate::storage::backend_error)?;
-            Ok(saved)
+            Ok(saved && changed)
         }
 
         #[tracing::instrument(skip(self, reason, by), fields(actor = %by.name))]
@@ -248,6 +259,30 @@ macro_rules! verdict_store {
             .await
             .map_err($crate::storage::backend_error)?;
             Ok(())
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn recent_receipts(
+            &self,
+            limit: u32,
+        ) -> Result<Vec<app::domain::VerdictReceipt>, app::ssr::StoreError> {
+            // Newest deploys first along the primary key: no sort of the whole table.
+            let receipts: Vec<String> = sqlx::query_scalar(
+                "SELECT receipt FROM verdicts WHERE is_final AND receipt <> '{}' \
+                 ORDER BY deploy_id DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            receipts
+                .iter()
+                .map(|text| {
+                    serde_json::from_str(text).map_err(|e| {
+                        app::ssr::StoreError::Backend(format!("a stored verdict receipt: {e}"))
+                    })
+                })
+                .collect()
         }
 
         #[tracing::instrument(skip(self))]
