@@ -7,6 +7,10 @@
 #   3. 500 live-update streams while deploys arrive at 20/s, with the server's CPU.
 # Usage: scripts/bench-scale.sh sqlite|postgres N [seconds per part, default 20]
 #        [parts, default board,history,streams]
+# Demo deploys are imported, so the judge never followed them: unless
+# HOUSTON_BENCH_VERDICTS=0, each gets a final verdict row with a headline (one in 50
+# unhealthy, one in 17 ailing), as every registered deploy has, and history adds the
+# verdict filter.
 # PostgreSQL: HOUSTON_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres);
 # a database houston_bench is made afresh there.
 set -euo pipefail
@@ -36,6 +40,19 @@ export HOUSTON_MAX_STREAMS_PER_CALLER=1000
 
 echo "== seeding $n deploys ($backend)"
 /usr/bin/time -f 'seeded in %e s' "$bin" demo --deploys "$n" 2>&1 | grep -v INFO
+if [ "${HOUSTON_BENCH_VERDICTS:-1}" = 1 ]; then
+  headline='{"deployed_at":null,"bake_end":null,"new_error_groups":0,"deltas":[{"metric":"errors","relative":0.12,"delta":1.0,"failed":false},{"metric":"latency_p95","relative":0.03,"delta":3.0,"failed":false}]}'
+  fill="INSERT INTO verdicts (deploy_id, state, is_final, score, rule, receipt, next_look_at, headline)
+    SELECT id, CASE WHEN id % 50 = 0 THEN 'unhealthy' WHEN id % 17 = 0 THEN 'ailing' ELSE 'healthy' END,
+           TRUE, 100, 'score', '{}', started_at, '$headline' FROM deploys
+    WHERE id NOT IN (SELECT deploy_id FROM verdicts);
+    UPDATE deploys SET verdict = (SELECT v.state FROM verdicts v WHERE v.deploy_id = deploys.id);"
+  echo "== a final verdict for every deploy"
+  case "$backend" in
+    sqlite) python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' "$work/houston.db" "$fill" ;;
+    postgres) psql -q "$HOUSTON_DATABASE_URL" -c "$fill" -c 'ANALYZE' ;;
+  esac
+fi
 printf 'bench password %s\n' "$$" | "$bin" user create --name bench --role viewer >/dev/null 2>&1
 token=$("$bin" token create --name bench --scope deploy 2>/dev/null)
 "$bin" serve >"$work/log" 2>&1 &
@@ -69,6 +86,7 @@ author=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["
 month=$(python3 -c 'import datetime as d; t=d.date.today(); print((t-d.timedelta(days=60)).isoformat(), (t-d.timedelta(days=30)).isoformat())')
 read -r since until <<<"$month"
 filters=("service=checkout" "environment=production" "status=failed" "author=$author" "since=$since&until=$until")
+[ "${HOUSTON_BENCH_VERDICTS:-1}" = 1 ] && filters+=("verdict=unhealthy")
 paths=()
 for f in "${filters[@]}"; do
   next=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/deploys?$f" \

@@ -563,6 +563,12 @@ test('the judge calls a regression unhealthy and a calm deploy healthy, with the
   assert.match(text, /regressed beyond tolerance and noise/);
   assert.match(text, /\+40\.\d %|\+39\.\d %|\+41\.\d %/);
   assert.equal(await row.locator('a', { hasText: 'runbook' }).getAttribute('href'), 'https://runbooks.example/latency');
+  // The chart shades the windows the judge compared.
+  const chart = page.locator('[data-testid="chart"][data-metric="latency_p95"]');
+  await chart.waitFor();
+  assert.equal(await chart.locator('rect.window-baseline').count(), 1);
+  assert.equal(await chart.locator('rect.window-current').count(), 1);
+  assert.match(await chart.getByTestId('judged-windows').innerText(), /baseline\s+judged/);
   await page.screenshot({ path: path.join(SHOTS, 'deploy-verdict-unhealthy.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -692,7 +698,38 @@ test('a verdict arrives live on mission control with its deltas, history filters
   assert.equal(await row.getByTestId('delivery-status').innerText(), 'delivered');
   assert.match(await row.innerText(), /127\.0\.0\.1:\d+\/services\/…/, 'the secret path is hidden');
   await admin.page.screenshot({ path: path.join(SHOTS, 'admin-notifications.png'), fullPage: true });
-  assert.deepEqual([...errors, ...admin.errors], []);
+
+  // A lead overrides the verdict on the deploy page; mission control shows it live.
+  const board = await openHydrated(`${BASE}/`);
+  await page.goto(`${BASE}/deploys/${deploy.id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const override = page.getByTestId('override');
+  await override.locator('summary').click();
+  await override.locator('select[name="state"]').selectOption('healthy');
+  await override.locator('input[name="reason"]').fill('an upstream outage, not this release');
+  await override.getByRole('button', { name: 'Override' }).click();
+  await page.getByTestId('verdict').getByText('an upstream outage, not this release').waitFor({ timeout: 10000 });
+  assert.equal(await page.getByTestId('verdict').getAttribute('data-state'), 'unhealthy', 'the judge’s verdict stays');
+  await page.screenshot({ path: path.join(SHOTS, 'deploy-verdict-overridden.png'), fullPage: true });
+  const boardCell = board.page.getByTestId('board').locator('td', { has: board.page.locator(`a[href="/deploys/${deploy.id}"]`) });
+  await boardCell.getByTestId('row-verdict').and(board.page.locator('[data-verdict="healthy"]')).waitFor({ timeout: 10000 });
+  assert.match(await boardCell.getByTestId('row-verdict').innerText(), /healthy · overridden/);
+
+  // The settings page shows each check and how sharp it has been; a lead edits one.
+  await page.goto(`${BASE}/settings/metrics`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const editor = page.locator('[data-testid="check-editor"][data-metric="latency_p95"]');
+  const metricRow = page.getByTestId('metric-definitions').locator('tr', { has: editor });
+  assert.match(await metricRow.innerText(), /judged: increase_is_bad, tolerance 0\.05/);
+  assert.match(await metricRow.getByTestId('sharpness').innerText(), /±\d+(\.\d)? % \(tolerance 5\.0 %, \d+ deploys\)/);
+  await editor.locator('summary').click();
+  await editor.locator('input[name="form[tolerance]"]').fill('0.08');
+  await editor.locator('input[name="reason"]').fill('e2e: latency is spikier');
+  await editor.getByRole('button', { name: 'Save check' }).click();
+  await page.getByTestId('metric-definitions').getByText('tolerance 0.08').waitFor({ timeout: 10000 });
+  await page.screenshot({ path: path.join(SHOTS, 'settings-metrics.png'), fullPage: true });
+  assert.deepEqual([...errors, ...admin.errors, ...board.errors], []);
+  await board.page.close();
   await admin.page.close();
   await page.close();
 });

@@ -43,6 +43,8 @@ pub fn DeployDetailPage() -> impl IntoView {
             }
         },
     );
+    // Whether the reader may override the verdict (leads and admins see the form).
+    let me = Resource::new(|| (), |_| whoami());
     // Signals load on their own: a slow Prometheus does not hold up the page.
     let signals = Resource::new(
         move || (id.get(), revision.get()),
@@ -57,7 +59,7 @@ pub fn DeployDetailPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the deploy…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(read) => view! { <DeployView detail=read.value now=read.now verdict /> }.into_any(),
+                    Ok(read) => view! { <DeployView detail=read.value now=read.now verdict me /> }.into_any(),
                     Err(error) => view! { <Title text="Deploy not found" /><ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -165,6 +167,7 @@ fn DeployView(
     detail: DeployDetail,
     now: DateTime<Utc>,
     verdict: Resource<Result<AsOf<Option<Verdict>>, AppError>>,
+    me: Resource<Result<Option<crate::api::SignedIn>, AppError>>,
 ) -> impl IntoView {
     let d = detail.deploy;
     let title = format!(
@@ -211,8 +214,9 @@ fn DeployView(
         // The page leads with the judge's word and its evidence.
         <Transition fallback=|| view! { <p class="muted">"Loading the verdict…"</p> }>
             {move || Suspend::new(async move {
+                let may_override = matches!(me.await, Ok(Some(user)) if user.role >= Role::Lead);
                 match verdict.await {
-                    Ok(AsOf { value: Some(verdict), .. }) => view! { <VerdictPanel verdict /> }.into_any(),
+                    Ok(AsOf { value: Some(verdict), .. }) => view! { <VerdictPanel verdict may_override /> }.into_any(),
                     Ok(AsOf { value: None, .. }) => view! {
                         <section class="panel" data-testid="verdict">
                             <p class="muted">"Not judged: this deploy was recorded before the judge followed deploys, or imported."</p>
@@ -281,7 +285,7 @@ fn CommitRow(commit: Commit, repo: Option<String>, now: DateTime<Utc>) -> impl I
 /// The verdict, why, and every check's evidence: baseline against current, the change,
 /// how unusual it is for this metric, and what the check could have seen at all.
 #[component]
-fn VerdictPanel(verdict: Verdict) -> impl IntoView {
+fn VerdictPanel(verdict: Verdict, may_override: bool) -> impl IntoView {
     let receipt = verdict.receipt.clone();
     let progress = match (receipt.deployed_at, receipt.analysis_end, receipt.bake_end) {
         (Some(from), Some(at), Some(end)) if !verdict.is_final && end > from => {
@@ -331,7 +335,7 @@ fn VerdictPanel(verdict: Verdict) -> impl IntoView {
                 }}
             </div>
             <p class="muted small" data-testid="verdict-why">{headline}</p>
-            <OverrideForm id=verdict.deploy_id />
+            {may_override.then(|| view! { <OverrideForm id=verdict.deploy_id /> })}
             {if checks.is_empty() {
                 view! { <p class="muted">"No metric with a direction applies to this service and environment: nothing to judge. Give a metric a direction in "<code>"houston config apply"</code>"."</p> }.into_any()
             } else {
@@ -466,38 +470,30 @@ fn p_value(p: f64) -> String {
 /// audit log. Shown to leads and admins; the page hears of the change live.
 #[component]
 fn OverrideForm(id: DeployId) -> impl IntoView {
-    let me = Resource::new(|| (), |_| whoami());
     let action = ServerAction::<OverrideDeployVerdict>::new();
     let error = move || match action.value().get() {
         Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{e.to_string()}</p> }),
         _ => None,
     };
     view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let lead = matches!(me.await, Ok(Some(user)) if user.role >= Role::Lead);
-                lead.then(|| view! {
-                    <details class="override" data-testid="override">
-                        <summary>"Override the verdict"</summary>
-                        <ActionForm action attr:class="inline-form">
-                            <input type="hidden" name="id" value=id.to_string() />
-                            <label>
-                                <span>"Verdict"</span>
-                                <select name="state">
-                                    <option value="healthy">"healthy"</option>
-                                    <option value="unhealthy">"unhealthy"</option>
-                                </select>
-                            </label>
-                            <label class="grow">
-                                <span>"Reason (required; in the audit log)"</span>
-                                <input type="text" name="reason" required maxlength="500" autocomplete="off" />
-                            </label>
-                            <button type="submit" class="button" disabled=move || action.pending().get()>"Override"</button>
-                        </ActionForm>
-                        {error}
-                    </details>
-                })
-            })}
-        </Transition>
+        <details class="override" data-testid="override">
+            <summary>"Override the verdict"</summary>
+            <ActionForm action attr:class="inline-form">
+                <input type="hidden" name="id" value=id.to_string() />
+                <label>
+                    <span>"Verdict"</span>
+                    <select name="state">
+                        <option value="healthy">"healthy"</option>
+                        <option value="unhealthy">"unhealthy"</option>
+                    </select>
+                </label>
+                <label class="grow">
+                    <span>"Reason (required; in the audit log)"</span>
+                    <input type="text" name="reason" required maxlength="500" autocomplete="off" />
+                </label>
+                <button type="submit" class="button" disabled=move || action.pending().get()>"Override"</button>
+            </ActionForm>
+            {error}
+        </details>
     }
 }

@@ -22,9 +22,10 @@ pub fn MetricSettingsPage() -> impl IntoView {
         <div class="page-head">
             <h1>"Metrics"</h1>
             <p class="muted">
-                "What Houston watches around each deploy, and where the data comes from. Change them with "
-                <code>"houston config apply houston.toml"</code> " or " <code>"PUT /api/v1/metric-definitions/{name}"</code>
-                " (leads and admin tokens); every change is in the audit log."
+                "What Houston watches around each deploy, where the data comes from and how the judge weighs it. Change them with "
+                <code>"houston config apply houston.toml"</code> ", " <code>"PUT /api/v1/metric-definitions/{name}"</code>
+                " (leads and admin tokens) or, for a check, its “Edit check” here (leads and admins); every change is in the audit log. "
+                "“Could see” is the smallest change each check could have caught on recent deploys: a check flagged noisy passes regressions its tolerance names."
             </p>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading the metrics…"</p> }>

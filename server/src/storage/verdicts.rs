@@ -88,15 +88,17 @@ macro_rules! verdict_store {
             .await
             .map_err($crate::storage::backend_error)?;
             let saved = result.rows_affected() == 1;
-            // What pages show: the states, the rule and the headline.
+            // What pages show: the states, the rule and the headline (none stored yet
+            // reads as an empty one).
+            let empty = serde_json::to_string(&app::domain::Headline::default()).map_err(backend)?;
             let changed = before.as_ref().is_none_or(|(state, provisional, is_final, rule, shown)| {
-                (state.as_str(), provisional.as_deref(), *is_final, rule.as_str(), shown.as_deref())
+                (state.as_str(), provisional.as_deref(), *is_final, rule.as_str(), shown.as_deref().unwrap_or(&empty))
                     != (
                         evaluation.state.as_str(),
                         evaluation.provisional.map(app::domain::VerdictState::as_str),
                         evaluation.is_final,
                         evaluation.rule.as_str(),
-                        Some(headline.as_str()),
+                        headline.as_str(),
                     )
             });
             if saved {
