@@ -511,6 +511,25 @@ async fn verdict_messages_are_queued_with_the_look_and_delivered_with_retries(
         .await
         .expect("a round");
     assert_eq!(store.list_notifications(10).await.expect("listed").len(), 1);
+    // Pruning keeps it for its retention, then drops it.
+    let prune = |at| houston::jobs::prune::cutoffs(at, Duration::hours(1));
+    let kept = store
+        .prune(&prune(now + Duration::days(29)))
+        .await
+        .expect("pruned");
+    assert_eq!(kept.messages, 0);
+    let gone = store
+        .prune(&prune(now + Duration::days(31)))
+        .await
+        .expect("pruned");
+    assert_eq!(gone.messages, 1);
+    assert!(
+        store
+            .list_notifications(10)
+            .await
+            .expect("listed")
+            .is_empty()
+    );
 }
 
 async fn a_backtest_lists_the_deploys_a_candidate_configuration_would_judge_otherwise(

@@ -1297,7 +1297,8 @@ async fn pruning_deletes_only_what_is_no_longer_needed(store: Arc<dyn Store>) {
         PruneCounts {
             sessions: 1,
             deliveries: 1,
-            attempts: 1
+            attempts: 1,
+            messages: 0
         }
     );
     assert!(

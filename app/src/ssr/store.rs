@@ -57,6 +57,8 @@ pub struct PruneCutoffs {
     pub sessions_idle_before: DateTime<Utc>,
     pub deliveries_before: DateTime<Utc>,
     pub attempts_before: DateTime<Utc>,
+    /// Verdict messages queued before this, delivered or failed (pending ones stay).
+    pub messages_before: DateTime<Utc>,
 }
 
 /// What one pruning pass deleted.
@@ -65,6 +67,7 @@ pub struct PruneCounts {
     pub sessions: u64,
     pub deliveries: u64,
     pub attempts: u64,
+    pub messages: u64,
 }
 
 /// A job to queue (see `server/src/jobs`).

@@ -7,6 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 /// How long webhook delivery ids are kept: GitHub redelivers for days at most.
 pub const DELIVERY_RETENTION: Duration = Duration::days(30);
 
+/// How long verdict messages are listed for admins once delivered or given up.
+pub const MESSAGE_RETENTION: Duration = Duration::days(30);
+
 /// Where a pass at `now` cuts, with sessions idle for `session_idle` ending.
 pub fn cutoffs(now: DateTime<Utc>, session_idle: Duration) -> PruneCutoffs {
     PruneCutoffs {
@@ -14,6 +17,7 @@ pub fn cutoffs(now: DateTime<Utc>, session_idle: Duration) -> PruneCutoffs {
         sessions_idle_before: now - session_idle,
         deliveries_before: now - DELIVERY_RETENTION,
         attempts_before: now - LoginLimits::DEFAULT.window,
+        messages_before: now - MESSAGE_RETENTION,
     }
 }
 
@@ -29,6 +33,7 @@ pub async fn run(
             sessions = counts.sessions,
             deliveries = counts.deliveries,
             attempts = counts.attempts,
+            messages = counts.messages,
             "pruned"
         );
     }
@@ -47,6 +52,7 @@ mod tests {
         let c = cutoffs(now, Duration::hours(1));
         assert_eq!(c.sessions_idle_before, now - Duration::hours(1));
         assert_eq!(c.deliveries_before, now - Duration::days(30));
+        assert_eq!(c.messages_before, now - Duration::days(30));
         assert_eq!(
             c.attempts_before,
             now - Duration::minutes(15),

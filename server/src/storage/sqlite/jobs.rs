@@ -29,10 +29,18 @@ impl app::ssr::JobStore for super::SqliteStore {
             .await
             .map_err(backend_error)?
             .rows_affected();
+        let messages =
+            sqlx::query("DELETE FROM notifications WHERE status <> 'pending' AND created_at < $1")
+                .bind(at(cutoffs.messages_before))
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .rows_affected();
         Ok(app::ssr::PruneCounts {
             sessions,
             deliveries,
             attempts,
+            messages,
         })
     }
 
