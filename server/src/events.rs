@@ -12,7 +12,7 @@
 //! receiver), and a stream opened with a session ends soon after the session does.
 
 use crate::AppState;
-use app::domain::{ChangeKind, Deploy, DeployChange};
+use app::domain::{ChangeKind, Deploy, DeployChange, LockChange};
 use app::error::AppError;
 use app::ssr::access::{Caller, Principal};
 use app::ssr::{FeedItem, Store};
@@ -30,6 +30,7 @@ use tokio_stream::wrappers::BroadcastStream;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveEvent {
     Change(DeployChange),
+    Lock(LockChange),
     /// Changes may have been missed: reload what is shown.
     Resync,
 }
@@ -42,7 +43,24 @@ pub struct Events {
     store: Arc<dyn Store>,
     /// Set once the shared feed is heard: changes then go out through it, in the
     /// order they were made.
-    publisher: Arc<OnceLock<mpsc::UnboundedSender<DeployChange>>>,
+    publisher: Arc<OnceLock<mpsc::UnboundedSender<FeedMessage>>>,
+}
+
+/// What travels on the shared feed: a deploy's change or a lock's.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum FeedMessage {
+    Lock(LockChange),
+    Deploy(DeployChange),
+}
+
+impl From<FeedMessage> for LiveEvent {
+    fn from(message: FeedMessage) -> Self {
+        match message {
+            FeedMessage::Lock(change) => LiveEvent::Lock(change),
+            FeedMessage::Deploy(change) => LiveEvent::Change(change),
+        }
+    }
 }
 
 /// One open stream, counted until it is dropped.
@@ -93,8 +111,8 @@ impl Events {
         tokio::spawn(async move {
             while let Some(item) = feed.recv().await {
                 let event = match item {
-                    FeedItem::Change(json) => match serde_json::from_str(&json) {
-                        Ok(change) => LiveEvent::Change(change),
+                    FeedItem::Change(json) => match serde_json::from_str::<FeedMessage>(&json) {
+                        Ok(message) => message.into(),
                         Err(e) => {
                             tracing::warn!(error = %e, "a change on the feed is not one this version reads");
                             LiveEvent::Resync
@@ -105,7 +123,7 @@ impl Events {
                 let _ = sender.send(event);
             }
         });
-        let (queue, mut changes) = mpsc::unbounded_channel::<DeployChange>();
+        let (queue, mut changes) = mpsc::unbounded_channel::<FeedMessage>();
         let (store, local) = (self.store.clone(), self.sender.clone());
         tokio::spawn(async move {
             while let Some(change) = changes.recv().await {
@@ -116,7 +134,7 @@ impl Events {
                 if let Err(e) = store.publish_change(&json).await {
                     // Other replicas miss this one; this replica's pages need not.
                     tracing::warn!(error = %e, "could not publish a change to other replicas");
-                    let _ = local.send(LiveEvent::Change(change));
+                    let _ = local.send(change.into());
                 }
             }
         });
@@ -127,14 +145,22 @@ impl Events {
     /// Tells every open page (of every replica, with a shared feed) that `deploy`
     /// changed.
     pub fn deploy_changed(&self, kind: ChangeKind, deploy: &Deploy) {
-        let change = DeployChange::of(kind, deploy);
+        self.tell(FeedMessage::Deploy(DeployChange::of(kind, deploy)));
+    }
+
+    /// Tells every open page that a lock, window or override changed.
+    pub fn lock_changed(&self, change: LockChange) {
+        self.tell(FeedMessage::Lock(change));
+    }
+
+    fn tell(&self, message: FeedMessage) {
         match self.publisher.get() {
             Some(queue) => {
-                let _ = queue.send(change);
+                let _ = queue.send(message);
             }
             // No receivers is normal: nobody has a page open.
             None => {
-                let _ = self.sender.send(LiveEvent::Change(change));
+                let _ = self.sender.send(message.into());
             }
         }
     }
@@ -226,6 +252,12 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
             Ok::<_, std::convert::Infallible>(match item {
                 Ok(LiveEvent::Change(change)) => {
                     match Event::default().event("deploy").json_data(&change) {
+                        Ok(event) => event,
+                        Err(_) => Event::default().event("resync").data(""),
+                    }
+                }
+                Ok(LiveEvent::Lock(change)) => {
+                    match Event::default().event("lock").json_data(&change) {
                         Ok(event) => event,
                         Err(_) => Event::default().event("resync").data(""),
                     }

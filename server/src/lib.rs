@@ -224,11 +224,16 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
     let second_factor = state.second_factor.clone();
     let samples = state.samples.clone();
     let events = state.events.clone();
+    let lock_events = events.clone();
     let live = app::ssr::LiveChanges(Arc::new(move |kind, deploy| {
         events.deploy_changed(kind, deploy);
     }));
+    let live_locks = app::ssr::LiveLocks(Arc::new(move |change| {
+        lock_events.lock_changed(change);
+    }));
     move || {
         provide_context(live.clone());
+        provide_context(live_locks.clone());
         provide_context(samples.clone());
         provide_context(store.clone());
         provide_context(sessions);

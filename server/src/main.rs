@@ -50,6 +50,10 @@ enum Command {
     Deploy(Box<DeployArgs>),
     /// Mark a registered deploy as finished (for CI scripts).
     DeployStatus(DeployStatusArgs),
+    /// Ask the gate whether a deploy may go out now (for CI): prints every reason;
+    /// exits 0 when allowed, 1 when denied, 2 when Houston cannot be reached or
+    /// answers an error (so CI can choose to fail closed).
+    Gate(GateArgs),
     /// Create, list and revoke API tokens.
     Token {
         #[command(subcommand)]
@@ -173,6 +177,22 @@ struct DeployArgs {
 }
 
 #[derive(Args)]
+struct GateArgs {
+    #[command(flatten)]
+    remote: Remote,
+    #[arg(long)]
+    service: String,
+    #[arg(long)]
+    environment: String,
+    /// The version about to go out (promotion rules need it).
+    #[arg(long)]
+    version: Option<String>,
+    /// The branch or ref it was built from (`main`, `refs/heads/main`).
+    #[arg(long = "ref", value_name = "REF")]
+    git_ref: Option<String>,
+}
+
+#[derive(Args)]
 struct DeployStatusArgs {
     #[command(flatten)]
     remote: Remote,
@@ -214,9 +234,12 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("houston: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
+            return std::process::ExitCode::from(2);
         }
     };
+    if let Some(Command::Gate(args)) = cli.command {
+        return runtime.block_on(gate(args));
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -322,7 +345,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Deploy(_) | Command::DeployStatus(_) | Command::Judge { .. } => Ok(()),
+        Command::Deploy(_)
+        | Command::DeployStatus(_)
+        | Command::Gate(_)
+        | Command::Judge { .. } => Ok(()),
     }
 }
 
@@ -744,6 +770,76 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         args.remote.server.trim_end_matches('/')
     );
     Ok(())
+}
+
+/// `houston gate`: 0 allowed, 1 denied, 2 no answer (unreachable, an error, or an
+/// answer this version cannot read).
+async fn gate(args: GateArgs) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let url = format!("{}/api/v1/gate", args.remote.server.trim_end_matches('/'));
+    let mut query = vec![
+        ("service", args.service.clone()),
+        ("environment", args.environment.clone()),
+    ];
+    query.extend(args.version.clone().map(|v| ("version", v)));
+    query.extend(args.git_ref.clone().map(|r| ("ref", r)));
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("houston gate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let response = match client
+        .get(&url)
+        .bearer_auth(&args.remote.token)
+        .query(&query)
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        Err(e) => {
+            eprintln!("houston gate: cannot reach Houston at {url}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|json| {
+                json.get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or(text);
+        eprintln!("houston gate: Houston answered {status}: {message}");
+        return ExitCode::from(2);
+    }
+    let answer: app::domain::GateAnswer = match serde_json::from_str(&text) {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("houston gate: cannot read Houston's answer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let place = format!("{} to {}", args.service.trim(), args.environment.trim());
+    println!(
+        "{}: {place}",
+        if answer.allowed { "allowed" } else { "denied" }
+    );
+    for line in app::domain::gate_lines(&answer) {
+        println!("  {line}");
+    }
+    if answer.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 async fn deploy_status(args: DeployStatusArgs) -> anyhow::Result<()> {

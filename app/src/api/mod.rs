@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod deploys;
+mod locks;
 mod notifications;
 mod session;
 mod signals;
@@ -11,6 +12,7 @@ mod verdicts;
 pub use account::*;
 pub use admin::*;
 pub use deploys::*;
+pub use locks::*;
 pub use notifications::*;
 pub use session::*;
 pub use signals::*;

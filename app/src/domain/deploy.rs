@@ -124,6 +124,10 @@ pub struct Deploy {
     pub status_changed_by: Option<String>,
     /// The judge's verdict as a row shows it; none for a deploy the judge never followed.
     pub verdict: Option<super::headline::VerdictSummary>,
+    /// What stood in the way when it was registered: its place was locked or frozen
+    /// and no override let it through ("deployed through a lock").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through_lock: Option<String>,
 }
 
 impl Deploy {

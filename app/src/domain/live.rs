@@ -42,6 +42,51 @@ impl DeployChange {
     }
 }
 
+/// What happened to a lock, a freeze window or an override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockEvent {
+    Locked,
+    Unlocked,
+    /// A break-glass override was granted.
+    Override,
+    /// A freeze window was created, changed or deleted.
+    Freeze,
+}
+
+impl LockEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockEvent::Locked => "locked",
+            LockEvent::Unlocked => "unlocked",
+            LockEvent::Override => "override",
+            LockEvent::Freeze => "freeze",
+        }
+    }
+}
+
+/// A change to what stops deploys, as every open page hears of it (event `lock` on
+/// `/api/v1/events`): banners, the board and the locks page refetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockChange {
+    pub event: LockEvent,
+    /// The lock's, window's or override's id.
+    pub id: i64,
+    pub environment: Option<EnvironmentName>,
+    pub service: Option<ServiceName>,
+}
+
+impl LockChange {
+    pub fn of(event: LockEvent, lock: &super::Lock) -> Self {
+        Self {
+            event,
+            id: lock.id,
+            environment: lock.environment.clone(),
+            service: lock.service.clone(),
+        }
+    }
+}
+
 impl DeployFilter {
     /// Whether the changed deploy, as it now stands, is one this filter selects:
     /// the same rules as the stores' history query.

@@ -6,9 +6,13 @@ pub mod alerts;
 pub mod delivery;
 pub mod deploy;
 pub mod error_events;
+/// Freeze windows need the time-zone database: server only.
+#[cfg(feature = "ssr")]
+pub mod freeze;
 pub mod headline;
 pub mod judge;
 pub mod live;
+pub mod locks;
 pub mod metric_config;
 pub mod names;
 pub mod notify;
@@ -26,6 +30,7 @@ pub use error_events::*;
 pub use headline::*;
 pub use judge::*;
 pub use live::*;
+pub use locks::*;
 pub use metric_config::*;
 pub use names::*;
 pub use notify::*;

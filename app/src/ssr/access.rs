@@ -85,6 +85,18 @@ impl Need {
         role: Role::Lead,
         scope: Some(TokenScope::Admin),
     };
+    /// Reading locks, freeze windows and the gate: any signed-in person, or a token
+    /// with scope `gate`.
+    pub const GATE: Need = Need::Act {
+        role: Role::Viewer,
+        scope: Some(TokenScope::Gate),
+    };
+    /// Placing locks and lifting one's own: a deployer, or a token with scope
+    /// `admin`. Lifting another's lock also needs [`Need::CONFIGURE`].
+    pub const LOCK: Need = Need::Act {
+        role: Role::Deployer,
+        scope: Some(TokenScope::Admin),
+    };
     /// Users, tokens, settings and the audit log.
     pub const ADMIN: Need = Need::Act {
         role: Role::Admin,

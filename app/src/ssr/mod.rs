@@ -2,6 +2,7 @@
 //! a server function finds the store.
 
 pub mod access;
+pub mod gate;
 pub mod password;
 pub mod security;
 pub mod session;
@@ -51,6 +52,20 @@ pub struct LiveChanges(pub Arc<Publish>);
 pub fn tell(kind: crate::domain::ChangeKind, deploy: &crate::domain::Deploy) {
     if let Some(LiveChanges(publish)) = use_context::<LiveChanges>() {
         publish(kind, deploy);
+    }
+}
+
+/// Publishes one change to locks, windows or overrides.
+pub type PublishLock = dyn Fn(crate::domain::LockChange) + Send + Sync;
+
+#[derive(Clone)]
+pub struct LiveLocks(pub Arc<PublishLock>);
+
+/// Tells open pages that a lock, window or override changed; nothing when no
+/// publisher was provided.
+pub fn tell_lock(change: crate::domain::LockChange) {
+    if let Some(LiveLocks(publish)) = use_context::<LiveLocks>() {
+        publish(change);
     }
 }
 

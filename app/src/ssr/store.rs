@@ -684,6 +684,125 @@ pub trait VerdictStore: Send + Sync {
     ) -> Result<Vec<crate::domain::Notification>, StoreError>;
 }
 
+/// What placing a lock did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockOutcome {
+    Placed(crate::domain::Lock),
+    /// A lock in force already covers the scope: this one.
+    AlreadyLocked(crate::domain::Lock),
+}
+
+/// A freeze window as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreezeWindow {
+    pub id: i64,
+    pub name: String,
+    pub note: Option<String>,
+    pub scope: crate::domain::LockScope,
+    pub schedule: crate::domain::freeze::Schedule,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One count of the gate's answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateCount {
+    pub day: chrono::NaiveDate,
+    pub environment: String,
+    pub allowed: bool,
+    pub rule: String,
+    pub count: i64,
+}
+
+/// Locks, freeze windows, overrides and the gate's counts.
+#[async_trait::async_trait]
+pub trait LockStore: Send + Sync {
+    /// Places a lock, unless one in force at `now` already covers its scope (that one
+    /// is returned). Audited as `lock.place` in the same transaction.
+    async fn place_lock(
+        &self,
+        new: &crate::domain::NewLock,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<LockOutcome, StoreError>;
+
+    /// Ends a lock in force, recording who, when and the note; audited as
+    /// `lock.unlock`. `NotFound` for no such lock, `Conflict` when it already ended.
+    async fn unlock(
+        &self,
+        id: i64,
+        note: Option<&str>,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::Lock, StoreError>;
+
+    async fn get_lock(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::domain::Lock>, StoreError>;
+
+    /// Locks by the filter, newest first; `active` is judged at `now`.
+    async fn list_locks(
+        &self,
+        filter: &crate::domain::LockFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::domain::Lock>, StoreError>;
+
+    /// Grants a break-glass override; audited as `override.grant`.
+    async fn grant_override(
+        &self,
+        new: &crate::domain::NewBreakGlass,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::Override, StoreError>;
+
+    /// The latest overrides, newest first.
+    async fn list_overrides(&self, limit: u32) -> Result<Vec<crate::domain::Override>, StoreError>;
+
+    /// Every freeze window, by name.
+    async fn list_freezes(&self) -> Result<Vec<FreezeWindow>, StoreError>;
+
+    /// Creates (`id` none) or replaces a window; audited as `freeze.create` /
+    /// `freeze.update`. Returns its id; `NotFound` for an unknown id.
+    async fn save_freeze(
+        &self,
+        id: Option<i64>,
+        header: &crate::domain::FreezeHeader,
+        schedule: &crate::domain::freeze::Schedule,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
+    /// Deletes a window; audited as `freeze.delete`. `NotFound` for an unknown id.
+    async fn delete_freeze(
+        &self,
+        id: i64,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Counts one gate answer under each of `rules` for its day and environment.
+    async fn count_gate_answer(
+        &self,
+        environment: &EnvironmentName,
+        allowed: bool,
+        rules: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The latest deploy of `version` to the place (the promotion rule's record).
+    async fn latest_deploy_of_version(
+        &self,
+        service: &ServiceName,
+        environment: &EnvironmentName,
+        version: &str,
+    ) -> Result<Option<Deploy>, StoreError>;
+
+    /// The gate's counts from `since` on.
+    async fn gate_counts(&self, since: chrono::NaiveDate) -> Result<Vec<GateCount>, StoreError>;
+}
+
 /// What a change-feed listener hears.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedItem {
@@ -724,6 +843,7 @@ pub trait Store:
     + SignalStore
     + DefinitionStore
     + VerdictStore
+    + LockStore
     + ChangeFeed
     + Send
     + Sync

@@ -9,6 +9,7 @@ pub mod deploys;
 pub mod error;
 pub mod github;
 pub mod health;
+pub mod locks;
 pub mod openapi;
 pub mod signals;
 
@@ -77,6 +78,19 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
             axum::routing::put(definitions::put).delete(definitions::delete),
         )
         .route_layer(guard(Need::Read, Need::CONFIGURE));
+    // Locks: read with scope `gate` (or as any person), changed by a deployer or an
+    // admin token; whose lock may be lifted is decided in `locks::unlock`.
+    let locks = Router::new()
+        .route("/locks", post(locks::place).get(locks::list))
+        .route("/locks/{id}/unlock", post(locks::unlock))
+        .route("/gate", get(locks::gate))
+        .route_layer(guard(Need::GATE, Need::LOCK));
+    let overrides = Router::new()
+        .route(
+            "/overrides",
+            post(locks::grant_override).get(locks::list_overrides),
+        )
+        .route_layer(guard(Need::GATE, Need::CONFIGURE));
     let admin_only = Router::new()
         .route("/audit", get(audit::list))
         .route_layer(guard(Need::ADMIN, Need::ADMIN));
@@ -84,6 +98,8 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(deploys)
         .merge(signals)
         .merge(definitions)
+        .merge(locks)
+        .merge(overrides)
         .merge(admin_only)
         .route("/webhooks/github", post(github::receive))
         .route("/openapi.json", get(openapi::serve))

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Houston API", description = "Deploy mission control: register deploys, query history, send metrics, errors and alerts, receive webhooks."),
+    info(title = "Houston API", description = "Deploy mission control: register deploys, query history, send metrics, errors and alerts, receive webhooks, lock deploys and ask the gate."),
     paths(
         super::deploys::register,
         super::deploys::set_status,
@@ -25,10 +25,16 @@ use utoipa::{Modify, OpenApi};
         super::definitions::list,
         super::definitions::put,
         super::definitions::delete,
+        super::locks::place,
+        super::locks::list,
+        super::locks::unlock,
+        super::locks::grant_override,
+        super::locks::list_overrides,
+        super::locks::gate,
     ),
-    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource)),
+    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource, app::domain::GateRule, app::domain::GateReason)),
     modifiers(&BearerAuth),
-    tags((name = "deploys", description = "Deploy registration and history"), (name = "signals", description = "Metrics, error events and alerts around deploys"), (name = "webhooks", description = "Events from other tools"), (name = "audit", description = "The append-only audit log"))
+    tags((name = "deploys", description = "Deploy registration and history"), (name = "signals", description = "Metrics, error events and alerts around deploys"), (name = "webhooks", description = "Events from other tools"), (name = "audit", description = "The append-only audit log"), (name = "locks", description = "Locks, break-glass overrides and the deploy gate CI asks"))
 )]
 pub struct ApiDoc;
 

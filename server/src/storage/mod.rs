@@ -2,6 +2,7 @@
 //! database URL's scheme.
 
 mod definitions;
+mod locks;
 mod postgres;
 mod rows;
 mod sqlite;

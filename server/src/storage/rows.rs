@@ -16,7 +16,7 @@ macro_rules! deploy_columns {
          d.external_id, d.created_at, d.registered_by, d.status_changed_by, d.status_at, \
          s.repository_url, v.state AS verdict_state, v.provisional AS verdict_provisional, \
          v.is_final AS verdict_final, v.override_state AS verdict_override, \
-         v.headline AS verdict_headline"
+         v.headline AS verdict_headline, d.through_lock"
     };
 }
 pub(crate) use deploy_columns;
@@ -67,6 +67,7 @@ pub struct DeployRow {
     verdict_final: Option<bool>,
     verdict_override: Option<String>,
     verdict_headline: Option<String>,
+    through_lock: Option<String>,
 }
 
 impl DeployRow {
@@ -124,6 +125,7 @@ impl TryFrom<DeployRow> for Deploy {
             registered_by: row.registered_by,
             status_changed_by: row.status_changed_by,
             verdict,
+            through_lock: row.through_lock,
         })
     }
 }

@@ -434,6 +434,10 @@ pub(super) async fn register_in(
     .await
     .map_err(backend_error)?;
 
+    // Registered while its place is locked: an override is spent, or the deploy is
+    // marked as having gone out through the lock.
+    crate::storage::locks::through_lock_in!(tx, id, new, by, now);
+
     let row = sqlx::query_as::<_, DeployRow>(concat!(deploy_select!(), " WHERE d.id = $1"))
         .bind(id)
         .fetch_one(&mut **tx)

@@ -133,3 +133,5 @@ crate::storage::verdicts::verdict_store!(
           AND (claimed_until IS NULL OR claimed_until < $1) \
         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
 );
+// Two placements never both see a scope free: the second waits for the first.
+crate::storage::locks::lock_store!(PgStore, "LOCK TABLE locks IN SHARE ROW EXCLUSIVE MODE");

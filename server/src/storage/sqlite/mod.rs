@@ -83,3 +83,5 @@ crate::storage::verdicts::verdict_store!(
           AND (claimed_until IS NULL OR claimed_until < $1) \
         ORDER BY next_attempt_at LIMIT $3)"
 );
+// SQLite's BEGIN IMMEDIATE already serialises placing locks.
+crate::storage::locks::lock_store!(SqliteStore, "");

@@ -1,0 +1,407 @@
+//! Server functions for locks, freeze windows and overrides. Placing and lifting a
+//! lock are also posted as plain forms (mission control and the deploy page carry no
+//! client code for them): such a post is answered with a redirect back to the page,
+//! with `lock_error=` in the query when it failed.
+
+use crate::domain::{FreezeForm, FreezeView, Lock, LockScope, Override};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A freeze window holding now, as a banner says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveWindow {
+    pub id: i64,
+    pub name: String,
+    pub note: Option<String>,
+    pub scope: LockScope,
+    pub until: DateTime<Utc>,
+}
+
+/// What stops deploys now: locks in force and windows holding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    pub locks: Vec<Lock>,
+    pub windows: Vec<ActiveWindow>,
+    /// When this changes by itself next (a lock expires, a window opens or closes).
+    pub changes_at: Option<DateTime<Utc>>,
+}
+
+impl Standing {
+    /// Whether anything in force covers the place.
+    pub fn locks_place(&self, scope: &LockScope) -> bool {
+        self.locks.iter().any(|l| l.scope().contains(scope))
+            || self.windows.iter().any(|w| w.scope.contains(scope))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.locks.is_empty() && self.windows.is_empty()
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn standing_of(
+    store: &dyn crate::ssr::Store,
+    now: DateTime<Utc>,
+) -> Result<(Standing, Vec<crate::ssr::FreezeWindow>), AppError> {
+    let in_force = crate::ssr::gate::in_force(store, now).await?;
+    let all = store.list_freezes().await?;
+    let changes_at = crate::ssr::gate::next_change(&in_force, &all, now);
+    let windows = in_force
+        .windows
+        .iter()
+        .map(|(w, period)| ActiveWindow {
+            id: w.id,
+            name: w.name.clone(),
+            note: w.note.clone(),
+            scope: w.scope.clone(),
+            until: period.to,
+        })
+        .collect();
+    Ok((
+        Standing {
+            locks: in_force.locks,
+            windows,
+            changes_at,
+        },
+        all,
+    ))
+}
+
+/// Locks in force and windows holding now (the banner and the board).
+#[server(endpoint = "locks-in-force")]
+pub async fn locks_in_force() -> Result<Standing, AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::Read, move |call| async move {
+        Ok(standing_of(call.store.as_ref(), Utc::now()).await?.0)
+    })
+    .await
+}
+
+/// When a plain form's post failed, sends the browser back where it came from with
+/// the error in the query (`lock_error`), and answers success so the redirect is
+/// followed; a program's call (JSON) gets the error itself.
+#[cfg(feature = "ssr")]
+fn back_with_error<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> {
+    let Err(error) = result else {
+        return result;
+    };
+    let parts = use_context::<http::request::Parts>();
+    let header = |name: http::header::HeaderName| {
+        parts
+            .as_ref()
+            .and_then(|p| p.headers.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let is_form = header(http::header::ACCEPT).is_some_and(|a| a.contains("text/html"));
+    // Back to the page the form was on: its path and query only, so it stays on
+    // this site.
+    let back = header(http::header::REFERER)
+        .and_then(|r| url::Url::parse(&r).ok())
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        })
+        .map(|p| crate::ssr::session::safe_next(Some(&p)))
+        .filter(|_| is_form);
+    let Some(back) = back else {
+        return Err(error);
+    };
+    let message = match &error {
+        AppError::Validation { fields, .. } if !fields.is_empty() => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    };
+    let (path, query) = back.split_once('?').unwrap_or((back.as_str(), ""));
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "lock_error")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.push(("lock_error".to_owned(), message));
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    leptos_axum::redirect(&format!("{path}?{query}"));
+    Ok(T::default())
+}
+
+/// Locks a scope (the whole of it when `environment` is blank): `expires_in` is a
+/// number of minutes (blank: until unlocked). Audited; open pages hear of it.
+#[server(endpoint = "place-lock")]
+pub async fn place_lock(
+    environment: Option<String>,
+    service: Option<String>,
+    reason: String,
+    expires_in: Option<String>,
+) -> Result<(), AppError> {
+    use crate::ssr::access::Need;
+    let result = crate::ssr::serve(Need::LOCK, move |call| async move {
+        let now = Utc::now();
+        let expires_at = match expires_in
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            None => None,
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(minutes @ 1..=525_600) => {
+                    Some((now + chrono::Duration::minutes(minutes)).to_rfc3339())
+                }
+                _ => {
+                    return Err(AppError::validation(
+                        "expires_in",
+                        "must be a number of minutes from 1 to 525600 (a year)",
+                    ));
+                }
+            },
+        };
+        let new = crate::domain::LockRequest {
+            environment,
+            service,
+            reason: Some(reason),
+            expires_at,
+        }
+        .parse(now)?;
+        match call
+            .store
+            .place_lock(&new, &call.caller.actor(), now)
+            .await?
+        {
+            crate::ssr::LockOutcome::Placed(lock) => {
+                crate::ssr::tell_lock(crate::domain::LockChange::of(
+                    crate::domain::LockEvent::Locked,
+                    &lock,
+                ));
+                Ok(())
+            }
+            crate::ssr::LockOutcome::AlreadyLocked(lock) => Err(AppError::Conflict {
+                message: format!(
+                    "{} is already locked by {}: {}",
+                    lock.scope().describe(),
+                    lock.locked_by,
+                    lock.reason
+                ),
+            }),
+        }
+    })
+    .await;
+    back_with_error(result)
+}
+
+/// Lifts a lock: one's own as a deployer, any as a lead or admin. Audited; open
+/// pages hear of it.
+#[server(endpoint = "unlock")]
+pub async fn unlock_lock(id: i64, note: Option<String>) -> Result<(), AppError> {
+    use crate::ssr::access::{Need, authorize};
+    let result = crate::ssr::serve(Need::LOCK, move |call| async move {
+        let now = Utc::now();
+        let note = crate::domain::UnlockRequest { note }.parse()?;
+        let lock = call
+            .store
+            .get_lock(id, now)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no lock {id}")))?;
+        let policy = use_context::<crate::ssr::access::Policy>().unwrap_or_default();
+        let may_any = authorize(&call.caller, Need::CONFIGURE, policy).is_ok();
+        let by = call.caller.actor();
+        if !crate::domain::may_unlock(&lock, &by.name, may_any) {
+            return Err(AppError::forbidden(format!(
+                "this lock is {}'s: only they, a lead or an admin may lift it",
+                lock.locked_by
+            )));
+        }
+        let lock = call.store.unlock(id, note.as_deref(), &by, now).await?;
+        crate::ssr::tell_lock(crate::domain::LockChange::of(
+            crate::domain::LockEvent::Unlocked,
+            &lock,
+        ));
+        Ok(())
+    })
+    .await;
+    back_with_error(result)
+}
+
+/// Grants a break-glass override (a lead or admin). Audited; open pages hear of it.
+#[server(endpoint = "grant-override")]
+pub async fn grant_override(
+    service: String,
+    environment: String,
+    version: Option<String>,
+    reason: String,
+    expires_in_minutes: Option<String>,
+) -> Result<(), AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+        let now = Utc::now();
+        let minutes = match expires_in_minutes
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            None => None,
+            Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+                AppError::validation("expires_in_minutes", "must be a whole number of minutes")
+            })?),
+        };
+        let new = crate::domain::BreakGlassRequest {
+            service: Some(service),
+            environment: Some(environment),
+            version,
+            reason: Some(reason),
+            expires_in_minutes: minutes,
+        }
+        .parse(now)?;
+        let granted = call
+            .store
+            .grant_override(&new, &call.caller.actor(), now)
+            .await?;
+        crate::ssr::tell_lock(crate::domain::LockChange {
+            event: crate::domain::LockEvent::Override,
+            id: granted.id,
+            environment: Some(granted.environment),
+            service: Some(granted.service),
+        });
+        Ok(())
+    })
+    .await
+}
+
+/// Everything the locks page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocksPageData {
+    pub now: DateTime<Utc>,
+    pub standing: Standing,
+    pub windows: Vec<FreezeView>,
+    pub overrides: Vec<Override>,
+    /// The lock history by the page's filter, newest first.
+    pub history: Vec<Lock>,
+    pub environments: Vec<String>,
+    pub services: Vec<String>,
+}
+
+/// The locks page: what is in force, the windows, overrides and the filtered history.
+#[server(endpoint = "locks-overview")]
+pub async fn locks_overview(
+    environment: Option<String>,
+    service: Option<String>,
+    q: Option<String>,
+    active: Option<String>,
+) -> Result<LocksPageData, AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::GATE, move |call| async move {
+        let now = Utc::now();
+        let filter = crate::domain::LocksQuery {
+            active,
+            environment,
+            service,
+            q,
+            limit: None,
+        }
+        .parse()?;
+        let store = call.store.as_ref();
+        let (standing, all) = standing_of(store, now).await?;
+        Ok(LocksPageData {
+            now,
+            standing,
+            windows: all
+                .iter()
+                .map(|w| crate::ssr::gate::freeze_view(w, now))
+                .collect(),
+            overrides: store.list_overrides(50).await?,
+            history: store.list_locks(&filter, now).await?,
+            environments: store
+                .list_environments()
+                .await?
+                .into_iter()
+                .map(|e| e.name.to_string())
+                .collect(),
+            services: store
+                .list_services()
+                .await?
+                .into_iter()
+                .map(|s| s.name.to_string())
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// A window's schedule in words and its next closings and openings, before saving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezePreview {
+    pub description: String,
+    /// (closes, opens) in the window's zone, written out; the first holds now when
+    /// the window is active.
+    pub periods: Vec<(String, String)>,
+    /// The same periods as instants, for the viewer's zone.
+    pub instants: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Previews a window's form: its schedule in words and its next five closings.
+#[server(endpoint = "preview-freeze")]
+pub async fn preview_freeze(form: FreezeForm) -> Result<FreezePreview, AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::GATE, move |_call| async move {
+        let schedule = crate::ssr::gate::schedule_of_form(&form)?;
+        Ok(crate::ssr::gate::preview(&schedule, Utc::now(), 5))
+    })
+    .await
+}
+
+/// Creates (`id` blank) or replaces a freeze window (a lead or admin). Audited;
+/// open pages hear of it.
+#[server(endpoint = "save-freeze")]
+pub async fn save_freeze(id: Option<i64>, form: FreezeForm) -> Result<i64, AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+        let mut problems = Vec::new();
+        let header = form.header(&mut problems);
+        let schedule = match crate::ssr::gate::schedule_of_form(&form) {
+            Ok(schedule) => Some(schedule),
+            Err(AppError::Validation { fields, .. }) => {
+                problems.extend(fields);
+                None
+            }
+            Err(other) => return Err(other),
+        };
+        let (Some(header), Some(schedule)) = (header, schedule) else {
+            return Err(crate::domain::ValidationErrors(problems).into());
+        };
+        let saved = call
+            .store
+            .save_freeze(id, &header, &schedule, &call.caller.actor(), Utc::now())
+            .await?;
+        crate::ssr::tell_lock(crate::domain::LockChange {
+            event: crate::domain::LockEvent::Freeze,
+            id: saved,
+            environment: header.scope.environment,
+            service: header.scope.service,
+        });
+        Ok(saved)
+    })
+    .await
+}
+
+/// Deletes a freeze window (a lead or admin). Audited; open pages hear of it.
+#[server(endpoint = "delete-freeze")]
+pub async fn delete_freeze(id: i64) -> Result<(), AppError> {
+    use crate::ssr::access::Need;
+    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+        call.store
+            .delete_freeze(id, &call.caller.actor(), Utc::now())
+            .await?;
+        crate::ssr::tell_lock(crate::domain::LockChange {
+            event: crate::domain::LockEvent::Freeze,
+            id,
+            environment: None,
+            service: None,
+        });
+        Ok(())
+    })
+    .await
+}

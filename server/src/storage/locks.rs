@@ -1,0 +1,705 @@
+//! Locks, freeze windows, overrides and the gate's counts, written once for both
+//! backends (the SQL is the same; each backend's `mod.rs` expands `lock_store!` with
+//! the statement that serialises lock placement: PostgreSQL locks the table, SQLite's
+//! `BEGIN IMMEDIATE` already has). `through_lock_in!` is what a registration asks
+//! inside its own transaction.
+
+use app::domain::{EnvironmentName, Lock, Override, ServiceName};
+use app::ssr::{FreezeWindow, StoreError};
+use chrono::{DateTime, Utc};
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} {value:?} is not valid"))
+}
+
+fn environment(raw: Option<String>) -> Result<Option<EnvironmentName>, StoreError> {
+    raw.map(|e| EnvironmentName::parse(&e).map_err(|_| corrupt("environment", &e)))
+        .transpose()
+}
+
+fn service(raw: Option<String>) -> Result<Option<ServiceName>, StoreError> {
+    raw.map(|s| ServiceName::parse(&s).map_err(|_| corrupt("service", &s)))
+        .transpose()
+}
+
+/// The columns of `locks` that make a `LockRow`.
+pub const LOCK_COLUMNS: &str = "id, environment, service, reason, locked_by, locked_at, \
+     expires_at, unlocked_by, unlocked_at, unlock_note";
+
+/// In force at $1: not unlocked, not expired.
+pub const IN_FORCE: &str = "unlocked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)";
+
+#[derive(sqlx::FromRow)]
+pub struct LockRow {
+    id: i64,
+    environment: Option<String>,
+    service: Option<String>,
+    reason: String,
+    locked_by: String,
+    locked_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    unlocked_by: Option<String>,
+    unlocked_at: Option<DateTime<Utc>>,
+    unlock_note: Option<String>,
+}
+
+impl LockRow {
+    pub fn into_lock(self, now: DateTime<Utc>) -> Result<Lock, StoreError> {
+        let mut lock = Lock {
+            id: self.id,
+            environment: environment(self.environment)?,
+            service: service(self.service)?,
+            reason: self.reason,
+            locked_by: self.locked_by,
+            locked_at: self.locked_at,
+            expires_at: self.expires_at,
+            unlocked_by: self.unlocked_by,
+            unlocked_at: self.unlocked_at,
+            unlock_note: self.unlock_note,
+            active: false,
+        };
+        lock.active = lock.in_force(now);
+        Ok(lock)
+    }
+}
+
+/// The columns of `lock_overrides` that make an `OverrideRow`.
+pub const OVERRIDE_COLUMNS: &str = "id, service, environment, version, reason, granted_by, \
+     granted_at, expires_at, used_by, used_at";
+
+#[derive(sqlx::FromRow)]
+pub struct OverrideRow {
+    id: i64,
+    service: String,
+    environment: String,
+    version: Option<String>,
+    reason: String,
+    granted_by: String,
+    granted_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    used_by: Option<i64>,
+    used_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<OverrideRow> for Override {
+    type Error = StoreError;
+
+    fn try_from(row: OverrideRow) -> Result<Self, StoreError> {
+        Ok(Override {
+            id: row.id,
+            service: ServiceName::parse(&row.service)
+                .map_err(|_| corrupt("service", &row.service))?,
+            environment: EnvironmentName::parse(&row.environment)
+                .map_err(|_| corrupt("environment", &row.environment))?,
+            version: row.version,
+            reason: row.reason,
+            granted_by: row.granted_by,
+            granted_at: row.granted_at,
+            expires_at: row.expires_at,
+            used_by: row.used_by,
+            used_at: row.used_at,
+        })
+    }
+}
+
+/// The columns of `freeze_windows` that make a `FreezeRow`.
+pub const FREEZE_COLUMNS: &str =
+    "id, name, note, environment, service, schedule, updated_by, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct FreezeRow {
+    id: i64,
+    name: String,
+    note: Option<String>,
+    environment: Option<String>,
+    service: Option<String>,
+    schedule: String,
+    updated_by: String,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<FreezeRow> for FreezeWindow {
+    type Error = StoreError;
+
+    fn try_from(row: FreezeRow) -> Result<Self, StoreError> {
+        Ok(FreezeWindow {
+            id: row.id,
+            name: row.name,
+            note: row.note,
+            scope: app::domain::LockScope {
+                environment: environment(row.environment)?,
+                service: service(row.service)?,
+            },
+            schedule: serde_json::from_str(&row.schedule)
+                .map_err(|_| corrupt("freeze schedule", &row.schedule))?,
+            updated_by: row.updated_by,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// What stands in the way of a deploy to a place at `now`, in words: the locks in
+/// force and the active windows that cover it (empty: nothing).
+pub fn obstacles(locks: &[Lock], windows: &[FreezeWindow], now: DateTime<Utc>) -> Vec<String> {
+    let mut said: Vec<String> = locks
+        .iter()
+        .map(|l| {
+            format!(
+                "{} locked by {}: {}",
+                l.scope().describe(),
+                l.locked_by,
+                l.reason
+            )
+        })
+        .collect();
+    said.extend(
+        windows
+            .iter()
+            .filter(|w| w.schedule.active_at(now).is_some())
+            .map(|w| match &w.note {
+                Some(note) => format!("freeze window '{}': {note}", w.name),
+                None => format!("freeze window '{}'", w.name),
+            }),
+    );
+    said
+}
+
+/// Inside a registration's transaction (`$tx`): when the deploy's place is locked or
+/// frozen at `$now`, spends a matching override (audited `override.use`) or marks the
+/// deploy as deployed through a lock (audited `deploy.through_lock`).
+macro_rules! through_lock_in {
+    ($tx:expr, $id:expr, $new:expr, $by:expr, $now:expr) => {{
+        let now: chrono::DateTime<chrono::Utc> = $now;
+        let new: &app::domain::NewDeploy = $new;
+        let id: i64 = $id;
+        let locks: Vec<$crate::storage::locks::LockRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM locks WHERE {} AND (environment IS NULL OR environment = $2) \
+               AND (service IS NULL OR service = $3) ORDER BY locked_at, id",
+                $crate::storage::locks::LOCK_COLUMNS,
+                $crate::storage::locks::IN_FORCE
+            )))
+            .bind(now)
+            .bind(new.environment.as_str())
+            .bind(new.service.as_str())
+            .fetch_all(&mut **$tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
+        let locks = locks
+            .into_iter()
+            .map(|row| row.into_lock(now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let windows: Vec<$crate::storage::locks::FreezeRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM freeze_windows WHERE (environment IS NULL OR environment = $1) \
+               AND (service IS NULL OR service = $2) ORDER BY name, id",
+                $crate::storage::locks::FREEZE_COLUMNS
+            )))
+            .bind(new.environment.as_str())
+            .bind(new.service.as_str())
+            .fetch_all(&mut **$tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
+        let windows = windows
+            .into_iter()
+            .map(app::ssr::FreezeWindow::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let obstacles = $crate::storage::locks::obstacles(&locks, &windows, now);
+        if !obstacles.is_empty() {
+            let granted: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM lock_overrides WHERE used_at IS NULL AND expires_at > $1 \
+                   AND service = $2 AND environment = $3 AND (version IS NULL OR version = $4) \
+                 ORDER BY CASE WHEN version IS NULL THEN 1 ELSE 0 END, granted_at, id LIMIT 1",
+            )
+            .bind(now)
+            .bind(new.service.as_str())
+            .bind(new.environment.as_str())
+            .bind(new.version.as_str())
+            .fetch_optional(&mut **$tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            let said = obstacles.join("; ");
+            match granted {
+                Some(granted) => {
+                    sqlx::query(
+                        "UPDATE lock_overrides SET used_by = $2, used_at = $3 WHERE id = $1",
+                    )
+                    .bind(granted)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut **$tx)
+                    .await
+                    .map_err($crate::storage::backend_error)?;
+                    super::audit::record(
+                        &mut **$tx,
+                        now,
+                        $by,
+                        "override.use",
+                        &format!("override:{granted}"),
+                        None::<&str>,
+                        Some(format!("deploy:{id} through {said}").as_str()),
+                    )
+                    .await?;
+                }
+                None => {
+                    sqlx::query("UPDATE deploys SET through_lock = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(said.as_str())
+                        .execute(&mut **$tx)
+                        .await
+                        .map_err($crate::storage::backend_error)?;
+                    super::audit::record(
+                        &mut **$tx,
+                        now,
+                        $by,
+                        "deploy.through_lock",
+                        &format!("deploy:{id}"),
+                        None::<&str>,
+                        Some(said.as_str()),
+                    )
+                    .await?;
+                }
+            }
+        }
+    }};
+}
+pub(crate) use through_lock_in;
+
+/// Implements `app::ssr::LockStore` for a backend's store type; `$serialize` is run
+/// first in the transaction that places a lock, so two placements never both see
+/// the scope free.
+macro_rules! lock_store {
+    ($store:ty, $serialize:expr) => {
+    #[async_trait::async_trait]
+    impl app::ssr::LockStore for $store {
+        #[tracing::instrument(skip(self, new, by), fields(actor = %by.name))]
+        async fn place_lock(
+            &self,
+            new: &app::domain::NewLock,
+            by: &app::domain::Actor,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<app::ssr::LockOutcome, app::ssr::StoreError> {
+            use $crate::storage::backend_error;
+            use $crate::storage::locks::{IN_FORCE, LOCK_COLUMNS, LockRow};
+            let now = app::domain::to_stored_precision(now);
+            let mut tx = self.begin_write().await.map_err(backend_error)?;
+            let serialize: &str = $serialize;
+            if !serialize.is_empty() {
+                sqlx::query(sqlx::AssertSqlSafe(serialize))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+            }
+            let in_force: Vec<LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {LOCK_COLUMNS} FROM locks WHERE {IN_FORCE} ORDER BY locked_at, id"
+            )))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            for row in in_force {
+                let lock = row.into_lock(now)?;
+                if lock.scope().contains(&new.scope) {
+                    return Ok(app::ssr::LockOutcome::AlreadyLocked(lock));
+                }
+            }
+            let row: LockRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO locks (environment, service, reason, locked_by, locked_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {LOCK_COLUMNS}"
+            )))
+            .bind(new.scope.environment.as_ref().map(|e| e.as_str()))
+            .bind(new.scope.service.as_ref().map(|s| s.as_str()))
+            .bind(new.reason.as_str())
+            .bind(by.name.as_str())
+            .bind(now)
+            .bind(new.expires_at.map(app::domain::to_stored_precision))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            let lock = row.into_lock(now)?;
+            let detail = match lock.expires_at {
+                Some(at) => format!("{} until {}", lock.scope().describe(), at.to_rfc3339()),
+                None => lock.scope().describe(),
+            };
+            audit::record(
+                &mut *tx,
+                now,
+                by,
+                "lock.place",
+                &format!("lock:{}", lock.id),
+                Some(lock.reason.as_str()),
+                Some(detail.as_str()),
+            )
+            .await?;
+            tx.commit().await.map_err(backend_error)?;
+            Ok(app::ssr::LockOutcome::Placed(lock))
+        }
+
+        #[tracing::instrument(skip(self, note, by), fields(actor = %by.name))]
+        async fn unlock(
+            &self,
+            id: i64,
+            note: Option<&str>,
+            by: &app::domain::Actor,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<app::domain::Lock, app::ssr::StoreError> {
+            use $crate::storage::backend_error;
+            use $crate::storage::locks::{IN_FORCE, LOCK_COLUMNS, LockRow};
+            let now = app::domain::to_stored_precision(now);
+            let mut tx = self.begin_write().await.map_err(backend_error)?;
+            let row: Option<LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE locks SET unlocked_by = $2, unlocked_at = $1, unlock_note = $3 \
+                 WHERE id = $4 AND {IN_FORCE} RETURNING {LOCK_COLUMNS}"
+            )))
+            .bind(now)
+            .bind(by.name.as_str())
+            .bind(note)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            let Some(row) = row else {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM locks WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                return Err(match exists {
+                    None => app::ssr::StoreError::NotFound(format!("no lock {id}")),
+                    Some(_) => app::ssr::StoreError::Conflict(format!(
+                        "lock {id} is no longer in force (unlocked or expired)"
+                    )),
+                });
+            };
+            let lock = row.into_lock(now)?;
+            audit::record(
+                &mut *tx,
+                now,
+                by,
+                "lock.unlock",
+                &format!("lock:{id}"),
+                note,
+                Some(format!("{} (locked by {}: {})", lock.scope().describe(), lock.locked_by, lock.reason).as_str()),
+            )
+            .await?;
+            tx.commit().await.map_err(backend_error)?;
+            Ok(lock)
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn get_lock(
+            &self,
+            id: i64,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Option<app::domain::Lock>, app::ssr::StoreError> {
+            let row: Option<$crate::storage::locks::LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM locks WHERE id = $1",
+                $crate::storage::locks::LOCK_COLUMNS
+            )))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            row.map(|r| r.into_lock(now)).transpose()
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn list_locks(
+            &self,
+            filter: &app::domain::LockFilter,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Vec<app::domain::Lock>, app::ssr::StoreError> {
+            use $crate::storage::locks::{IN_FORCE, LOCK_COLUMNS};
+            let now = app::domain::to_stored_precision(now);
+            // Every parameter is always there (PostgreSQL refuses unused ones): $2 is
+            // 0 for any lock, 1 for those in force, 2 for ended ones.
+            let sql = format!(
+                "SELECT {LOCK_COLUMNS} FROM locks \
+                 WHERE ($2 = 0 OR ($2 = 1 AND {IN_FORCE}) OR ($2 = 2 AND NOT ({IN_FORCE}))) \
+                   AND ($3 IS NULL OR environment = $3) AND ($4 IS NULL OR service = $4) \
+                   AND ($5 IS NULL OR LOWER(reason) LIKE $5 ESCAPE '\\' \
+                        OR LOWER(COALESCE(unlock_note, '')) LIKE $5 ESCAPE '\\') \
+                 ORDER BY locked_at DESC, id DESC LIMIT $6"
+            );
+            let active: i32 = match filter.active {
+                None => 0,
+                Some(true) => 1,
+                Some(false) => 2,
+            };
+            let pattern = filter.text.as_ref().map(|t| {
+                let escaped = t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                format!("%{escaped}%")
+            });
+            let rows: Vec<$crate::storage::locks::LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(active)
+                .bind(filter.environment.as_ref().map(|e| e.as_str().to_owned()))
+                .bind(filter.service.as_ref().map(|s| s.as_str().to_owned()))
+                .bind(pattern)
+                .bind(i64::from(filter.limit.max(1)))
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+            rows.into_iter().map(|r| r.into_lock(now)).collect()
+        }
+
+        #[tracing::instrument(skip(self, new, by), fields(actor = %by.name))]
+        async fn grant_override(
+            &self,
+            new: &app::domain::NewBreakGlass,
+            by: &app::domain::Actor,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<app::domain::Override, app::ssr::StoreError> {
+            use $crate::storage::backend_error;
+            let now = app::domain::to_stored_precision(now);
+            let mut tx = self.begin_write().await.map_err(backend_error)?;
+            let row: $crate::storage::locks::OverrideRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO lock_overrides (service, environment, version, reason, granted_by, granted_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {}",
+                $crate::storage::locks::OVERRIDE_COLUMNS
+            )))
+            .bind(new.service.as_str())
+            .bind(new.environment.as_str())
+            .bind(new.version.as_deref())
+            .bind(new.reason.as_str())
+            .bind(by.name.as_str())
+            .bind(now)
+            .bind(app::domain::to_stored_precision(new.expires_at))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            let granted = app::domain::Override::try_from(row)?;
+            let detail = format!(
+                "{} to {}{} until {}",
+                granted.service,
+                granted.environment,
+                granted.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default(),
+                granted.expires_at.to_rfc3339()
+            );
+            audit::record(
+                &mut *tx,
+                now,
+                by,
+                "override.grant",
+                &format!("override:{}", granted.id),
+                Some(granted.reason.as_str()),
+                Some(detail.as_str()),
+            )
+            .await?;
+            tx.commit().await.map_err(backend_error)?;
+            Ok(granted)
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn list_overrides(
+            &self,
+            limit: u32,
+        ) -> Result<Vec<app::domain::Override>, app::ssr::StoreError> {
+            let rows: Vec<$crate::storage::locks::OverrideRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM lock_overrides ORDER BY granted_at DESC, id DESC LIMIT $1",
+                $crate::storage::locks::OVERRIDE_COLUMNS
+            )))
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn list_freezes(&self) -> Result<Vec<app::ssr::FreezeWindow>, app::ssr::StoreError> {
+            let rows: Vec<$crate::storage::locks::FreezeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM freeze_windows ORDER BY name, id",
+                $crate::storage::locks::FREEZE_COLUMNS
+            )))
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
+
+        #[tracing::instrument(skip(self, header, schedule, by), fields(actor = %by.name))]
+        async fn save_freeze(
+            &self,
+            id: Option<i64>,
+            header: &app::domain::FreezeHeader,
+            schedule: &app::domain::freeze::Schedule,
+            by: &app::domain::Actor,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<i64, app::ssr::StoreError> {
+            use $crate::storage::backend_error;
+            let now = app::domain::to_stored_precision(now);
+            let json = serde_json::to_string(schedule)
+                .map_err(|e| app::ssr::StoreError::Backend(e.to_string()))?;
+            let mut tx = self.begin_write().await.map_err(backend_error)?;
+            let environment = header.scope.environment.as_ref().map(|e| e.as_str());
+            let service = header.scope.service.as_ref().map(|s| s.as_str());
+            let (saved, action): (Option<i64>, &str) = match id {
+                None => (
+                    sqlx::query_scalar(
+                        "INSERT INTO freeze_windows (name, note, environment, service, schedule, \
+                           created_by, created_at, updated_by, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $7) RETURNING id",
+                    )
+                    .bind(header.name.as_str())
+                    .bind(header.note.as_deref())
+                    .bind(environment)
+                    .bind(service)
+                    .bind(json.as_str())
+                    .bind(by.name.as_str())
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend_error)?,
+                    "freeze.create",
+                ),
+                Some(id) => (
+                    sqlx::query_scalar(
+                        "UPDATE freeze_windows SET name = $1, note = $2, environment = $3, \
+                           service = $4, schedule = $5, updated_by = $6, updated_at = $7 \
+                         WHERE id = $8 RETURNING id",
+                    )
+                    .bind(header.name.as_str())
+                    .bind(header.note.as_deref())
+                    .bind(environment)
+                    .bind(service)
+                    .bind(json.as_str())
+                    .bind(by.name.as_str())
+                    .bind(now)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend_error)?,
+                    "freeze.update",
+                ),
+            };
+            let Some(saved) = saved else {
+                return Err(app::ssr::StoreError::NotFound(format!(
+                    "no freeze window {}",
+                    id.unwrap_or_default()
+                )));
+            };
+            let detail = format!("{}: {} on {}", header.name, schedule.describe(), header.scope.describe());
+            audit::record(
+                &mut *tx,
+                now,
+                by,
+                action,
+                &format!("freeze:{saved}"),
+                header.note.as_deref(),
+                Some(detail.as_str()),
+            )
+            .await?;
+            tx.commit().await.map_err(backend_error)?;
+            Ok(saved)
+        }
+
+        #[tracing::instrument(skip(self, by), fields(actor = %by.name))]
+        async fn delete_freeze(
+            &self,
+            id: i64,
+            by: &app::domain::Actor,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), app::ssr::StoreError> {
+            use $crate::storage::backend_error;
+            let now = app::domain::to_stored_precision(now);
+            let mut tx = self.begin_write().await.map_err(backend_error)?;
+            let name: Option<String> =
+                sqlx::query_scalar("DELETE FROM freeze_windows WHERE id = $1 RETURNING name")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+            let Some(name) = name else {
+                return Err(app::ssr::StoreError::NotFound(format!("no freeze window {id}")));
+            };
+            audit::record(
+                &mut *tx,
+                now,
+                by,
+                "freeze.delete",
+                &format!("freeze:{id}"),
+                None::<&str>,
+                Some(name.as_str()),
+            )
+            .await?;
+            tx.commit().await.map_err(backend_error)
+        }
+
+        #[tracing::instrument(skip(self, rules))]
+        async fn count_gate_answer(
+            &self,
+            environment: &app::domain::EnvironmentName,
+            allowed: bool,
+            rules: &[&str],
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), app::ssr::StoreError> {
+            use $crate::storage::backend_error;
+            let day = now.date_naive();
+            let mut tx = self.pool.begin().await.map_err(backend_error)?;
+            for rule in rules {
+                sqlx::query(
+                    "INSERT INTO gate_answers (day, environment, allowed, rule, count) \
+                     VALUES ($1, $2, $3, $4, 1) \
+                     ON CONFLICT (day, environment, allowed, rule) DO UPDATE SET count = gate_answers.count + 1",
+                )
+                .bind(day)
+                .bind(environment.as_str())
+                .bind(allowed)
+                .bind(*rule)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+            }
+            tx.commit().await.map_err(backend_error)
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn latest_deploy_of_version(
+            &self,
+            service: &app::domain::ServiceName,
+            environment: &app::domain::EnvironmentName,
+            version: &str,
+        ) -> Result<Option<app::domain::Deploy>, app::ssr::StoreError> {
+            let row: Option<$crate::storage::rows::DeployRow> = sqlx::query_as(concat!(
+                $crate::storage::rows::deploy_select!(),
+                " WHERE s.name = $1 AND e.name = $2 AND d.version = $3 \
+                  ORDER BY d.started_at DESC, d.id DESC LIMIT 1"
+            ))
+            .bind(service.as_str())
+            .bind(environment.as_str())
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            row.map(app::domain::Deploy::try_from).transpose()
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn gate_counts(
+            &self,
+            since: chrono::NaiveDate,
+        ) -> Result<Vec<app::ssr::GateCount>, app::ssr::StoreError> {
+            let rows: Vec<(chrono::NaiveDate, String, bool, String, i64)> = sqlx::query_as(
+                "SELECT day, environment, allowed, rule, count FROM gate_answers \
+                 WHERE day >= $1 ORDER BY day, environment, allowed, rule",
+            )
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            Ok(rows
+                .into_iter()
+                .map(|(day, environment, allowed, rule, count)| app::ssr::GateCount {
+                    day,
+                    environment,
+                    allowed,
+                    rule,
+                    count,
+                })
+                .collect())
+        }
+    }
+    };
+}
+pub(crate) use lock_store;
