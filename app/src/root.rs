@@ -1,11 +1,12 @@
 //! The HTML shell, the layout every page shares, and the route table.
 
 use crate::api::{Logout, whoami};
+use crate::components::LockBanner;
 use crate::domain::Role;
 use crate::pages::{
     AccountPage, AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage,
-    DeployDetailPage, HistoryPage, LoginPage, MetricSettingsPage, MissionControlPage, NotFoundPage,
-    SetupPage,
+    DeployDetailPage, HistoryPage, LocksPage, LoginPage, MetricSettingsPage, MissionControlPage,
+    NotFoundPage, SetupPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -138,11 +139,13 @@ pub fn App() -> impl IntoView {
                 <nav class="topnav" aria-label="Main">
                     <A href="/" exact=true>"Mission control"</A>
                     <A href="/deploys">"History"</A>
+                    <A href="/locks">"Locks"</A>
                     <A href="/settings/metrics">"Metrics"</A>
                 </nav>
                 <UserMenu />
             </header>
             <main class="page">
+                <LockBanner />
                 <Routes fallback=NotFoundPage>
                     // Mission control is where people land: it ships in the main bundle.
                     // Every other page is its own chunk of wasm, fetched when visited.
@@ -156,6 +159,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/audit") view={Lazy::<AdminAudit>::new()} />
                     <Route path=path!("/admin/notifications") view={Lazy::<AdminNotifications>::new()} />
                     <Route path=path!("/settings/metrics") view={Lazy::<MetricSettings>::new()} />
+                    <Route path=path!("/locks") view={Lazy::<Locks>::new()} />
                     // Async: the page resolves before headers go out, so it can redirect a stranger.
                     <Route path=path!("/account") view={Lazy::<Account>::new()} ssr=SsrMode::Async />
                 </Routes>
@@ -196,6 +200,7 @@ lazy_pages!(
     AdminAudit => AdminAuditPage,
     AdminNotifications => AdminNotificationsPage,
     MetricSettings => MetricSettingsPage,
+    Locks => LocksPage,
 );
 
 /// Who is signed in, with a way out; or a way in.

@@ -71,10 +71,14 @@ async fn standing_of(
 
 /// Locks in force and windows holding now (the banner and the board).
 #[server(endpoint = "locks-in-force")]
-pub async fn locks_in_force() -> Result<Standing, AppError> {
+pub async fn locks_in_force() -> Result<crate::api::AsOf<Standing>, AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::Read, move |call| async move {
-        Ok(standing_of(call.store.as_ref(), Utc::now()).await?.0)
+        let now = Utc::now();
+        Ok(crate::api::AsOf {
+            now,
+            value: standing_of(call.store.as_ref(), now).await?.0,
+        })
     })
     .await
 }

@@ -59,6 +59,38 @@ pub fn TimeAgo(at: DateTime<Utc>, now: DateTime<Utc>) -> impl IntoView {
     }
 }
 
+/// `at` in the viewer's own time zone, written by the browser once the page runs
+/// (the server does not know the viewer's zone): "your time: Mon 30/11/2026, 16:30 CET".
+#[component]
+pub fn ViewerTime(at: DateTime<Utc>) -> impl IntoView {
+    let (text, set_text) = signal(String::new());
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+                at.timestamp_millis() as f64
+            ));
+            let options = js_sys::Object::new();
+            for (key, value) in [
+                ("weekday", "short"),
+                ("year", "numeric"),
+                ("month", "2-digit"),
+                ("day", "2-digit"),
+                ("hour", "2-digit"),
+                ("minute", "2-digit"),
+                ("timeZoneName", "short"),
+            ] {
+                let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+            }
+            let local = String::from(date.to_locale_string("en-GB", &options));
+            set_text.set(format!("your time: {local}"));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (at, set_text);
+    });
+    view! { <span class="viewer-time" data-testid="viewer-time">{move || text.get()}</span> }
+}
+
 /// A version in monospace with the full value in a tooltip.
 #[component]
 pub fn Version(version: String) -> impl IntoView {

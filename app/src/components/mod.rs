@@ -3,9 +3,11 @@
 mod chart;
 mod format;
 mod live;
+mod locks;
 mod status;
 
 pub use chart::*;
 pub use format::*;
 pub use live::*;
+pub use locks::*;
 pub use status::*;

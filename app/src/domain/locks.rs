@@ -975,7 +975,7 @@ impl FreezeView {
 }
 
 /// The form's fields for a freeze window (create or edit).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct FreezeForm {
     pub name: Option<String>,
     pub note: Option<String>,

@@ -45,6 +45,12 @@ pub fn DeployDetailPage() -> impl IntoView {
     );
     // Whether the reader may override the verdict (leads and admins see the form).
     let me = Resource::new(|| (), |_| whoami());
+    // The place's lock, shown live with its lock or unlock dialog.
+    let (locks_changed, _) = crate::components::use_lock_refresh();
+    let standing = Resource::new(
+        move || locks_changed.get(),
+        |_| crate::api::locks_in_force(),
+    );
     // Signals load on their own: a slow Prometheus does not hold up the page.
     let signals = Resource::new(
         move || (id.get(), revision.get()),
@@ -59,7 +65,7 @@ pub fn DeployDetailPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the deploy…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(read) => view! { <DeployView detail=read.value now=read.now verdict me /> }.into_any(),
+                    Ok(read) => view! { <DeployView detail=read.value now=read.now verdict me standing /> }.into_any(),
                     Err(error) => view! { <Title text="Deploy not found" /><ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -168,8 +174,20 @@ fn DeployView(
     now: DateTime<Utc>,
     verdict: Resource<Result<AsOf<Option<Verdict>>, AppError>>,
     me: Resource<Result<Option<crate::api::SignedIn>, AppError>>,
+    standing: Resource<Result<AsOf<crate::api::Standing>, AppError>>,
 ) -> impl IntoView {
     let d = detail.deploy;
+    let scope = crate::domain::LockScope {
+        environment: Some(d.environment.clone()),
+        service: Some(d.service.clone()),
+    };
+    let through_lock = d.through_lock.clone().map(|what| {
+        view! {
+            <p class="panel through-lock" role="note" data-testid="through-lock">
+                <span class="badge lock-badge">"Deployed through a lock"</span>" "{what}
+            </p>
+        }
+    });
     let title = format!(
         "{} {} → {}",
         d.service,
@@ -209,7 +227,19 @@ fn DeployView(
                 {d.service.to_string()} " " <Version version=d.version.clone() /> " → " {d.environment.to_string()}
             </h1>
             <StatusBadge status=d.status />
+            <div class="place-lock">
+                <Transition fallback=|| ()>
+                    {move || {
+                        let scope = scope.clone();
+                        Suspend::new(async move {
+                            let standing = standing.await.map(|s| s.value).unwrap_or_default();
+                            view! { <crate::components::PlaceLockControl scope standing /> }
+                        })
+                    }}
+                </Transition>
+            </div>
         </div>
+        {through_lock}
         {d.description.clone().map(|text| view! { <p class="lede">{text}</p> })}
         // The page leads with the judge's word and its evidence.
         <Transition fallback=|| view! { <p class="muted">"Loading the verdict…"</p> }>

@@ -218,7 +218,12 @@ fn DeployTable(page: DeployPage, now: DateTime<Utc>, query: DeployQuery) -> impl
                     <td><a href=href.clone()>{d.service.to_string()}</a></td>
                     <td>{d.environment.to_string()}</td>
                     <td><a href=href><Version version=d.version.clone() /></a></td>
-                    <td><StatusBadge status=d.status /></td>
+                    <td>
+                        <StatusBadge status=d.status />
+                        {d.through_lock.clone().map(|what| view! {
+                            <span class="badge lock-badge" title=what data-testid="row-through-lock">"through a lock"</span>
+                        })}
+                    </td>
                     <td><RowVerdict verdict=d.verdict.clone() now /></td>
                     <td>{d.author.clone().unwrap_or_else(|| "unknown".into())}</td>
                     <td class="num">{duration}</td>

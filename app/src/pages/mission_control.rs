@@ -1,8 +1,11 @@
 //! Mission control: every service × environment with what runs there now.
 
-use crate::api::{get_board, list_deploys};
-use crate::components::{Live, RowVerdict, StatusBadge, TimeAgo, Version, safe_link, use_live};
-use crate::domain::{Board, Deploy, DeployQuery, FiringAlert};
+use crate::api::{Standing, get_board, list_deploys, locks_in_force};
+use crate::components::{
+    Live, PlaceLockControl, RowVerdict, StatusBadge, TimeAgo, Version, refresh_at, safe_link,
+    use_live, use_lock_refresh,
+};
+use crate::domain::{Board, Deploy, DeployQuery, FiringAlert, LockScope};
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -17,11 +20,20 @@ pub fn MissionControlPage() -> impl IntoView {
     let (reload, set_reload) = signal(0u64);
     let board = Resource::new(move || reload.get(), |_| get_board());
     let cells: Cells = RwSignal::new(HashMap::new());
+    // Locks show on the board: each column and cell with its lock or lock dialog.
+    let (locks_changed, set_locks_changed) = use_lock_refresh();
+    let standing = Resource::new(move || locks_changed.get(), |_| locks_in_force());
+    Effect::new(move |_| {
+        if let Some(Ok(read)) = standing.get() {
+            refresh_at(read.value.changes_at, read.now, set_locks_changed);
+        }
+    });
     // A change refetches its one cell; a place the board does not show yet (a new
     // service or environment), or missed changes, reload the board.
     use_live(move |live| {
         let change = match live {
             Live::Change(change) => change,
+            Live::Lock(_) => return,
             Live::Resync => {
                 cells.set(HashMap::new());
                 set_reload.update(|r| *r += 1);
@@ -78,7 +90,16 @@ pub fn MissionControlPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the board…"</p> }>
             {move || Suspend::new(async move {
                 match board.await {
-                    Ok(read) => view! { <BoardTable board=read.value now=read.now cells /> }.into_any(),
+                    Ok(read) => {
+                        // Without the locks the board still shows.
+                        let standing = standing.await.map(|s| s.value).unwrap_or_default();
+                        view! {
+                            <div class="board-tools">
+                                <PlaceLockControl scope=LockScope::default() standing=standing.clone() />
+                            </div>
+                            <BoardTable board=read.value now=read.now cells standing />
+                        }.into_any()
+                    }
                     Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -87,7 +108,7 @@ pub fn MissionControlPage() -> impl IntoView {
 }
 
 #[component]
-fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
+fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells, standing: Standing) -> impl IntoView {
     if board.services.is_empty() {
         return view! {
             <div class="panel empty">
@@ -104,7 +125,19 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
     let header = board
         .environments
         .iter()
-        .map(|e| view! { <th scope="col">{e.name.to_string()}</th> })
+        .map(|e| {
+            let scope = LockScope {
+                environment: Some(e.name.clone()),
+                service: None,
+            };
+            let locked = standing.locks_place(&scope);
+            view! {
+                <th scope="col" class:env-locked=locked>
+                    <span class="env-name">{e.name.to_string()}</span>
+                    <PlaceLockControl scope standing=standing.clone() />
+                </th>
+            }
+        })
         .collect_view();
     let rows = board
         .services
@@ -124,8 +157,13 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells) -> impl IntoView {
                             .or_else(|| read.clone())
                     };
                     let place = env.name.to_string();
+                    let scope = LockScope {
+                        environment: Some(env.name.clone()),
+                        service: Some(service.name.clone()),
+                    };
+                    let standing = standing.clone();
                     move || {
-                        view! { <BoardCell deploy=deploy() alerts=alerts.clone() now place=place.clone() /> }
+                        view! { <BoardCell deploy=deploy() alerts=alerts.clone() now place=place.clone() scope=scope.clone() standing=standing.clone() /> }
                     }
                 })
                 .collect_view();
@@ -180,14 +218,28 @@ fn BoardCell(
     now: DateTime<Utc>,
     /// The environment's name, which a phone's stacked card shows beside the cell.
     place: String,
+    /// The cell's place, and what locks stand now.
+    scope: LockScope,
+    standing: Standing,
 ) -> impl IntoView {
     let alerts = (!alerts.is_empty()).then(|| view! { <AlertList alerts with_place=false /> });
+    let locked = standing.locks_place(&scope);
+    // A lock or window on this very place shows here; a broader one shows in its
+    // column (or above the board).
+    let broader = standing
+        .locks
+        .iter()
+        .map(|l| l.scope())
+        .chain(standing.windows.iter().map(|w| w.scope.clone()))
+        .any(|s| s != scope && s.contains(&scope));
+    let control = (!broader)
+        .then(|| view! { <div class="cell-lock"><PlaceLockControl scope standing /></div> });
     match deploy {
         Some(d) => {
             let href = format!("/deploys/{}", d.id);
             let author = d.author.clone().unwrap_or_else(|| "unknown".into());
             view! {
-                <td class="cell" data-label=place>
+                <td class="cell" class:cell-locked=locked data-label=place>
                     <a class="cell-link" href=href>
                         <span class="cell-top">
                             <Version version=d.version.clone() />
@@ -199,11 +251,12 @@ fn BoardCell(
                     </a>
                     <RowVerdict verdict=d.verdict.clone() now />
                     {alerts}
+                    {control}
                 </td>
             }
             .into_any()
         }
-        None => view! { <td class="cell cell-empty" data-label=place>"—" {alerts}</td> }.into_any(),
+        None => view! { <td class="cell cell-empty" class:cell-locked=locked data-label=place>"—" {alerts}{control}</td> }.into_any(),
     }
 }
 

@@ -3,6 +3,7 @@
 mod admin;
 mod deploy_detail;
 mod history;
+mod locks;
 mod login;
 mod mission_control;
 mod not_found;
@@ -12,6 +13,7 @@ mod setup;
 pub use admin::{AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage};
 pub use deploy_detail::DeployDetailPage;
 pub use history::HistoryPage;
+pub use locks::LocksPage;
 pub use login::{AccountPage, LoginPage};
 pub use mission_control::MissionControlPage;
 pub use not_found::NotFoundPage;
