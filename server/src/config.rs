@@ -62,6 +62,11 @@ pub struct Config {
     pub github_webhook_secret: Option<String>,
     /// Accept unsigned GitHub deliveries when no secret is set: local trials only.
     pub github_webhook_allow_unsigned: bool,
+    /// Posting `houston/gate` commit statuses: GitHub's REST API
+    /// (`HOUSTON_GITHUB_API_URL`, https://api.github.com) and a token allowed to write
+    /// statuses (`HOUSTON_GITHUB_TOKEN`: a personal or an app installation token).
+    /// Without a token no status is posted.
+    pub github_api: Option<crate::jobs::github::GithubApi>,
     /// A session ends this long after sign-in (`HOUSTON_SESSION_LIFETIME_HOURS`, 12).
     pub session_lifetime: chrono::Duration,
     /// A session unused this long ends (`HOUSTON_SESSION_IDLE_MINUTES`, 60).
@@ -278,6 +283,18 @@ impl Config {
                 message: format!("{url:?} is not an http:// or https:// URL"),
             });
         }
+        let github_api_url =
+            get("HOUSTON_GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+        if !(github_api_url.starts_with("https://") || github_api_url.starts_with("http://")) {
+            return Err(ConfigError {
+                var: "HOUSTON_GITHUB_API_URL",
+                message: format!("{github_api_url:?} is not an http:// or https:// URL"),
+            });
+        }
+        let github_api = get("HOUSTON_GITHUB_TOKEN").map(|token| crate::jobs::github::GithubApi {
+            base_url: github_api_url.trim_end_matches('/').to_owned(),
+            token,
+        });
         let allow_anonymous_read = match get("HOUSTON_ALLOW_ANONYMOUS_READ") {
             Some(raw) => parse_bool("HOUSTON_ALLOW_ANONYMOUS_READ", &raw)?,
             None => false,
@@ -393,6 +410,7 @@ impl Config {
             bind,
             github_webhook_secret: get("HOUSTON_GITHUB_WEBHOOK_SECRET"),
             github_webhook_allow_unsigned,
+            github_api,
             session_lifetime,
             session_idle,
             header_timeout,

@@ -2,7 +2,10 @@
 //! file kept in git. Declarative: what the file does not define is deleted. Every
 //! change is printed and audited; `--dry-run` only prints.
 
-use app::domain::{Actor, ConfigFile, Configuration, plan_definitions, plan_timings};
+use app::domain::{
+    Actor, ConfigFile, Configuration, EnvironmentGate, GATE_RULES_SETTING, REPOSITORIES_SETTING,
+    RepositoryLink, plan_definitions, plan_timings,
+};
 use app::ssr::Store;
 
 /// Reads and checks a configuration file: TOML syntax first, then every rule, each
@@ -32,7 +35,63 @@ pub async fn apply(
     let wanted = read(path)?;
     let metric_changes = plan_definitions(&store.list_metric_definitions().await?, &wanted.metrics);
     let timing_changes = plan_timings(&store.list_service_timings().await?, &wanted.services);
+    // Gate rules and repository links are settings (JSON lists), replaced whole.
+    let gates_now = app::ssr::gate::gate_rules(store).await?;
+    let repositories_now: Vec<RepositoryLink> =
+        match store.get_setting(REPOSITORIES_SETTING).await? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(&json)?,
+        };
+    let mut settings_changes: Vec<(&str, String, String)> = Vec::new();
+    if gates_now != wanted.gates {
+        let said = if wanted.gates.is_empty() {
+            "gate rules: none (every environment takes any version)".to_owned()
+        } else {
+            format!(
+                "gate rules: {}",
+                wanted
+                    .gates
+                    .iter()
+                    .map(describe_gate)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        settings_changes.push((
+            GATE_RULES_SETTING,
+            serde_json::to_string(&wanted.gates)?,
+            said,
+        ));
+    }
+    if repositories_now != wanted.repositories {
+        let said = if wanted.repositories.is_empty() {
+            "GitHub repositories: none linked".to_owned()
+        } else {
+            format!(
+                "GitHub repositories: {}",
+                wanted
+                    .repositories
+                    .iter()
+                    .map(|r| format!(
+                        "{} (merges wait while {} in {} is locked)",
+                        r.repository, r.service, r.environment
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        settings_changes.push((
+            REPOSITORIES_SETTING,
+            serde_json::to_string(&wanted.repositories)?,
+            said,
+        ));
+    }
     if !dry_run {
+        for (key, value, _) in &settings_changes {
+            store
+                .set_setting(key, value, by, reason, chrono::Utc::now())
+                .await?;
+        }
         let now = chrono::Utc::now();
         if !metric_changes.is_empty() {
             store
@@ -49,5 +108,24 @@ pub async fn apply(
         .iter()
         .map(|c| c.describe())
         .chain(timing_changes.iter().map(|c| c.describe()))
+        .chain(settings_changes.into_iter().map(|(_, _, said)| said))
         .collect())
+}
+
+/// "production: from the previous stage, healthy, baked 30 min; refs main".
+fn describe_gate(gate: &EnvironmentGate) -> String {
+    let mut parts = Vec::new();
+    if gate.require_previous_stage {
+        parts.push(format!(
+            "from the previous stage, healthy, baked {} min",
+            gate.min_bake_secs / 60
+        ));
+    }
+    if !gate.branches.is_empty() {
+        parts.push(format!("refs {}", gate.branches.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push("no rules".to_owned());
+    }
+    format!("{}: {}", gate.environment, parts.join("; "))
 }

@@ -532,7 +532,7 @@ async fn config_command(store: &dyn app::ssr::Store, action: ConfigAction) -> an
             }
             match (changes.len(), dry_run) {
                 (0, _) => println!(
-                    "nothing to change: the metric definitions and service timings match {}",
+                    "nothing to change: the metric definitions, service timings, gate rules and repositories match {}",
                     file.display()
                 ),
                 (n, true) => println!("{n} changes planned (dry run: nothing changed)"),

@@ -314,7 +314,9 @@ impl MetricDefinitionRequest {
 }
 
 /// A configuration file as `houston config apply` reads it (TOML): `[[metric]]`
-/// tables (with their check fields) and `[[service]]` tables (the judge's timings).
+/// tables (with their check fields), `[[service]]` tables (the judge's timings),
+/// `[[environment]]` tables (the gate's promotion rules) and `[[repository]]` tables
+/// (GitHub repositories whose pull requests wait while a place is locked).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -322,6 +324,124 @@ pub struct ConfigFile {
     pub metric: Vec<MetricDefinitionRequest>,
     #[serde(default)]
     pub service: Vec<ServiceTimingRequest>,
+    #[serde(default)]
+    pub environment: Vec<EnvironmentGateRequest>,
+    #[serde(default)]
+    pub repository: Vec<RepositoryRequest>,
+}
+
+/// An `[[environment]]` table: what the gate asks of a version before it goes there.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentGateRequest {
+    pub name: Option<String>,
+    /// The version must have gone through the previous stage, judged healthy.
+    pub require_previous_stage: Option<bool>,
+    /// And baked there at least this long (`30m`, `2h`).
+    pub min_bake: Option<String>,
+    /// Refs this environment accepts (`main`, `release/*`).
+    pub branches: Option<Vec<String>>,
+}
+
+/// A `[[repository]]` table: a GitHub repository (`owner/name`) whose open pull
+/// requests get the `houston/gate` commit status of a place.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryRequest {
+    pub name: Option<String>,
+    /// The service it deploys; the repository's own name when absent.
+    pub service: Option<String>,
+    /// The environment whose locks hold its merges (default `production`).
+    pub environment: Option<String>,
+}
+
+/// A GitHub repository linked to the place whose locks hold its merges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryLink {
+    /// `owner/name`, as GitHub writes it.
+    pub repository: String,
+    pub service: ServiceName,
+    pub environment: EnvironmentName,
+}
+
+/// The settings key the repository links are stored under (JSON list).
+pub const REPOSITORIES_SETTING: &str = "github.repositories";
+
+impl EnvironmentGateRequest {
+    fn parse_into(&self, p: &mut Problems, at: &str) -> Option<super::locks::EnvironmentGate> {
+        let environment = p.name(
+            &format!("{at}.name"),
+            self.name.as_deref(),
+            EnvironmentName::parse,
+        );
+        let min_bake_secs = match self.min_bake.as_deref() {
+            None => 0,
+            Some(raw) => match super::judge::parse_duration(raw) {
+                Ok(d) => d.num_seconds(),
+                Err(message) => {
+                    p.add(format!("{at}.min_bake"), message);
+                    0
+                }
+            },
+        };
+        let branches: Vec<String> = self
+            .branches
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| b.trim().to_owned())
+            .collect();
+        if branches.iter().any(|b| b.is_empty() || b.len() > 255) {
+            p.add(
+                format!("{at}.branches"),
+                "each must be a ref pattern of 1 to 255 characters",
+            );
+        }
+        Some(super::locks::EnvironmentGate {
+            environment: environment?,
+            require_previous_stage: self.require_previous_stage.unwrap_or(min_bake_secs > 0),
+            min_bake_secs,
+            branches,
+        })
+    }
+}
+
+impl RepositoryRequest {
+    fn parse_into(&self, p: &mut Problems, at: &str) -> Option<RepositoryLink> {
+        let name = self.name.as_deref().map(str::trim).unwrap_or("");
+        let valid = name.split_once('/').is_some_and(|(owner, repo)| {
+            let part = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 100
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            };
+            part(owner) && part(repo)
+        });
+        if !valid {
+            p.add(
+                format!("{at}.name"),
+                "must be a GitHub repository as owner/name",
+            );
+            return None;
+        }
+        let default_service = name.rsplit('/').next().unwrap_or(name);
+        let service = p.name(
+            &format!("{at}.service"),
+            Some(self.service.as_deref().unwrap_or(default_service)),
+            ServiceName::parse,
+        );
+        let environment = p.name(
+            &format!("{at}.environment"),
+            Some(self.environment.as_deref().unwrap_or("production")),
+            EnvironmentName::parse,
+        );
+        Some(RepositoryLink {
+            repository: name.to_owned(),
+            service: service?,
+            environment: environment?,
+        })
+    }
 }
 
 /// A `[[service]]` table: when a service's deploys are judged.
@@ -536,6 +656,10 @@ fn environment_list(
 pub struct Configuration {
     pub metrics: Vec<MetricDefinition>,
     pub services: Vec<ServiceTiming>,
+    /// The gate's promotion rules, by environment.
+    pub gates: Vec<super::locks::EnvironmentGate>,
+    /// GitHub repositories and the places whose locks hold their merges.
+    pub repositories: Vec<RepositoryLink>,
 }
 
 impl ConfigFile {
@@ -564,11 +688,47 @@ impl ConfigFile {
                 services.push(timing);
             }
         }
+        let mut gates: Vec<super::locks::EnvironmentGate> = Vec::new();
+        for (i, request) in self.environment.iter().enumerate() {
+            let at = format!("environment[{i}]");
+            if let Some(gate) = request.parse_into(&mut p, &at) {
+                if gates.iter().any(|g| g.environment == gate.environment) {
+                    p.add(
+                        format!("{at}.name"),
+                        format!("{} is set twice", gate.environment),
+                    );
+                }
+                gates.push(gate);
+            }
+        }
+        let mut repositories: Vec<RepositoryLink> = Vec::new();
+        for (i, request) in self.repository.iter().enumerate() {
+            let at = format!("repository[{i}]");
+            if let Some(link) = request.parse_into(&mut p, &at) {
+                if repositories
+                    .iter()
+                    .any(|r| r.repository.eq_ignore_ascii_case(&link.repository))
+                {
+                    p.add(
+                        format!("{at}.name"),
+                        format!("{} is set twice", link.repository),
+                    );
+                }
+                repositories.push(link);
+            }
+        }
         if !p.is_empty() {
             return Err(p.into_errors());
         }
         services.sort_by_key(ServiceTiming::key);
-        Ok(Configuration { metrics, services })
+        gates.sort_by(|a, b| a.environment.cmp(&b.environment));
+        repositories.sort_by(|a, b| a.repository.cmp(&b.repository));
+        Ok(Configuration {
+            metrics,
+            services,
+            gates,
+            repositories,
+        })
     }
 
     /// Every definition, sorted by name, or every problem (names used twice too).

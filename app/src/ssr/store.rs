@@ -714,6 +714,22 @@ pub struct GateCount {
     pub count: i64,
 }
 
+/// An open (or closed) pull request of a linked repository, with the `houston/gate`
+/// status last posted on its head commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    /// `owner/name`.
+    pub repository: String,
+    pub number: i64,
+    pub head_sha: String,
+    pub base_ref: String,
+    pub is_open: bool,
+    /// GitHub's time of the pull request's last change: an older event changes nothing.
+    pub updated_at: DateTime<Utc>,
+    pub posted_state: Option<String>,
+    pub posted_description: Option<String>,
+}
+
 /// Locks, freeze windows, overrides and the gate's counts.
 #[async_trait::async_trait]
 pub trait LockStore: Send + Sync {
@@ -801,6 +817,25 @@ pub trait LockStore: Send + Sync {
 
     /// The gate's counts from `since` on.
     async fn gate_counts(&self, since: chrono::NaiveDate) -> Result<Vec<GateCount>, StoreError>;
+
+    /// Records a pull request as GitHub last described it (an event older than the
+    /// stored one changes nothing); a new head commit needs its status posted again.
+    async fn upsert_pull_request(&self, pull: &PullRequest) -> Result<(), StoreError>;
+
+    /// The open pull requests of a repository.
+    async fn open_pull_requests(&self, repository: &str) -> Result<Vec<PullRequest>, StoreError>;
+
+    /// Notes the status posted on a pull request's head commit (unless the head moved
+    /// on meanwhile).
+    async fn record_status_posted(
+        &self,
+        repository: &str,
+        number: i64,
+        head_sha: &str,
+        state: &str,
+        description: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// What a change-feed listener hears.

@@ -71,6 +71,100 @@ pub struct GhWorkflowRun {
     pub html_url: String,
 }
 
+/// The parts of GitHub's `pull_request` event the merge gate needs.
+#[derive(Debug, Deserialize)]
+pub struct PullRequestEvent {
+    pub action: String,
+    pub pull_request: GhPullRequest,
+    pub repository: GhRepository,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GhPullRequest {
+    pub number: i64,
+    pub state: String,
+    pub updated_at: DateTime<Utc>,
+    pub head: GhCommitRef,
+    pub base: GhCommitRef,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GhCommitRef {
+    pub sha: String,
+    #[serde(rename = "ref")]
+    pub name: String,
+}
+
+/// A pull request of a linked repository is recorded (its head commit, open or
+/// closed); the `github_statuses` job posts its `houston/gate` status. Pull requests
+/// of other repositories are ignored.
+async fn pull_request(
+    state: &AppState,
+    event: PullRequestEvent,
+) -> Result<(StatusCode, Json<WebhookOutcome>), ApiError> {
+    let repository = event.repository.full_name;
+    let links = crate::jobs::github::links(state.store.as_ref())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading the linked repositories");
+            ApiError(AppError::internal())
+        })?;
+    let Some(link) = links
+        .iter()
+        .find(|l| l.repository.eq_ignore_ascii_case(&repository))
+    else {
+        return Ok((
+            StatusCode::OK,
+            Json(WebhookOutcome {
+                outcome: "ignored",
+                detail: format!(
+                    "{repository} is not linked ([[repository]] in the configuration file)"
+                ),
+                deploy: None,
+            }),
+        ));
+    };
+    let pull = &event.pull_request;
+    let sha_ok = pull.head.sha.len() == 40 && pull.head.sha.chars().all(|c| c.is_ascii_hexdigit());
+    if !sha_ok {
+        return Err(AppError::validation(
+            "pull_request.head.sha",
+            "must be a 40-character commit SHA",
+        )
+        .into());
+    }
+    let is_open = pull.state == "open" && event.action != "closed";
+    state
+        .store
+        .upsert_pull_request(&app::ssr::PullRequest {
+            repository: link.repository.clone(),
+            number: pull.number,
+            head_sha: pull.head.sha.to_ascii_lowercase(),
+            base_ref: pull.base.name.clone(),
+            is_open,
+            updated_at: to_stored_precision(pull.updated_at),
+            posted_state: None,
+            posted_description: None,
+        })
+        .await?;
+    tracing::info!(repository = %link.repository, number = pull.number, action = %event.action, is_open, "pull request recorded");
+    Ok((
+        StatusCode::OK,
+        Json(WebhookOutcome {
+            outcome: "updated",
+            detail: format!(
+                "{}#{} {}: its houston/gate status follows {} in {}",
+                link.repository,
+                pull.number,
+                if is_open { "open" } else { "closed" },
+                link.service,
+                link.environment
+            ),
+            deploy: None,
+        }),
+    ))
+}
+
 /// What a webhook call did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookOutcome {
@@ -167,14 +261,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Receive a GitHub webhook (`deployment`, `deployment_status`; `ping` is answered).
+/// Receive a GitHub webhook (`deployment`, `deployment_status`; `pull_request` of
+/// linked repositories, whose merges wait while their place is locked; `ping` is
+/// answered).
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks/github",
     tag = "webhooks",
     operation_id = "receive_github_webhook",
     params(
-        ("X-GitHub-Event" = String, Header, description = "deployment, deployment_status or ping; others are ignored"),
+        ("X-GitHub-Event" = String, Header, description = "deployment, deployment_status, pull_request or ping; others are ignored"),
         ("X-GitHub-Delivery" = Option<String>, Header, description = "A repeated delivery id changes nothing"),
         ("X-Hub-Signature-256" = String, Header, pattern = "^sha256=[0-9a-fA-F]{64}$", description = "HMAC-SHA256 of the body with HOUSTON_GITHUB_WEBHOOK_SECRET (GitHub sends it when the webhook has a secret)"),
     ),
@@ -279,6 +375,10 @@ pub async fn receive(
                     at: payload.deployment_status.created_at,
                 },
             }
+        }
+        "pull_request" => {
+            let payload: PullRequestEvent = serde_json::from_slice(&body).map_err(parse_error)?;
+            return pull_request(&state, payload).await;
         }
         other => Delivery::Unused {
             event: other.to_owned(),

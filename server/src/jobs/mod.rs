@@ -12,6 +12,7 @@
 //!   then kept as failed (`JobStore::failed_jobs`). A periodic job never fails for
 //!   good: it runs again at its next time.
 
+pub mod github;
 pub mod judge;
 pub mod notify;
 pub mod prune;
@@ -246,7 +247,18 @@ pub fn standard(
     let prune_store = store.clone();
     let retention_store = store.clone();
     let judge_store = store.clone();
-    Runner::new(store, settings)
+    let github_store = store.clone();
+    let github = config.github_api.clone().and_then(|api| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map(|client| (api, client))
+            .map_err(|e| tracing::error!(error = %e, "no HTTP client for GitHub: commit statuses stay unposted"))
+            .ok()
+    });
+    let public_url = config.public_url.clone();
+    let runner = Runner::new(store, settings)
         .every("prune", Duration::from_secs(600), move || {
             let store = prune_store.clone();
             async move {
@@ -274,8 +286,33 @@ pub fn standard(
                 .await?;
                 Ok(())
             }
-        })
+        });
+    match github {
+        Some((api, client)) => runner.every("github_statuses", GITHUB_EVERY, move || {
+            let (store, api, client, public_url) = (
+                github_store.clone(),
+                api.clone(),
+                client.clone(),
+                public_url.clone(),
+            );
+            async move {
+                github::run(
+                    store.as_ref(),
+                    &api,
+                    &client,
+                    public_url.as_deref(),
+                    Utc::now(),
+                )
+                .await?;
+                Ok(())
+            }
+        }),
+        None => runner,
+    }
 }
+
+/// How often pull requests' `houston/gate` statuses are brought up to date.
+pub const GITHUB_EVERY: Duration = Duration::from_secs(5);
 
 /// How often the judge looks for deploys due a look: a final verdict is stored at
 /// most this long (plus the runner's poll) after the bake's end.

@@ -654,6 +654,95 @@ macro_rules! lock_store {
             tx.commit().await.map_err(backend_error)
         }
 
+        #[tracing::instrument(skip(self, pull), fields(repository = %pull.repository, number = pull.number))]
+        async fn upsert_pull_request(
+            &self,
+            pull: &app::ssr::PullRequest,
+        ) -> Result<(), app::ssr::StoreError> {
+            // SET reads the row as it was: the posted status is kept only while the
+            // head commit stays the same.
+            sqlx::query(
+                "INSERT INTO github_pull_requests (repository, number, head_sha, base_ref, is_open, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (repository, number) DO UPDATE SET \
+                   posted_state = CASE WHEN github_pull_requests.head_sha = excluded.head_sha \
+                     THEN github_pull_requests.posted_state ELSE NULL END, \
+                   posted_description = CASE WHEN github_pull_requests.head_sha = excluded.head_sha \
+                     THEN github_pull_requests.posted_description ELSE NULL END, \
+                   head_sha = excluded.head_sha, base_ref = excluded.base_ref, \
+                   is_open = excluded.is_open, updated_at = excluded.updated_at \
+                 WHERE excluded.updated_at >= github_pull_requests.updated_at",
+            )
+            .bind(pull.repository.as_str())
+            .bind(pull.number)
+            .bind(pull.head_sha.as_str())
+            .bind(pull.base_ref.as_str())
+            .bind(pull.is_open)
+            .bind(app::domain::to_stored_precision(pull.updated_at))
+            .execute(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip(self))]
+        async fn open_pull_requests(
+            &self,
+            repository: &str,
+        ) -> Result<Vec<app::ssr::PullRequest>, app::ssr::StoreError> {
+            let rows: Vec<(String, i64, String, String, bool, chrono::DateTime<chrono::Utc>, Option<String>, Option<String>)> =
+                sqlx::query_as(
+                    "SELECT repository, number, head_sha, base_ref, is_open, updated_at, posted_state, \
+                       posted_description FROM github_pull_requests \
+                     WHERE repository = $1 AND is_open ORDER BY number",
+                )
+                .bind(repository)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::backend_error)?;
+            Ok(rows
+                .into_iter()
+                .map(|(repository, number, head_sha, base_ref, is_open, updated_at, posted_state, posted_description)| {
+                    app::ssr::PullRequest {
+                        repository,
+                        number,
+                        head_sha,
+                        base_ref,
+                        is_open,
+                        updated_at,
+                        posted_state,
+                        posted_description,
+                    }
+                })
+                .collect())
+        }
+
+        #[tracing::instrument(skip(self, description))]
+        async fn record_status_posted(
+            &self,
+            repository: &str,
+            number: i64,
+            head_sha: &str,
+            state: &str,
+            description: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), app::ssr::StoreError> {
+            sqlx::query(
+                "UPDATE github_pull_requests SET posted_state = $4, posted_description = $5, posted_at = $6 \
+                 WHERE repository = $1 AND number = $2 AND head_sha = $3",
+            )
+            .bind(repository)
+            .bind(number)
+            .bind(head_sha)
+            .bind(state)
+            .bind(description)
+            .bind(app::domain::to_stored_precision(now))
+            .execute(&self.pool)
+            .await
+            .map_err($crate::storage::backend_error)?;
+            Ok(())
+        }
+
         #[tracing::instrument(skip(self))]
         async fn latest_deploy_of_version(
             &self,
