@@ -465,8 +465,14 @@ async fn verdict_messages_are_queued_with_the_look_and_delivered_with_retries(
         .expect("a round");
     let queued = store.list_notifications(10).await.expect("listed");
     assert_eq!(queued.len(), 1, "one message per URL: {queued:?}");
-    assert_eq!(queued[0].kind, NoticeKind::Final);
-    assert_eq!(queued[0].state, VerdictState::Unhealthy);
+    assert_eq!(
+        queued[0].about,
+        app::domain::MessageAbout::Verdict {
+            deploy_id: id,
+            kind: NoticeKind::Final,
+            state: VerdictState::Unhealthy
+        }
+    );
     assert_eq!(queued[0].status, DeliveryStatus::Pending);
 
     let deliverer = houston::jobs::notify::Deliverer::new(

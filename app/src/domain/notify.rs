@@ -206,10 +206,8 @@ impl DeliveryStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     pub id: i64,
-    pub deploy_id: i64,
     pub url: String,
-    pub kind: NoticeKind,
-    pub state: VerdictState,
+    pub about: MessageAbout,
     pub status: DeliveryStatus,
     pub attempts: u32,
     pub last_error: Option<String>,
@@ -217,6 +215,25 @@ pub struct Notification {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
+
+/// What a message tells.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "about", rename_all = "snake_case")]
+pub enum MessageAbout {
+    /// A deploy's verdict: its headline is written when the message is sent.
+    Verdict {
+        deploy_id: i64,
+        kind: NoticeKind,
+        state: VerdictState,
+    },
+    /// A lock placed or lifted, or an override granted: the text was written with
+    /// the change.
+    Lock { text: String },
+}
+
+/// The kind of stored messages about locks.
+pub const LOCK_MESSAGE_KIND: &str = "lock";
 
 /// A URL as admins may see it: the path of a Slack webhook is its secret, so only
 /// the scheme, host and the path's first part are shown.

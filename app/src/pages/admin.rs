@@ -433,12 +433,20 @@ fn NotificationsPanels(
                 .next_attempt_at
                 .map(|at| format!("next try {}", crate::components::relative_time(at, now)));
             let error = m.last_error.clone().unwrap_or_default();
-            let href = format!("/deploys/{}", m.deploy_id);
-            let what = format!("{} · {}", m.kind.as_str().replace('_', " "), m.state.as_str());
+            let (subject, what) = match &m.about {
+                crate::domain::MessageAbout::Verdict { deploy_id, kind, state } => (
+                    view! { <a href=format!("/deploys/{deploy_id}")>{format!("deploy {deploy_id}")}</a> }.into_any(),
+                    format!("{} · {}", kind.as_str().replace('_', " "), state.as_str()),
+                ),
+                crate::domain::MessageAbout::Lock { text } => (
+                    view! { <a href="/locks">"locks"</a> }.into_any(),
+                    text.clone(),
+                ),
+            };
             view! {
                 <tr>
                     <td class="nowrap">{absolute_time(m.created_at)}</td>
-                    <td><a href=href>{format!("deploy {}", m.deploy_id)}</a></td>
+                    <td>{subject}</td>
                     <td>{what}</td>
                     <td><code class="small">{m.url}</code></td>
                     <td><span class=class data-testid="delivery-status">{status}</span></td>

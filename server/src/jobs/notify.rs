@@ -4,7 +4,9 @@
 //! `MAX_DELIVERY_ATTEMPTS`. It runs in its own loop, beside the job runner, so a slow
 //! or dead chat server never holds up the judge.
 
-use app::domain::{Headline, MAX_DELIVERY_ATTEMPTS, Notice, Notification, slack_message};
+use app::domain::{
+    Headline, MAX_DELIVERY_ATTEMPTS, MessageAbout, Notice, Notification, slack_message,
+};
 use app::ssr::Store;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -68,7 +70,6 @@ impl Deliverer {
             Err(error) => {
                 tracing::warn!(
                     notification = message.id,
-                    deploy_id = message.deploy_id,
                     attempts = message.attempts,
                     %error,
                     "a verdict message was not delivered"
@@ -84,25 +85,21 @@ impl Deliverer {
     }
 
     async fn post(&self, message: &Notification) -> Result<(), String> {
-        let deploy = self
-            .store
-            .get_deploy(message.deploy_id)
-            .await
-            .map_err(|e| format!("reading the deploy: {e}"))?
-            .deploy;
-        let headline = deploy
-            .verdict
-            .as_ref()
-            .map_or_else(Headline::default, |v| v.headline.clone());
-        let link = self
-            .public_url
-            .as_deref()
-            .map(|url| format!("{}/deploys/{}", url.trim_end_matches('/'), deploy.id));
-        let notice = Notice {
-            kind: message.kind,
-            state: message.state,
+        let body = match &message.about {
+            MessageAbout::Lock { text } => {
+                let link = self
+                    .public_url
+                    .as_deref()
+                    .map(|url| format!(" <{}/locks|Locks>", url.trim_end_matches('/')))
+                    .unwrap_or_default();
+                serde_json::json!({ "text": format!("{text}{link}") })
+            }
+            MessageAbout::Verdict {
+                deploy_id,
+                kind,
+                state,
+            } => self.verdict_message(*deploy_id, *kind, *state).await?,
         };
-        let body = slack_message(&deploy, notice, &headline, link.as_deref());
         // Errors name no URL: a webhook's path is its secret.
         let reply = self
             .client
@@ -119,6 +116,31 @@ impl Deliverer {
             let text: String = text.chars().take(200).collect();
             Err(format!("answered {status}: {text}"))
         }
+    }
+
+    /// Slack's JSON for a verdict, with the deploy's headline as it is now.
+    async fn verdict_message(
+        &self,
+        deploy_id: i64,
+        kind: app::domain::NoticeKind,
+        state: app::domain::VerdictState,
+    ) -> Result<serde_json::Value, String> {
+        let deploy = self
+            .store
+            .get_deploy(deploy_id)
+            .await
+            .map_err(|e| format!("reading the deploy: {e}"))?
+            .deploy;
+        let headline = deploy
+            .verdict
+            .as_ref()
+            .map_or_else(Headline::default, |v| v.headline.clone());
+        let link = self
+            .public_url
+            .as_deref()
+            .map(|url| format!("{}/deploys/{}", url.trim_end_matches('/'), deploy.id));
+        let notice = Notice { kind, state };
+        Ok(slack_message(&deploy, notice, &headline, link.as_deref()))
     }
 
     /// Delivers until `shutdown` completes; database errors are logged and retried.

@@ -265,6 +265,39 @@ macro_rules! through_lock_in {
 }
 pub(crate) use through_lock_in;
 
+/// Inside a lock change's transaction (`$tx`): queues `$text` for every webhook URL
+/// in the `notifications.webhooks` setting, so the message exists if and only if the
+/// change committed.
+macro_rules! queue_lock_message {
+    ($tx:expr, $text:expr, $now:expr) => {{
+        let urls: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(app::domain::WEBHOOKS_SETTING)
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
+        let urls: Vec<String> = match urls {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| app::ssr::StoreError::Backend(e.to_string()))?,
+        };
+        let text: String = $text;
+        for url in urls {
+            sqlx::query(
+                "INSERT INTO notifications (url, kind, message, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(url)
+            .bind(app::domain::LOCK_MESSAGE_KIND)
+            .bind(text.as_str())
+            .bind($now)
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
+        }
+    }};
+}
+pub(crate) use queue_lock_message;
+
 /// Implements `app::ssr::LockStore` for a backend's store type; `$serialize` is run
 /// first in the transaction that places a lock, so two placements never both see
 /// the scope free.
@@ -331,6 +364,17 @@ macro_rules! lock_store {
                 Some(detail.as_str()),
             )
             .await?;
+            $crate::storage::locks::queue_lock_message!(
+                tx,
+                format!(
+                    "Locked: {} by {}{}: {}",
+                    lock.scope().describe(),
+                    lock.locked_by,
+                    lock.expires_at.map(|at| format!(" until {}", at.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default(),
+                    lock.reason
+                ),
+                now
+            );
             tx.commit().await.map_err(backend_error)?;
             Ok(app::ssr::LockOutcome::Placed(lock))
         }
@@ -382,6 +426,18 @@ macro_rules! lock_store {
                 Some(format!("{} (locked by {}: {})", lock.scope().describe(), lock.locked_by, lock.reason).as_str()),
             )
             .await?;
+            $crate::storage::locks::queue_lock_message!(
+                tx,
+                format!(
+                    "Unlocked: {} by {}{} (locked by {}: {})",
+                    lock.scope().describe(),
+                    by.name,
+                    note.map(|n| format!(": {n}")).unwrap_or_default(),
+                    lock.locked_by,
+                    lock.reason
+                ),
+                now
+            );
             tx.commit().await.map_err(backend_error)?;
             Ok(lock)
         }
@@ -486,6 +542,14 @@ macro_rules! lock_store {
                 Some(detail.as_str()),
             )
             .await?;
+            $crate::storage::locks::queue_lock_message!(
+                tx,
+                format!(
+                    "Override: {} lets one deploy of {} through locks and freezes: {}",
+                    granted.granted_by, detail, granted.reason
+                ),
+                now
+            );
             tx.commit().await.map_err(backend_error)?;
             Ok(granted)
         }

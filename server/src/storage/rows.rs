@@ -564,10 +564,11 @@ pub fn service_timing(
 #[derive(sqlx::FromRow)]
 pub struct NotificationRow {
     id: i64,
-    deploy_id: i64,
+    deploy_id: Option<i64>,
     url: String,
     kind: String,
-    state: String,
+    state: Option<String>,
+    message: Option<String>,
     status: String,
     attempts: i32,
     last_error: Option<String>,
@@ -577,21 +578,28 @@ pub struct NotificationRow {
 }
 
 /// The columns of `notifications` that make a `NotificationRow`.
-pub const NOTIFICATION_COLUMNS: &str = "id, deploy_id, url, kind, state, status, attempts, \
-     last_error, last_attempt_at, next_attempt_at, created_at";
+pub const NOTIFICATION_COLUMNS: &str = "id, deploy_id, url, kind, state, message, status, \
+     attempts, last_error, last_attempt_at, next_attempt_at, created_at";
 
 impl TryFrom<NotificationRow> for app::domain::Notification {
     type Error = StoreError;
 
     fn try_from(row: NotificationRow) -> Result<Self, StoreError> {
-        use app::domain::{DeliveryStatus, NoticeKind, VerdictState};
+        use app::domain::{DeliveryStatus, MessageAbout, NoticeKind, VerdictState};
+        let about = match (row.kind.as_str(), row.deploy_id, row.state, row.message) {
+            (app::domain::LOCK_MESSAGE_KIND, None, None, Some(text)) => MessageAbout::Lock { text },
+            (kind, Some(deploy_id), Some(state), None) => MessageAbout::Verdict {
+                deploy_id,
+                kind: NoticeKind::parse(kind).ok_or_else(|| corrupt("notice kind", kind))?,
+                state: VerdictState::parse(&state)
+                    .ok_or_else(|| corrupt("verdict state", &state))?,
+            },
+            (kind, ..) => return Err(corrupt("message of kind", kind)),
+        };
         Ok(app::domain::Notification {
             id: row.id,
-            deploy_id: row.deploy_id,
             url: row.url,
-            kind: NoticeKind::parse(&row.kind).ok_or_else(|| corrupt("notice kind", &row.kind))?,
-            state: VerdictState::parse(&row.state)
-                .ok_or_else(|| corrupt("verdict state", &row.state))?,
+            about,
             status: DeliveryStatus::parse(&row.status)
                 .ok_or_else(|| corrupt("delivery status", &row.status))?,
             attempts: u32::try_from(row.attempts).unwrap_or_default(),
