@@ -27,7 +27,7 @@ export HOUSTON_LOG="warn"
 # The site the binary carries, not a folder on disk.
 unset HOUSTON_SITE_ROOT LEPTOS_SITE_ROOT
 
-token=$("$bin" token create --name e2e --scope deploy,ingest 2>/dev/null)
+token=$("$bin" token create --name e2e --scope deploy,ingest,gate 2>/dev/null)
 export HOUSTON_E2E_PASSWORD="e2e password $(date +%s)"
 printf '%s\n' "$HOUSTON_E2E_PASSWORD" | "$bin" user create --name e2e-admin --role admin 2>/dev/null
 mkdir "$work/elsewhere"

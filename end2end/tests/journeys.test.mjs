@@ -105,8 +105,8 @@ test('a deploy registered through the API shows on mission control and on its de
   await cell.waitFor();
   assert.match(await cell.innerText(), /v1\.42\.0/);
   assert.match(await cell.innerText(), /amara/);
-  const headers = await board.locator('thead th').allInnerTexts();
-  assert.deepEqual(headers.map((h) => h.toLowerCase()), ['service', 'staging', 'production'], 'stages in order');
+  const headers = await board.locator('thead th .env-name').allInnerTexts();
+  assert.deepEqual(headers.map((h) => h.toLowerCase()), ['staging', 'production'], 'stages in order');
   await page.screenshot({ path: path.join(SHOTS, 'mission-control.png'), fullPage: true });
 
   await cell.click();
@@ -731,5 +731,154 @@ test('a verdict arrives live on mission control with its deltas, history filters
   assert.deepEqual([...errors, ...admin.errors, ...board.errors], []);
   await board.page.close();
   await admin.page.close();
+  await page.close();
+});
+
+test('a lead locks production with a reason, the gate and `houston gate` say no with it, and unlocking opens it again', async () => {
+  // A chat server on loopback hears lock events.
+  const { createServer } = await import('node:http');
+  const received = [];
+  const chat = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { received.push(JSON.parse(body)); res.end('ok'); });
+  });
+  await new Promise((r) => chat.listen(0, '127.0.0.1', r));
+  const admin = await openHydrated(`${BASE}/admin/notifications`);
+  await admin.page.getByTestId('webhooks').fill(`http://127.0.0.1:${chat.address().port}/services/T0/B1/locks`);
+  await admin.page.getByRole('button', { name: 'Save webhooks' }).click();
+  await admin.page.waitForFunction(() => !document.querySelector('button[disabled]'));
+  await admin.page.close();
+
+  const gate = async (service, environment) => {
+    const res = await fetch(`${BASE}/api/v1/gate?service=${service}&environment=${environment}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    return res.json();
+  };
+  const cli = (service, environment) => {
+    try {
+      const out = execFileSync(BIN, ['gate', '--service', service, '--environment', environment], {
+        encoding: 'utf8', env: { ...process.env, HOUSTON_URL: BASE, HOUSTON_TOKEN: TOKEN },
+      });
+      return { code: 0, out };
+    } catch (e) {
+      return { code: e.status, out: String(e.stdout) + String(e.stderr) };
+    }
+  };
+  assert.equal((await gate('checkout', 'production')).allowed, true);
+  assert.equal(cli('checkout', 'production').code, 0);
+
+  // A second page (history) listens: the banner appears and goes live there.
+  const watcher = await openHydrated(`${BASE}/deploys`);
+  await watcher.page.evaluate(() => { window.__houstonMarker = 'watching-locks'; });
+
+  const { page, errors } = await openHydrated(`${BASE}/`);
+  const board = page.getByTestId('board');
+  const production = board.locator('thead th', { has: page.locator('.env-name', { hasText: 'production' }) });
+
+  // A reason of spaces passes the browser's `required`, not Houston: the error shows.
+  await production.getByTestId('lock-open').click();
+  const dialog = page.locator('.lock-dialog:popover-open');
+  await dialog.waitFor();
+  await dialog.locator('textarea[name="reason"]').fill('   ');
+  // A plain form: the server answers with a redirect back to the page.
+  await Promise.all([page.waitForEvent('load'), dialog.getByRole('button', { name: 'Lock' }).click()]);
+  await page.getByTestId('lock-error').waitFor();
+  assert.match(await page.getByTestId('lock-error').innerText(), /reason: is required/);
+  await page.waitForSelector('html[data-hydrated="true"]');
+
+  await production.getByTestId('lock-open').click();
+  await dialog.waitFor();
+  await dialog.locator('textarea[name="reason"]').fill('Black Friday: only fixes');
+  await dialog.locator('select[name="expires_in"]').selectOption('240');
+  await page.screenshot({ path: path.join(SHOTS, 'lock-dialog.png') });
+  await Promise.all([page.waitForEvent('load'), dialog.getByRole('button', { name: 'Lock' }).click()]);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.getByTestId('lock-banner').waitFor();
+  assert.match(await page.getByTestId('lock-banner').innerText(), /production locked by user:e2e-admin until .*Black Friday: only fixes/);
+  assert.equal(await page.getByTestId('lock-error').count(), 0, 'the earlier error is gone');
+  assert.match(await production.getByTestId('locked-note').innerText(), /Locked by user:e2e-admin until \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+  const cell = board.locator('td.cell-locked').first();
+  await cell.waitFor();
+  await page.screenshot({ path: path.join(SHOTS, 'mission-control-locked.png'), fullPage: true });
+
+  // The other page heard of it without a reload.
+  await watcher.page.getByTestId('lock-banner').waitFor({ timeout: 10000 });
+  assert.equal(await watcher.page.evaluate(() => window.__houstonMarker), 'watching-locks');
+
+  // The gate says no, with who, why and until when; so does `houston gate` (exit 1).
+  const denied = await gate('checkout', 'production');
+  assert.equal(denied.allowed, false);
+  assert.equal(denied.reasons[0].rule, 'lock');
+  assert.match(denied.reasons[0].detail, /Black Friday: only fixes/);
+  assert.equal(denied.reasons[0].by, 'user:e2e-admin');
+  assert.ok(Date.parse(denied.reasons[0].until) > Date.now() + 3.9 * 3600 * 1000, denied.reasons[0].until);
+  const no = cli('checkout', 'production');
+  assert.equal(no.code, 1, no.out);
+  assert.match(no.out, /denied: checkout to production/);
+  assert.match(no.out, /lock: production is locked by user:e2e-admin: Black Friday: only fixes/);
+  assert.equal(cli('checkout', 'staging').code, 0, 'staging stays open');
+
+  // A deploy that goes out anyway is marked on its page and in history.
+  const through = await registerDeploy({ service: 'checkout', environment: 'production', version: 'v1.43.0', author: 'amara', status: 'succeeded' });
+  await page.goto(`${BASE}/deploys/${through.id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  assert.match(await page.getByTestId('through-lock').innerText(), /Deployed through a lock.*Black Friday: only fixes/);
+  await page.screenshot({ path: path.join(SHOTS, 'deploy-through-lock.png'), fullPage: true });
+
+  // The locks page lists it; unlocking there with a note opens production again.
+  await page.goto(`${BASE}/locks`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const inForce = page.getByTestId('in-force');
+  assert.match(await inForce.innerText(), /production[\s\S]*Black Friday: only fixes/);
+  await inForce.getByTestId('unlock-open').click();
+  const unlock = page.locator('.lock-dialog:popover-open');
+  await unlock.locator('input[name="note"]').fill('fix is out');
+  await Promise.all([page.waitForEvent('load'), unlock.getByRole('button', { name: 'Unlock' }).click()]);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.getByTestId('nothing-locked').waitFor();
+  const history = await page.getByTestId('lock-history').innerText();
+  assert.match(history, /Black Friday: only fixes[\s\S]*unlocked by user:e2e-admin at .*: fix is out/);
+  await page.screenshot({ path: path.join(SHOTS, 'locks-page.png'), fullPage: true });
+  await watcher.page.getByTestId('lock-banner').waitFor({ state: 'detached', timeout: 10000 });
+
+  const allowed = await gate('checkout', 'production');
+  assert.deepEqual(allowed, { allowed: true, reasons: [] });
+  assert.equal(cli('checkout', 'production').code, 0);
+
+  // A freeze window for staging, every day all day: active at once, the gate says so.
+  await page.getByTestId('new-window').locator('summary').click();
+  const form = page.getByTestId('new-window').getByTestId('freeze-form');
+  await form.locator('input[type="text"]').first().fill('Staging rebuild');
+  await form.locator('select').first().selectOption('staging');
+  await form.locator('input[placeholder="Europe/Berlin"]').fill('Europe/Berlin');
+  await form.locator('textarea').fill('Mon-Sun all day');
+  await form.getByTestId('freeze-preview').getByText('(Europe/Berlin)').waitFor();
+  await page.screenshot({ path: path.join(SHOTS, 'freeze-window-preview.png'), fullPage: true });
+  await form.getByRole('button', { name: 'Save window' }).click();
+  const windowRow = page.getByTestId('freeze-windows').getByTestId('freeze-window');
+  await windowRow.waitFor();
+  assert.match(await windowRow.getByTestId('window-description').innerText(), /every day all day \(Europe\/Berlin\)/);
+  await windowRow.getByTestId('window-active').waitFor();
+  const frozen = await gate('checkout', 'staging');
+  assert.equal(frozen.allowed, false);
+  assert.equal(frozen.reasons[0].rule, 'freeze');
+  await page.getByTestId('lock-banner').waitFor();
+  await windowRow.getByRole('button', { name: 'Delete' }).click();
+  await windowRow.waitFor({ state: 'detached' });
+  assert.equal((await gate('checkout', 'staging')).allowed, true);
+
+  // The chat heard of the lock and the unlock.
+  for (let waited = 0; received.length < 2 && waited < 15000; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  chat.close();
+  const texts = received.map((m) => m.text).join('\n');
+  assert.match(texts, /Locked: production by user:e2e-admin until .*: Black Friday: only fixes/);
+  assert.match(texts, /Unlocked: production by user:e2e-admin: fix is out/);
+  assert.deepEqual([...errors, ...watcher.errors], []);
+  await watcher.page.close();
   await page.close();
 });
