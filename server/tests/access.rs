@@ -287,6 +287,52 @@ fn matrix() -> Vec<Row> {
             Form("query[action]=user.create"),
             ADMIN,
         ),
+        // Locks, overrides and freeze windows. Reading them is for any person; the
+        // deployer's lock stands, so leads and admins are let in and find the scope
+        // locked; no lock or window 999 exists, so lifting or deleting it changes
+        // nothing.
+        row("POST", "/api/locks-in-force", None, READ),
+        row(
+            "POST",
+            "/api/place-lock",
+            Form("environment=matrix&reason=matrix"),
+            [401, 403, 200, 409, 409],
+        ),
+        row(
+            "POST",
+            "/api/unlock",
+            Form("id=999"),
+            [401, 403, 404, 404, 404],
+        ),
+        row(
+            "POST",
+            "/api/grant-override",
+            Form("service=checkout&environment=matrix&reason=matrix"),
+            [401, 403, 403, 200, 200],
+        ),
+        row("POST", "/api/locks-overview", None, READ),
+        row(
+            "POST",
+            "/api/preview-freeze",
+            Form(
+                "form[name]=matrix&form[kind]=once&form[from]=2030-01-01T00:00&form[to]=2030-01-02T00:00",
+            ),
+            READ,
+        ),
+        row(
+            "POST",
+            "/api/save-freeze",
+            Form(
+                "form[name]=matrix&form[environment]=matrix&form[kind]=once&form[from]=2030-01-01T00:00&form[to]=2030-01-02T00:00",
+            ),
+            [401, 403, 403, 200, 200],
+        ),
+        row(
+            "POST",
+            "/api/delete-freeze",
+            Form("id=999"),
+            [401, 403, 403, 404, 404],
+        ),
         // The JSON API: every route that changes something, and the reads.
         row(
             "POST",
@@ -350,6 +396,33 @@ fn matrix() -> Vec<Row> {
             Json(r#"{"state":"healthy","reason":"a known noisy neighbour"}"#),
             [401, 403, 403, 200, 200],
         ),
+        // As the server functions: the deployer's lock stands after its placement.
+        row(
+            "POST",
+            "/api/v1/locks",
+            Json(r#"{"environment":"matrix-api","reason":"matrix"}"#),
+            [401, 403, 201, 409, 409],
+        ),
+        row("GET", "/api/v1/locks", None, READ),
+        row(
+            "POST",
+            "/api/v1/locks/999/unlock",
+            Json(r#"{"note":"matrix"}"#),
+            [401, 403, 404, 404, 404],
+        ),
+        row(
+            "GET",
+            "/api/v1/gate?service=checkout&environment=production",
+            None,
+            READ,
+        ),
+        row(
+            "POST",
+            "/api/v1/overrides",
+            Json(r#"{"service":"checkout","environment":"matrix-api","reason":"matrix"}"#),
+            [401, 403, 403, 201, 201],
+        ),
+        row("GET", "/api/v1/overrides", None, READ),
         // GitHub signs its deliveries; without a configured secret the route is
         // closed to everyone, whoever they are.
         row(
@@ -524,6 +597,174 @@ async fn admin_power_belongs_to_people_not_tokens() {
         ))
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+}
+
+/// The request with a bearer token instead of a cookie.
+fn with_token(mut r: Request<Body>, token: &str) -> Request<Body> {
+    r.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("value"),
+    );
+    r
+}
+
+#[tokio::test]
+async fn gate_tokens_read_locks_and_only_admin_tokens_change_them() {
+    let h = harness(support::sqlite().await, &[]).await;
+    let gate = h.token("ci-gate", &[TokenScope::Gate]).await;
+    let deploy = h.token("ci-deploy", &[TokenScope::Deploy]).await;
+    let admin = h.token("ops", &[TokenScope::Admin]).await;
+    let lock = Payload::Json(r#"{"environment":"production","reason":"token matrix"}"#);
+    let grant = Payload::Json(
+        r#"{"service":"checkout","environment":"production","reason":"token matrix"}"#,
+    );
+    // (call, gate token, deploy token, admin token)
+    let cases: [(&str, &str, Payload, [u16; 3]); 5] = [
+        (
+            "GET",
+            "/api/v1/gate?service=checkout&environment=production",
+            Payload::None,
+            [200, 403, 200],
+        ),
+        ("GET", "/api/v1/locks", Payload::None, [200, 403, 200]),
+        ("GET", "/api/v1/overrides", Payload::None, [200, 403, 200]),
+        ("POST", "/api/v1/overrides", grant, [403, 403, 201]),
+        ("POST", "/api/v1/locks", lock, [403, 403, 201]),
+    ];
+    let mut failures = Vec::new();
+    for (method, uri, body, want) in cases {
+        for (who, token, want) in [
+            ("gate", &gate, want[0]),
+            ("deploy", &deploy, want[1]),
+            ("admin", &admin, want[2]),
+        ] {
+            let got = h
+                .send(with_token(request(method, uri, body, None), token))
+                .await;
+            if got.status.as_u16() != want {
+                failures.push(format!(
+                    "{method} {uri} with the {who} token: want {want}, got {} {}",
+                    got.status.as_u16(),
+                    got.text
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Only the admin token's lock was placed; a token with scope admin lifts any lock.
+    let locks =
+        h.db.store
+            .list_locks(
+                &app::domain::LockFilter {
+                    limit: 10,
+                    ..Default::default()
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("locks");
+    assert_eq!(locks.len(), 1);
+    assert_eq!(locks[0].locked_by, "token:ops");
+    let lifted = h
+        .send(with_token(
+            request(
+                "POST",
+                &format!("/api/v1/locks/{}/unlock", locks[0].id),
+                Payload::Json("{}"),
+                None,
+            ),
+            &gate,
+        ))
+        .await;
+    assert_eq!(lifted.status, StatusCode::FORBIDDEN, "{}", lifted.text);
+}
+
+#[tokio::test]
+async fn a_deployer_lifts_their_own_lock_and_a_lead_any() {
+    let h = harness(support::sqlite().await, &[]).await;
+    let (_, dana) = h.person("dana", Role::Deployer).await;
+    let (_, dave) = h.person("dave", Role::Deployer).await;
+    let (_, lena) = h.person("lena", Role::Lead).await;
+    let place = |body: &'static str, cookie: &str| {
+        request("POST", "/api/v1/locks", Payload::Json(body), Some(cookie))
+    };
+    let mine = h
+        .send(place(
+            r#"{"environment":"production","reason":"dana's"}"#,
+            &dana,
+        ))
+        .await;
+    assert_eq!(mine.status, StatusCode::CREATED, "{}", mine.text);
+    let mine: serde_json::Value = serde_json::from_str(&mine.text).expect("json");
+    assert_eq!(mine["locked_by"], "user:dana");
+    let theirs = h
+        .send(place(
+            r#"{"environment":"staging","reason":"dave's"}"#,
+            &dave,
+        ))
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.text);
+    let theirs: serde_json::Value = serde_json::from_str(&theirs.text).expect("json");
+    let unlock = |lock: &serde_json::Value, cookie: &str| {
+        let uri = format!("/api/v1/locks/{}/unlock", lock["id"]);
+        request("POST", &uri, Payload::Json("{}"), Some(cookie))
+    };
+
+    let refused = h.send(unlock(&theirs, &dana)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert!(refused.text.contains("user:dave"), "{}", refused.text);
+    let own = h.send(unlock(&mine, &dana)).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    let by_lead = h.send(unlock(&theirs, &lena)).await;
+    assert_eq!(by_lead.status, StatusCode::OK, "{}", by_lead.text);
+    assert!(
+        by_lead.text.contains(r#""unlocked_by":"user:lena""#),
+        "{}",
+        by_lead.text
+    );
+
+    // The same rule for the pages' server functions.
+    let placed = h
+        .send(request(
+            "POST",
+            "/api/place-lock",
+            Payload::Form("environment=qa&service=checkout&reason=dana%27s+again"),
+            Some(&dana),
+        ))
+        .await;
+    assert_eq!(placed.status, StatusCode::OK, "{}", placed.text);
+    let lock =
+        h.db.store
+            .list_locks(
+                &app::domain::LockFilter {
+                    active: Some(true),
+                    limit: 10,
+                    ..Default::default()
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("locks")
+            .into_iter()
+            .find(|l| l.locked_by == "user:dana")
+            .expect("dana's lock");
+    let unlock_form = |cookie: &str| {
+        let mut r = request("POST", "/api/unlock", Payload::Form(""), Some(cookie));
+        *r.body_mut() = Body::from(format!("id={}&note=mine+now", lock.id));
+        r
+    };
+    let refused = h.send(unlock_form(&dave)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    let lifted = h.send(unlock_form(&lena)).await;
+    assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.text);
+    let ended =
+        h.db.store
+            .get_lock(lock.id, chrono::Utc::now())
+            .await
+            .expect("get")
+            .expect("kept");
+    assert_eq!(ended.unlocked_by.as_deref(), Some("user:lena"));
+    assert_eq!(ended.unlock_note.as_deref(), Some("mine now"));
 }
 
 #[tokio::test]

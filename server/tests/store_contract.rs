@@ -5,11 +5,12 @@
 mod support;
 
 use app::domain::{
-    Actor, AuditFilter, Commit, CommitRequest, Cursor, DeployFilter, DeployRequest, DeploySource,
-    DeployStatus, EnvironmentName, NewDeploy, PageRequest, Role, ServiceName, StatusChange,
-    StatusDecision, TokenScope, Username,
+    Actor, AuditFilter, BreakGlassRequest, Commit, CommitRequest, Cursor, DeployFilter,
+    DeployRequest, DeploySource, DeployStatus, EnvironmentName, FreezeForm, FreezeHeader, Lock,
+    LockFilter, LockRequest, NewBreakGlass, NewDeploy, NewLock, PageRequest, Role, ServiceName,
+    StatusChange, StatusDecision, TokenScope, Username,
 };
-use app::ssr::{Store, StoreError};
+use app::ssr::{LockOutcome, Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::Arc;
 
@@ -1827,6 +1828,699 @@ async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.expect("ping");
 }
 
+fn lena() -> Actor {
+    Actor::new("user:lena", Some("10.0.0.4".into()))
+}
+
+fn lead() -> Actor {
+    Actor::new("user:lead", None)
+}
+
+/// A lock as a caller asks for it, parsed by the domain at `now`.
+fn lock_request(
+    environment: Option<&str>,
+    service: Option<&str>,
+    reason: &str,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> NewLock {
+    LockRequest {
+        environment: environment.map(str::to_owned),
+        service: service.map(str::to_owned),
+        reason: Some(reason.into()),
+        expires_at: expires_at.map(|t| t.to_rfc3339()),
+    }
+    .parse(now)
+    .expect("a valid lock")
+}
+
+async fn place(store: &dyn Store, new: &NewLock, now: DateTime<Utc>) -> Lock {
+    match store.place_lock(new, &lena(), now).await.expect("place") {
+        LockOutcome::Placed(lock) => lock,
+        LockOutcome::AlreadyLocked(lock) => panic!("already locked by {lock:?}"),
+    }
+}
+
+fn lock_filter(active: Option<bool>) -> LockFilter {
+    LockFilter {
+        active,
+        limit: 100,
+        ..LockFilter::default()
+    }
+}
+
+async fn lock_ids(store: &dyn Store, filter: LockFilter, now: DateTime<Utc>) -> Vec<i64> {
+    store
+        .list_locks(&filter, now)
+        .await
+        .expect("list locks")
+        .into_iter()
+        .map(|l| l.id)
+        .collect()
+}
+
+/// An override as a lead asks for it, parsed by the domain at `now`.
+fn break_glass(version: Option<&str>, reason: &str, now: DateTime<Utc>) -> NewBreakGlass {
+    BreakGlassRequest {
+        service: Some("checkout".into()),
+        environment: Some("production".into()),
+        version: version.map(str::to_owned),
+        reason: Some(reason.into()),
+        expires_in_minutes: None,
+    }
+    .parse(now)
+    .expect("a valid override")
+}
+
+fn freeze_header(name: &str, environment: Option<&str>) -> FreezeHeader {
+    let mut problems = Vec::new();
+    FreezeForm {
+        name: Some(name.into()),
+        note: Some("release week".into()),
+        environment: environment.map(str::to_owned),
+        ..FreezeForm::default()
+    }
+    .header(&mut problems)
+    .unwrap_or_else(|| panic!("a valid window: {problems:?}"))
+}
+
+async fn locks_cover_their_scope_and_a_covered_scope_cannot_be_locked_again(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let now = t0();
+    let production = place(
+        s,
+        &lock_request(Some("production"), None, "Black Friday", None, now),
+        now,
+    )
+    .await;
+    assert_eq!(
+        production.environment.as_ref().map(|e| e.as_str()),
+        Some("production")
+    );
+    assert_eq!(production.service, None);
+    assert_eq!(production.reason, "Black Friday");
+    assert_eq!(production.locked_by, "user:lena");
+    assert_eq!(production.locked_at, now);
+    assert_eq!(production.expires_at, None);
+    assert!(production.active);
+
+    let later = now + Duration::minutes(1);
+    for (environment, service) in [
+        (Some("production"), None),
+        (Some("production"), Some("checkout")),
+    ] {
+        let again = lock_request(environment, service, "again", None, later);
+        assert_eq!(
+            s.place_lock(&again, &lead(), later).await.expect("place"),
+            LockOutcome::AlreadyLocked(production.clone()),
+            "{environment:?} {service:?} is covered by the production lock"
+        );
+    }
+    // Another environment, and one service there, are free.
+    let staging = place(
+        s,
+        &lock_request(Some("staging"), Some("search"), "Load test", None, later),
+        later,
+    )
+    .await;
+    let other = place(
+        s,
+        &lock_request(Some("staging"), Some("checkout"), "Migration", None, later),
+        later,
+    )
+    .await;
+    assert_ne!(staging.id, other.id);
+    // Locking everything is broader than any lock in force, so it is placed; after
+    // that every scope is covered.
+    let everything = place(s, &lock_request(None, None, "Outage", None, later), later).await;
+    assert_eq!(everything.scope(), app::domain::LockScope::default());
+    assert_eq!(
+        s.place_lock(
+            &lock_request(Some("dev"), None, "more", None, later),
+            &lead(),
+            later
+        )
+        .await
+        .expect("place"),
+        LockOutcome::AlreadyLocked(everything.clone())
+    );
+    assert_eq!(
+        lock_ids(s, lock_filter(Some(true)), later).await.len(),
+        4,
+        "refused placements stored nothing"
+    );
+    assert_eq!(
+        audit_actions(s, &format!("lock:{}", production.id)).await,
+        ["lock.place user:lena"]
+    );
+    assert_eq!(
+        s.get_lock(production.id, later).await.expect("get"),
+        Some(production)
+    );
+    assert_eq!(s.get_lock(9999, later).await.expect("get"), None);
+}
+
+async fn a_lock_past_its_expiry_is_no_longer_in_force(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let now = t0();
+    let expires = now + Duration::minutes(10);
+    let lock = place(
+        s,
+        &lock_request(
+            Some("production"),
+            None,
+            "Until the migration ends",
+            Some(expires),
+            now,
+        ),
+        now,
+    )
+    .await;
+    assert_eq!(lock.expires_at, Some(expires));
+    let before = now + Duration::minutes(9);
+    let after = now + Duration::minutes(11);
+    assert_eq!(
+        lock_ids(s, lock_filter(Some(true)), before).await,
+        [lock.id]
+    );
+    assert!(lock_ids(s, lock_filter(Some(true)), after).await.is_empty());
+    assert_eq!(
+        lock_ids(s, lock_filter(Some(false)), after).await,
+        [lock.id]
+    );
+    let read = s
+        .get_lock(lock.id, after)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert!(!read.active, "read after its expiry it is not in force");
+    assert_eq!(read.unlocked_at, None);
+    // The scope is free again, and the expired lock cannot be lifted any more.
+    let again = place(
+        s,
+        &lock_request(Some("production"), None, "Second round", None, after),
+        after,
+    )
+    .await;
+    assert_ne!(again.id, lock.id);
+    assert!(matches!(
+        s.unlock(lock.id, None, &lena(), after).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn unlocking_records_who_when_and_why_once(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let now = t0();
+    let lock = place(
+        s,
+        &lock_request(
+            Some("production"),
+            Some("checkout"),
+            "Bad release",
+            None,
+            now,
+        ),
+        now,
+    )
+    .await;
+    let at = now + Duration::minutes(30);
+    let ended = s
+        .unlock(lock.id, Some("rolled back"), &lead(), at)
+        .await
+        .expect("unlock");
+    assert_eq!(ended.id, lock.id);
+    assert_eq!(ended.unlocked_by.as_deref(), Some("user:lead"));
+    assert_eq!(ended.unlocked_at, Some(at));
+    assert_eq!(ended.unlock_note.as_deref(), Some("rolled back"));
+    assert!(!ended.active);
+    assert_eq!(
+        s.get_lock(lock.id, at).await.expect("get"),
+        Some(ended.clone())
+    );
+    assert!(matches!(
+        s.unlock(lock.id, None, &lead(), at + Duration::minutes(1))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.unlock(lock.id + 1000, None, &lead(), at).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        s.get_lock(lock.id, at + Duration::minutes(1))
+            .await
+            .expect("get"),
+        Some(ended),
+        "the refused second unlock changed nothing"
+    );
+    assert_eq!(
+        audit_actions(s, &format!("lock:{}", lock.id)).await,
+        ["lock.place user:lena", "lock.unlock user:lead"]
+    );
+    // A lifted lock frees its scope.
+    place(
+        s,
+        &lock_request(Some("production"), Some("checkout"), "Again", None, at),
+        at,
+    )
+    .await;
+}
+
+async fn lock_history_filters_by_state_place_and_words(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let production = place(
+        s,
+        &lock_request(
+            Some("production"),
+            None,
+            "Black Friday: only fixes",
+            None,
+            t0(),
+        ),
+        t0(),
+    )
+    .await;
+    let search = place(
+        s,
+        &lock_request(
+            Some("staging"),
+            Some("search"),
+            "Load test at 100% traffic",
+            None,
+            t0() + Duration::minutes(1),
+        ),
+        t0() + Duration::minutes(1),
+    )
+    .await;
+    let dev = place(
+        s,
+        &lock_request(
+            Some("dev"),
+            None,
+            "Database migration",
+            None,
+            t0() + Duration::minutes(2),
+        ),
+        t0() + Duration::minutes(2),
+    )
+    .await;
+    s.unlock(
+        dev.id,
+        Some("Finished EARLY"),
+        &lena(),
+        t0() + Duration::minutes(3),
+    )
+    .await
+    .expect("unlock");
+    let now = t0() + Duration::minutes(10);
+    let text = |t: &str| LockFilter {
+        text: Some(t.into()),
+        ..lock_filter(None)
+    };
+    let cases: Vec<(&str, LockFilter, Vec<i64>)> = vec![
+        (
+            "all, newest first",
+            lock_filter(None),
+            vec![dev.id, search.id, production.id],
+        ),
+        (
+            "in force",
+            lock_filter(Some(true)),
+            vec![search.id, production.id],
+        ),
+        ("ended", lock_filter(Some(false)), vec![dev.id]),
+        (
+            "one environment",
+            LockFilter {
+                environment: Some(EnvironmentName::parse("production").expect("valid")),
+                ..lock_filter(None)
+            },
+            vec![production.id],
+        ),
+        (
+            "one service",
+            LockFilter {
+                service: Some(ServiceName::parse("search").expect("valid")),
+                ..lock_filter(None)
+            },
+            vec![search.id],
+        ),
+        (
+            "ended in staging",
+            LockFilter {
+                environment: Some(EnvironmentName::parse("staging").expect("valid")),
+                ..lock_filter(Some(false))
+            },
+            vec![],
+        ),
+        (
+            "words in any case",
+            text("black FRIDAY"),
+            vec![production.id],
+        ),
+        ("words of the unlock note", text("early"), vec![dev.id]),
+        ("a literal percent sign", text("100%"), vec![search.id]),
+        (
+            "a percent sign is no wildcard",
+            text("load%traffic"),
+            vec![],
+        ),
+        ("an underscore is no wildcard", text("black_friday"), vec![]),
+        (
+            "the newest only",
+            LockFilter {
+                limit: 1,
+                ..lock_filter(None)
+            },
+            vec![dev.id],
+        ),
+    ];
+    for (what, filter, want) in cases {
+        assert_eq!(lock_ids(s, filter, now).await, want, "{what}");
+    }
+}
+
+async fn an_override_lets_one_deploy_through_a_lock(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    // Registration reads the clock: the lock and the overrides are placed now.
+    let now = Utc::now();
+    let lock = place(
+        s,
+        &lock_request(
+            Some("production"),
+            None,
+            "Code freeze for the audit",
+            None,
+            now,
+        ),
+        now,
+    )
+    .await;
+    let other_version = s
+        .grant_override(&break_glass(Some("v9"), "only v9", now), &lead(), now)
+        .await
+        .expect("grant");
+    let any_version = s
+        .grant_override(&break_glass(None, "INC-231 hotfix", now), &lead(), now)
+        .await
+        .expect("grant");
+    assert_eq!(any_version.granted_by, "user:lead");
+    assert_eq!(any_version.version, None);
+    assert_eq!(any_version.used_by, None);
+    assert_eq!(other_version.version.as_deref(), Some("v9"));
+
+    let first = register(s, deploy("checkout", "production", "v2", t0())).await;
+    assert_eq!(first.through_lock, None, "the override let it through");
+    let overrides = s.list_overrides(10).await.expect("overrides");
+    let spent = overrides
+        .iter()
+        .find(|o| o.id == any_version.id)
+        .expect("listed");
+    assert_eq!(spent.used_by, Some(first.id));
+    assert!(spent.used_at.is_some());
+    let kept = overrides
+        .iter()
+        .find(|o| o.id == other_version.id)
+        .expect("listed");
+    assert_eq!(
+        kept.used_by, None,
+        "an override for another version is not spent"
+    );
+    assert_eq!(kept.used_at, None);
+
+    let second = register(
+        s,
+        deploy("checkout", "production", "v3", t0() + Duration::minutes(5)),
+    )
+    .await;
+    let through = second
+        .through_lock
+        .clone()
+        .expect("marked as through a lock");
+    assert!(
+        through.contains("Code freeze for the audit") && through.contains("user:lena"),
+        "{through}"
+    );
+    assert_eq!(
+        s.get_deploy(second.id)
+            .await
+            .expect("get")
+            .deploy
+            .through_lock,
+        Some(through)
+    );
+    assert_eq!(
+        s.get_deploy(first.id)
+            .await
+            .expect("get")
+            .deploy
+            .through_lock,
+        None
+    );
+    // Elsewhere nothing stands in the way, and nothing is spent.
+    let staging = register(s, deploy("checkout", "staging", "v3", t0())).await;
+    assert_eq!(staging.through_lock, None);
+    assert_eq!(
+        s.list_overrides(10)
+            .await
+            .expect("overrides")
+            .iter()
+            .filter(|o| o.used_by.is_some())
+            .count(),
+        1
+    );
+
+    assert_eq!(
+        audit_actions(s, &format!("override:{}", any_version.id)).await,
+        ["override.grant user:lead", "override.use token:ci"]
+    );
+    assert_eq!(
+        audit_actions(s, &format!("override:{}", other_version.id)).await,
+        ["override.grant user:lead"]
+    );
+    assert_eq!(
+        audit_actions(s, &format!("deploy:{}", first.id)).await,
+        ["deploy.register token:ci"]
+    );
+    assert_eq!(
+        audit_actions(s, &format!("deploy:{}", second.id)).await,
+        ["deploy.through_lock token:ci", "deploy.register token:ci"]
+    );
+    assert_eq!(
+        audit_actions(s, &format!("lock:{}", lock.id)).await,
+        ["lock.place user:lena"]
+    );
+}
+
+async fn racing_deploys_through_a_lock_spend_one_override_once(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let now = Utc::now();
+    place(
+        s,
+        &lock_request(Some("production"), None, "Code freeze", None, now),
+        now,
+    )
+    .await;
+    // The place exists before the race, as it does in practice.
+    register(s, deploy("checkout", "production", "v0", t0())).await;
+    for round in 0..4 {
+        let granted = s
+            .grant_override(&break_glass(None, "one hotfix", now), &lead(), now)
+            .await
+            .expect("grant");
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let new = deploy(
+                        "checkout",
+                        "production",
+                        &format!("v{round}.{i}"),
+                        t0() + Duration::minutes(i),
+                    );
+                    store
+                        .register_deploy(&new, &ci())
+                        .await
+                        .expect("register")
+                        .deploy
+                })
+            })
+            .collect();
+        let mut through = Vec::new();
+        for task in tasks {
+            let d = task.await.expect("task");
+            if d.through_lock.is_none() {
+                through.push(d.id);
+            }
+        }
+        assert_eq!(
+            through.len(),
+            1,
+            "round {round}: one override let {through:?} through"
+        );
+        let spent = s
+            .list_overrides(1)
+            .await
+            .expect("overrides")
+            .into_iter()
+            .find(|o| o.id == granted.id)
+            .expect("listed");
+        assert_eq!(spent.used_by, Some(through[0]), "round {round}");
+        assert_eq!(
+            audit_actions(s, &format!("override:{}", granted.id)).await,
+            ["override.grant user:lead", "override.use token:ci"],
+            "round {round}"
+        );
+    }
+}
+
+async fn freeze_windows_are_saved_and_stop_deploys_while_active(store: Arc<dyn Store>) {
+    use app::domain::freeze::Schedule;
+    let s = store.as_ref();
+    let now = Utc::now();
+    let active = Schedule::Once {
+        from: app::domain::to_stored_precision(now - Duration::hours(1)),
+        to: app::domain::to_stored_precision(now + Duration::hours(1)),
+    };
+    let id = s
+        .save_freeze(
+            None,
+            &freeze_header("Release week", Some("production")),
+            &active,
+            &lead(),
+            now,
+        )
+        .await
+        .expect("create");
+    let windows = s.list_freezes().await.expect("list");
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0].id, id);
+    assert_eq!(windows[0].name, "Release week");
+    assert_eq!(windows[0].note.as_deref(), Some("release week"));
+    assert_eq!(windows[0].schedule, active);
+    assert_eq!(windows[0].updated_by, "user:lead");
+
+    let frozen = register(s, deploy("checkout", "production", "v2", t0())).await;
+    let through = frozen.through_lock.expect("marked as through a freeze");
+    assert!(
+        through.contains("freeze window 'Release week'"),
+        "{through}"
+    );
+    assert_eq!(
+        register(s, deploy("checkout", "staging", "v2", t0()))
+            .await
+            .through_lock,
+        None,
+        "the window covers production only"
+    );
+
+    // Moved into the past: it no longer stops anything.
+    let past = Schedule::Once {
+        from: app::domain::to_stored_precision(now - Duration::hours(3)),
+        to: app::domain::to_stored_precision(now - Duration::hours(2)),
+    };
+    assert_eq!(
+        s.save_freeze(
+            Some(id),
+            &freeze_header("Last week", Some("production")),
+            &past,
+            &lena(),
+            now
+        )
+        .await
+        .expect("update"),
+        id
+    );
+    let windows = s.list_freezes().await.expect("list");
+    assert_eq!(
+        (
+            windows[0].name.as_str(),
+            &windows[0].schedule,
+            windows[0].updated_by.as_str()
+        ),
+        ("Last week", &past, "user:lena")
+    );
+    assert_eq!(
+        register(
+            s,
+            deploy("checkout", "production", "v3", t0() + Duration::minutes(1))
+        )
+        .await
+        .through_lock,
+        None
+    );
+    assert!(matches!(
+        s.save_freeze(
+            Some(id + 1000),
+            &freeze_header("Nope", None),
+            &past,
+            &lead(),
+            now
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+    s.delete_freeze(id, &lead(), now).await.expect("delete");
+    assert!(s.list_freezes().await.expect("list").is_empty());
+    assert!(matches!(
+        s.delete_freeze(id, &lead(), now).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        audit_actions(s, &format!("freeze:{id}")).await,
+        [
+            "freeze.create user:lead",
+            "freeze.update user:lena",
+            "freeze.delete user:lead"
+        ]
+    );
+    assert_eq!(
+        audit_actions(s, &format!("deploy:{}", frozen.id)).await,
+        ["deploy.through_lock token:ci", "deploy.register token:ci"]
+    );
+}
+
+async fn gate_answers_are_counted_per_day_environment_and_rule(store: Arc<dyn Store>) {
+    use app::ssr::GateCount;
+    let s = store.as_ref();
+    let production = EnvironmentName::parse("production").expect("valid");
+    let staging = EnvironmentName::parse("staging").expect("valid");
+    let next_day = t0() + Duration::days(1);
+    for _ in 0..2 {
+        s.count_gate_answer(&production, false, &["alert", "lock"], t0())
+            .await
+            .expect("count");
+    }
+    s.count_gate_answer(&production, true, &["none"], t0() + Duration::hours(1))
+        .await
+        .expect("count");
+    s.count_gate_answer(&staging, true, &["override"], next_day)
+        .await
+        .expect("count");
+    let count =
+        |day: DateTime<Utc>, environment: &str, allowed: bool, rule: &str, count: i64| GateCount {
+            day: day.date_naive(),
+            environment: environment.into(),
+            allowed,
+            rule: rule.into(),
+            count,
+        };
+    assert_eq!(
+        s.gate_counts(t0().date_naive()).await.expect("counts"),
+        [
+            count(t0(), "production", false, "alert", 2),
+            count(t0(), "production", false, "lock", 2),
+            count(t0(), "production", true, "none", 1),
+            count(next_day, "staging", true, "override", 1),
+        ]
+    );
+    assert_eq!(
+        s.gate_counts(next_day.date_naive()).await.expect("counts"),
+        [count(next_day, "staging", true, "override", 1)]
+    );
+}
+
 macro_rules! contract_with_url {
     ($($case:ident),* $(,)?) => {
         mod sqlite_raw {
@@ -1880,6 +2574,14 @@ contract!(
     bulk_imports_store_many_deploys_once,
     racing_first_reports_about_one_deploy_both_count,
     ping_answers,
+    locks_cover_their_scope_and_a_covered_scope_cannot_be_locked_again,
+    a_lock_past_its_expiry_is_no_longer_in_force,
+    unlocking_records_who_when_and_why_once,
+    lock_history_filters_by_state_place_and_words,
+    an_override_lets_one_deploy_through_a_lock,
+    racing_deploys_through_a_lock_spend_one_override_once,
+    freeze_windows_are_saved_and_stop_deploys_while_active,
+    gate_answers_are_counted_per_day_environment_and_rule,
 );
 
 #[tokio::test]

@@ -313,7 +313,7 @@ pub struct LocksQuery {
     /// At most this many, newest first (1–500, default 100).
     #[cfg_attr(
         feature = "ssr",
-        param(pattern = "^[ \\t\\n\\f\\r]*([1-9][0-9]{0,2}|[1-4][0-9]{2}|500)?[ \\t\\n\\f\\r]*$")
+        param(pattern = "^[ \\t\\n\\f\\r]*([1-9][0-9]?|[1-4][0-9]{2}|500)?[ \\t\\n\\f\\r]*$")
     )]
     pub limit: Option<String>,
 }

@@ -164,6 +164,7 @@ fn LocksBody(
         <OverrideSection overrides=data.overrides.clone() now may_configure grant environments=data.environments.clone() services=data.services.clone() />
         <HistorySection history=data.history.clone() now environments=data.environments services=data.services />
     }
+    .into_any()
 }
 
 /// When a window next closes and opens, in its zone and the viewer's.
@@ -252,6 +253,7 @@ fn FreezeSection(
             {action_error(delete)}
         </section>
     }
+    .into_any()
 }
 
 /// A window's form with a live preview of its next closings and openings.
@@ -367,6 +369,7 @@ fn FreezeEditor(
             }}
         </form>
     }
+    .into_any()
 }
 
 #[component]
@@ -430,6 +433,7 @@ fn OverrideSection(
             {form}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -504,4 +508,5 @@ fn HistorySection(
             </div>
         </section>
     }
+    .into_any()
 }

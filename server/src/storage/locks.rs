@@ -206,30 +206,42 @@ macro_rules! through_lock_in {
             .collect::<Result<Vec<_>, _>>()?;
         let obstacles = $crate::storage::locks::obstacles(&locks, &windows, now);
         if !obstacles.is_empty() {
-            let granted: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM lock_overrides WHERE used_at IS NULL AND expires_at > $1 \
-                   AND service = $2 AND environment = $3 AND (version IS NULL OR version = $4) \
-                 ORDER BY CASE WHEN version IS NULL THEN 1 ELSE 0 END, granted_at, id LIMIT 1",
-            )
-            .bind(now)
-            .bind(new.service.as_str())
-            .bind(new.environment.as_str())
-            .bind(new.version.as_str())
-            .fetch_optional(&mut **$tx)
-            .await
-            .map_err($crate::storage::backend_error)?;
+            // An override is spent only if it is still unspent when claimed: a racing
+            // registration may have taken it since it was read (PostgreSQL waits for
+            // that one and then finds the row used); then the next one is looked for.
+            let granted: Option<i64> = loop {
+                let candidate: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM lock_overrides WHERE used_at IS NULL AND expires_at > $1 \
+                       AND service = $2 AND environment = $3 AND (version IS NULL OR version = $4) \
+                     ORDER BY CASE WHEN version IS NULL THEN 1 ELSE 0 END, granted_at, id LIMIT 1",
+                )
+                .bind(now)
+                .bind(new.service.as_str())
+                .bind(new.environment.as_str())
+                .bind(new.version.as_str())
+                .fetch_optional(&mut **$tx)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                let Some(candidate) = candidate else {
+                    break None;
+                };
+                let claimed = sqlx::query(
+                    "UPDATE lock_overrides SET used_by = $2, used_at = $3 \
+                     WHERE id = $1 AND used_at IS NULL",
+                )
+                .bind(candidate)
+                .bind(id)
+                .bind(now)
+                .execute(&mut **$tx)
+                .await
+                .map_err($crate::storage::backend_error)?;
+                if claimed.rows_affected() == 1 {
+                    break Some(candidate);
+                }
+            };
             let said = obstacles.join("; ");
             match granted {
                 Some(granted) => {
-                    sqlx::query(
-                        "UPDATE lock_overrides SET used_by = $2, used_at = $3 WHERE id = $1",
-                    )
-                    .bind(granted)
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut **$tx)
-                    .await
-                    .map_err($crate::storage::backend_error)?;
                     super::audit::record(
                         &mut **$tx,
                         now,
