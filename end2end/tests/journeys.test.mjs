@@ -156,7 +156,7 @@ test('mission control updates live when a deploy arrives', async () => {
   // Give the event stream a moment to connect before the deploy arrives.
   await page.waitForTimeout(500);
   await registerDeploy({ service: 'payments', environment: 'production', version: 'v3.0.0', author: 'sofia' });
-  await page.getByTestId('board').getByText('payments').waitFor({ timeout: 10000 });
+  await page.getByTestId('board').getByRole('link', { name: 'payments', exact: true }).waitFor({ timeout: 10000 });
   assert.match(await page.getByTestId('board').innerText(), /v3\.0\.0/);
   assert.equal(await page.evaluate(() => window.__houstonMarker), 'live', 'updated without a reload');
   assert.deepEqual(errors, []);

@@ -234,7 +234,9 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("houston: cannot start the async runtime: {e}");
-            return std::process::ExitCode::from(2);
+            // `houston gate` says "no answer" with 2, whatever stopped it.
+            let gate = matches!(cli.command, Some(Command::Gate(_)));
+            return std::process::ExitCode::from(if gate { 2 } else { 1 });
         }
     };
     if let Some(Command::Gate(args)) = cli.command {

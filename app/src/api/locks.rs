@@ -83,14 +83,12 @@ pub async fn locks_in_force() -> Result<crate::api::AsOf<Standing>, AppError> {
     .await
 }
 
-/// When a plain form's post failed, sends the browser back where it came from with
-/// the error in the query (`lock_error`), and answers success so the redirect is
-/// followed; a program's call (JSON) gets the error itself.
+/// A plain form's post (mission control, the deploy page) is answered with a
+/// redirect back to the page it came from: on failure with the error in the query
+/// (`lock_error`), which the banner shows, and on success without one. A program's
+/// call (JSON) gets the result itself.
 #[cfg(feature = "ssr")]
-fn back_with_error<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> {
-    let Err(error) = result else {
-        return result;
-    };
+fn back_to_page<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> {
     let parts = use_context::<http::request::Parts>();
     let header = |name: http::header::HeaderName| {
         parts
@@ -111,27 +109,38 @@ fn back_with_error<T: Default>(result: Result<T, AppError>) -> Result<T, AppErro
         .map(|p| crate::ssr::session::safe_next(Some(&p)))
         .filter(|_| is_form);
     let Some(back) = back else {
-        return Err(error);
-    };
-    let message = match &error {
-        AppError::Validation { fields, .. } if !fields.is_empty() => fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
+        return result;
     };
     let (path, query) = back.split_once('?').unwrap_or((back.as_str(), ""));
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k != "lock_error")
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    pairs.push(("lock_error".to_owned(), message));
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    leptos_axum::redirect(&format!("{path}?{query}"));
-    Ok(T::default())
+    let outcome = match result {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let message = match &error {
+                AppError::Validation { fields, .. } if !fields.is_empty() => fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            };
+            pairs.push(("lock_error".to_owned(), message));
+            Ok(T::default())
+        }
+    };
+    let location = if pairs.is_empty() {
+        path.to_owned()
+    } else {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        format!("{path}?{query}")
+    };
+    leptos_axum::redirect(&location);
+    outcome
 }
 
 /// Locks a scope (the whole of it when `environment` is blank): `expires_in` is a
@@ -194,7 +203,7 @@ pub async fn place_lock(
         }
     })
     .await;
-    back_with_error(result)
+    back_to_page(result)
 }
 
 /// Lifts a lock: one's own as a deployer, any as a lead or admin. Audited; open
@@ -227,7 +236,7 @@ pub async fn unlock_lock(id: i64, note: Option<String>) -> Result<(), AppError> 
         Ok(())
     })
     .await;
-    back_with_error(result)
+    back_to_page(result)
 }
 
 /// Grants a break-glass override (a lead or admin). Audited; open pages hear of it.
