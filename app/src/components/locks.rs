@@ -100,6 +100,12 @@ pub fn LockDialog(
     #[prop(optional)] label: Option<&'static str>,
 ) -> impl IntoView {
     let id = dialog_id("lock", &scope);
+    // Locking everything says so: the button stands alone above the board.
+    let label = label.unwrap_or(if scope.environment.is_none() {
+        "Lock everything"
+    } else {
+        "Lock"
+    });
     let described = scope.describe();
     let title = format!("Lock {described}");
     let (id2, id3, title2, title3) = (id.clone(), id.clone(), title.clone(), title.clone());
@@ -117,7 +123,7 @@ pub fn LockDialog(
     ];
     view! {
         <button type="button" class="lock-button" popovertarget=id2 title=title2 data-testid="lock-open">
-            {label.unwrap_or("Lock")}
+            {label}
         </button>
         <div popover="auto" id=id3 class="lock-dialog" role="dialog" aria-label=title3>
             <form method="post" action=PlaceLock::PATH data-testid="lock-form">

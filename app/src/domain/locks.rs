@@ -95,23 +95,6 @@ impl LockScope {
     }
 }
 
-/// A required reason: trimmed, not empty, at most [`MAX_REASON_CHARS`].
-fn parse_reason(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
-    let reason = raw.map(str::trim).unwrap_or("");
-    if reason.is_empty() {
-        p.add(field, "is required: say why");
-        return None;
-    }
-    if reason.chars().count() > MAX_REASON_CHARS {
-        p.add(
-            field,
-            format!("must be at most {MAX_REASON_CHARS} characters"),
-        );
-        return None;
-    }
-    Some(reason.to_owned())
-}
-
 /// An optional note: trimmed, blank is none, at most [`MAX_REASON_CHARS`].
 fn parse_note(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
     let note = raw.map(str::trim).filter(|n| !n.is_empty())?;
@@ -123,6 +106,15 @@ fn parse_note(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String
         return None;
     }
     Some(note.to_owned())
+}
+
+/// A required reason: a note that is not blank.
+fn parse_reason(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
+    if raw.map(str::trim).is_none_or(str::is_empty) {
+        p.add(field, "is required: say why");
+        return None;
+    }
+    parse_note(p, field, raw)
 }
 
 /// The body of `POST /api/v1/locks`.
@@ -171,7 +163,8 @@ fn parse_future(
     raw: Option<&str>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let raw = raw.map(str::trim_ascii).filter(|r| !r.is_empty())?;
+    // Absent means none; sent blank is not a time.
+    let raw = raw.map(str::trim_ascii)?;
     match DateTime::parse_from_rfc3339(raw) {
         Err(_) => {
             p.add(
@@ -1128,6 +1121,15 @@ mod tests {
             ..LockRequest::default()
         };
         assert!(long.parse(now).is_err());
+        let blank_expiry = LockRequest {
+            reason: Some("why".into()),
+            expires_at: Some(String::new()),
+            ..LockRequest::default()
+        };
+        assert_eq!(
+            blank_expiry.parse(now).err().map(|e| e.0[0].field.clone()),
+            Some("expires_at".to_owned())
+        );
         let longest = LockRequest {
             reason: Some("é".repeat(MAX_REASON_CHARS)),
             ..LockRequest::default()
