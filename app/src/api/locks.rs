@@ -45,8 +45,9 @@ async fn standing_of(
     store: &dyn crate::ssr::Store,
     now: DateTime<Utc>,
 ) -> Result<(Standing, Vec<crate::ssr::FreezeWindow>), AppError> {
-    let in_force = crate::ssr::gate::in_force(store, now).await?;
+    // The windows are read once: for what holds now and for when that changes.
     let all = store.list_freezes().await?;
+    let in_force = crate::ssr::gate::in_force_among(store, &all, now).await?;
     let changes_at = crate::ssr::gate::next_change(&in_force, &all, now);
     let windows = in_force
         .windows

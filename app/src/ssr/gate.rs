@@ -48,6 +48,16 @@ const MAX_IN_FORCE: u32 = 500;
 
 /// Locks in force and active windows at `now`.
 pub async fn in_force(store: &dyn Store, now: DateTime<Utc>) -> Result<InForce, StoreError> {
+    let windows = store.list_freezes().await?;
+    in_force_among(store, &windows, now).await
+}
+
+/// Locks in force at `now`, and which of `windows` (already read) are active.
+pub async fn in_force_among(
+    store: &dyn Store,
+    windows: &[FreezeWindow],
+    now: DateTime<Utc>,
+) -> Result<InForce, StoreError> {
     let locks = store
         .list_locks(
             &LockFilter {
@@ -58,11 +68,9 @@ pub async fn in_force(store: &dyn Store, now: DateTime<Utc>) -> Result<InForce, 
             now,
         )
         .await?;
-    let windows = store
-        .list_freezes()
-        .await?
-        .into_iter()
-        .filter_map(|w| w.schedule.active_at(now).map(|p| (w, p)))
+    let windows = windows
+        .iter()
+        .filter_map(|w| w.schedule.active_at(now).map(|p| (w.clone(), p)))
         .collect();
     Ok(InForce { locks, windows })
 }

@@ -282,16 +282,7 @@ pub(crate) use through_lock_in;
 /// change committed.
 macro_rules! queue_lock_message {
     ($tx:expr, $text:expr, $now:expr) => {{
-        let urls: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-            .bind(app::domain::WEBHOOKS_SETTING)
-            .fetch_optional(&mut *$tx)
-            .await
-            .map_err($crate::storage::backend_error)?;
-        let urls: Vec<String> = match urls {
-            None => Vec::new(),
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| app::ssr::StoreError::Backend(e.to_string()))?,
-        };
+        let urls = $crate::storage::verdicts::webhook_urls!($tx);
         let text: String = $text;
         for url in urls {
             sqlx::query(

@@ -8,6 +8,24 @@ pub(crate) const SHOWN_ON_DEPLOY: &str = "UPDATE deploys SET verdict = \
      (SELECT COALESCE(v.override_state, v.state) FROM verdicts v WHERE v.deploy_id = $1) \
      WHERE id = $1";
 
+/// Inside a transaction (`$tx`): the webhook URLs of the `notifications.webhooks`
+/// setting, to queue one message per URL with the change that calls for it.
+macro_rules! webhook_urls {
+    ($tx:expr) => {{
+        let urls: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(app::domain::WEBHOOKS_SETTING)
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err($crate::storage::backend_error)?;
+        match urls {
+            None => Vec::<String>::new(),
+            Some(json) => serde_json::from_str::<Vec<String>>(&json)
+                .map_err(|e| app::ssr::StoreError::Backend(e.to_string()))?,
+        }
+    }};
+}
+pub(crate) use webhook_urls;
+
 /// Implements `app::ssr::VerdictStore` for a backend's store type; `$claim` is the
 /// backend's claim statement ($1 now, $2 lease end, $3 limit; returns deploy ids),
 /// `$claim_notifications` the same for messages (returns their ids).
@@ -123,16 +141,7 @@ macro_rules! verdict_store {
                     .transpose()?
                     .and_then(|said| app::domain::notice_for(said, evaluation));
                 if let Some(notice) = notice {
-                    let urls: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                        .bind(app::domain::WEBHOOKS_SETTING)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err($crate::storage::backend_error)?;
-                    let urls: Vec<String> = match urls {
-                        None => Vec::new(),
-                        Some(json) => serde_json::from_str(&json).map_err(backend)?,
-                    };
-                    for url in urls {
+                    for url in $crate::storage::verdicts::webhook_urls!(tx) {
                         sqlx::query(
                             "INSERT INTO notifications (deploy_id, url, kind, state, next_attempt_at, created_at) \
                              VALUES ($1, $2, $3, $4, $5, $5)",
