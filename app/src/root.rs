@@ -1,7 +1,7 @@
 //! The HTML shell, the layout every page shares, and the route table.
 
 use crate::api::{Logout, whoami};
-use crate::components::LockBanner;
+use crate::components::{LockBanner, provide_locks_in_force};
 use crate::domain::Role;
 use crate::pages::{
     AccountPage, AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage,
@@ -125,6 +125,9 @@ pub fn App() -> impl IntoView {
             let _ = root.set_attribute("data-hydrated", "true");
         }
     });
+
+    // One read of the locks in force per page, shared by the banner and the pages.
+    provide_locks_in_force();
 
     view! {
         <Title formatter=|page: String| {

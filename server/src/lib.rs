@@ -1,10 +1,6 @@
 //! Houston's server: configuration, storage, the HTTP router and the command line's
 //! building blocks. `router(state)` is public so tests can drive it without a socket.
 
-// The pages' view types (the locks page's forms) nest deeper than the default 128
-// when their server-side futures are laid out.
-#![recursion_limit = "256"]
-
 pub mod backtest;
 pub mod config;
 pub mod config_file;

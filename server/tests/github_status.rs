@@ -210,7 +210,7 @@ async fn statuses_follow_locks(store: Arc<dyn Store>) {
         assert_eq!(body["state"], "failure");
         assert_eq!(
             body["description"],
-            "production locked by user:lena: Black Friday: only fixes"
+            "production is locked by user:lena: Black Friday: only fixes"
         );
     }
 

@@ -4,9 +4,10 @@
 //! the main bundle); a failed post comes back with `lock_error` in the query, which
 //! the banner shows.
 
-use crate::api::{PlaceLock, Standing, UnlockLock, locks_in_force};
+use crate::api::{AsOf, PlaceLock, Standing, UnlockLock, locks_in_force};
 use crate::components::{absolute_time, refresh_at, use_lock_refresh};
 use crate::domain::{Lock, LockScope};
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -18,10 +19,14 @@ pub fn until_text(until: Option<chrono::DateTime<chrono::Utc>>) -> String {
     }
 }
 
-/// The banner: every lock in force and window holding, live (a change to locks is
-/// heard at once; an expiry or a window's turn is refetched when it comes).
-#[component]
-pub fn LockBanner() -> impl IntoView {
+/// The locks and windows in force, as one page shows them.
+pub type LocksInForce = Resource<Result<AsOf<Standing>, AppError>>;
+
+/// The one read of the locks in force that a page shares: the banner, mission
+/// control's columns and cells and the deploy page all read it, so a page asks the
+/// server once. It refetches when a lock changes (heard live) and when a lock
+/// expires or a window turns. Created by `App`, outside the routes.
+pub fn provide_locks_in_force() -> LocksInForce {
     let (refresh, set_refresh) = use_lock_refresh();
     let standing = Resource::new(move || refresh.get(), |_| locks_in_force());
     Effect::new(move |_| {
@@ -29,6 +34,20 @@ pub fn LockBanner() -> impl IntoView {
             refresh_at(read.value.changes_at, read.now, set_refresh);
         }
     });
+    provide_context(standing);
+    standing
+}
+
+/// The page's shared read of the locks in force ([`provide_locks_in_force`]); a
+/// component rendered outside `App` makes its own.
+pub fn use_locks_in_force() -> LocksInForce {
+    use_context::<LocksInForce>().unwrap_or_else(provide_locks_in_force)
+}
+
+/// The banner: every lock in force and window holding, live.
+#[component]
+pub fn LockBanner() -> impl IntoView {
+    let standing = use_locks_in_force();
     let query = leptos_router::hooks::use_query_map();
     let error = move || {
         query.with(|q| q.get("lock_error")).map(|message| {
@@ -189,20 +208,16 @@ pub fn PlaceLockControl(scope: LockScope, standing: Standing) -> impl IntoView {
         .locks
         .iter()
         .find(|l| l.scope().contains(&scope))
-        .map(|l| {
-            format!(
-                "{} is locked by {}: {}",
-                l.scope().describe(),
-                l.locked_by,
-                l.reason
-            )
-        })
+        .map(Lock::said)
         .or_else(|| {
             standing
                 .windows
                 .iter()
                 .find(|w| w.scope.contains(&scope))
-                .map(|w| format!("frozen by '{}' {}", w.name, until_text(Some(w.until))))
+                .map(|w| {
+                    let said = crate::domain::freeze_said(&w.name, w.note.as_deref());
+                    format!("{said} {}", until_text(Some(w.until)))
+                })
         });
     match broader {
         Some(text) => view! {

@@ -68,19 +68,7 @@ impl LockScope {
         environment: Option<&str>,
         service: Option<&str>,
     ) -> Option<LockScope> {
-        fn blank(raw: Option<&str>) -> Option<&str> {
-            raw.map(str::trim_ascii).filter(|r| !r.is_empty())
-        }
-        let environment = blank(environment).and_then(|raw| {
-            EnvironmentName::parse(raw)
-                .map_err(|e| p.add("environment", e.to_string()))
-                .ok()
-        });
-        let service = blank(service).and_then(|raw| {
-            ServiceName::parse(raw)
-                .map_err(|e| p.add("service", e.to_string()))
-                .ok()
-        });
+        let (environment, service) = parse_names(p, environment, service);
         if service.is_some() && environment.is_none() && p.is_empty() {
             p.add(
                 "environment",
@@ -93,6 +81,28 @@ impl LockScope {
             service,
         })
     }
+}
+
+/// Optional environment and service names (blank means absent), each checked.
+fn parse_names(
+    p: &mut Problems,
+    environment: Option<&str>,
+    service: Option<&str>,
+) -> (Option<EnvironmentName>, Option<ServiceName>) {
+    fn blank(raw: Option<&str>) -> Option<&str> {
+        raw.map(str::trim_ascii).filter(|r| !r.is_empty())
+    }
+    let environment = blank(environment).and_then(|raw| {
+        EnvironmentName::parse(raw)
+            .map_err(|e| p.add("environment", e.to_string()))
+            .ok()
+    });
+    let service = blank(service).and_then(|raw| {
+        ServiceName::parse(raw)
+            .map_err(|e| p.add("service", e.to_string()))
+            .ok()
+    });
+    (environment, service)
 }
 
 /// An optional note: trimmed, blank is none, at most [`MAX_REASON_CHARS`].
@@ -251,6 +261,17 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// The lock in words, the same wherever it is told (the gate, the pages, a
+    /// deploy through it, GitHub): "production is locked by user:ada: Black Friday".
+    pub fn said(&self) -> String {
+        format!(
+            "{} is locked by {}: {}",
+            self.scope().describe(),
+            self.locked_by,
+            self.reason
+        )
+    }
+
     pub fn scope(&self) -> LockScope {
         LockScope {
             environment: self.environment.clone(),
@@ -339,16 +360,8 @@ impl LocksQuery {
                 None
             }
         };
-        let environment = blank(&self.environment).and_then(|raw| {
-            EnvironmentName::parse(&raw)
-                .map_err(|e| p.add("environment", e.to_string()))
-                .ok()
-        });
-        let service = blank(&self.service).and_then(|raw| {
-            ServiceName::parse(&raw)
-                .map_err(|e| p.add("service", e.to_string()))
-                .ok()
-        });
+        let (environment, service) =
+            parse_names(&mut p, self.environment.as_deref(), self.service.as_deref());
         let text = blank(&self.q);
         if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
             p.add("q", "must be at most 200 characters");
@@ -730,6 +743,15 @@ pub struct ActiveFreeze {
     pub since: DateTime<Utc>,
 }
 
+/// A freeze window holding, in words, the same wherever it is told:
+/// "freeze window 'Weekend': only fixes".
+pub fn freeze_said(name: &str, note: Option<&str>) -> String {
+    match note {
+        Some(note) => format!("freeze window '{name}': {note}"),
+        None => format!("freeze window '{name}'"),
+    }
+}
+
 /// Everything the gate weighs, gathered by the caller for one place.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GateFacts {
@@ -763,15 +785,7 @@ fn human(d: Duration) -> String {
 pub fn decide_gate(ask: &GateAsk, facts: &GateFacts) -> GateAnswer {
     let mut reasons = Vec::new();
     for lock in &facts.locks {
-        let mut r = GateReason::new(
-            GateRule::Lock,
-            format!(
-                "{} is locked by {}: {}",
-                lock.scope().describe(),
-                lock.locked_by,
-                lock.reason
-            ),
-        );
+        let mut r = GateReason::new(GateRule::Lock, lock.said());
         r.by = Some(lock.locked_by.clone());
         r.since = Some(lock.locked_at);
         r.until = lock.expires_at;
@@ -779,10 +793,7 @@ pub fn decide_gate(ask: &GateAsk, facts: &GateFacts) -> GateAnswer {
         reasons.push(r);
     }
     for freeze in &facts.freezes {
-        let detail = match &freeze.note {
-            Some(note) => format!("freeze window '{}': {note}", freeze.name),
-            None => format!("freeze window '{}'", freeze.name),
-        };
+        let detail = freeze_said(&freeze.name, freeze.note.as_deref());
         let mut r = GateReason::new(GateRule::Freeze, detail);
         r.since = Some(freeze.since);
         r.until = Some(freeze.until);

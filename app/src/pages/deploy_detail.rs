@@ -46,11 +46,7 @@ pub fn DeployDetailPage() -> impl IntoView {
     // Whether the reader may override the verdict (leads and admins see the form).
     let me = Resource::new(|| (), |_| whoami());
     // The place's lock, shown live with its lock or unlock dialog.
-    let (locks_changed, _) = crate::components::use_lock_refresh();
-    let standing = Resource::new(
-        move || locks_changed.get(),
-        |_| crate::api::locks_in_force(),
-    );
+    let standing = crate::components::use_locks_in_force();
     // Signals load on their own: a slow Prometheus does not hold up the page.
     let signals = Resource::new(
         move || (id.get(), revision.get()),
@@ -174,7 +170,7 @@ fn DeployView(
     now: DateTime<Utc>,
     verdict: Resource<Result<AsOf<Option<Verdict>>, AppError>>,
     me: Resource<Result<Option<crate::api::SignedIn>, AppError>>,
-    standing: Resource<Result<AsOf<crate::api::Standing>, AppError>>,
+    standing: crate::components::LocksInForce,
 ) -> impl IntoView {
     let d = detail.deploy;
     let scope = crate::domain::LockScope {

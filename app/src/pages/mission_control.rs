@@ -1,9 +1,9 @@
 //! Mission control: every service × environment with what runs there now.
 
-use crate::api::{Standing, get_board, list_deploys, locks_in_force};
+use crate::api::{Standing, get_board, list_deploys};
 use crate::components::{
-    Live, PlaceLockControl, RowVerdict, StatusBadge, TimeAgo, Version, refresh_at, safe_link,
-    use_live, use_lock_refresh,
+    Live, PlaceLockControl, RowVerdict, StatusBadge, TimeAgo, Version, safe_link, use_live,
+    use_locks_in_force,
 };
 use crate::domain::{Board, Deploy, DeployQuery, FiringAlert, LockScope};
 use crate::pages::ErrorPanel;
@@ -21,13 +21,7 @@ pub fn MissionControlPage() -> impl IntoView {
     let board = Resource::new(move || reload.get(), |_| get_board());
     let cells: Cells = RwSignal::new(HashMap::new());
     // Locks show on the board: each column and cell with its lock or lock dialog.
-    let (locks_changed, set_locks_changed) = use_lock_refresh();
-    let standing = Resource::new(move || locks_changed.get(), |_| locks_in_force());
-    Effect::new(move |_| {
-        if let Some(Ok(read)) = standing.get() {
-            refresh_at(read.value.changes_at, read.now, set_locks_changed);
-        }
-    });
+    let standing = use_locks_in_force();
     // A change refetches its one cell; a place the board does not show yet (a new
     // service or environment), or missed changes, reload the board.
     use_live(move |live| {

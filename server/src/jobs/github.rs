@@ -45,16 +45,12 @@ pub fn status_for(
         .iter()
         .find(|(w, _)| w.scope.contains(&place));
     let said = match (lock, window) {
-        (Some(l), _) => format!(
-            "{} locked by {}: {}",
-            l.scope().describe(),
-            l.locked_by,
-            l.reason
+        (Some(l), _) => l.said(),
+        (None, Some((w, _))) => format!(
+            "{}: {}",
+            w.scope.describe(),
+            app::domain::freeze_said(&w.name, w.note.as_deref())
         ),
-        (None, Some((w, _))) => match &w.note {
-            Some(note) => format!("{} frozen ({}): {note}", w.scope.describe(), w.name),
-            None => format!("{} frozen ({})", w.scope.describe(), w.name),
-        },
         (None, None) => {
             return (
                 "success",

@@ -141,25 +141,12 @@ impl TryFrom<FreezeRow> for FreezeWindow {
 /// What stands in the way of a deploy to a place at `now`, in words: the locks in
 /// force and the active windows that cover it (empty: nothing).
 pub fn obstacles(locks: &[Lock], windows: &[FreezeWindow], now: DateTime<Utc>) -> Vec<String> {
-    let mut said: Vec<String> = locks
-        .iter()
-        .map(|l| {
-            format!(
-                "{} locked by {}: {}",
-                l.scope().describe(),
-                l.locked_by,
-                l.reason
-            )
-        })
-        .collect();
+    let mut said: Vec<String> = locks.iter().map(Lock::said).collect();
     said.extend(
         windows
             .iter()
             .filter(|w| w.schedule.active_at(now).is_some())
-            .map(|w| match &w.note {
-                Some(note) => format!("freeze window '{}': {note}", w.name),
-                None => format!("freeze window '{}'", w.name),
-            }),
+            .map(|w| app::domain::freeze_said(&w.name, w.note.as_deref())),
     );
     said
 }
