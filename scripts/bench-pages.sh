@@ -3,11 +3,12 @@
 # month of demo data, a signed-in session, and wrk on kept-alive connections.
 # Each page is measured beside /healthz (trivial) in the same run; compare ratios.
 # Usage: scripts/bench-pages.sh [seconds per route, default 10]
+#        HOUSTON_BIN=path/to/houston scripts/bench-pages.sh ... (another build, to compare)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 secs=${1:-10}
-bin=target/release/houston
+bin=${HOUSTON_BIN:-target/release/houston}
 [ -x "$bin" ] || { echo "run scripts/build.sh first" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
 

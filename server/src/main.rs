@@ -9,6 +9,11 @@ use houston::{AppState, demo, judge_offline, router, storage};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 
+/// mimalloc instead of the system allocator: rendering a page allocates and frees
+/// many small strings across the runtime's threads (docs/BENCHMARKS.md, "Page latency").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "houston", version, about = "Deploy mission control")]
 struct Cli {
