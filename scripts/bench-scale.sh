@@ -50,7 +50,7 @@ if [ "${HOUSTON_BENCH_VERDICTS:-1}" = 1 ]; then
   echo "== a final verdict for every deploy"
   case "$backend" in
     sqlite) python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' "$work/houston.db" "$fill" ;;
-    postgres) psql -q "$HOUSTON_DATABASE_URL" -c "$fill" -c 'ANALYZE' ;;
+    postgres) psql -q "$HOUSTON_DATABASE_URL" -c "$fill" -c 'VACUUM ANALYZE' ;;
   esac
 fi
 printf 'bench password %s\n' "$$" | "$bin" user create --name bench --role viewer >/dev/null 2>&1
