@@ -194,12 +194,7 @@ pub async fn place_lock(
                 Ok(())
             }
             crate::ssr::LockOutcome::AlreadyLocked(lock) => Err(AppError::Conflict {
-                message: format!(
-                    "{} is already locked by {}: {}",
-                    lock.scope().describe(),
-                    lock.locked_by,
-                    lock.reason
-                ),
+                message: lock.refusal(),
             }),
         }
     })

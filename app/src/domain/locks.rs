@@ -272,6 +272,18 @@ impl Lock {
         )
     }
 
+    /// Why a second lock on its place is refused, the same through the API and the
+    /// page: "production is already locked by user:ada since 2026-11-30T09:00:00+00:00: Black Friday".
+    pub fn refusal(&self) -> String {
+        format!(
+            "{} is already locked by {} since {}: {}",
+            self.scope().describe(),
+            self.locked_by,
+            self.locked_at.to_rfc3339(),
+            self.reason
+        )
+    }
+
     pub fn scope(&self) -> LockScope {
         LockScope {
             environment: self.environment.clone(),
@@ -1095,6 +1107,29 @@ mod tests {
         assert!(!staging.overlaps(&checkout));
         assert_eq!(checkout.describe(), "checkout in production");
         assert_eq!(everything.describe(), "everything");
+    }
+
+    #[test]
+    fn a_lock_is_told_in_one_way_wherever_it_is_met() {
+        let whole = lock(1, Some("production"), None);
+        assert_eq!(
+            whole.said(),
+            "production is locked by user:lena: Black Friday"
+        );
+        let place = lock(2, Some("production"), Some("checkout"));
+        assert_eq!(
+            place.said(),
+            "checkout in production is locked by user:lena: Black Friday"
+        );
+        assert_eq!(
+            lock(3, None, None).refusal(),
+            "everything is already locked by user:lena since 2026-11-27T08:00:00+00:00: Black Friday"
+        );
+        assert_eq!(
+            freeze_said("Weekend", Some("only fixes")),
+            "freeze window 'Weekend': only fixes"
+        );
+        assert_eq!(freeze_said("Weekend", None), "freeze window 'Weekend'");
     }
 
     #[test]

@@ -69,13 +69,7 @@ pub async fn place(
             StatusCode::CONFLICT,
             Json(AlreadyLocked {
                 error: "conflict".into(),
-                message: format!(
-                    "{} is already locked by {} since {}: {}",
-                    lock.scope().describe(),
-                    lock.locked_by,
-                    lock.locked_at.to_rfc3339(),
-                    lock.reason
-                ),
+                message: lock.refusal(),
                 fields: Vec::new(),
                 lock,
             }),
