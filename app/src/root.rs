@@ -1,13 +1,14 @@
 //! The HTML shell, the layout every page shares, and the route table.
 
 use crate::api::{Logout, whoami};
-use crate::components::{LockBanner, provide_locks_in_force};
+use crate::components::{LockBanner, load, provide_locks_in_force};
 use crate::domain::Role;
 use crate::pages::{
     AccountPage, AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage,
     DeployDetailPage, HistoryPage, LocksPage, LoginPage, MetricSettingsPage, MissionControlPage,
     NotFoundPage, SetupPage,
 };
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
@@ -211,7 +212,7 @@ lazy_pages!(
 fn UserMenu() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     // Asked again on every navigation, so signing in or out shows at once.
-    let me = Resource::new(move || location.pathname.get(), |_| whoami());
+    let me = load(move || location.pathname.get(), |_| whoami());
     // Signing out is a plain form post: the server function answers a form with a
     // redirect to the sign-in page (a full load, which also drops the page's
     // state), and the main bundle carries no client for it.
@@ -221,14 +222,14 @@ fn UserMenu() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match me.await {
-                        Ok(Some(user)) => view! {
+                        Ok(Some(user)) => Either::Left(view! {
                             {(user.role == Role::Admin).then(|| view! { <A href="/admin/users" attr:class="admin-link">"Admin"</A> })}
                             <a href="/account" class="user-name" data-testid="signed-in-as">{user.username}</a>
                             <form method="post" action=logout_url>
                                 <button type="submit" class="button ghost small">"Sign out"</button>
                             </form>
-                        }.into_any(),
-                        _ => view! { <a href="/login" class="button ghost small">"Sign in"</a> }.into_any(),
+                        }),
+                        _ => Either::Right(view! { <a href="/login" class="button ghost small">"Sign in"</a> }),
                     }
                 })}
             </Transition>

@@ -60,11 +60,11 @@ mod hub {
                 .and_then(|m| m.data().as_string())
         };
         let on_deploy = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-            let change = data(&event).and_then(|json| serde_json::from_str(&json).ok());
+            let change = data(&event).and_then(|json| serde_json::from_slice(json.as_bytes()).ok());
             dispatch(change.map_or(Live::Resync, Live::Change));
         });
         let on_lock = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-            let change = data(&event).and_then(|json| serde_json::from_str(&json).ok());
+            let change = data(&event).and_then(|json| serde_json::from_slice(json.as_bytes()).ok());
             dispatch(change.map_or(Live::Resync, Live::Lock));
         });
         let on_resync = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {

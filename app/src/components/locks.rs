@@ -5,9 +5,10 @@
 //! the banner shows.
 
 use crate::api::{AsOf, PlaceLock, Standing, UnlockLock, locks_in_force};
-use crate::components::{absolute_time, refresh_at, use_lock_refresh};
+use crate::components::{Loaded, absolute_time, load, refresh_at, use_lock_refresh};
 use crate::domain::{Lock, LockScope};
 use crate::error::AppError;
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -20,7 +21,7 @@ pub fn until_text(until: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 /// The locks and windows in force, as one page shows them.
-pub type LocksInForce = Resource<Result<AsOf<Standing>, AppError>>;
+pub type LocksInForce = Loaded<Result<AsOf<Standing>, AppError>>;
 
 /// The one read of the locks in force that a page shares: the banner, mission
 /// control's columns and cells and the deploy page all read it, so a page asks the
@@ -28,7 +29,7 @@ pub type LocksInForce = Resource<Result<AsOf<Standing>, AppError>>;
 /// expires or a window turns. Created by `App`, outside the routes.
 pub fn provide_locks_in_force() -> LocksInForce {
     let (refresh, set_refresh) = use_lock_refresh();
-    let standing = Resource::new(move || refresh.get(), |_| locks_in_force());
+    let standing = load(move || refresh.get(), |_| locks_in_force());
     Effect::new(move |_| {
         if let Some(Ok(read)) = standing.get() {
             refresh_at(read.value.changes_at, read.now, set_refresh);
@@ -59,8 +60,8 @@ pub fn LockBanner() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match standing.await {
-                    Ok(read) if !read.value.is_empty() => view! { <BannerText standing=read.value /> }.into_any(),
-                    _ => ().into_any(),
+                    Ok(read) if !read.value.is_empty() => Some(view! { <BannerText standing=read.value /> }),
+                    _ => None,
                 }
             })}
         </Transition>
@@ -202,7 +203,7 @@ pub fn LockedNote(lock: Lock) -> impl IntoView {
 #[component]
 pub fn PlaceLockControl(scope: LockScope, standing: Standing) -> impl IntoView {
     if let Some(lock) = standing.locks.iter().find(|l| l.scope() == scope) {
-        return view! { <LockedNote lock=lock.clone() /> }.into_any();
+        return EitherOf3::A(view! { <LockedNote lock=lock.clone() /> });
     }
     let broader = standing
         .locks
@@ -220,10 +221,9 @@ pub fn PlaceLockControl(scope: LockScope, standing: Standing) -> impl IntoView {
                 })
         });
     match broader {
-        Some(text) => view! {
+        Some(text) => EitherOf3::B(view! {
             <div class="locked-note" data-testid="locked-note"><span class="badge lock-badge">"Locked"</span>" "{text}</div>
-        }
-        .into_any(),
-        None => view! { <LockDialog scope /> }.into_any(),
+        }),
+        None => EitherOf3::C(view! { <LockDialog scope /> }),
     }
 }

@@ -4,10 +4,12 @@ mod chart;
 mod format;
 mod live;
 mod locks;
+mod resource;
 mod status;
 
 pub use chart::*;
 pub use format::*;
 pub use live::*;
 pub use locks::*;
+pub use resource::*;
 pub use status::*;

@@ -2,6 +2,7 @@
 
 use crate::domain::{DeployStatus, VerdictState, VerdictSummary};
 use chrono::{DateTime, Utc};
+use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
@@ -42,7 +43,7 @@ pub fn verdict_label(state: VerdictState) -> &'static str {
 #[component]
 pub fn RowVerdict(verdict: Option<VerdictSummary>, now: DateTime<Utc>) -> impl IntoView {
     let Some(v) = verdict else {
-        return view! { <span class="muted" title="Not judged">"—"</span> }.into_any();
+        return Either::Left(view! { <span class="muted" title="Not judged">"—"</span> });
     };
     let shown = v.shown_state();
     let class = format!("badge verdict-{}", shown.as_str());
@@ -82,11 +83,10 @@ pub fn RowVerdict(verdict: Option<VerdictSummary>, now: DateTime<Utc>) -> impl I
             view! { <span class=class>{format!("{} {}", d.metric, d.change_text())}</span> }
         })
         .collect_view();
-    view! {
+    Either::Right(view! {
         <span class="row-verdict" data-testid="row-verdict" data-verdict=shown.as_str()>
             <span class=class title=title>{text}</span>
             <span class="deltas">{deltas}{new_groups}</span>
         </span>
-    }
-    .into_any()
+    })
 }

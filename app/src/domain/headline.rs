@@ -117,6 +117,7 @@ fn bad_way(check: &CheckReceipt) -> Option<f64> {
 /// A deploy's verdict as a row shows it.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SummaryWire")]
 pub struct VerdictSummary {
     /// The judge's state: `baking` until final.
     pub state: VerdictState,
@@ -129,6 +130,41 @@ pub struct VerdictSummary {
     pub override_state: Option<VerdictState>,
     #[serde(flatten)]
     pub headline: Headline,
+}
+
+/// A [`VerdictSummary`] as it is read off the wire: the headline's fields beside the
+/// verdict's, as `flatten` writes them. Serde's own reading of a flattened field
+/// buffers the object first and brings that machinery into every page's wasm (a
+/// summary rides on each board cell).
+#[derive(Deserialize)]
+struct SummaryWire {
+    state: VerdictState,
+    provisional: Option<VerdictState>,
+    #[serde(rename = "final")]
+    is_final: bool,
+    #[serde(rename = "override")]
+    override_state: Option<VerdictState>,
+    deployed_at: Option<DateTime<Utc>>,
+    bake_end: Option<DateTime<Utc>>,
+    new_error_groups: u64,
+    deltas: Vec<HeadlineDelta>,
+}
+
+impl From<SummaryWire> for VerdictSummary {
+    fn from(wire: SummaryWire) -> Self {
+        VerdictSummary {
+            state: wire.state,
+            provisional: wire.provisional,
+            is_final: wire.is_final,
+            override_state: wire.override_state,
+            headline: Headline {
+                deployed_at: wire.deployed_at,
+                bake_end: wire.bake_end,
+                new_error_groups: wire.new_error_groups,
+                deltas: wire.deltas,
+            },
+        }
+    }
 }
 
 impl VerdictSummary {
@@ -271,5 +307,35 @@ mod tests {
         assert_eq!(at(4), Some(0.4));
         assert_eq!(at(11), Some(1.0));
         assert_eq!(Headline::default().bake_progress(start), None);
+    }
+
+    #[test]
+    fn a_summary_reads_back_as_written_with_its_headline_beside_it() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let summary = VerdictSummary {
+            state: VerdictState::Baking,
+            provisional: Some(VerdictState::Unhealthy),
+            is_final: false,
+            override_state: Some(VerdictState::Healthy),
+            headline: Headline {
+                deployed_at: Some(start),
+                bake_end: Some(start + chrono::Duration::minutes(10)),
+                new_error_groups: 2,
+                deltas: vec![HeadlineDelta {
+                    metric: "errors".into(),
+                    relative: Some(2.4),
+                    delta: Some(0.3),
+                    failed: true,
+                }],
+            },
+        };
+        let json = serde_json::to_value(&summary).expect("serialises");
+        assert_eq!(
+            json["new_error_groups"], 2,
+            "the headline is written flat: {json}"
+        );
+        assert_eq!(json["final"], false);
+        let back: VerdictSummary = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, summary);
     }
 }

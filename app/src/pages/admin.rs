@@ -7,7 +7,7 @@ use crate::api::{
     SetSecondFactorRule, SetUserDisabled, SetUserRole, SetWebhooks, get_notifications, list_audit,
     list_tokens, list_users, second_factor_rule,
 };
-use crate::components::absolute_time;
+use crate::components::{absolute_time, load};
 use crate::domain::{AUDIT_ACTIONS, AuditQuery, Role, TokenScope};
 use crate::error::AppError;
 use crate::pages::ErrorPanel;
@@ -48,7 +48,7 @@ pub fn AdminUsersPage() -> impl IntoView {
     let set_disabled = ServerAction::<SetUserDisabled>::new();
     let reset = ServerAction::<ResetPassword>::new();
     let reset_factor = ServerAction::<ResetSecondFactor>::new();
-    let users = Resource::new(
+    let users = load(
         move || {
             (
                 create.version().get(),
@@ -172,7 +172,7 @@ pub fn AdminUsersPage() -> impl IntoView {
 pub fn AdminTokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
+    let tokens = load(
         move || (create.version().get(), revoke.version().get()),
         |_| list_tokens(),
     );
@@ -287,7 +287,7 @@ pub fn AdminAuditPage() -> impl IntoView {
             limit: q.get("limit").and_then(|l| l.parse().ok()),
         })
     });
-    let entries = Resource::new(move || query.get(), list_audit);
+    let entries = load(move || query.get(), list_audit);
     let current = query.get_untracked();
     view! {
         <Title text="Audit log" />
@@ -353,7 +353,7 @@ pub fn AdminAuditPage() -> impl IntoView {
 #[component]
 fn SecondFactorRulePanel() -> impl IntoView {
     let set = ServerAction::<SetSecondFactorRule>::new();
-    let rule = Resource::new(move || set.version().get(), |_| second_factor_rule());
+    let rule = load(move || set.version().get(), |_| second_factor_rule());
     let choices = [
         ("nobody", "nobody (optional for everyone)"),
         ("lead", "leads and admins"),
@@ -391,7 +391,7 @@ fn SecondFactorRulePanel() -> impl IntoView {
 #[component]
 pub fn AdminNotificationsPage() -> impl IntoView {
     let save = ServerAction::<SetWebhooks>::new();
-    let read = Resource::new(move || save.version().get(), |_| get_notifications());
+    let read = load(move || save.version().get(), |_| get_notifications());
     let save_error = move || failure(save.value().get());
     view! {
         <Title text="Notifications" />

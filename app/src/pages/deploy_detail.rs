@@ -5,8 +5,8 @@ use crate::api::{
     whoami,
 };
 use crate::components::{
-    MetricChartView, StatusBadge, TimeAgo, VerdictBadge, Version, absolute_time, human_duration,
-    safe_link, short_version, use_live_refresh,
+    Loaded, MetricChartView, StatusBadge, TimeAgo, VerdictBadge, Version, absolute_time,
+    human_duration, load, safe_link, short_version, use_live_refresh,
 };
 use crate::domain::{
     CheckReceipt, CheckState, Commit, DeployDetail, DeployId, ErrorGroup, Role, Verdict,
@@ -25,7 +25,7 @@ pub fn DeployDetailPage() -> impl IntoView {
     let id = Memo::new(move |_| params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok())));
     // Only changes to this deploy refetch it.
     let revision = use_live_refresh(move |change| Some(change.deploy) == id.get_untracked());
-    let detail = Resource::new(
+    let detail = load(
         move || (id.get(), revision.get()),
         |(id, _)| async move {
             match id {
@@ -34,7 +34,7 @@ pub fn DeployDetailPage() -> impl IntoView {
             }
         },
     );
-    let verdict = Resource::new(
+    let verdict = load(
         move || (id.get(), revision.get()),
         |(id, _)| async move {
             match id {
@@ -44,11 +44,11 @@ pub fn DeployDetailPage() -> impl IntoView {
         },
     );
     // Whether the reader may override the verdict (leads and admins see the form).
-    let me = Resource::new(|| (), |_| whoami());
+    let me = load(|| (), |_| whoami());
     // The place's lock, shown live with its lock or unlock dialog.
     let standing = crate::components::use_locks_in_force();
     // Signals load on their own: a slow Prometheus does not hold up the page.
-    let signals = Resource::new(
+    let signals = load(
         move || (id.get(), revision.get()),
         |(id, _)| async move {
             match id {
@@ -168,8 +168,8 @@ fn ErrorTable(errors: Vec<ErrorGroup>, started: DateTime<Utc>) -> impl IntoView 
 fn DeployView(
     detail: DeployDetail,
     now: DateTime<Utc>,
-    verdict: Resource<Result<AsOf<Option<Verdict>>, AppError>>,
-    me: Resource<Result<Option<crate::api::SignedIn>, AppError>>,
+    verdict: Loaded<Result<AsOf<Option<Verdict>>, AppError>>,
+    me: Loaded<Result<Option<crate::api::SignedIn>, AppError>>,
     standing: crate::components::LocksInForce,
 ) -> impl IntoView {
     let d = detail.deploy;

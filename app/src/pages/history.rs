@@ -2,8 +2,8 @@
 
 use crate::api::{FilterOptions, get_filter_options, list_deploys};
 use crate::components::{
-    RowVerdict, StatusBadge, TimeAgo, Version, absolute_time, human_duration, use_live_refresh,
-    verdict_label,
+    RowVerdict, StatusBadge, TimeAgo, Version, absolute_time, human_duration, load,
+    use_live_refresh, verdict_label,
 };
 use crate::domain::{ChangeKind, DeployPage, DeployQuery, DeployStatus, VerdictState};
 use crate::pages::ErrorPanel;
@@ -43,11 +43,11 @@ pub fn HistoryPage() -> impl IntoView {
         filter.verdict = None;
         filter.admits(change)
     });
-    let deploys = Resource::new(
+    let deploys = load(
         move || (query.get(), revision.get()),
         |(query, _)| list_deploys(query),
     );
-    let options = Resource::new(|| (), |_| get_filter_options());
+    let options = load(|| (), |_| get_filter_options());
 
     view! {
         <Title text="Deploy history" />

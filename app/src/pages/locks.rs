@@ -7,7 +7,7 @@ use crate::api::{
     preview_freeze, whoami,
 };
 use crate::components::{
-    LockedNote, TimeAgo, ViewerTime, absolute_time, until_text, use_lock_refresh,
+    LockedNote, TimeAgo, ViewerTime, absolute_time, load, until_text, use_lock_refresh,
 };
 use crate::domain::{FreezeForm, FreezeView, Lock, Override, Role};
 use crate::pages::ErrorPanel;
@@ -34,7 +34,7 @@ pub fn LocksPage() -> impl IntoView {
     let save = ServerAction::<SaveFreeze>::new();
     let delete = ServerAction::<DeleteFreeze>::new();
     let (changed, _) = use_lock_refresh();
-    let overview = Resource::new(
+    let overview = load(
         move || {
             (
                 filter.get(),
@@ -47,7 +47,7 @@ pub fn LocksPage() -> impl IntoView {
         },
         |((environment, service, q, active), _, _)| locks_overview(environment, service, q, active),
     );
-    let me = Resource::new(|| (), |_| whoami());
+    let me = load(|| (), |_| whoami());
     view! {
         <Title text="Locks" />
         <div class="page-head">

@@ -4,6 +4,7 @@ use crate::api::{
     BeginSecondFactor, ChangePassword, ConfirmSecondFactor, DisableSecondFactor, Login,
     setup_needed, whoami,
 };
+use crate::components::load;
 use crate::pages::ErrorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,7 +18,7 @@ pub fn LoginPage() -> impl IntoView {
         Some(Err(error)) => Some(error.to_string()),
         _ => None,
     };
-    let needs_setup = Resource::new(|| (), |_| setup_needed());
+    let needs_setup = load(|| (), |_| setup_needed());
     view! {
         <Title text="Sign in" />
         <div class="login-wrap">
@@ -63,7 +64,7 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| whoami());
+    let me = load(|| (), |_| whoami());
     view! {
         <Title text="Your account" />
         <Transition fallback=|| ()>

@@ -2,12 +2,13 @@
 
 use crate::api::{Standing, get_board, list_deploys};
 use crate::components::{
-    Live, PlaceLockControl, RowVerdict, StatusBadge, TimeAgo, Version, safe_link, use_live,
+    Live, PlaceLockControl, RowVerdict, StatusBadge, TimeAgo, Version, load, safe_link, use_live,
     use_locks_in_force,
 };
 use crate::domain::{Board, Deploy, DeployQuery, FiringAlert, LockScope};
 use crate::pages::ErrorPanel;
 use chrono::{DateTime, Utc};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ type Cells = RwSignal<HashMap<(String, String), Deploy>>;
 #[component]
 pub fn MissionControlPage() -> impl IntoView {
     let (reload, set_reload) = signal(0u64);
-    let board = Resource::new(move || reload.get(), |_| get_board());
+    let board = load(move || reload.get(), |_| get_board());
     let cells: Cells = RwSignal::new(HashMap::new());
     // Locks show on the board: each column and cell with its lock or lock dialog.
     let standing = use_locks_in_force();
@@ -87,14 +88,14 @@ pub fn MissionControlPage() -> impl IntoView {
                     Ok(read) => {
                         // Without the locks the board still shows.
                         let standing = standing.await.map(|s| s.value).unwrap_or_default();
-                        view! {
+                        Either::Left(view! {
                             <div class="board-tools">
                                 <PlaceLockControl scope=LockScope::default() standing=standing.clone() />
                             </div>
                             <BoardTable board=read.value now=read.now cells standing />
-                        }.into_any()
+                        })
                     }
-                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
+                    Err(error) => Either::Right(view! { <ErrorPanel error /> }),
                 }
             })}
         </Transition>
@@ -104,7 +105,7 @@ pub fn MissionControlPage() -> impl IntoView {
 #[component]
 fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells, standing: Standing) -> impl IntoView {
     if board.services.is_empty() {
-        return view! {
+        return Either::Left(view! {
             <div class="panel empty">
                 <h2>"No deploys yet"</h2>
                 <p>
@@ -113,8 +114,7 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells, standing: Standing
                     <code>"houston demo"</code> "."
                 </p>
             </div>
-        }
-            .into_any();
+        });
     }
     let header = board
         .environments
@@ -183,7 +183,7 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells, standing: Standing
         })
         .cloned()
         .collect();
-    view! {
+    Either::Right(view! {
         {(!elsewhere.is_empty()).then(|| view! {
             <div class="panel alerts-elsewhere" data-testid="alerts-elsewhere">
                 <h2>"Firing alerts outside the board"</h2>
@@ -201,8 +201,7 @@ fn BoardTable(board: Board, now: DateTime<Utc>, cells: Cells, standing: Standing
                 <tbody>{rows}</tbody>
             </table>
         </div>
-    }
-    .into_any()
+    })
 }
 
 #[component]
@@ -232,7 +231,7 @@ fn BoardCell(
         Some(d) => {
             let href = format!("/deploys/{}", d.id);
             let author = d.author.clone().unwrap_or_else(|| "unknown".into());
-            view! {
+            Either::Left(view! {
                 <td class="cell" class:cell-locked=locked data-label=place>
                     <a class="cell-link" href=href>
                         <span class="cell-top">
@@ -247,10 +246,11 @@ fn BoardCell(
                     {alerts}
                     {control}
                 </td>
-            }
-            .into_any()
+            })
         }
-        None => view! { <td class="cell cell-empty" class:cell-locked=locked data-label=place>"—" {alerts}{control}</td> }.into_any(),
+        None => Either::Right(
+            view! { <td class="cell cell-empty" class:cell-locked=locked data-label=place>"—" {alerts}{control}</td> },
+        ),
     }
 }
 
@@ -268,11 +268,10 @@ fn AlertList(alerts: Vec<FiringAlert>, with_place: bool) -> impl IntoView {
             let title = a.summary.clone().unwrap_or_default();
             let name = a.name;
             match a.url.as_deref().and_then(safe_link) {
-                Some(href) => view! {
+                Some(href) => Either::Left(view! {
                     <li title=title><a href=href rel="noopener noreferrer">{name}</a>{place}</li>
-                }
-                .into_any(),
-                None => view! { <li title=title>{name}{place}</li> }.into_any(),
+                }),
+                None => Either::Right(view! { <li title=title>{name}{place}</li> }),
             }
         })
         .collect_view();

@@ -4,6 +4,7 @@
 //! force, and flags checks too noisy to see the changes their tolerance names.
 
 use crate::api::{SetMetricCheck, get_check_sensitivity, get_metric_definitions, whoami};
+use crate::components::load;
 use crate::domain::{
     BaselineKind, Direction, MetricDefinition, MetricSource, Role, Sensitivity, check_summary,
 };
@@ -14,9 +15,9 @@ use leptos_meta::Title;
 #[component]
 pub fn MetricSettingsPage() -> impl IntoView {
     let save = ServerAction::<SetMetricCheck>::new();
-    let definitions = Resource::new(move || save.version().get(), |_| get_metric_definitions());
-    let sensitivity = Resource::new(|| (), |_| get_check_sensitivity());
-    let me = Resource::new(|| (), |_| whoami());
+    let definitions = load(move || save.version().get(), |_| get_metric_definitions());
+    let sensitivity = load(|| (), |_| get_check_sensitivity());
+    let me = load(|| (), |_| whoami());
     view! {
         <Title text="Metrics" />
         <div class="page-head">

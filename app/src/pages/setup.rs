@@ -2,6 +2,7 @@
 //! admin account is created.
 
 use crate::api::{CompleteSetup, setup_needed};
+use crate::components::load;
 use crate::pages::ErrorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,7 +12,7 @@ use leptos_router::hooks::use_query_map;
 pub fn SetupPage() -> impl IntoView {
     let setup = ServerAction::<CompleteSetup>::new();
     let secret = use_query_map().with_untracked(|q| q.get("token").unwrap_or_default());
-    let needed = Resource::new(|| (), |_| setup_needed());
+    let needed = load(|| (), |_| setup_needed());
     let error = move || match setup.value().get() {
         Some(Err(error)) => Some(error.to_string()),
         _ => None,
