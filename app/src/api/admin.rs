@@ -215,7 +215,7 @@ pub async fn revoke_token(name: String, reason: Option<String>) -> Result<ApiTok
 }
 
 #[server(endpoint = "admin/audit")]
-pub async fn list_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
+pub async fn list_audit(#[server(default)] query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::ADMIN, move |call| async move {
         let filter = query.parse()?;

@@ -52,7 +52,9 @@ pub async fn get_board() -> Result<AsOf<Board>, AppError> {
 }
 
 #[server(endpoint = "deploys")]
-pub async fn list_deploys(query: DeployQuery) -> Result<AsOf<DeployPage>, AppError> {
+pub async fn list_deploys(
+    #[server(default)] query: DeployQuery,
+) -> Result<AsOf<DeployPage>, AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::Read, move |call| async move {
         let (filter, page) = query.parse()?;
