@@ -63,4 +63,50 @@ mod tests {
         assert_eq!(back, value);
         assert!(<SliceJson as Decoder<Vec<u8>>>::decode("[1,").is_err());
     }
+
+    /// A resource made with Leptos' default codec brings a second JSON reader for its
+    /// type into the wasm: every page makes its resources with [`load`].
+    #[test]
+    fn every_page_makes_its_resources_with_load() {
+        fn sources(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("a source folder") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    sources(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        assert!(files.len() > 20, "found only {} files", files.len());
+        for path in files
+            .iter()
+            .filter(|p| !p.ends_with("components/resource.rs"))
+        {
+            let source = std::fs::read_to_string(path).expect("source");
+            // `LocalResource` never crosses to the browser: it is not one of these.
+            for made in [
+                "Resource::new(",
+                "Resource::new_blocking(",
+                "OnceResource::new(",
+            ] {
+                let standalone = source.match_indices(made).any(|(at, _)| {
+                    !source[..at]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                });
+                assert!(
+                    !standalone,
+                    "{}: makes a resource with `{made}`; use `components::load`",
+                    path.display()
+                );
+            }
+        }
+    }
 }
