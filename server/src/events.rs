@@ -15,7 +15,7 @@ use crate::AppState;
 use app::domain::{ChangeKind, Deploy, DeployChange, LockChange};
 use app::error::AppError;
 use app::ssr::access::{Caller, Principal};
-use app::ssr::{FeedItem, Store};
+use app::ssr::{FeedItem, PageCache, Store};
 use axum::extract::{Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -44,6 +44,8 @@ pub struct Events {
     /// Set once the shared feed is heard: changes then go out through it, in the
     /// order they were made.
     publisher: Arc<OnceLock<mpsc::UnboundedSender<FeedMessage>>>,
+    /// What pages share, dropped on every change this replica makes or hears.
+    page_cache: Arc<PageCache>,
 }
 
 /// What travels on the shared feed: a deploy's change or a lock's.
@@ -91,7 +93,14 @@ impl Events {
             open: Arc::default(),
             store,
             publisher: Arc::default(),
+            page_cache: Arc::default(),
         }
+    }
+
+    /// The cache of what every page reads, kept true by this publisher: pages find
+    /// it in their context.
+    pub fn page_cache(&self) -> Arc<PageCache> {
+        self.page_cache.clone()
     }
 
     /// Hears the store's shared feed, when it has one (PostgreSQL), and from
@@ -107,9 +116,11 @@ impl Events {
                 return Ok(());
             }
         };
-        let sender = self.sender.clone();
+        let (sender, page_cache) = (self.sender.clone(), self.page_cache.clone());
         tokio::spawn(async move {
             while let Some(item) = feed.recv().await {
+                // Another replica's change, or a gap that may hide some.
+                page_cache.invalidate();
                 let event = match item {
                     FeedItem::Change(json) => match serde_json::from_str::<FeedMessage>(&json) {
                         Ok(message) => message.into(),
@@ -154,6 +165,9 @@ impl Events {
     }
 
     fn tell(&self, message: FeedMessage) {
+        // Before anyone hears of it: the page a form post redirects to must not
+        // be served from before the change.
+        self.page_cache.invalidate();
         match self.publisher.get() {
             Some(queue) => {
                 let _ = queue.send(message);

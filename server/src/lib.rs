@@ -224,6 +224,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
     let second_factor = state.second_factor.clone();
     let samples = state.samples.clone();
     let events = state.events.clone();
+    let page_cache = events.page_cache();
     let lock_events = events.clone();
     let live = app::ssr::LiveChanges(Arc::new(move |kind, deploy| {
         events.deploy_changed(kind, deploy);
@@ -236,6 +237,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
         provide_context(live_locks.clone());
         provide_context(samples.clone());
         provide_context(store.clone());
+        provide_context(page_cache.clone());
         provide_context(sessions);
         provide_context(policy);
         provide_context(setup.clone());

@@ -2073,3 +2073,74 @@ async fn houston_gate_exits_0_allowed_1_denied_2_without_an_answer() {
     let _ = stop.send(());
     serving.await.expect("task").expect("serve");
 }
+
+/// What the pages' shared reads answer now (a server function of no arguments).
+async fn page_read(h: &Harness, token: &str, function: &str) -> Value {
+    let request = Request::post(format!("/api/{function}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let r = h.send(request).await;
+    assert_eq!(r.status, StatusCode::OK, "{function}: {}", r.text);
+    r.json()
+}
+
+#[tokio::test]
+async fn pages_read_what_every_page_shares_from_memory_but_never_from_before_a_change() {
+    let h = harness().await;
+    let ops = h
+        .token_with("ops", &[TokenScope::Admin, TokenScope::Deploy])
+        .await;
+    let reasons = |standing: &Value| -> Vec<String> {
+        standing["value"]["locks"]
+            .as_array()
+            .expect("locks")
+            .iter()
+            .map(|l| l["reason"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let services = |options: &Value| -> Vec<String> {
+        options["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // Read once, so the answers are kept.
+    assert!(reasons(&page_read(&h, &ops, "locks-in-force").await).is_empty());
+    assert!(services(&page_read(&h, &ops, "filter-options").await).is_empty());
+
+    let body = json!({ "environment": "production", "reason": "Black Friday" });
+    let placed = h.call_as(&ops, "POST", "/api/v1/locks", Some(&body)).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
+    assert_eq!(
+        reasons(&page_read(&h, &ops, "locks-in-force").await),
+        ["Black Friday"],
+        "the next page shows the lock"
+    );
+    let id = placed.json()["id"].as_i64().expect("id");
+    let unlock = json!({ "note": "over" });
+    let r = h
+        .call_as(
+            &ops,
+            "POST",
+            &format!("/api/v1/locks/{id}/unlock"),
+            Some(&unlock),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(reasons(&page_read(&h, &ops, "locks-in-force").await).is_empty());
+
+    let deploy = json!({ "service": "checkout", "environment": "production", "version": "v1" });
+    let r = h
+        .call_as(&ops, "POST", "/api/v1/deploys", Some(&deploy))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        services(&page_read(&h, &ops, "filter-options").await),
+        ["checkout"],
+        "a deploy's new service is offered at once"
+    );
+}

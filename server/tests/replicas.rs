@@ -110,3 +110,69 @@ async fn a_change_through_one_replica_reaches_the_pages_of_another() {
     let event = wait_for(&mut on_a, "\"kind\":\"status\"").await;
     assert!(event.contains("\"status\":\"succeeded\""), "{event}");
 }
+
+/// What the pages of `at` show as locked now (the banner's read, through the
+/// page cache).
+async fn locks_shown(client: &reqwest::Client, at: SocketAddr, secret: &str) -> Vec<String> {
+    let standing: serde_json::Value = client
+        .post(format!("http://{at}/api/locks-in-force"))
+        .bearer_auth(secret)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .expect("locks in force")
+        .json()
+        .await
+        .expect("json");
+    standing["value"]["locks"]
+        .as_array()
+        .expect("a list of locks")
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_a_lock_at_once_on_the_replica_that_placed_it_and_on_the_others() {
+    let db = support::postgres().await;
+    let secret = app::ssr::token::generate_token();
+    db.store
+        .create_api_token(
+            &support::new_token(
+                "ops",
+                &app::ssr::token::hash_token(&secret),
+                &[TokenScope::Admin],
+            ),
+            &Actor::new("cli:test", None),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("token");
+    let (a, _) = replica(&db.url).await;
+    let (b, _) = replica(&db.url).await;
+    let client = reqwest::Client::new();
+    // Both replicas' pages have read (and kept) that nothing is locked.
+    assert!(locks_shown(&client, a, &secret).await.is_empty());
+    assert!(locks_shown(&client, b, &secret).await.is_empty());
+    let mut on_b = client
+        .get(format!("http://{b}/api/v1/events"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("stream on b");
+
+    let placed = client
+        .post(format!("http://{a}/api/v1/locks"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"environment": "production", "reason": "Black Friday"}))
+        .send()
+        .await
+        .expect("lock through a");
+    assert_eq!(placed.status(), 201);
+    // The replica that placed it shows it on the next page, kept entry or not.
+    assert_eq!(locks_shown(&client, a, &secret).await, ["Black Friday"]);
+    // Another replica shows it once it has heard of it, well before its kept
+    // entry would have run out.
+    wait_for(&mut on_b, "event: lock").await;
+    assert_eq!(locks_shown(&client, b, &secret).await, ["Black Friday"]);
+}

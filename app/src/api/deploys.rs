@@ -77,11 +77,17 @@ pub async fn get_deploy(id: DeployId) -> Result<AsOf<DeployDetail>, AppError> {
 pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::Read, move |call| async move {
-        let store = call.store;
-        Ok(FilterOptions {
-            services: store.list_services().await?,
-            environments: store.list_environments().await?,
-        })
+        let store = call.store.as_ref();
+        let read = || async move {
+            Ok::<_, AppError>(FilterOptions {
+                services: store.list_services().await?,
+                environments: store.list_environments().await?,
+            })
+        };
+        match crate::ssr::page_cache() {
+            Some(cache) => cache.filter_options(chrono::Utc::now(), read).await,
+            None => read().await,
+        }
     })
     .await
 }

@@ -76,10 +76,13 @@ pub async fn locks_in_force() -> Result<crate::api::AsOf<Standing>, AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::Read, move |call| async move {
         let now = Utc::now();
-        Ok(crate::api::AsOf {
-            now,
-            value: standing_of(call.store.as_ref(), now).await?.0,
-        })
+        let store = call.store.as_ref();
+        let read = || async move { Ok::<_, AppError>(standing_of(store, now).await?.0) };
+        let value = match crate::ssr::page_cache() {
+            Some(cache) => cache.standing(now, read).await?,
+            None => read().await?,
+        };
+        Ok(crate::api::AsOf { now, value })
     })
     .await
 }

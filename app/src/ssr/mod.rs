@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod gate;
+mod page_cache;
 pub mod password;
 pub mod security;
 pub mod session;
@@ -12,6 +13,7 @@ mod store;
 pub mod token;
 pub mod totp;
 
+pub use page_cache::{PAGE_CACHE_TTL, PageCache};
 pub use store::*;
 
 use crate::error::AppError;
@@ -67,6 +69,12 @@ pub fn tell_lock(change: crate::domain::LockChange) {
     if let Some(LiveLocks(publish)) = use_context::<LiveLocks>() {
         publish(change);
     }
+}
+
+/// The server's cache of what every page reads ([`PageCache`]); `None` where no
+/// server provided one (then pages read the store each time).
+pub fn page_cache() -> Option<Arc<PageCache>> {
+    use_context::<Arc<PageCache>>()
 }
 
 /// The store the server provided to this request.
