@@ -45,6 +45,8 @@ fn signed(value: f64, unit: &str) -> String {
 }
 
 /// The part of a verdict a deploy row carries, stored beside the verdict at each look.
+/// A field added here is also read by `SummaryWire` (the compiler asks for it there;
+/// a serde attribute on it must be repeated there too).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Headline {
