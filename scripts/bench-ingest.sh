@@ -35,7 +35,7 @@ export HOUSTON_BIND="127.0.0.1:$port" HOUSTON_LOG=warn HOUSTON_RUN_JOBS=false
 token=$("$bin" token create --name bench --scope ingest 2>/dev/null)
 "$bin" serve >"$work/log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_ready "$port" "$server" "$work/log"
 
 echo "== $backend: $clients clients, $points points per request, $secs s"

@@ -20,7 +20,7 @@ export HOUSTON_LOG=warn
 printf 'bench password %s\n' "$$" | "$bin" user create --name bench --role viewer 2>/dev/null
 "$bin" serve >"$work/log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_ready "$port" "$server" "$work/log"
 
 cookie=$(curl -fsS -o /dev/null -D - -H 'Accept: text/html' \

@@ -45,7 +45,7 @@ fi
 token=$("$bin" token create --name "read-$(date +%s)" --scope ingest 2>/dev/null)
 "$bin" serve >"$work/log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_ready "$port" "$server" "$work/log"
 now=$(date +%s)
 paths=(/healthz)

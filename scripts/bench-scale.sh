@@ -57,7 +57,7 @@ printf 'bench password %s\n' "$$" | "$bin" user create --name bench --role viewe
 token=$("$bin" token create --name bench --scope deploy 2>/dev/null)
 "$bin" serve >"$work/log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_ready "$port" "$server" "$work/log"
 base="http://127.0.0.1:$port"
 cookie=$(curl -fsS -o /dev/null -D - -H 'Accept: text/html' \
