@@ -601,6 +601,36 @@ async fn a_backtest_lists_the_deploys_a_candidate_configuration_would_judge_othe
     assert_eq!(stored.state, VerdictState::Unhealthy);
 }
 
+async fn a_backlog_is_judged_in_one_run_of_the_job(store: Arc<dyn Store>) {
+    // More finished deploys than one round claims, all due (as after `houston demo`).
+    let finished = Utc::now() - Duration::days(2);
+    let count = houston::jobs::judge::BATCH as usize * 2 + 5;
+    for i in 0..count {
+        register(store.as_ref(), &format!("svc{i}"), finished, "succeeded").await;
+    }
+    let judged = houston::jobs::judge::run_backlog(
+        store.as_ref(),
+        None,
+        None,
+        Utc::now() + Duration::seconds(1),
+    )
+    .await
+    .expect("judged");
+    assert_eq!(judged, count, "every due deploy in one run, none twice");
+    assert!(
+        store
+            .claim_due_verdicts(
+                Utc::now() + Duration::seconds(1),
+                Duration::seconds(60),
+                100
+            )
+            .await
+            .expect("claim")
+            .is_empty(),
+        "nothing is left due"
+    );
+}
+
 async fn a_running_deploy_waits_and_claims_are_exclusive(store: Arc<dyn Store>) {
     let id = register(store.as_ref(), "checkout", Utc::now(), "in_progress").await;
     let now = Utc::now() + Duration::seconds(1);
@@ -703,6 +733,7 @@ contract!(
     the_error_rate_is_judged_and_deploy_rows_carry_the_verdict,
     verdict_messages_are_queued_with_the_look_and_delivered_with_retries,
     a_backtest_lists_the_deploys_a_candidate_configuration_would_judge_otherwise,
+    a_backlog_is_judged_in_one_run_of_the_job,
     a_running_deploy_waits_and_claims_are_exclusive,
     a_services_timing_decides_its_bake,
 );

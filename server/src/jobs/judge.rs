@@ -70,6 +70,31 @@ pub async fn run(
     Ok(due.len())
 }
 
+/// How long one run of the judge's job keeps going while rounds come back full.
+pub const BACKLOG_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Rounds of [`run`] one after another while each finds a full batch due, for at
+/// most [`BACKLOG_BUDGET`]: a backlog (a restart after downtime, `houston demo`, an
+/// import) is worked through at once rather than `BATCH` deploys per poll, which
+/// left the newest deploys "baking" on the board for minutes. Every round uses the
+/// same `now`, so a deploy looked at in one round is not due in the next.
+pub async fn run_backlog(
+    store: &dyn Store,
+    source: Option<&dyn SampleSource>,
+    on_verdict: Option<&OnVerdict>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let started = std::time::Instant::now();
+    let mut judged = 0;
+    loop {
+        let round = run(store, source, on_verdict, now).await?;
+        judged += round;
+        if round < BATCH as usize || started.elapsed() >= BACKLOG_BUDGET {
+            return Ok(judged);
+        }
+    }
+}
+
 /// The metric definitions and service timings a round judges by.
 pub struct Setup {
     definitions: Vec<MetricDefinition>,

@@ -277,7 +277,7 @@ pub fn standard(
             let store = judge_store.clone();
             let judging = judging.clone();
             async move {
-                judge::run(
+                judge::run_backlog(
                     store.as_ref(),
                     judging.source.as_deref(),
                     judging.on_verdict.as_ref(),
