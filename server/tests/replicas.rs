@@ -32,6 +32,23 @@ async fn replica(url: &str) -> (SocketAddr, AppState) {
     (address, state)
 }
 
+/// Two replicas on one fresh database, and the secret of a token with `scope`.
+async fn two_replicas(scope: TokenScope) -> (support::TestDb, String, SocketAddr, SocketAddr) {
+    let db = support::postgres().await;
+    let secret = app::ssr::token::generate_token();
+    db.store
+        .create_api_token(
+            &support::new_token("test", &app::ssr::token::hash_token(&secret), &[scope]),
+            &Actor::new("cli:test", None),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("token");
+    let (a, _) = replica(&db.url).await;
+    let (b, _) = replica(&db.url).await;
+    (db, secret, a, b)
+}
+
 /// Reads a live-update stream until an event whose data contains `needle`.
 async fn wait_for(stream: &mut reqwest::Response, needle: &str) -> String {
     let mut seen = String::new();
@@ -51,22 +68,7 @@ async fn wait_for(stream: &mut reqwest::Response, needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_replica_reaches_the_pages_of_another() {
-    let db = support::postgres().await;
-    let secret = app::ssr::token::generate_token();
-    db.store
-        .create_api_token(
-            &support::new_token(
-                "ci",
-                &app::ssr::token::hash_token(&secret),
-                &[TokenScope::Deploy],
-            ),
-            &Actor::new("cli:test", None),
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("token");
-    let (a, _) = replica(&db.url).await;
-    let (b, _) = replica(&db.url).await;
+    let (_db, secret, a, b) = two_replicas(TokenScope::Deploy).await;
     let client = reqwest::Client::new();
     let open = |at: SocketAddr| {
         client
@@ -134,22 +136,7 @@ async fn locks_shown(client: &reqwest::Client, at: SocketAddr, secret: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_show_a_lock_at_once_on_the_replica_that_placed_it_and_on_the_others() {
-    let db = support::postgres().await;
-    let secret = app::ssr::token::generate_token();
-    db.store
-        .create_api_token(
-            &support::new_token(
-                "ops",
-                &app::ssr::token::hash_token(&secret),
-                &[TokenScope::Admin],
-            ),
-            &Actor::new("cli:test", None),
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("token");
-    let (a, _) = replica(&db.url).await;
-    let (b, _) = replica(&db.url).await;
+    let (_db, secret, a, b) = two_replicas(TokenScope::Admin).await;
     let client = reqwest::Client::new();
     // Both replicas' pages have read (and kept) that nothing is locked.
     assert!(locks_shown(&client, a, &secret).await.is_empty());
