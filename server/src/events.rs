@@ -44,7 +44,7 @@ pub struct Events {
     /// Set once the shared feed is heard: changes then go out through it, in the
     /// order they were made.
     publisher: Arc<OnceLock<mpsc::UnboundedSender<FeedMessage>>>,
-    /// What pages share, dropped on every change this replica makes or hears.
+    /// What pages share, dropped on every change to it this replica makes or hears.
     page_cache: Arc<PageCache>,
 }
 
@@ -54,6 +54,18 @@ pub struct Events {
 enum FeedMessage {
     Lock(LockChange),
     Deploy(DeployChange),
+}
+
+impl FeedMessage {
+    /// Whether the change can alter what every page shares (`PageCache`): a lock,
+    /// window or override, or a deploy's registration (it may bring a new service
+    /// or environment). A status or a verdict changes only the deploy's own rows.
+    fn changes_shared(&self) -> bool {
+        match self {
+            FeedMessage::Lock(_) => true,
+            FeedMessage::Deploy(change) => change.kind == ChangeKind::Registered,
+        }
+    }
 }
 
 impl From<FeedMessage> for LiveEvent {
@@ -119,17 +131,26 @@ impl Events {
         let (sender, page_cache) = (self.sender.clone(), self.page_cache.clone());
         tokio::spawn(async move {
             while let Some(item) = feed.recv().await {
-                // Another replica's change, or a gap that may hide some.
-                page_cache.invalidate();
                 let event = match item {
                     FeedItem::Change(json) => match serde_json::from_str::<FeedMessage>(&json) {
-                        Ok(message) => message.into(),
+                        Ok(message) => {
+                            // Another replica's change (or this one's, heard back).
+                            if message.changes_shared() {
+                                page_cache.invalidate();
+                            }
+                            message.into()
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "a change on the feed is not one this version reads");
+                            page_cache.invalidate();
                             LiveEvent::Resync
                         }
                     },
-                    FeedItem::Gap => LiveEvent::Resync,
+                    // Changes may have been missed.
+                    FeedItem::Gap => {
+                        page_cache.invalidate();
+                        LiveEvent::Resync
+                    }
                 };
                 let _ = sender.send(event);
             }
@@ -167,7 +188,9 @@ impl Events {
     fn tell(&self, message: FeedMessage) {
         // Before anyone hears of it: the page a form post redirects to must not
         // be served from before the change.
-        self.page_cache.invalidate();
+        if message.changes_shared() {
+            self.page_cache.invalidate();
+        }
         match self.publisher.get() {
             Some(queue) => {
                 let _ = queue.send(message);
@@ -283,4 +306,35 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FeedMessage;
+
+    fn message(json: serde_json::Value) -> FeedMessage {
+        serde_json::from_value(json).expect("a feed message")
+    }
+
+    #[test]
+    fn only_locks_and_registrations_change_what_pages_share() {
+        let deploy = |kind: &str| {
+            message(serde_json::json!({
+                "kind": kind, "deploy": 7, "service": "checkout", "environment": "production",
+                "status": "succeeded", "author": null, "started_at": "2026-11-30T10:00:00Z"
+            }))
+        };
+        assert!(
+            deploy("registered").changes_shared(),
+            "a new service may come"
+        );
+        assert!(!deploy("status").changes_shared());
+        assert!(!deploy("verdict").changes_shared());
+        for event in ["locked", "unlocked", "override", "freeze"] {
+            let lock = message(serde_json::json!({
+                "event": event, "id": 3, "environment": "production", "service": null
+            }));
+            assert!(lock.changes_shared(), "{event}");
+        }
+    }
 }

@@ -3,10 +3,12 @@
 //! history filters) — kept in memory between pages, so a page costs the database
 //! only its own rows.
 //!
-//! An entry is dropped when anything changes: the live-update publisher
-//! invalidates the cache when this replica makes a change (before the change is
-//! published, so the page a form post redirects to reads it) and when the shared
-//! feed brings one from another replica, or may have missed some. An entry also
+//! An entry is dropped when what it holds may have changed: the live-update
+//! publisher invalidates the cache when this replica changes a lock, a window or an
+//! override or registers a deploy (before the change is published, so the page a
+//! form post redirects to reads it), and when the shared feed brings such a change
+//! from another replica, or may have missed some. Deploy statuses and verdicts,
+//! the bulk of the changes, leave it be. An entry also
 //! ends when what it holds changes by itself (a lock expires, a window opens or
 //! closes) and after a short time in any case, for writers that tell nobody (a
 //! `houston demo` into a running server's database). The gate never reads from
