@@ -84,10 +84,9 @@ pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
                 environments: store.list_environments().await?,
             })
         };
-        match crate::ssr::page_cache() {
-            Some(cache) => cache.filter_options(chrono::Utc::now(), read).await,
-            None => read().await,
-        }
+        crate::ssr::page_cache()
+            .filter_options(chrono::Utc::now(), read)
+            .await
     })
     .await
 }

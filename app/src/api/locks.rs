@@ -78,10 +78,7 @@ pub async fn locks_in_force() -> Result<crate::api::AsOf<Standing>, AppError> {
         let now = Utc::now();
         let store = call.store.as_ref();
         let read = || async move { Ok::<_, AppError>(standing_of(store, now).await?.0) };
-        let value = match crate::ssr::page_cache() {
-            Some(cache) => cache.standing(now, read).await?,
-            None => read().await?,
-        };
+        let value = crate::ssr::page_cache().standing(now, read).await?;
         Ok(crate::api::AsOf { now, value })
     })
     .await

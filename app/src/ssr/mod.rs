@@ -13,7 +13,7 @@ mod store;
 pub mod token;
 pub mod totp;
 
-pub use page_cache::{PAGE_CACHE_TTL, PageCache};
+pub use page_cache::PageCache;
 pub use store::*;
 
 use crate::error::AppError;
@@ -71,10 +71,10 @@ pub fn tell_lock(change: crate::domain::LockChange) {
     }
 }
 
-/// The server's cache of what every page reads ([`PageCache`]); `None` where no
-/// server provided one (then pages read the store each time).
-pub fn page_cache() -> Option<Arc<PageCache>> {
-    use_context::<Arc<PageCache>>()
+/// The server's cache of what every page reads ([`PageCache`]). Where no server
+/// provided one, an empty cache of its own: the page then reads the store.
+pub fn page_cache() -> Arc<PageCache> {
+    use_context::<Arc<PageCache>>().unwrap_or_default()
 }
 
 /// The store the server provided to this request.

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How long an entry lives at most, with no change heard.
-pub const PAGE_CACHE_TTL: Duration = Duration::seconds(5);
+const PAGE_CACHE_TTL: Duration = Duration::seconds(5);
 
 /// The cache of what pages share; one per server process.
 pub struct PageCache {
@@ -60,8 +60,8 @@ impl PageCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The locks in force and windows holding at `now`: kept, or read by `load`,
-    /// which also says when its answer changes by itself.
+    /// The locks in force and windows holding at `now`: kept (until they change by
+    /// themselves, at `changes_at`), or read by `load`.
     pub async fn standing<E, Fut>(
         &self,
         now: DateTime<Utc>,
@@ -70,12 +70,8 @@ impl PageCache {
     where
         Fut: Future<Output = Result<crate::api::Standing, E>>,
     {
-        self.get_or_load(&self.standing, now, || async {
-            let standing = load().await?;
-            let until = standing.changes_at;
-            Ok((standing, until))
-        })
-        .await
+        self.get_or_load(&self.standing, now, |s| s.changes_at, load)
+            .await
     }
 
     /// The services and environments the history filters offer.
@@ -87,20 +83,21 @@ impl PageCache {
     where
         Fut: Future<Output = Result<crate::api::FilterOptions, E>>,
     {
-        self.get_or_load(&self.filter_options, now, || async {
-            Ok((load().await?, None))
-        })
-        .await
+        self.get_or_load(&self.filter_options, now, |_| None, load)
+            .await
     }
 
+    /// The slot's value when it is still good, else `load`'s, kept until the
+    /// time-to-live or until `changes_at` says it changes by itself.
     async fn get_or_load<T: Clone, E, Fut>(
         &self,
         slot: &Slot<T>,
         now: DateTime<Utc>,
+        changes_at: fn(&T) -> Option<DateTime<Utc>>,
         load: impl FnOnce() -> Fut,
     ) -> Result<T, E>
     where
-        Fut: Future<Output = Result<(T, Option<DateTime<Utc>>), E>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         // Taken before reading: a change committed while the read runs leaves the
         // entry under the old generation, so it is not served again.
@@ -111,8 +108,8 @@ impl PageCache {
         {
             return Ok(entry.value.clone());
         }
-        let (value, changes_at) = load().await?;
-        let until = changes_at.map_or(now + self.ttl, |at| at.min(now + self.ttl));
+        let value = load().await?;
+        let until = changes_at(&value).map_or(now + self.ttl, |at| at.min(now + self.ttl));
         *lock(slot) = Some(Entry {
             generation,
             until,
