@@ -86,7 +86,7 @@ pub struct Config {
     /// Largest request body the API accepts.
     pub max_body_bytes: usize,
     /// Largest body of a batch of metrics or errors (`HOUSTON_MAX_INGEST_BODY_BYTES`,
-    /// 32 MiB: 100,000 points with long names fit).
+    /// 8 MiB: 100,000 points with long names fit).
     pub max_ingest_body_bytes: usize,
     /// How long raw samples, error events and resolved alerts are kept
     /// (`HOUSTON_SIGNAL_RETENTION_DAYS`, 8: a same-time-last-week baseline stays possible).
@@ -118,9 +118,17 @@ pub struct Config {
     /// A secret the proxy sends in `X-Houston-Proxy-Secret` with every request:
     /// the user header is believed only with it, not from the address alone.
     pub proxy_secret: Option<String>,
+    /// Internal networks chat webhooks may reach anyway
+    /// (`HOUSTON_WEBHOOK_ALLOWED_NETWORKS`; none by default: public addresses only).
+    pub webhook_allowed_networks: Vec<ipnet::IpNet>,
 }
 
 impl Config {
+    /// Where outbound webhooks may go.
+    pub fn outbound_policy(&self) -> app::ssr::outbound::OutboundPolicy {
+        app::ssr::outbound::OutboundPolicy::new(self.webhook_allowed_networks.clone())
+    }
+
     /// Whether people reach Houston over https (cookies become `Secure`, HSTS is sent).
     pub fn is_https(&self) -> bool {
         self.public_url
@@ -263,7 +271,7 @@ impl Config {
                     });
                 }
             },
-            None => 32 * 1024 * 1024,
+            None => 8 * 1024 * 1024,
         };
         let alert_labels = app::domain::AlertLabels {
             service: get("HOUSTON_ALERT_SERVICE_LABEL").unwrap_or_else(|| "service".into()),
@@ -367,6 +375,10 @@ impl Config {
             Some(raw) => parse_networks("HOUSTON_TRUSTED_PROXIES", &raw)?,
             None => Vec::new(),
         };
+        let webhook_allowed_networks = match get("HOUSTON_WEBHOOK_ALLOWED_NETWORKS") {
+            Some(raw) => parse_networks("HOUSTON_WEBHOOK_ALLOWED_NETWORKS", &raw)?,
+            None => Vec::new(),
+        };
         let proxy_user_header = match get("HOUSTON_PROXY_USER_HEADER") {
             Some(raw) => Some(
                 raw.parse::<axum::http::HeaderName>()
@@ -404,6 +416,7 @@ impl Config {
             trusted_proxies,
             proxy_user_header,
             proxy_secret,
+            webhook_allowed_networks,
             database_url,
             migration_database_url,
             data_dir,

@@ -66,6 +66,8 @@ pub struct AppState {
     pub second_factor: Arc<app::ssr::access::SecondFactorSetting>,
     /// Prometheus, when `HOUSTON_PROMETHEUS_URL` names one.
     pub samples: Option<Arc<dyn app::ssr::sources::SampleSource>>,
+    /// Where webhooks may be sent (checked when they are saved and sent).
+    pub outbound: Arc<app::ssr::outbound::OutboundPolicy>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -96,6 +98,7 @@ impl AppState {
         let samples = prometheus_source(&config);
         Self {
             samples,
+            outbound: Arc::new(config.outbound_policy()),
             security: Arc::new(SecurityLog::new(store.clone())),
             password_slots: app::ssr::password::PasswordSlots::for_this_host(),
             second_factor: Arc::default(),
@@ -222,6 +225,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
     let security = state.security.clone();
     let password_slots = state.password_slots.clone();
     let second_factor = state.second_factor.clone();
+    let outbound = state.outbound.clone();
     let samples = state.samples.clone();
     let events = state.events.clone();
     let page_cache = events.page_cache();
@@ -244,6 +248,7 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
         provide_context(security.clone());
         provide_context(password_slots.clone());
         provide_context(second_factor.clone());
+        provide_context(outbound.clone());
     }
 }
 

@@ -195,6 +195,30 @@ struct GateArgs {
     /// The branch or ref it was built from (`main`, `refs/heads/main`).
     #[arg(long = "ref", value_name = "REF")]
     git_ref: Option<String>,
+    /// Claim a break-glass override for this pipeline run when one is available:
+    /// it is reserved for this run alone, which is then allowed.
+    #[arg(long)]
+    claim: bool,
+    /// The pipeline run claiming (default: GITHUB_RUN_ID with GITHUB_RUN_ATTEMPT,
+    /// CI_PIPELINE_ID or BUILD_TAG from the CI's environment).
+    #[arg(long, env = "HOUSTON_RUN")]
+    run: Option<String>,
+}
+
+impl GateArgs {
+    /// The run named, or the one the CI's environment names.
+    fn run(&self) -> Option<String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        self.run.clone().or_else(|| {
+            var("GITHUB_RUN_ID")
+                .map(|id| match var("GITHUB_RUN_ATTEMPT") {
+                    Some(attempt) => format!("github:{id}.{attempt}"),
+                    None => format!("github:{id}"),
+                })
+                .or_else(|| var("CI_PIPELINE_ID").map(|id| format!("gitlab:{id}")))
+                .or_else(|| var("BUILD_TAG"))
+        })
+    }
 }
 
 #[derive(Args)]
@@ -300,8 +324,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     events.deploy_changed(app::domain::ChangeKind::Verdict, deploy);
                 })),
             };
-            let deliverer =
-                houston::jobs::notify::Deliverer::new(store.clone(), config.public_url.clone())?;
+            let deliverer = houston::jobs::notify::Deliverer::new(
+                store.clone(),
+                config.public_url.clone(),
+                config.outbound_policy(),
+            )?;
             tokio::spawn(deliverer.run(std::future::pending()));
             houston::jobs::standard(store, &config, Default::default(), judging)
                 .run(shutdown_signal())
@@ -477,8 +504,11 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
         let runner =
             houston::jobs::standard(store.clone(), &state.config, Default::default(), judging);
         tokio::spawn(runner.run(std::future::pending()));
-        let deliverer =
-            houston::jobs::notify::Deliverer::new(store.clone(), state.config.public_url.clone())?;
+        let deliverer = houston::jobs::notify::Deliverer::new(
+            store.clone(),
+            state.config.public_url.clone(),
+            state.config.outbound_policy(),
+        )?;
         tokio::spawn(deliverer.run(std::future::pending()));
     } else {
         tracing::info!("HOUSTON_RUN_JOBS=false: background jobs run in `houston worker` processes");
@@ -783,13 +813,7 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
 /// answer this version cannot read).
 async fn gate(args: GateArgs) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let url = format!("{}/api/v1/gate", args.remote.server.trim_end_matches('/'));
-    let mut query = vec![
-        ("service", args.service.clone()),
-        ("environment", args.environment.clone()),
-    ];
-    query.extend(args.version.clone().map(|v| ("version", v)));
-    query.extend(args.git_ref.clone().map(|r| ("ref", r)));
+    let base = args.remote.server.trim_end_matches('/');
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
@@ -800,13 +824,33 @@ async fn gate(args: GateArgs) -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
-    let response = match client
-        .get(&url)
-        .bearer_auth(&args.remote.token)
-        .query(&query)
-        .send()
-        .await
-    {
+    let (url, request) = if args.claim {
+        let Some(run) = args.run() else {
+            eprintln!(
+                "houston gate: --claim needs the pipeline run: --run, HOUSTON_RUN, or the CI's GITHUB_RUN_ID / CI_PIPELINE_ID / BUILD_TAG"
+            );
+            return ExitCode::from(2);
+        };
+        let url = format!("{base}/api/v1/gate/claim");
+        let body = serde_json::json!({
+            "service": args.service,
+            "environment": args.environment,
+            "version": args.version,
+            "ref": args.git_ref,
+            "run": run,
+        });
+        (url.clone(), client.post(url).json(&body))
+    } else {
+        let url = format!("{base}/api/v1/gate");
+        let mut query = vec![
+            ("service", args.service.clone()),
+            ("environment", args.environment.clone()),
+        ];
+        query.extend(args.version.clone().map(|v| ("version", v)));
+        query.extend(args.git_ref.clone().map(|r| ("ref", r)));
+        (url.clone(), client.get(url).query(&query))
+    };
+    let response = match request.bearer_auth(&args.remote.token).send().await {
         Ok(response) => response,
         Err(e) => {
             eprintln!("houston gate: cannot reach Houston at {url}: {e}");
@@ -824,7 +868,10 @@ async fn gate(args: GateArgs) -> std::process::ExitCode {
                     .map(str::to_owned)
             })
             .unwrap_or(text);
-        eprintln!("houston gate: Houston answered {status}: {message}");
+        eprintln!(
+            "houston gate: Houston answered {status}: {}",
+            app::domain::safe_for_logs(&message)
+        );
         return ExitCode::from(2);
     }
     let answer: app::domain::GateAnswer = match serde_json::from_str(&text) {
@@ -834,13 +881,20 @@ async fn gate(args: GateArgs) -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
-    let place = format!("{} to {}", args.service.trim(), args.environment.trim());
+    let place = app::domain::safe_for_logs(&format!(
+        "{} to {}",
+        args.service.trim(),
+        args.environment.trim()
+    ));
     println!(
         "{}: {place}",
         if answer.allowed { "allowed" } else { "denied" }
     );
     for line in app::domain::gate_lines(&answer) {
         println!("  {line}");
+    }
+    if !answer.allowed && answer.override_available.is_some() && !args.claim {
+        println!("  an override is available: run again with --claim to use it for this run");
     }
     if answer.allowed {
         ExitCode::SUCCESS

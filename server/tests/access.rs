@@ -380,11 +380,12 @@ fn matrix() -> Vec<Row> {
             None,
             READ,
         ),
+        // Alerts come from the alert source's token alone, never from a person.
         row(
             "POST",
             "/api/v1/webhooks/alertmanager",
             Json(r#"{"version":"4","alerts":[]}"#),
-            [401, 403, 200, 200, 200],
+            [401, 403, 403, 403, 403],
         ),
         row("GET", "/api/v1/alerts?state=firing", None, READ),
         row("GET", "/api/v1/metric-definitions", None, READ),
@@ -427,6 +428,12 @@ fn matrix() -> Vec<Row> {
             [401, 403, 403, 201, 201],
         ),
         row("GET", "/api/v1/overrides", None, READ),
+        row(
+            "POST",
+            "/api/v1/gate/claim",
+            Json(r#"{"service":"checkout","environment":"production","run":"matrix"}"#),
+            READ,
+        ),
         // GitHub signs its deliveries; without a configured secret the route is
         // closed to everyone, whoever they are.
         row(
@@ -518,6 +525,255 @@ async fn authorization_matrix_on_postgres() {
     authorization_matrix(support::postgres().await).await;
 }
 
+/// One row of the token matrix: the call and the exact status for a token of each
+/// scope alone, in `TOKEN_SCOPES` order.
+struct TokenRow {
+    method: &'static str,
+    uri: &'static str,
+    body: Payload,
+    want: [u16; 6],
+}
+
+const TOKEN_SCOPES: [TokenScope; 6] = [
+    TokenScope::Deploy,
+    TokenScope::Ingest,
+    TokenScope::Gate,
+    TokenScope::Read,
+    TokenScope::Alerts,
+    TokenScope::Admin,
+];
+
+const fn token_row(
+    method: &'static str,
+    uri: &'static str,
+    body: Payload,
+    want: [u16; 6],
+) -> TokenRow {
+    TokenRow {
+        method,
+        uri,
+        body,
+        want,
+    }
+}
+
+/// Reads: a `read` or `admin` token.
+const T_READ: [u16; 6] = [403, 403, 403, 200, 403, 200];
+/// The gate's reads: a `gate`, `read` or `admin` token.
+const T_GATE_READ: [u16; 6] = [403, 403, 200, 200, 403, 200];
+/// Admin tokens only.
+const T_ADMIN: [u16; 6] = [403, 403, 403, 403, 403, 200];
+/// No token at all (people only).
+const T_NONE: [u16; 6] = [403; 6];
+
+/// Every API route, and the pages' reads, for a token of each scope: each scope
+/// reads and writes what it needs and nothing else.
+fn token_matrix() -> Vec<TokenRow> {
+    use Payload::{Json, None};
+    vec![
+        token_row(
+            "POST",
+            "/api/v1/deploys",
+            Json(r#"{"service":"checkout","environment":"production","version":"v1"}"#),
+            [201, 403, 403, 403, 403, 201],
+        ),
+        token_row(
+            "POST",
+            "/api/v1/deploys/1/status",
+            Json(r#"{"status":"succeeded"}"#),
+            [200, 403, 403, 403, 403, 200],
+        ),
+        token_row("GET", "/api/v1/deploys", None, T_READ),
+        token_row("GET", "/api/v1/deploys/1", None, T_READ),
+        token_row("GET", "/api/v1/deploys/1/verdict", None, T_READ),
+        token_row("GET", "/api/v1/audit", None, T_ADMIN),
+        token_row(
+            "POST",
+            "/api/v1/metrics",
+            Json(
+                r#"{"series":[{"service":"checkout","environment":"production","metric":"m","points":[]}]}"#,
+            ),
+            [403, 200, 403, 403, 403, 200],
+        ),
+        token_row(
+            "GET",
+            "/api/v1/metrics?service=checkout&environment=production&metric=m&from=0&to=60",
+            None,
+            T_READ,
+        ),
+        token_row(
+            "POST",
+            "/api/v1/errors",
+            Json(r#"{"events":[]}"#),
+            [403, 200, 403, 403, 403, 200],
+        ),
+        token_row(
+            "GET",
+            "/api/v1/errors?service=checkout&environment=production&from=0&to=60",
+            None,
+            T_READ,
+        ),
+        token_row(
+            "POST",
+            "/api/v1/webhooks/alertmanager",
+            Json(r#"{"version":"4","alerts":[]}"#),
+            [403, 403, 403, 403, 200, 403],
+        ),
+        token_row("GET", "/api/v1/alerts?state=firing", None, T_READ),
+        token_row("GET", "/api/v1/metric-definitions", None, T_READ),
+        token_row(
+            "PUT",
+            "/api/v1/metric-definitions/latency_p95",
+            Json(r#"{"unit":"ms","source":"push","services":["*"]}"#),
+            T_ADMIN,
+        ),
+        token_row(
+            "POST",
+            "/api/v1/deploys/1/verdict/override",
+            Json(r#"{"state":"healthy","reason":"a known noisy neighbour"}"#),
+            T_ADMIN,
+        ),
+        token_row(
+            "POST",
+            "/api/v1/locks",
+            Json(r#"{"environment":"matrix-api","reason":"matrix"}"#),
+            [403, 403, 403, 403, 403, 201],
+        ),
+        token_row("GET", "/api/v1/locks", None, T_GATE_READ),
+        token_row(
+            "POST",
+            "/api/v1/locks/999/unlock",
+            Json(r#"{"note":"matrix"}"#),
+            [403, 403, 403, 403, 403, 404],
+        ),
+        token_row(
+            "GET",
+            "/api/v1/gate?service=checkout&environment=production",
+            None,
+            T_GATE_READ,
+        ),
+        token_row(
+            "POST",
+            "/api/v1/gate/claim",
+            Json(r#"{"service":"checkout","environment":"production","run":"matrix"}"#),
+            [403, 403, 200, 403, 403, 200],
+        ),
+        token_row(
+            "POST",
+            "/api/v1/overrides",
+            Json(r#"{"service":"checkout","environment":"matrix-api","reason":"matrix"}"#),
+            [403, 403, 403, 403, 403, 201],
+        ),
+        token_row("GET", "/api/v1/overrides", None, T_GATE_READ),
+        token_row("GET", "/api/v1/openapi.json", None, [200; 6]),
+        token_row(
+            "POST",
+            "/api/v1/webhooks/github",
+            Json(r#"{"zen":"hello"}"#),
+            [503; 6],
+        ),
+        // The pages' server functions: reading needs `read`; webhook settings and
+        // accounts are for signed-in admins, never a token.
+        token_row("POST", "/api/board", None, T_READ),
+        token_row("POST", "/api/locks-in-force", None, T_READ),
+        token_row("POST", "/api/admin/notifications", None, T_NONE),
+        token_row(
+            "POST",
+            "/api/admin/set-webhooks",
+            Payload::Form("webhooks=https%3A%2F%2Fchat.example%2Fhook&reason=matrix"),
+            T_NONE,
+        ),
+    ]
+}
+
+async fn token_scope_matrix(db: support::TestDb) {
+    let h = harness(db, &[]).await;
+    let seed = h.token("seed", &[TokenScope::Deploy]).await;
+    let seeded = h
+        .send(with_token(
+            request(
+                "POST",
+                "/api/v1/deploys",
+                Payload::Json(r#"{"service":"checkout","environment":"staging","version":"v0"}"#),
+                None,
+            ),
+            &seed,
+        ))
+        .await;
+    assert_eq!(seeded.status, StatusCode::CREATED, "{}", seeded.text);
+    let mut tokens = Vec::new();
+    for scope in TOKEN_SCOPES {
+        tokens.push((scope, h.token(&format!("only-{scope}"), &[scope]).await));
+    }
+    let rows = token_matrix();
+    // Every route of the JSON API is in the token matrix.
+    for person_row in matrix() {
+        if person_row.uri.starts_with("/api/v1/") {
+            assert!(
+                rows.iter()
+                    .any(|r| r.uri == person_row.uri && r.method == person_row.method),
+                "{} {} is missing from the token matrix",
+                person_row.method,
+                person_row.uri
+            );
+        }
+    }
+    let mut failures = Vec::new();
+    for r in &rows {
+        for (i, (scope, token)) in tokens.iter().enumerate() {
+            let want = r.want[i];
+            let got = h
+                .send(with_token(request(r.method, r.uri, r.body, None), token))
+                .await;
+            if got.status.as_u16() != want {
+                failures.push(format!(
+                    "{} {} with a {scope} token: want {want}, got {} {}",
+                    r.method,
+                    r.uri,
+                    got.status.as_u16(),
+                    got.text.chars().take(160).collect::<String>()
+                ));
+            }
+        }
+    }
+    // The live stream: opened for `read` and `admin` only (the answer's head is
+    // enough: the body would stream on).
+    for (scope, token) in &tokens {
+        use tower::ServiceExt;
+        let response = h
+            .app
+            .clone()
+            .oneshot(with_token(
+                request("GET", "/api/v1/events", Payload::None, None),
+                token,
+            ))
+            .await
+            .expect("response");
+        let want = if matches!(scope, TokenScope::Read | TokenScope::Admin) {
+            200
+        } else {
+            403
+        };
+        if response.status().as_u16() != want {
+            failures.push(format!(
+                "GET /api/v1/events with a {scope} token: want {want}, got {}",
+                response.status()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_scope_matrix_on_sqlite() {
+    token_scope_matrix(support::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_scope_matrix_on_postgres() {
+    token_scope_matrix(support::postgres().await).await;
+}
+
 #[tokio::test]
 async fn admin_power_belongs_to_people_not_tokens() {
     let h = harness(support::sqlite().await, &[]).await;
@@ -560,7 +816,7 @@ async fn admin_power_belongs_to_people_not_tokens() {
         .send(request(
             "POST",
             "/api/admin/create-token",
-            Payload::Form("name=ada-ci&deploy=on&expires_in_days=30"),
+            Payload::Form("name=ada-ci&read=on&expires_in_days=30"),
             Some(&cookie),
         ))
         .await;

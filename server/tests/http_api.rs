@@ -42,7 +42,12 @@ async fn harness_with(vars: &[(&str, &str)]) -> Harness {
             &support::new_token(
                 "test",
                 &app::ssr::token::hash_token(&token),
-                &[TokenScope::Deploy, TokenScope::Ingest],
+                &[
+                    TokenScope::Deploy,
+                    TokenScope::Ingest,
+                    TokenScope::Read,
+                    TokenScope::Alerts,
+                ],
             ),
             &Actor::new("cli:test", None),
             chrono::Utc::now(),
@@ -833,11 +838,12 @@ async fn token_scopes_decide_what_a_token_may_call() {
     let status = json!({ "status": "succeeded" });
     let status_uri = format!("/api/v1/deploys/{id}/status");
     let metrics = json!({"series": [{"service": "checkout", "environment": "production", "metric": "m", "points": []}]});
-    // (who, register, status change, audit read, history read, metrics push)
+    // (who, register, status change, audit read, history read, metrics push): only
+    // a `read` (or `admin`) token reads history.
     let expected = [
         ("none", 401, 401, 401, 401, 401),
-        ("deploy", 201, 200, 403, 200, 403),
-        ("gate,ingest", 403, 403, 403, 200, 200),
+        ("deploy", 201, 200, 403, 403, 403),
+        ("gate,ingest", 403, 403, 403, 403, 200),
         ("admin", 201, 200, 200, 200, 200),
     ];
     for (who, token) in &tokens {
@@ -1279,7 +1285,10 @@ async fn alertmanager_notifications_open_and_close_alerts() {
     });
     let r = h.post_json("/api/v1/webhooks/alertmanager", &firing).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.json(), json!({"opened": 1, "updated": 0, "resolved": 0}));
+    assert_eq!(
+        r.json(),
+        json!({"opened": 1, "updated": 0, "resolved": 0, "reopened": 0})
+    );
     let r = h.get("/api/v1/alerts?state=firing&service=checkout").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let alerts = r.json();
@@ -1296,7 +1305,36 @@ async fn alertmanager_notifications_open_and_close_alerts() {
     let r = h
         .post_json("/api/v1/webhooks/alertmanager", &resolved)
         .await;
-    assert_eq!(r.json(), json!({"opened": 0, "updated": 0, "resolved": 1}));
+    assert_eq!(
+        r.json(),
+        json!({"opened": 0, "updated": 0, "resolved": 1, "reopened": 0})
+    );
+    assert_eq!(h.get("/api/v1/alerts?state=firing").await.json(), json!([]));
+    let r = h.get("/api/v1/alerts?state=resolved").await;
+    assert_eq!(r.json()[0]["resolved_by"], "token:test", "who resolved it");
+    // Alertmanager's next "firing" for the same alert reopens it: a forged or
+    // stale "resolved" does not stick.
+    let r = h.post_json("/api/v1/webhooks/alertmanager", &firing).await;
+    assert_eq!(
+        r.json(),
+        json!({"opened": 0, "updated": 0, "resolved": 0, "reopened": 1})
+    );
+    let r = h
+        .post_json("/api/v1/webhooks/alertmanager", &resolved)
+        .await;
+    assert_eq!(r.json()["resolved"], 1);
+    // Only the alert source's token sends alerts: an ingest token (a metrics
+    // sidecar) cannot forge a resolution, and nothing changes.
+    let sidecar = h.token_with("sidecar", &[TokenScope::Ingest]).await;
+    let forged = h
+        .call_as(
+            &sidecar,
+            "POST",
+            "/api/v1/webhooks/alertmanager",
+            Some(&firing),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
     assert_eq!(h.get("/api/v1/alerts?state=firing").await.json(), json!([]));
     let r = h.get("/api/v1/alerts?state=resolved").await;
     assert_eq!(r.json()[0]["ends_at"], "2026-11-29T10:20:00Z");
@@ -1701,29 +1739,85 @@ async fn an_override_opens_the_gate_and_lets_one_deploy_through() {
     assert_eq!(granted["granted_by"], "token:ops");
     assert_eq!(granted["used_by"], Value::Null);
 
-    let answer = h.call_as(&ops, "GET", gate, None).await.json();
-    assert_eq!(answer["allowed"], true, "{answer}");
-    assert_eq!(rules(&answer), ["lock", "override"]);
-    assert!(
-        answer["reasons"][1]["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("INC-231 hotfix")),
-        "{answer}"
+    // Asking the gate spends nothing and lets nothing through: it says an override
+    // is available, as often as it is asked.
+    for _ in 0..5 {
+        let answer = h.call_as(&ops, "GET", gate, None).await.json();
+        assert_eq!(answer["allowed"], false, "{answer}");
+        assert_eq!(answer["override_available"], granted["id"], "{answer}");
+        assert_eq!(rules(&answer), ["lock", "override"]);
+        assert!(
+            answer["reasons"][1]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("INC-231 hotfix")),
+            "{answer}"
+        );
+    }
+    // Twenty pipeline runs claim it at once: exactly one is allowed.
+    let ci = h.token_with("ci-gate", &[TokenScope::Gate]).await;
+    let claim = |run: usize| json!({ "service": "checkout", "environment": "production", "version": "v2", "run": format!("run-{run}") });
+    let claims: Vec<Value> = (0..20).map(claim).collect();
+    let answers = futures_util::future::join_all(
+        claims
+            .iter()
+            .map(|body| h.call_as(&ci, "POST", "/api/v1/gate/claim", Some(body))),
+    )
+    .await;
+    let allowed: Vec<usize> = answers
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.json()["allowed"] == true
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(allowed.len(), 1, "one claimant: {allowed:?}");
+    let winner = claim(allowed[0]);
+    let again = h
+        .call_as(&ci, "POST", "/api/v1/gate/claim", Some(&winner))
+        .await
+        .json();
+    assert_eq!(again["allowed"], true, "the claimant asking again: {again}");
+    let plain = h.call_as(&ops, "GET", gate, None).await.json();
+    assert_eq!(plain["allowed"], false, "{plain}");
+    assert_eq!(plain["override_available"], Value::Null, "{plain}");
+    // A claim needs the run, named.
+    let nameless = h
+        .call_as(
+            &ci,
+            "POST",
+            "/api/v1/gate/claim",
+            Some(&json!({ "service": "checkout", "environment": "production" })),
+        )
+        .await;
+    assert_eq!(
+        nameless.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        nameless.text
     );
-    assert_eq!(answer["reasons"][1]["id"], granted["id"]);
+    assert_eq!(nameless.json()["fields"][0]["field"], "run");
 
-    // The first deploy spends it; the second goes out through the lock and says so.
+    // The claimed version's deploy spends it, and is marked with the override; the
+    // second goes out through the lock and says so.
     let first = h.post_json("/api/v1/deploys", &checkout("v2")).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
     let first_id = first.json()["id"].as_i64().expect("id");
     let detail = h.get(&format!("/api/v1/deploys/{first_id}")).await.json();
-    assert_eq!(detail.get("through_lock"), None, "{detail}");
+    assert!(
+        detail["through_lock"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&format!("override #{}", granted["id"]))),
+        "{detail}"
+    );
     let overrides = h
         .call_as(&ops, "GET", "/api/v1/overrides", None)
         .await
         .json();
     assert_eq!(overrides[0]["used_by"].as_i64(), Some(first_id));
     assert!(overrides[0]["used_at"].is_string());
+    assert_eq!(overrides[0]["claim"]["run"], winner["run"]);
 
     let answer = h.call_as(&ops, "GET", gate, None).await.json();
     assert_eq!(answer["allowed"], false, "a spent override opens nothing");
@@ -1940,8 +2034,14 @@ async fn the_gate_needs_a_service_an_environment_and_scope_gate() {
         assert_eq!(r.json()["fields"][0]["field"], field, "{query}");
     }
     let gate = "/api/v1/gate?service=checkout&environment=production";
-    // The harness's token may deploy and ingest, not ask the gate.
-    assert_eq!(h.get(gate).await.status, StatusCode::FORBIDDEN);
+    // A token that may deploy and ingest may not ask the gate.
+    let writer = h
+        .token_with("writer", &[TokenScope::Deploy, TokenScope::Ingest])
+        .await;
+    assert_eq!(
+        h.call_as(&writer, "GET", gate, None).await.status,
+        StatusCode::FORBIDDEN
+    );
     let anonymous = h
         .send(Request::get(gate).body(Body::empty()).expect("request"))
         .await;

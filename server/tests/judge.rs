@@ -104,7 +104,7 @@ async fn verdict_json(store: Arc<dyn Store>, id: i64) -> Value {
             &support::new_token(
                 &format!("reader-{id}"),
                 &app::ssr::token::hash_token(&token),
-                &[TokenScope::Deploy],
+                &[TokenScope::Read],
             ),
             &Actor::new("cli:test", None),
             Utc::now(),
@@ -475,20 +475,44 @@ async fn verdict_messages_are_queued_with_the_look_and_delivered_with_retries(
     );
     assert_eq!(queued[0].status, DeliveryStatus::Pending);
 
+    // By default a webhook on loopback is refused before anything is sent.
+    let refusing = houston::jobs::notify::Deliverer::new(
+        store.clone(),
+        Some("https://houston.example/".into()),
+        app::ssr::outbound::OutboundPolicy::default(),
+    )
+    .expect("client");
+    assert_eq!(refusing.deliver_due(now).await.expect("a round"), 1);
+    let refused = store.list_notifications(10).await.expect("listed");
+    assert!(
+        refused[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("internal address") && !e.contains("secret")),
+        "{refused:?}"
+    );
+    assert!(
+        received.lock().expect("lock").is_empty(),
+        "nothing was sent"
+    );
+    let retry_at = refused[0].next_attempt_at.expect("a retry");
+
+    // An operator who allows the loopback network gets the messages there.
     let deliverer = houston::jobs::notify::Deliverer::new(
         store.clone(),
         Some("https://houston.example/".into()),
+        app::ssr::outbound::OutboundPolicy::new(vec!["127.0.0.0/8".parse().expect("net")]),
     )
     .expect("client");
+    let now = retry_at;
     assert_eq!(deliverer.deliver_due(now).await.expect("a round"), 1);
     let after_one = store.list_notifications(10).await.expect("listed");
     assert_eq!(after_one[0].status, DeliveryStatus::Pending);
-    assert_eq!(after_one[0].attempts, 1);
-    assert!(
-        after_one[0]
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("500")),
+    assert_eq!(after_one[0].attempts, 2);
+    // The status line only: what the target answered is never kept or shown.
+    assert_eq!(
+        after_one[0].last_error.as_deref(),
+        Some("answered 500 Internal Server Error"),
         "{after_one:?}"
     );
     let retry_at = after_one[0].next_attempt_at.expect("a retry");
@@ -498,7 +522,7 @@ async fn verdict_messages_are_queued_with_the_look_and_delivered_with_retries(
     assert_eq!(deliverer.deliver_due(retry_at).await.expect("a round"), 1);
     let done = store.list_notifications(10).await.expect("listed");
     assert_eq!(done[0].status, DeliveryStatus::Delivered);
-    assert_eq!(done[0].attempts, 2);
+    assert_eq!(done[0].attempts, 3);
 
     let bodies = received.lock().expect("lock").clone();
     assert_eq!(bodies.len(), 2);

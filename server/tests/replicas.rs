@@ -32,13 +32,13 @@ async fn replica(url: &str) -> (SocketAddr, AppState) {
     (address, state)
 }
 
-/// Two replicas on one fresh database, and the secret of a token with `scope`.
-async fn two_replicas(scope: TokenScope) -> (support::TestDb, String, SocketAddr, SocketAddr) {
+/// Two replicas on one fresh database, and the secret of a token with `scopes`.
+async fn two_replicas(scopes: &[TokenScope]) -> (support::TestDb, String, SocketAddr, SocketAddr) {
     let db = support::postgres().await;
     let secret = app::ssr::token::generate_token();
     db.store
         .create_api_token(
-            &support::new_token("test", &app::ssr::token::hash_token(&secret), &[scope]),
+            &support::new_token("test", &app::ssr::token::hash_token(&secret), scopes),
             &Actor::new("cli:test", None),
             chrono::Utc::now(),
         )
@@ -68,7 +68,7 @@ async fn wait_for(stream: &mut reqwest::Response, needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_replica_reaches_the_pages_of_another() {
-    let (_db, secret, a, b) = two_replicas(TokenScope::Deploy).await;
+    let (_db, secret, a, b) = two_replicas(&[TokenScope::Deploy, TokenScope::Read]).await;
     let client = reqwest::Client::new();
     let open = |at: SocketAddr| {
         client
@@ -136,7 +136,7 @@ async fn locks_shown(client: &reqwest::Client, at: SocketAddr, secret: &str) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_show_a_lock_at_once_on_the_replica_that_placed_it_and_on_the_others() {
-    let (_db, secret, a, b) = two_replicas(TokenScope::Admin).await;
+    let (_db, secret, a, b) = two_replicas(&[TokenScope::Admin]).await;
     let client = reqwest::Client::new();
     // Both replicas' pages have read (and kept) that nothing is locked.
     assert!(locks_shown(&client, a, &secret).await.is_empty());

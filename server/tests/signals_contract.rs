@@ -264,7 +264,12 @@ fn alert(fingerprint: &str, status: &str, service: &str, ends: &str) -> serde_js
         "endsAt": ends, "generatorURL": "http://prometheus:9090/graph"})
 }
 
-async fn alerts_open_refresh_and_close_and_stay_closed(store: Arc<dyn Store>) {
+/// The alert source's token, as the Alertmanager route names its caller.
+fn source() -> app::domain::Actor {
+    app::domain::Actor::new("token:alertmanager", Some("10.0.0.9".into()))
+}
+
+async fn alerts_open_refresh_close_and_reopen_while_they_fire(store: Arc<dyn Store>) {
     const ZERO: &str = "0001-01-01T00:00:00Z";
     let counts = store
         .record_alerts(
@@ -272,6 +277,7 @@ async fn alerts_open_refresh_and_close_and_stay_closed(store: Arc<dyn Store>) {
                 alert("a1", "firing", "checkout", ZERO),
                 alert("a2", "firing", "cart", ZERO)
             ])),
+            &source(),
             now(),
         )
         .await
@@ -280,6 +286,7 @@ async fn alerts_open_refresh_and_close_and_stay_closed(store: Arc<dyn Store>) {
     let counts = store
         .record_alerts(
             &notification(serde_json::json!([alert("a1", "firing", "checkout", ZERO)])),
+            &source(),
             now(),
         )
         .await
@@ -293,19 +300,85 @@ async fn alerts_open_refresh_and_close_and_stay_closed(store: Arc<dyn Store>) {
                 "checkout",
                 "2026-11-22T09:30:00Z"
             )])),
+            &source(),
             now(),
         )
         .await
         .expect("record");
-    // A firing notification that arrives after the resolution does not reopen it.
+    let resolved = store
+        .list_alerts(&AlertFilter::default(), 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|a| a.fingerprint == "a1")
+        .expect("a1");
+    assert_eq!(resolved.state, AlertState::Resolved);
+    assert_eq!(resolved.resolved_by.as_deref(), Some("token:alertmanager"));
+    // Alertmanager repeats "firing" only while the alert fires: a resolution that
+    // was forged (or stale) does not stick, and both changes are in the audit log.
     let counts = store
         .record_alerts(
             &notification(serde_json::json!([alert("a1", "firing", "checkout", ZERO)])),
+            &source(),
             now(),
         )
         .await
         .expect("record");
-    assert_eq!((counts.opened, counts.updated, counts.resolved), (0, 0, 0));
+    assert_eq!(
+        (
+            counts.opened,
+            counts.updated,
+            counts.resolved,
+            counts.reopened
+        ),
+        (0, 0, 0, 1)
+    );
+    let firing_again = store
+        .list_alerts(&AlertFilter::default(), 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|a| a.fingerprint == "a1")
+        .expect("a1");
+    assert_eq!(firing_again.state, AlertState::Firing);
+    assert_eq!(firing_again.resolved_by, None);
+    let audit = store
+        .list_audit(&app::domain::AuditFilter {
+            limit: 100,
+            ..app::domain::AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    let alert_rows: Vec<(String, String)> = audit
+        .iter()
+        .filter(|e| e.action.starts_with("alert."))
+        .map(|e| (e.action.clone(), e.actor.clone()))
+        .collect();
+    assert_eq!(
+        alert_rows,
+        [
+            ("alert.reopen".to_owned(), "token:alertmanager".to_owned()),
+            ("alert.resolve".to_owned(), "token:alertmanager".to_owned()),
+        ],
+        "newest first"
+    );
+    // Resolved once more, and a repeat of that resolution changes nothing.
+    for expected in [1, 0] {
+        let counts = store
+            .record_alerts(
+                &notification(serde_json::json!([alert(
+                    "a1",
+                    "resolved",
+                    "checkout",
+                    "2026-11-22T09:30:00Z"
+                )])),
+                &source(),
+                now(),
+            )
+            .await
+            .expect("record");
+        assert_eq!(counts.resolved, expected);
+    }
 
     let firing = store
         .list_alerts(
@@ -377,6 +450,7 @@ async fn retention_deletes_old_signals_in_batches_and_keeps_the_rest(store: Arc<
                 alert("gone", "resolved", "checkout", "2026-11-20T09:00:00Z"),
                 alert("on", "firing", "checkout", "0001-01-01T00:00:00Z"),
             ])),
+            &source(),
             now(),
         )
         .await
@@ -439,6 +513,6 @@ contract!(
     samples_are_one_per_series_and_time_and_the_last_value_wins,
     concurrent_batches_to_one_series_all_land,
     error_events_group_by_fingerprint_and_retries_do_not_double,
-    alerts_open_refresh_and_close_and_stay_closed,
+    alerts_open_refresh_close_and_reopen_while_they_fire,
     retention_deletes_old_signals_in_batches_and_keeps_the_rest,
 );

@@ -1887,9 +1887,18 @@ fn break_glass(version: Option<&str>, reason: &str, now: DateTime<Utc>) -> NewBr
         version: version.map(str::to_owned),
         reason: Some(reason.into()),
         expires_in_minutes: None,
+        breaks: None,
     }
     .parse(now)
     .expect("a valid override")
+}
+
+/// Whether a deploy went out through an override (its mark names it).
+fn through_an_override(deploy: &app::domain::Deploy) -> bool {
+    deploy
+        .through_lock
+        .as_deref()
+        .is_some_and(|t| t.starts_with("override #"))
 }
 
 fn freeze_header(name: &str, environment: Option<&str>) -> FreezeHeader {
@@ -2231,7 +2240,17 @@ async fn an_override_lets_one_deploy_through_a_lock(store: Arc<dyn Store>) {
     assert_eq!(other_version.version.as_deref(), Some("v9"));
 
     let first = register(s, deploy("checkout", "production", "v2", t0())).await;
-    assert_eq!(first.through_lock, None, "the override let it through");
+    let marked = first
+        .through_lock
+        .clone()
+        .expect("marked with what it passed");
+    assert!(
+        marked.starts_with(&format!(
+            "override #{} granted by user:lead: INC-231 hotfix; past lock: ",
+            any_version.id
+        )),
+        "the override let it through, and the mark says so: {marked}"
+    );
     let overrides = s.list_overrides(10).await.expect("overrides");
     let spent = overrides
         .iter()
@@ -2276,7 +2295,7 @@ async fn an_override_lets_one_deploy_through_a_lock(store: Arc<dyn Store>) {
             .expect("get")
             .deploy
             .through_lock,
-        None
+        Some(marked)
     );
     // Elsewhere nothing stands in the way, and nothing is spent.
     let staging = register(s, deploy("checkout", "staging", "v3", t0())).await;
@@ -2350,7 +2369,8 @@ async fn racing_deploys_through_a_lock_spend_one_override_once(store: Arc<dyn St
         let mut through = Vec::new();
         for task in tasks {
             let d = task.await.expect("task");
-            if d.through_lock.is_none() {
+            assert!(d.through_lock.is_some(), "every one is marked");
+            if through_an_override(&d) {
                 through.push(d.id);
             }
         }
@@ -2373,6 +2393,195 @@ async fn racing_deploys_through_a_lock_spend_one_override_once(store: Arc<dyn St
             "round {round}"
         );
     }
+}
+
+/// A block the gate saw before the registration (a firing alert), as the API
+/// handler passes it.
+fn alert_block() -> app::domain::GateReason {
+    serde_json::from_value(serde_json::json!({
+        "rule": "alert",
+        "detail": "alert PaymentsDown is firing: payments failing"
+    }))
+    .expect("a reason")
+}
+
+async fn a_deploy_over_any_block_spends_an_override_that_breaks_it_or_is_marked(
+    store: Arc<dyn Store>,
+) {
+    let s = store.as_ref();
+    let now = Utc::now();
+    // Only an alert blocks: an override for locks and freezes does not apply and
+    // is kept; the deploy is marked and audited with the rule it passed.
+    let lock_only = s
+        .grant_override(&break_glass(None, "for locks", now), &lead(), now)
+        .await
+        .expect("grant");
+    let mut over_alert = deploy("checkout", "production", "v1", t0());
+    over_alert.other_blocks = vec![alert_block()];
+    let first = register(s, over_alert.clone()).await;
+    assert_eq!(
+        first.through_lock.as_deref(),
+        Some("alert: alert PaymentsDown is firing: payments failing")
+    );
+    assert_eq!(
+        audit_actions(s, &format!("deploy:{}", first.id)).await,
+        ["deploy.through_lock token:ci", "deploy.register token:ci"]
+    );
+    // One that breaks alerts too is spent by the next deploy over the alert, and
+    // then by nobody else.
+    let mut request = BreakGlassRequest {
+        service: Some("checkout".into()),
+        environment: Some("production".into()),
+        reason: Some("payments hotfix".into()),
+        breaks: Some(vec!["alert".into()]),
+        ..BreakGlassRequest::default()
+    };
+    let for_alerts = s
+        .grant_override(&request.parse(now).expect("valid"), &lead(), now)
+        .await
+        .expect("grant");
+    assert_eq!(for_alerts.breaks, [app::domain::GateRule::Alert]);
+    let mut next = over_alert.clone();
+    next.version = "v2".into();
+    let second = register(s, next.clone()).await;
+    assert!(through_an_override(&second), "{:?}", second.through_lock);
+    next.version = "v3".into();
+    let third = register(s, next).await;
+    assert!(
+        !through_an_override(&third),
+        "spent once: {:?}",
+        third.through_lock
+    );
+    let overrides = s.list_overrides(10).await.expect("overrides");
+    let used = |id: i64| {
+        overrides
+            .iter()
+            .find(|o| o.id == id)
+            .and_then(|o| o.used_by)
+    };
+    assert_eq!(used(for_alerts.id), Some(second.id));
+    assert_eq!(used(lock_only.id), None, "it does not break alerts");
+    let detail = s
+        .list_audit(&AuditFilter {
+            action: Some("override.use".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(detail.len(), 1);
+    assert!(
+        detail[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains(&format!("deploy:{} past alert", second.id))),
+        "{detail:?}"
+    );
+    request.breaks = Some(vec!["override".into()]);
+    assert!(
+        request.parse(now).is_err(),
+        "an override breaks gate rules only"
+    );
+}
+
+async fn twenty_racing_claims_leave_one_run_allowed(store: Arc<dyn Store>) {
+    use app::domain::{Claimant, GateAsk};
+    let s = store.as_ref();
+    let now = Utc::now();
+    place(
+        s,
+        &lock_request(Some("production"), None, "Code freeze", None, now),
+        now,
+    )
+    .await;
+    let granted = s
+        .grant_override(&break_glass(None, "one hotfix", now), &lead(), now)
+        .await
+        .expect("grant");
+    let ask = GateAsk {
+        service: ServiceName::parse("checkout").expect("valid"),
+        environment: EnvironmentName::parse("production").expect("valid"),
+        version: Some("v7".into()),
+        branch: None,
+    };
+    // The plain gate lets nothing through and reserves nothing.
+    let plain = app::ssr::gate::answer(s, &ask, None, now)
+        .await
+        .expect("answer");
+    assert!(!plain.allowed);
+    assert_eq!(plain.override_available, Some(granted.id));
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            let ask = ask.clone();
+            tokio::spawn(async move {
+                let run = Claimant {
+                    run: format!("run-{i}"),
+                    version: Some("v7".into()),
+                };
+                let answer = app::ssr::gate::claim(store.as_ref(), &ask, &run, &ci(), now)
+                    .await
+                    .expect("claim");
+                (run, answer)
+            })
+        })
+        .collect();
+    let mut allowed = Vec::new();
+    for task in tasks {
+        let (run, answer) = task.await.expect("task");
+        if answer.allowed {
+            allowed.push(run);
+        } else {
+            assert!(
+                answer
+                    .reasons
+                    .iter()
+                    .any(|r| r.detail.contains("is claimed by run")),
+                "the others are told who holds it: {answer:?}"
+            );
+        }
+    }
+    assert_eq!(allowed.len(), 1, "{allowed:?}");
+    let winner = allowed.remove(0);
+    // The winner asking again is answered the same; the plain gate still says no.
+    let again = app::ssr::gate::claim(s, &ask, &winner, &ci(), now)
+        .await
+        .expect("claim");
+    assert!(again.allowed);
+    assert!(
+        !app::ssr::gate::answer(s, &ask, None, now)
+            .await
+            .expect("answer")
+            .allowed
+    );
+    let held = s
+        .list_overrides(10)
+        .await
+        .expect("overrides")
+        .into_iter()
+        .find(|o| o.id == granted.id)
+        .expect("listed");
+    assert_eq!(
+        held.claim.as_ref().map(|c| c.run.clone()),
+        Some(winner.run.clone())
+    );
+    assert_eq!(
+        audit_actions(s, &format!("override:{}", granted.id)).await,
+        ["override.grant user:lead", "override.claim token:ci"]
+    );
+    // A deploy of another version does not spend a claim made for v7; v7's does.
+    let other = register(s, deploy("checkout", "production", "v8", t0())).await;
+    assert!(!through_an_override(&other), "{:?}", other.through_lock);
+    let claimed = register(
+        s,
+        deploy("checkout", "production", "v7", t0() + Duration::minutes(1)),
+    )
+    .await;
+    assert!(through_an_override(&claimed), "{:?}", claimed.through_lock);
+    let after = app::ssr::gate::claim(s, &ask, &winner, &ci(), now)
+        .await
+        .expect("claim");
+    assert!(!after.allowed, "spent: {after:?}");
 }
 
 async fn freeze_windows_are_saved_and_stop_deploys_while_active(store: Arc<dyn Store>) {
@@ -2580,6 +2789,8 @@ contract!(
     lock_history_filters_by_state_place_and_words,
     an_override_lets_one_deploy_through_a_lock,
     racing_deploys_through_a_lock_spend_one_override_once,
+    a_deploy_over_any_block_spends_an_override_that_breaks_it_or_is_marked,
+    twenty_racing_claims_leave_one_run_allowed,
     freeze_windows_are_saved_and_stop_deploys_while_active,
     gate_answers_are_counted_per_day_environment_and_rule,
 );

@@ -235,7 +235,14 @@ pub async fn unlock_lock(id: i64, note: Option<String>) -> Result<(), AppError> 
     back_to_page(result)
 }
 
-/// Grants a break-glass override (a lead or admin). Audited; open pages hear of it.
+/// Grants a break-glass override (a lead or admin). It breaks locks and freezes;
+/// a ticked `break_*` box adds that rule. Audited; open pages hear of it.
+// `allow`, not `expect`: the server macro copies the attribute onto items the lint
+// never fires on, where an expectation would go unfulfilled.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a server function's arguments are its form's fields"
+)]
 #[server(endpoint = "grant-override")]
 pub async fn grant_override(
     service: String,
@@ -243,6 +250,10 @@ pub async fn grant_override(
     version: Option<String>,
     reason: String,
     expires_in_minutes: Option<String>,
+    break_alert: Option<String>,
+    break_unhealthy: Option<String>,
+    break_promotion: Option<String>,
+    break_branch: Option<String>,
 ) -> Result<(), AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::CONFIGURE, move |call| async move {
@@ -257,12 +268,27 @@ pub async fn grant_override(
                 AppError::validation("expires_in_minutes", "must be a whole number of minutes")
             })?),
         };
+        let mut breaks: Vec<String> = crate::domain::GateRule::BROKEN_BY_DEFAULT
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        for (ticked, rule) in [
+            (break_alert, "alert"),
+            (break_unhealthy, "unhealthy"),
+            (break_promotion, "promotion"),
+            (break_branch, "branch"),
+        ] {
+            if ticked.is_some() {
+                breaks.push(rule.to_owned());
+            }
+        }
         let new = crate::domain::BreakGlassRequest {
             service: Some(service),
             environment: Some(environment),
             version,
             reason: Some(reason),
             expires_in_minutes: minutes,
+            breaks: Some(breaks),
         }
         .parse(now)?;
         let granted = call

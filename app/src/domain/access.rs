@@ -4,26 +4,33 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// What an API token may be used for. `Admin` includes every other scope.
+/// What an API token may be used for. `Admin` includes every other scope but
+/// `Alerts`: alerts come only from the alert source's own token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TokenScope {
     /// Register deploys and change their status.
     Deploy,
-    /// Send metric samples and error events.
+    /// Send metric samples and error events; read nothing.
     Ingest,
-    /// Ask the deploy gate.
+    /// Ask the deploy gate (and read locks, freeze windows and overrides).
     Gate,
-    /// Everything, including the audit log.
+    /// Read deploys, signals and verdicts through the API and the live stream.
+    Read,
+    /// Send Alertmanager's notifications: the alert source's token alone.
+    Alerts,
+    /// Everything but `Alerts`, including the audit log.
     Admin,
 }
 
 impl TokenScope {
-    pub const ALL: [TokenScope; 4] = [
+    pub const ALL: [TokenScope; 6] = [
         TokenScope::Deploy,
         TokenScope::Ingest,
         TokenScope::Gate,
+        TokenScope::Read,
+        TokenScope::Alerts,
         TokenScope::Admin,
     ];
 
@@ -32,6 +39,8 @@ impl TokenScope {
             TokenScope::Deploy => "deploy",
             TokenScope::Ingest => "ingest",
             TokenScope::Gate => "gate",
+            TokenScope::Read => "read",
+            TokenScope::Alerts => "alerts",
             TokenScope::Admin => "admin",
         }
     }
@@ -45,14 +54,16 @@ impl TokenScope {
         let mut scopes = Vec::new();
         for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let scope = Self::parse(part).ok_or_else(|| {
-                format!("unknown scope {part:?}; use deploy, ingest, gate or admin")
+                format!("unknown scope {part:?}; use deploy, ingest, gate, read, alerts or admin")
             })?;
             if !scopes.contains(&scope) {
                 scopes.push(scope);
             }
         }
         if scopes.is_empty() {
-            return Err("name at least one scope: deploy, ingest, gate or admin".into());
+            return Err(
+                "name at least one scope: deploy, ingest, gate, read, alerts or admin".into(),
+            );
         }
         Ok(scopes)
     }
@@ -66,9 +77,11 @@ impl TokenScope {
             .join(",")
     }
 
-    /// Whether a token holding `granted` may act where `self` is needed.
+    /// Whether a token holding `granted` may act where `self` is needed. `Admin`
+    /// stands in for every scope but `Alerts`, which only the alert source holds.
     pub fn is_granted_by(self, granted: &[TokenScope]) -> bool {
-        granted.contains(&self) || granted.contains(&TokenScope::Admin)
+        granted.contains(&self)
+            || (self != TokenScope::Alerts && granted.contains(&TokenScope::Admin))
     }
 }
 
@@ -338,10 +351,16 @@ mod tests {
     }
 
     #[test]
-    fn admin_grants_every_scope_and_others_only_themselves() {
+    fn admin_grants_every_scope_but_alerts_and_others_only_themselves() {
         for needed in TokenScope::ALL {
-            assert!(needed.is_granted_by(&[TokenScope::Admin]));
+            assert_eq!(
+                needed.is_granted_by(&[TokenScope::Admin]),
+                needed != TokenScope::Alerts,
+                "{needed}"
+            );
         }
+        assert!(TokenScope::Alerts.is_granted_by(&[TokenScope::Alerts]));
+        assert!(!TokenScope::Read.is_granted_by(&[TokenScope::Gate, TokenScope::Ingest]));
         assert!(TokenScope::Deploy.is_granted_by(&[TokenScope::Gate, TokenScope::Deploy]));
         assert!(!TokenScope::Deploy.is_granted_by(&[TokenScope::Gate, TokenScope::Ingest]));
         assert!(!TokenScope::Admin.is_granted_by(&[TokenScope::Deploy]));

@@ -263,6 +263,9 @@ pub struct Alert {
     pub annotations: BTreeMap<String, String>,
     /// The alert's source (Prometheus' graph of its expression).
     pub generator_url: Option<String>,
+    /// Who sent the resolution (`token:alertmanager`), while it is resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
     /// When Houston last heard of it.
     pub updated_at: DateTime<Utc>,
 }

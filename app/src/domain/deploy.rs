@@ -169,6 +169,11 @@ pub struct NewDeploy {
     pub source: DeploySource,
     pub external_id: Option<String>,
     pub commits: Vec<Commit>,
+    /// What the gate said blocks this deploy besides locks and freeze windows (a
+    /// firing alert, an unhealthy deploy there, promotion), read just before it is
+    /// registered; the store checks locks and windows itself, in the registration's
+    /// transaction, and marks the deploy or spends an override for them all.
+    pub other_blocks: Vec<super::locks::GateReason>,
 }
 
 /// A problem with one field of a request.
@@ -542,6 +547,7 @@ impl DeployRequest {
                     source,
                     external_id,
                     commits,
+                    other_blocks: Vec::new(),
                 })
             }
             _ => Err(p.into_errors()),

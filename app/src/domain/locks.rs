@@ -108,6 +108,14 @@ fn parse_names(
 /// An optional note: trimmed, blank is none, at most [`MAX_REASON_CHARS`].
 fn parse_note(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
     let note = raw.map(str::trim).filter(|n| !n.is_empty())?;
+    // Reasons travel into CI logs, chat and commit statuses: one line of plain text.
+    if note.chars().any(char::is_control) {
+        p.add(
+            field,
+            "must be one line of text: no line breaks, tabs or other control characters",
+        );
+        return None;
+    }
     if note.chars().count() > MAX_REASON_CHARS {
         p.add(
             field,
@@ -419,6 +427,10 @@ pub struct BreakGlassRequest {
     /// How long it may wait to be used: 1 to 1440 minutes, 60 by default.
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 1440))]
     pub expires_in_minutes: Option<i64>,
+    /// The gate rules it breaks: `lock` and `freeze` when absent; `alert`,
+    /// `unhealthy`, `promotion` and `branch` only when named.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<String>>, example = json!(["lock", "freeze"])))]
+    pub breaks: Option<Vec<String>>,
 }
 
 /// A validated override to grant.
@@ -429,6 +441,8 @@ pub struct NewBreakGlass {
     pub version: Option<String>,
     pub reason: String,
     pub expires_at: DateTime<Utc>,
+    /// The rules it breaks, each once, in `GateRule::BREAKABLE` order.
+    pub breaks: Vec<GateRule>,
 }
 
 impl BreakGlassRequest {
@@ -457,6 +471,16 @@ impl BreakGlassRequest {
                 format!("must be from 1 to {MAX_OVERRIDE_MINUTES} (break glass is short)"),
             );
         }
+        let breaks = match &self.breaks {
+            None => GateRule::BROKEN_BY_DEFAULT.to_vec(),
+            Some(names) => match GateRule::parse_breakable(names) {
+                Ok(rules) => rules,
+                Err(message) => {
+                    p.add("breaks", message);
+                    Vec::new()
+                }
+            },
+        };
         match (service, environment, reason) {
             (Some(service), Some(environment), Some(reason)) if p.is_empty() => Ok(NewBreakGlass {
                 service,
@@ -464,14 +488,17 @@ impl BreakGlassRequest {
                 version,
                 reason,
                 expires_at: super::to_stored_precision(now + Duration::minutes(minutes)),
+                breaks,
             }),
             _ => Err(p.into_errors()),
         }
     }
 }
 
-/// A granted override: usable until `expires_at` by the first matching deploy that
-/// meets a lock or freeze, then spent (`used_by`).
+/// A granted override: lets exactly one deploy through the rules it `breaks`,
+/// until `expires_at`. The gate only says it is available; a pipeline run claims
+/// it (`POST /api/v1/gate/claim`), after which the gate allows that run alone; the
+/// first matching deploy registered over a block spends it (`used_by`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Override {
@@ -488,12 +515,48 @@ pub struct Override {
     /// The deploy that used it.
     pub used_by: Option<i64>,
     pub used_at: Option<DateTime<Utc>>,
+    /// The gate rules it breaks.
+    pub breaks: Vec<GateRule>,
+    /// The pipeline run it is reserved for, once claimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<OverrideClaim>,
+}
+
+/// Who reserved an override, for which run and version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct OverrideClaim {
+    /// The pipeline run (`GITHUB_RUN_ID`, a build URL …) it is reserved for.
+    pub run: String,
+    pub version: Option<String>,
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 impl Override {
     /// Not spent and not expired at `now`.
     pub fn usable(&self, now: DateTime<Utc>) -> bool {
         self.used_at.is_none() && self.expires_at > now
+    }
+
+    /// Whether it breaks every one of `rules`.
+    pub fn breaks_all(&self, rules: &[GateRule]) -> bool {
+        rules.iter().all(|r| self.breaks.contains(r))
+    }
+
+    /// Whether `claimant` holds its claim (the same run, and the same version).
+    pub fn claimed_by(&self, claimant: &Claimant) -> bool {
+        self.claim
+            .as_ref()
+            .is_some_and(|c| c.run == claimant.run && c.version == claimant.version)
+    }
+
+    /// Whether a deploy of `version` may spend it: unclaimed, or claimed for that
+    /// version (or for none).
+    pub fn spendable_by(&self, version: &str) -> bool {
+        self.claim
+            .as_ref()
+            .is_none_or(|c| c.version.as_deref().is_none_or(|v| v == version))
     }
 
     /// Whether it lets `version` of `service` to `environment` through.
@@ -534,6 +597,64 @@ pub enum GateRule {
 }
 
 impl GateRule {
+    /// The rules an override may break, in the order they are stored and told.
+    pub const BREAKABLE: [GateRule; 6] = [
+        GateRule::Lock,
+        GateRule::Freeze,
+        GateRule::Alert,
+        GateRule::Unhealthy,
+        GateRule::Promotion,
+        GateRule::Branch,
+    ];
+    /// What a grant breaks when it names nothing: locks and freeze windows.
+    pub const BROKEN_BY_DEFAULT: [GateRule; 2] = [GateRule::Lock, GateRule::Freeze];
+
+    /// `lock`, `freeze` …, as `as_str` writes them.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::BREAKABLE
+            .into_iter()
+            .chain([GateRule::Override])
+            .find(|r| r.as_str() == raw.trim())
+    }
+
+    /// A grant's list of rules to break: known, breakable, at least one; each once,
+    /// in `BREAKABLE` order.
+    pub fn parse_breakable(names: &[String]) -> Result<Vec<GateRule>, String> {
+        let mut rules = Vec::new();
+        for name in names {
+            match Self::parse(name) {
+                Some(rule) if rule != GateRule::Override => rules.push(rule),
+                _ => {
+                    return Err(format!(
+                        "{name:?} is not a rule an override breaks; use lock, freeze, alert, unhealthy, promotion or branch"
+                    ));
+                }
+            }
+        }
+        if rules.is_empty() {
+            return Err("name at least one rule to break (lock, freeze …)".into());
+        }
+        Ok(Self::BREAKABLE
+            .into_iter()
+            .filter(|r| rules.contains(r))
+            .collect())
+    }
+
+    /// The stored form: `lock,freeze`.
+    pub fn join(rules: &[GateRule]) -> String {
+        rules
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads the stored form; `None` when a name is not a breakable rule.
+    pub fn parse_stored(raw: &str) -> Option<Vec<GateRule>> {
+        let names: Vec<String> = raw.split(',').map(str::to_owned).collect();
+        Self::parse_breakable(&names).ok()
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             GateRule::Lock => "lock",
@@ -593,6 +714,11 @@ pub struct GateAnswer {
     pub allowed: bool,
     /// Every reason that holds; empty when nothing stands in the way.
     pub reasons: Vec<GateReason>,
+    /// An override that would let this deploy through, once a pipeline run claims
+    /// it (`POST /api/v1/gate/claim`, `houston gate --claim`): asking the gate
+    /// spends nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_available: Option<i64>,
 }
 
 impl GateAnswer {
@@ -779,8 +905,77 @@ pub struct GateFacts {
     pub previous_stage: Option<EnvironmentName>,
     /// The version's latest deploy in the previous stage.
     pub previous: Option<StageRecord>,
-    /// A usable override matching the question.
+    /// A usable override matching the question: the one `claimant` holds if any,
+    /// else an unclaimed one, else one another run holds.
     pub granted: Option<Override>,
+    /// The pipeline run asking through a claim (`None`: the plain gate).
+    pub claimant: Option<Claimant>,
+}
+
+/// A pipeline run that asks to claim an override: which run, which version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimant {
+    pub run: String,
+    pub version: Option<String>,
+}
+
+/// The longest pipeline-run id a claim takes.
+pub const MAX_RUN_CHARS: usize = 200;
+
+/// The body of `POST /api/v1/gate/claim`: the gate's question and the run asking.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GateClaimRequest {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "checkout", pattern = "^[ \\t\\n\\f\\r]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[ \\t\\n\\f\\r]*$"))]
+    pub service: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, example = "production", pattern = "^[ \\t\\n\\f\\r]*[A-Za-z0-9][A-Za-z0-9._-]{0,63}[ \\t\\n\\f\\r]*$"))]
+    pub environment: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
+    pub version: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 255))]
+    pub r#ref: Option<String>,
+    /// The pipeline run asking (`GITHUB_RUN_ID`, a build URL): an override is
+    /// reserved for this run alone; asking again with the same run is answered the same.
+    #[cfg_attr(feature = "ssr", schema(value_type = String, required = true, nullable = false, min_length = 1, max_length = 200, pattern = "^[!-~]+$", example = "gh-run-7731"))]
+    pub run: Option<String>,
+}
+
+impl GateClaimRequest {
+    pub fn parse(&self) -> Result<(GateAsk, Claimant), ValidationErrors> {
+        let question = GateQuery {
+            service: self.service.clone(),
+            environment: self.environment.clone(),
+            version: self.version.clone(),
+            r#ref: self.r#ref.clone(),
+        };
+        let asked = question.parse();
+        let run = self.run.as_deref().map(str::trim_ascii).unwrap_or_default();
+        let run_problem = if run.is_empty() {
+            Some("is required: the pipeline run asking (GITHUB_RUN_ID, a build URL)")
+        } else if run.chars().count() > MAX_RUN_CHARS || run.chars().any(|c| !c.is_ascii_graphic())
+        {
+            Some("must be 1 to 200 printable ASCII characters without spaces")
+        } else {
+            None
+        };
+        match (asked, run_problem) {
+            (Ok(ask), None) => {
+                let claimant = Claimant {
+                    run: run.to_owned(),
+                    version: ask.version.clone(),
+                };
+                Ok((ask, claimant))
+            }
+            (Ok(_), Some(problem)) => Err(ValidationErrors(vec![FieldError::new("run", problem)])),
+            (Err(mut errors), problem) => {
+                if let Some(problem) = problem {
+                    errors.0.push(FieldError::new("run", problem));
+                }
+                Err(errors)
+            }
+        }
+    }
 }
 
 fn human(d: Duration) -> String {
@@ -858,26 +1053,56 @@ pub fn decide_gate(ask: &GateAsk, facts: &GateFacts) -> GateAnswer {
             }
         }
     }
-    let blocked = reasons.iter().any(GateReason::blocks);
-    let mut allowed = !blocked;
+    let blocking: Vec<GateRule> = reasons
+        .iter()
+        .filter(|r| r.blocks())
+        .map(|r| r.rule)
+        .collect();
+    let mut answer = GateAnswer {
+        allowed: blocking.is_empty(),
+        reasons,
+        override_available: None,
+    };
     if let Some(granted) = &facts.granted
-        && blocked
+        && !blocking.is_empty()
     {
-        let mut r = GateReason::new(
-            GateRule::Override,
+        let claimed_here = facts
+            .claimant
+            .as_ref()
+            .is_some_and(|c| granted.claimed_by(c));
+        let detail = if !granted.breaks_all(&blocking) {
             format!(
-                "override granted by {}: {} (lets one deploy through)",
-                granted.granted_by, granted.reason
-            ),
-        );
+                "override #{} granted by {} breaks only {}: it does not clear this",
+                granted.id,
+                granted.granted_by,
+                GateRule::join(&granted.breaks)
+            )
+        } else if claimed_here {
+            answer.allowed = true;
+            format!(
+                "override #{} granted by {}: {} (claimed by this run; lets one deploy through)",
+                granted.id, granted.granted_by, granted.reason
+            )
+        } else if let Some(claim) = &granted.claim {
+            format!(
+                "override #{} granted by {} is claimed by run {} of {}",
+                granted.id, granted.granted_by, claim.run, claim.by
+            )
+        } else {
+            answer.override_available = Some(granted.id);
+            format!(
+                "override #{} granted by {}: {} (available: claim it for one deploy with houston gate --claim)",
+                granted.id, granted.granted_by, granted.reason
+            )
+        };
+        let mut r = GateReason::new(GateRule::Override, detail);
         r.by = Some(granted.granted_by.clone());
         r.since = Some(granted.granted_at);
         r.until = Some(granted.expires_at);
         r.id = Some(granted.id);
-        reasons.push(r);
-        allowed = true;
+        answer.reasons.push(r);
     }
-    GateAnswer { allowed, reasons }
+    answer
 }
 
 fn promotion_reasons(
@@ -936,7 +1161,9 @@ fn promotion_reasons(
     }
 }
 
-/// A gate answer's reasons in words, one per line, as `houston gate` prints them.
+/// A gate answer's reasons in words, one per line, as `houston gate` prints them
+/// into CI logs: every control character escaped (no ANSI cursor moves, no second
+/// line) and no line a CI runner reads as a command (`::error::`, `::add-mask::`).
 pub fn gate_lines(answer: &GateAnswer) -> Vec<String> {
     answer
         .reasons
@@ -946,9 +1173,26 @@ pub fn gate_lines(answer: &GateAnswer) -> Vec<String> {
                 .until
                 .map(|u| format!(" (until {})", u.format("%Y-%m-%d %H:%M UTC")))
                 .unwrap_or_default();
-            format!("{}: {}{until}", r.rule.as_str(), r.detail)
+            safe_for_logs(&format!("{}: {}{until}", r.rule.as_str(), r.detail))
         })
         .collect()
+}
+
+/// `text` as one inert line of a CI log: control characters (ANSI escapes, line
+/// breaks, tabs) written as `\u{..}` escapes, and `::` written `:\:` so no part of
+/// it reads as a GitHub Actions workflow command.
+pub fn safe_for_logs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out.replace("::", ":\\:")
 }
 
 /// A freeze window as pages show it: the schedule in words, whether it holds now,
@@ -1211,9 +1455,11 @@ mod tests {
             version: Some("v2".into()),
             reason: Some("hotfix".into()),
             expires_in_minutes: None,
+            breaks: None,
         };
         let new = request.parse(now).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(new.expires_at, at("2026-11-30T11:00:00Z"));
+        assert_eq!(new.breaks, [GateRule::Lock, GateRule::Freeze], "by default");
         let granted = Override {
             id: 1,
             service: new.service,
@@ -1225,6 +1471,8 @@ mod tests {
             expires_at: new.expires_at,
             used_by: None,
             used_at: None,
+            breaks: new.breaks,
+            claim: None,
         };
         assert!(granted.matches(&svc("checkout"), &env("production"), Some("v2")));
         assert!(!granted.matches(&svc("checkout"), &env("production"), Some("v3")));
@@ -1234,9 +1482,52 @@ mod tests {
         assert!(!granted.usable(at("2026-11-30T11:00:00Z")));
         let too_long = BreakGlassRequest {
             expires_in_minutes: Some(MAX_OVERRIDE_MINUTES + 1),
-            ..request
+            ..request.clone()
         };
         assert!(too_long.parse(now).is_err());
+        let named = |names: &[&str]| BreakGlassRequest {
+            breaks: Some(names.iter().map(|n| (*n).to_owned()).collect()),
+            ..request.clone()
+        };
+        let chosen = named(&["branch", "alert", "lock", "alert"])
+            .parse(now)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            chosen.breaks,
+            [GateRule::Lock, GateRule::Alert, GateRule::Branch],
+            "each once, in the gate's order"
+        );
+        for refused in [&[][..], &["override"], &["everything"]] {
+            let errors = named(refused).parse(now).expect_err("refused");
+            assert_eq!(errors.0[0].field, "breaks", "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_one_line_of_text_and_gate_lines_are_inert_in_ci_logs() {
+        let now = at("2026-11-30T10:00:00Z");
+        for reason in ["maintenance\n::error::approved", "a\u{1b}[2K", "tab\there"] {
+            let request = LockRequest {
+                environment: Some("qa".into()),
+                reason: Some(reason.into()),
+                ..LockRequest::default()
+            };
+            assert!(request.parse(now).is_err(), "{reason:?} must be refused");
+        }
+        let answer = GateAnswer {
+            allowed: false,
+            reasons: vec![GateReason::new(
+                GateRule::Alert,
+                "alert X is firing: ::add-mask::hst_ \u{1b}[1A\u{1b}[32mallowed\nnext",
+            )],
+            override_available: None,
+        };
+        let lines = gate_lines(&answer);
+        assert_eq!(lines.len(), 1);
+        let line = &lines[0];
+        assert!(!line.contains("::"), "{line}");
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("\\u{1b}"), "escapes are visible: {line}");
     }
 
     #[test]
@@ -1284,14 +1575,67 @@ mod tests {
             expires_at: at("2026-11-30T10:30:00Z"),
             used_by: None,
             used_at: None,
+            breaks: GateRule::BREAKABLE.to_vec(),
+            claim: None,
         });
+        // The plain gate spends nothing and lets nothing through: it says an
+        // override is available.
         let answer = decide_gate(&ask(Some("v2"), None), &facts);
-        assert!(answer.allowed);
+        assert!(!answer.allowed);
+        assert_eq!(answer.override_available, Some(3));
         assert_eq!(
             answer.reasons.last().map(|r| r.rule),
             Some(GateRule::Override)
         );
+        assert_eq!(answer.counted_rules(), ["alert", "lock", "unhealthy"]);
+
+        // The run that holds the claim is let through; another run is told who has it.
+        let run = |id: &str| Claimant {
+            run: id.into(),
+            version: Some("v2".into()),
+        };
+        if let Some(granted) = facts.granted.as_mut() {
+            granted.claim = Some(OverrideClaim {
+                run: "gh-1".into(),
+                version: Some("v2".into()),
+                by: "token:ci".into(),
+                at: at("2026-11-30T09:40:00Z"),
+            });
+        }
+        facts.claimant = Some(run("gh-1"));
+        let answer = decide_gate(&ask(Some("v2"), None), &facts);
+        assert!(answer.allowed);
+        assert_eq!(answer.override_available, None);
         assert_eq!(answer.counted_rules(), ["override"]);
+        facts.claimant = Some(run("gh-2"));
+        let answer = decide_gate(&ask(Some("v2"), None), &facts);
+        assert!(!answer.allowed);
+        assert_eq!(answer.override_available, None);
+        assert!(
+            answer
+                .reasons
+                .last()
+                .is_some_and(|r| r.detail.contains("claimed by run gh-1")),
+            "{answer:?}"
+        );
+
+        // An override that does not break every blocking rule clears nothing.
+        facts.claimant = Some(run("gh-1"));
+        if let Some(granted) = facts.granted.as_mut() {
+            granted.breaks = GateRule::BROKEN_BY_DEFAULT.to_vec();
+        }
+        let answer = decide_gate(&ask(Some("v2"), None), &facts);
+        assert!(
+            !answer.allowed,
+            "the alert and the unhealthy deploy still block"
+        );
+        assert!(
+            answer
+                .reasons
+                .last()
+                .is_some_and(|r| r.detail.contains("breaks only lock,freeze")),
+            "{answer:?}"
+        );
 
         let clear = decide_gate(&ask(None, None), &GateFacts::default());
         assert!(clear.allowed && clear.reasons.is_empty());

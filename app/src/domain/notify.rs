@@ -241,12 +241,35 @@ pub fn redact_webhook(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "…".to_owned();
     };
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let first = path.split('/').next().unwrap_or("");
-    if path.is_empty() {
-        format!("{scheme}://{host}")
-    } else {
-        format!("{scheme}://{host}/{first}/…")
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    // `user:password@host`: the credentials are a secret as much as the path.
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let first = tail
+        .strip_prefix('/')
+        .and_then(|path| path.split(['/', '?', '#']).next())
+        .filter(|segment| !segment.is_empty());
+    match (tail.is_empty(), first) {
+        (true, _) if host.len() == authority.len() => format!("{scheme}://{host}"),
+        (_, Some(first)) if tail.len() > first.len() + 1 => format!("{scheme}://{host}/{first}/…"),
+        _ => format!("{scheme}://{host}/…"),
+    }
+}
+
+/// A setting's value as the audit log keeps it: the webhook URLs redacted (the
+/// log is append-only, and a webhook's path is its secret), anything else as is.
+pub fn audited_setting(key: &str, value: &str) -> String {
+    if key != WEBHOOKS_SETTING {
+        return value.to_owned();
+    }
+    match serde_json::from_str::<Vec<String>>(value) {
+        Ok(urls) => {
+            let redacted: Vec<String> = urls.iter().map(|u| redact_webhook(u)).collect();
+            serde_json::to_string(&redacted).unwrap_or_else(|_| "[…]".to_owned())
+        }
+        Err(_) => "…".to_owned(),
     }
 }
 
@@ -352,5 +375,27 @@ mod tests {
         );
         assert_eq!(redact_webhook("http://chat.local"), "http://chat.local");
         assert_eq!(redact_webhook("nonsense"), "…");
+        assert_eq!(
+            redact_webhook("http://127.0.0.1:3318/internal/admin/flush?key=s3cr3t"),
+            "http://127.0.0.1:3318/internal/…"
+        );
+        assert_eq!(
+            redact_webhook("https://chat.example?token=s3cr3t"),
+            "https://chat.example/…"
+        );
+        assert_eq!(
+            redact_webhook("https://bot:s3cr3t@chat.example"),
+            "https://chat.example/…"
+        );
+        assert_eq!(
+            redact_webhook("https://chat.example/s3cr3t"),
+            "https://chat.example/…"
+        );
+        let audited = audited_setting(
+            WEBHOOKS_SETTING,
+            r#"["https://hooks.slack.com/services/T0/B0/s3cr3t"]"#,
+        );
+        assert!(!audited.contains("s3cr3t"), "{audited}");
+        assert_eq!(audited_setting("other", "plain"), "plain");
     }
 }

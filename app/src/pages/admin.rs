@@ -421,7 +421,12 @@ fn NotificationsPanels(
     save: ServerAction<SetWebhooks>,
     save_error: Option<String>,
 ) -> impl IntoView {
-    let current = view.webhooks.join("\n");
+    let saved = view
+        .webhooks
+        .iter()
+        .map(|url| view! { <li><code class="small">{url.clone()}</code></li> })
+        .collect_view();
+    let none_saved = view.webhooks.is_empty();
     let empty = view.messages.is_empty();
     let rows = view
         .messages
@@ -459,10 +464,18 @@ fn NotificationsPanels(
     view! {
         <section class="panel">
             <h2>"Webhooks"</h2>
+            {if none_saved {
+                view! { <p class="muted" data-testid="webhooks-saved">"None saved: no messages are sent."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="muted small">"Saved (shown shortened: a webhook's path is its secret, so it is not shown again):"</p>
+                    <ul class="webhook-list" data-testid="webhooks-saved">{saved}</ul>
+                }.into_any()
+            }}
             <ActionForm action=save attr:class="stack-form">
                 <label>
-                    <span>"One URL per line (at most 10); empty stops the messages"</span>
-                    <textarea name="webhooks" rows="4" spellcheck="false" data-testid="webhooks" placeholder="https://hooks.slack.com/services/…">{current}</textarea>
+                    <span>"Replace them: one URL per line (at most 10); saving an empty list stops the messages. Internal addresses are refused unless the operator allows their network."</span>
+                    <textarea name="webhooks" rows="4" spellcheck="false" data-testid="webhooks" placeholder="https://hooks.slack.com/services/…"></textarea>
                 </label>
                 <div class="inline-form">
                     <label><span>"Reason (for the audit log)"</span><input type="text" name="reason" autocomplete="off" /></label>

@@ -384,15 +384,18 @@ fn OverrideSection(
     let rows = overrides
         .into_iter()
         .map(|o| {
-            let state = match (o.used_by, o.usable(now)) {
-                (Some(deploy), _) => view! { <a href=format!("/deploys/{deploy}")>{format!("used by deploy #{deploy}")}</a> }.into_any(),
-                (None, true) => view! { <span>{format!("usable {}", until_text(Some(o.expires_at)))}</span> }.into_any(),
-                (None, false) => view! { <span class="muted">"expired unused"</span> }.into_any(),
+            let state = match (o.used_by, o.usable(now), &o.claim) {
+                (Some(deploy), _, _) => view! { <a href=format!("/deploys/{deploy}")>{format!("used by deploy #{deploy}")}</a> }.into_any(),
+                (None, true, Some(claim)) => view! { <span>{format!("claimed by run {} ({}), {}", claim.run, claim.by, until_text(Some(o.expires_at)))}</span> }.into_any(),
+                (None, true, None) => view! { <span>{format!("usable {}", until_text(Some(o.expires_at)))}</span> }.into_any(),
+                (None, false, _) => view! { <span class="muted">"expired unused"</span> }.into_any(),
             };
+            let breaks = crate::domain::GateRule::join(&o.breaks).replace(',', ", ");
             view! {
                 <tr data-testid="override">
                     <td>{format!("{} in {}", o.service, o.environment)}{o.version.clone().map(|v| view! { <code class="sub">{v}</code> })}</td>
                     <td><q>{o.reason.clone()}</q></td>
+                    <td>{breaks}</td>
                     <td>{o.granted_by.clone()}" "<TimeAgo at=o.granted_at now /></td>
                     <td>{state}</td>
                 </tr>
@@ -413,6 +416,13 @@ fn OverrideSection(
                     <label><span>"Environment"</span><select name="environment" required>{options(environments)}</select></label>
                     <label><span>"Version (blank: any)"</span><input type="text" name="version" maxlength="200" autocomplete="off" /></label>
                     <label><span>"Minutes it waits to be used"</span><input type="text" inputmode="numeric" name="expires_in_minutes" value="60" /></label>
+                    <fieldset class="wide breaks">
+                        <legend>"Breaks locks and freeze windows; also:"</legend>
+                        <label><input type="checkbox" name="break_alert" value="on" />" firing alerts"</label>
+                        <label><input type="checkbox" name="break_unhealthy" value="on" />" an unhealthy deploy"</label>
+                        <label><input type="checkbox" name="break_promotion" value="on" />" promotion"</label>
+                        <label><input type="checkbox" name="break_branch" value="on" />" branch"</label>
+                    </fieldset>
                     <label class="wide"><span>"Why"</span><textarea name="reason" required maxlength="4096" rows="2"></textarea></label>
                     <button type="submit" class="button small">"Grant"</button>
                 </ActionForm>
@@ -423,10 +433,10 @@ fn OverrideSection(
     view! {
         <section class="panel">
             <h2>"Overrides"</h2>
-            <p class="muted small">"Break glass: one deploy through locks and freezes, used by the first matching deploy, then spent."</p>
+            <p class="muted small">"Break glass: one deploy through the rules it breaks. The gate says it is available; one pipeline run claims it (houston gate --claim), and the deploy it registers spends it."</p>
             <div class="table-wrap">
                 <table data-testid="overrides">
-                    <thead><tr><th scope="col">"For"</th><th scope="col">"Why"</th><th scope="col">"Granted"</th><th scope="col">"State"</th></tr></thead>
+                    <thead><tr><th scope="col">"For"</th><th scope="col">"Why"</th><th scope="col">"Breaks"</th><th scope="col">"Granted"</th><th scope="col">"State"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
             </div>

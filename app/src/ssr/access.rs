@@ -57,9 +57,17 @@ impl Caller {
 pub enum Need {
     /// Anyone, signed in or not: signing in, first-run set-up, who is signed in.
     Anyone,
-    /// Reading deploys and history: any signed-in person or token; anonymous
-    /// callers too when `HOUSTON_ALLOW_ANONYMOUS_READ` is on.
+    /// Reading deploys and history: any signed-in person, or a token with scope
+    /// `read` (or `admin`); anonymous callers too when `HOUSTON_ALLOW_ANONYMOUS_READ`
+    /// is on.
     Read,
+    /// A program's own route: a token granted this scope; people are refused (the
+    /// Alertmanager webhook, which only the alert source may call).
+    Program(TokenScope),
+    /// Reading what a narrow program needs as well: any signed-in person, or a
+    /// token with this scope or `read` (the gate, locks and overrides: a `gate`
+    /// token reads them, and a `read` token reads the whole API).
+    ReadAs(TokenScope),
     /// A person with at least `role`, or a token granted `scope`. `scope: None`
     /// means people only (changing one's own password, say).
     Act {
@@ -74,7 +82,7 @@ impl Need {
         role: Role::Deployer,
         scope: Some(TokenScope::Deploy),
     };
-    /// Send metrics, error events and alerts.
+    /// Send metrics and error events.
     pub const INGEST: Need = Need::Act {
         role: Role::Deployer,
         scope: Some(TokenScope::Ingest),
@@ -85,9 +93,11 @@ impl Need {
         role: Role::Lead,
         scope: Some(TokenScope::Admin),
     };
-    /// Reading locks, freeze windows and the gate: any signed-in person, or a token
-    /// with scope `gate`.
-    pub const GATE: Need = Need::Act {
+    /// Reading locks, freeze windows, overrides and the gate: any signed-in person,
+    /// or a token with scope `gate` or `read`.
+    pub const GATE: Need = Need::ReadAs(TokenScope::Gate);
+    /// Claiming an override for a pipeline run: asking the gate with one write.
+    pub const CLAIM: Need = Need::Act {
         role: Role::Viewer,
         scope: Some(TokenScope::Gate),
     };
@@ -102,6 +112,8 @@ impl Need {
         role: Role::Admin,
         scope: Some(TokenScope::Admin),
     };
+    /// Send Alertmanager's notifications: the `alerts` token, nobody else.
+    pub const ALERTS: Need = Need::Program(TokenScope::Alerts);
     /// Managing accounts and API tokens: a signed-in admin, never a token, so a
     /// leaked token cannot mint more tokens or accounts.
     pub const MANAGE_ACCESS: Need = Need::Act {
@@ -227,7 +239,43 @@ pub fn authorize(caller: &Caller, need: Need, policy: Policy) -> Result<(), AppE
         (Principal::Anonymous, _) => Err(AppError::unauthorized(
             "sign in first, or send an API token as Authorization: Bearer <token>",
         )),
-        (Principal::User(_) | Principal::Token(_), Need::Read) => Ok(()),
+        (Principal::User(_), Need::Read | Need::ReadAs(_)) => Ok(()),
+        (Principal::Token(token), Need::ReadAs(scope)) => {
+            if scope.is_granted_by(&token.scopes) || TokenScope::Read.is_granted_by(&token.scopes) {
+                Ok(())
+            } else {
+                Err(AppError::forbidden(format!(
+                    "the token {:?} has the scopes {}; reading this needs {scope} or read",
+                    token.name,
+                    TokenScope::join(&token.scopes)
+                )))
+            }
+        }
+        (Principal::Token(token), Need::Read) => {
+            if TokenScope::Read.is_granted_by(&token.scopes) {
+                Ok(())
+            } else {
+                Err(AppError::forbidden(format!(
+                    "the token {:?} has the scopes {}; reading needs the scope read",
+                    token.name,
+                    TokenScope::join(&token.scopes)
+                )))
+            }
+        }
+        (Principal::User(_), Need::Program(scope)) => Err(AppError::forbidden(format!(
+            "only a token with the scope {scope} may do this, not a person"
+        ))),
+        (Principal::Token(token), Need::Program(scope)) => {
+            if scope.is_granted_by(&token.scopes) {
+                Ok(())
+            } else {
+                Err(AppError::forbidden(format!(
+                    "the token {:?} has the scopes {}; this needs {scope}",
+                    token.name,
+                    TokenScope::join(&token.scopes)
+                )))
+            }
+        }
         (Principal::User(user), Need::Act { role, .. }) => {
             if role != Role::Viewer && caller.needs_second_factor {
                 Err(AppError::forbidden(format!(
@@ -360,7 +408,38 @@ mod tests {
         assert_eq!(status(&person(Role::Admin), Need::ADMIN, closed), 200);
         assert_eq!(status(&person(Role::Viewer), Need::PERSON, closed), 200);
 
-        assert_eq!(status(&token(&[TokenScope::Gate]), Need::Read, closed), 200);
+        assert_eq!(status(&token(&[TokenScope::Read]), Need::Read, closed), 200);
+        assert_eq!(
+            status(&token(&[TokenScope::Admin]), Need::Read, closed),
+            200
+        );
+        for narrow in [
+            TokenScope::Gate,
+            TokenScope::Ingest,
+            TokenScope::Deploy,
+            TokenScope::Alerts,
+        ] {
+            assert_eq!(
+                status(&token(&[narrow]), Need::Read, closed),
+                403,
+                "{narrow} reads nothing"
+            );
+        }
+        assert_eq!(
+            status(&token(&[TokenScope::Alerts]), Need::ALERTS, closed),
+            200
+        );
+        assert_eq!(
+            status(&token(&[TokenScope::Ingest]), Need::ALERTS, closed),
+            403
+        );
+        assert_eq!(
+            status(&token(&[TokenScope::Admin]), Need::ALERTS, closed),
+            403,
+            "admin stands in for every scope but alerts"
+        );
+        assert_eq!(status(&person(Role::Admin), Need::ALERTS, closed), 403);
+        assert_eq!(status(&nobody, Need::ALERTS, open), 401);
         assert_eq!(
             status(&token(&[TokenScope::Gate]), Need::DEPLOY, closed),
             403

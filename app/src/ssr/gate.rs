@@ -4,7 +4,7 @@
 
 use crate::domain::freeze::Period;
 use crate::domain::{
-    ActiveFreeze, AlertFilter, AlertState, EnvironmentGate, EnvironmentName, FreezeView,
+    ActiveFreeze, AlertFilter, AlertState, Claimant, EnvironmentGate, EnvironmentName, FreezeView,
     GATE_RULES_SETTING, GateAnswer, GateAsk, GateFacts, Lock, LockFilter, LockScope, StageRecord,
     decide_gate, default_stage_order,
 };
@@ -122,10 +122,12 @@ async fn previous_stage(
 }
 
 /// THE gate's answer for `ask` at `now`: the facts from the store, the decision from
-/// `decide_gate`.
+/// `decide_gate`. `claimant`: the pipeline run asking through a claim; the plain
+/// gate (`None`) never lets an override through, it says one is available.
 pub async fn answer(
     store: &dyn Store,
     ask: &GateAsk,
+    claimant: Option<&Claimant>,
     now: DateTime<Utc>,
 ) -> Result<GateAnswer, StoreError> {
     let place = LockScope {
@@ -217,6 +219,8 @@ pub async fn answer(
         }
         _ => None,
     };
+    // The claimant's own override first, then an unclaimed one, then one another
+    // run holds (told, never used).
     let granted = store
         .list_overrides(MAX_IN_FORCE)
         .await?
@@ -224,7 +228,16 @@ pub async fn answer(
         .filter(|o| {
             o.usable(now) && o.matches(&ask.service, &ask.environment, ask.version.as_deref())
         })
-        .min_by_key(|o| (o.version.is_none(), o.granted_at, o.id));
+        .min_by_key(|o| {
+            let mine = claimant.is_some_and(|c| o.claimed_by(c));
+            (
+                !mine,
+                o.claim.is_some(),
+                o.version.is_none(),
+                o.granted_at,
+                o.id,
+            )
+        });
     let facts = GateFacts {
         locks,
         freezes,
@@ -234,8 +247,50 @@ pub async fn answer(
         previous_stage: stage,
         previous,
         granted,
+        claimant: claimant.cloned(),
     };
     Ok(decide_gate(ask, &facts))
+}
+
+/// The gate's answer to a pipeline run that claims an override: when the plain
+/// answer is "an override is available", reserves it for `claimant` (one
+/// conditional write; of racing runs exactly one wins) and answers again. The
+/// winner is allowed; every other run is told who holds it. A run asking again is
+/// answered the same (its claim stands).
+pub async fn claim(
+    store: &dyn Store,
+    ask: &GateAsk,
+    claimant: &Claimant,
+    by: &crate::domain::Actor,
+    now: DateTime<Utc>,
+) -> Result<GateAnswer, StoreError> {
+    // A lost race leaves another unclaimed override to try; a few rounds at most.
+    for _ in 0..3 {
+        let answer = answer(store, ask, Some(claimant), now).await?;
+        match answer.override_available {
+            Some(id) if !answer.allowed => {
+                store.claim_override(id, claimant, by, now).await?;
+            }
+            _ => return Ok(answer),
+        }
+    }
+    answer(store, ask, Some(claimant), now).await
+}
+
+/// What blocks a deploy about to be registered, besides locks and freeze windows
+/// (the store reads those inside the registration): the gate's other reasons.
+pub async fn other_blocks(
+    store: &dyn Store,
+    ask: &GateAsk,
+    now: DateTime<Utc>,
+) -> Result<Vec<crate::domain::GateReason>, StoreError> {
+    use crate::domain::GateRule;
+    let answer = answer(store, ask, None, now).await?;
+    Ok(answer
+        .reasons
+        .into_iter()
+        .filter(|r| r.blocks() && !matches!(r.rule, GateRule::Lock | GateRule::Freeze))
+        .collect())
 }
 
 /// A time written in a zone: "Mon 2026-11-30 15:30 CET".

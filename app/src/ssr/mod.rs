@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod gate;
+pub mod outbound;
 mod page_cache;
 pub mod password;
 pub mod security;

@@ -502,6 +502,58 @@ pub struct AlertCounts {
     pub opened: u64,
     pub updated: u64,
     pub resolved: u64,
+    /// Resolved alerts firing again.
+    pub reopened: u64,
+}
+
+impl AlertCounts {
+    pub fn count(&mut self, change: AlertChange) {
+        match change {
+            AlertChange::Opened => self.opened += 1,
+            AlertChange::Updated => self.updated += 1,
+            AlertChange::Resolved => self.resolved += 1,
+            AlertChange::Reopened => self.reopened += 1,
+            AlertChange::Repeat => {}
+        }
+    }
+}
+
+/// What one alert report does to the stored alert of the same fingerprint and start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertChange {
+    /// New (firing, or first heard of already resolved: counted as resolved).
+    Opened,
+    /// Firing, heard of again.
+    Updated,
+    Resolved,
+    /// Resolved, and firing again: the last word is Alertmanager's.
+    Reopened,
+    /// Resolved, and resolved again: nothing changes.
+    Repeat,
+}
+
+impl AlertChange {
+    /// `was`: the stored state (`None`: first heard of).
+    pub fn of(was: Option<crate::domain::AlertState>, now: crate::domain::AlertState) -> Self {
+        use crate::domain::AlertState::{Firing, Resolved};
+        match (was, now) {
+            (None, Firing) => AlertChange::Opened,
+            (None | Some(Firing), Resolved) => AlertChange::Resolved,
+            (Some(Firing), Firing) => AlertChange::Updated,
+            (Some(Resolved), Firing) => AlertChange::Reopened,
+            (Some(Resolved), Resolved) => AlertChange::Repeat,
+        }
+    }
+
+    /// The audit log's action for it, when it is one a person reviewing an incident
+    /// must be able to trace to its sender.
+    pub fn audited_as(self) -> Option<&'static str> {
+        match self {
+            AlertChange::Resolved => Some("alert.resolve"),
+            AlertChange::Reopened => Some("alert.reopen"),
+            _ => None,
+        }
+    }
 }
 
 /// Signals: metric samples, error events and alerts.
@@ -550,12 +602,16 @@ pub trait SignalStore: Send + Sync {
         bin: chrono::Duration,
     ) -> Result<Vec<(i64, u64)>, StoreError>;
 
-    /// Records alert reports in one transaction: a new firing is opened, a known
-    /// one refreshed, a resolution closes it. A resolved alert stays resolved (a
-    /// late firing notification for the same start does not reopen it).
+    /// Records alert reports from `by` (the alert source's token) in one
+    /// transaction: a new firing is opened, a known one refreshed, a resolution
+    /// closes it and names `by` as who resolved it, and a firing for a resolved
+    /// alert reopens it (Alertmanager repeats "firing" only while the alert fires, so
+    /// a forged or stale "resolved" does not stick). Resolutions and reopenings are
+    /// audited in the same transaction.
     async fn record_alerts(
         &self,
         reports: &[AlertReport],
+        by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<AlertCounts, StoreError>;
 
@@ -775,6 +831,18 @@ pub trait LockStore: Send + Sync {
 
     /// The latest overrides, newest first.
     async fn list_overrides(&self, limit: u32) -> Result<Vec<crate::domain::Override>, StoreError>;
+
+    /// Reserves override `id` for `claimant` if, at `now`, it is unspent, unexpired
+    /// and unclaimed (or already held by the same claimant): one conditional UPDATE,
+    /// so of any number of racing claims exactly one wins. Audited as `override.claim`
+    /// when newly claimed. Returns whether `claimant` holds it.
+    async fn claim_override(
+        &self,
+        id: i64,
+        claimant: &crate::domain::Claimant,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Every freeze window, by name.
     async fn list_freezes(&self) -> Result<Vec<FreezeWindow>, StoreError>;

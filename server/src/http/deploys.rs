@@ -66,7 +66,22 @@ pub async fn register(
             }
         }
     }
-    let new = request.parse(chrono::Utc::now())?;
+    let now = chrono::Utc::now();
+    let mut new = request.parse(now)?;
+    // What the gate would have said besides locks and freezes, so a deploy that goes
+    // out over any block spends an override or is marked. A registration names no
+    // ref, so the branch rule is not weighed here.
+    let ask = app::domain::GateAsk {
+        service: new.service.clone(),
+        environment: new.environment.clone(),
+        version: Some(new.version.clone()),
+        branch: None,
+    };
+    new.other_blocks = app::ssr::gate::other_blocks(state.store.as_ref(), &ask, now)
+        .await?
+        .into_iter()
+        .filter(|r| r.rule != app::domain::GateRule::Branch)
+        .collect();
     let by = super::auth::caller_of(&parts).actor();
     let registration = state.store.register_deploy(&new, &by).await?;
     let deploy = registration.deploy;

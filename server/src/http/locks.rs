@@ -221,8 +221,10 @@ pub async fn list_overrides(
 
 /// May this deploy go out now? Every reason that holds: locks and freeze windows in
 /// force, firing alerts for the place, the deploy there now judged unhealthy, and the
-/// environment's promotion rules (previous stage, bake time, branch). A lead's
-/// override allows it and says so. Each answer is counted per rule.
+/// environment's promotion rules (previous stage, bake time, branch). Asking has no
+/// side effect: where a lead's override would let the deploy through, the answer
+/// stays "denied" and names it in `override_available`; a pipeline run claims it
+/// with `POST /api/v1/gate/claim`. Each answer is counted per rule.
 #[utoipa::path(
     get,
     path = "/api/v1/gate",
@@ -245,7 +247,7 @@ pub async fn gate(
     let Query(query) = query?;
     let ask = query.parse()?;
     let now = chrono::Utc::now();
-    let answer = app::ssr::gate::answer(state.store.as_ref(), &ask, now).await?;
+    let answer = app::ssr::gate::answer(state.store.as_ref(), &ask, None, now).await?;
     // A count lost to a failing database must not turn an answer into an error.
     if let Err(e) = state
         .store
@@ -260,5 +262,53 @@ pub async fn gate(
         tracing::warn!(error = %e, "could not count a gate answer");
     }
     tracing::info!(service = %ask.service, environment = %ask.environment, allowed = answer.allowed, reasons = answer.reasons.len(), "gate asked");
+    Ok(Json(answer))
+}
+
+/// Claim a break-glass override for one pipeline run and answer the gate for it.
+/// Where the plain gate says an override is available, it is reserved atomically for
+/// this `run` and version, and only this run is allowed (asking again with the same
+/// run answers the same); every other run is denied and told who holds it. Where
+/// nothing blocks, nothing is claimed. The deploy registered next spends it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/gate/claim",
+    tag = "locks",
+    operation_id = "gate_claim",
+    request_body = app::domain::GateClaimRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The answer for this run, allowed or not, with every reason", body = GateAnswer),
+        (status = 400, description = "Not JSON", body = AppError),
+        (status = 401, description = "No or bad API token", body = AppError),
+        (status = 403, description = "The token lacks scope gate", body = AppError),
+        (status = 413, description = "Body too large", body = AppError),
+        (status = 415, description = "Not sent as application/json", body = AppError),
+        (status = 422, description = "Invalid service, environment, version, ref or run", body = AppError),
+    )
+)]
+pub async fn claim(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    body: Result<Json<app::domain::GateClaimRequest>, JsonRejection>,
+) -> Result<Json<GateAnswer>, ApiError> {
+    let Json(request) = body?;
+    let (ask, claimant) = request.parse()?;
+    let now = chrono::Utc::now();
+    let by = super::auth::caller_of(&parts).actor();
+    let answer = app::ssr::gate::claim(state.store.as_ref(), &ask, &claimant, &by, now).await?;
+    if let Err(e) = state
+        .store
+        .count_gate_answer(
+            &ask.environment,
+            answer.allowed,
+            &answer.counted_rules(),
+            now,
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not count a gate answer");
+    }
+    tracing::info!(service = %ask.service, environment = %ask.environment, run = %claimant.run, allowed = answer.allowed, "gate claim");
     Ok(Json(answer))
 }

@@ -64,9 +64,14 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
             post(signals::push_errors).get(signals::list_errors),
         )
         .route("/alerts", get(signals::list_alerts))
-        .route("/webhooks/alertmanager", post(signals::alertmanager))
         .route_layer(guard(Need::Read, Need::INGEST))
         .layer(DefaultBodyLimit::max(state.config.max_ingest_body_bytes));
+    // Alerts come from the alert source alone: its `alerts` token, never a person or
+    // an ingest token (a forged "resolved" would clear a real incident from the gate).
+    let alerts = Router::new()
+        .route("/webhooks/alertmanager", post(signals::alertmanager))
+        .route_layer(guard(Need::ALERTS, Need::ALERTS))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
     let definitions = Router::new()
         .route(
             "/deploys/{id}/verdict/override",
@@ -85,6 +90,10 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .route("/locks/{id}/unlock", post(locks::unlock))
         .route("/gate", get(locks::gate))
         .route_layer(guard(Need::GATE, Need::LOCK));
+    // Claiming an override is asking the gate, with one write: the gate's scope.
+    let claim = Router::new()
+        .route("/gate/claim", post(locks::claim))
+        .route_layer(guard(Need::GATE, Need::CLAIM));
     let overrides = Router::new()
         .route(
             "/overrides",
@@ -97,8 +106,10 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(deploys)
         .merge(signals)
+        .merge(alerts)
         .merge(definitions)
         .merge(locks)
+        .merge(claim)
         .merge(overrides)
         .merge(admin_only)
         .route("/webhooks/github", post(github::receive))

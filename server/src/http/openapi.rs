@@ -31,8 +31,9 @@ use utoipa::{Modify, OpenApi};
         super::locks::grant_override,
         super::locks::list_overrides,
         super::locks::gate,
+        super::locks::claim,
     ),
-    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource, app::domain::GateRule, app::domain::GateReason)),
+    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource, app::domain::GateRule, app::domain::GateReason, app::domain::OverrideClaim)),
     modifiers(&BearerAuth),
     tags((name = "deploys", description = "Deploy registration and history"), (name = "signals", description = "Metrics, error events and alerts around deploys"), (name = "webhooks", description = "Events from other tools"), (name = "audit", description = "The append-only audit log"), (name = "locks", description = "Locks, break-glass overrides and the deploy gate CI asks"))
 )]

@@ -33,6 +33,8 @@ pub struct AlertsRecorded {
     pub updated: u64,
     /// Alerts closed (or first heard of already resolved).
     pub resolved: u64,
+    /// Resolved alerts firing again.
+    pub reopened: u64,
 }
 
 /// Push metric samples. One sample per series and time: sending a point again
@@ -221,7 +223,8 @@ pub async fn list_errors(
 }
 
 /// Alertmanager's webhook (payload version 4). Point a receiver at it with
-/// `http_config.authorization` carrying a token of scope `ingest`.
+/// `http_config.authorization` carrying a token of scope `alerts` (that scope
+/// alone may call it: not people, not ingest or admin tokens).
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks/alertmanager",
@@ -233,7 +236,7 @@ pub async fn list_errors(
         (status = 200, description = "Recorded (committed)", body = AlertsRecorded),
         (status = 400, description = "Not JSON", body = AppError),
         (status = 401, description = "No or bad API token", body = AppError),
-        (status = 403, description = "The token lacks the ingest scope", body = AppError),
+        (status = 403, description = "Not a token with the alerts scope", body = AppError),
         (status = 413, description = "Body too large", body = AppError),
         (status = 415, description = "Not sent as application/json", body = AppError),
         (status = 422, description = "Not a version 4 notification, or an alert without status, start or fingerprint", body = AppError),
@@ -241,15 +244,18 @@ pub async fn list_errors(
 )]
 pub async fn alertmanager(
     State(state): State<AppState>,
+    parts: axum::http::request::Parts,
     body: Result<Json<AlertmanagerNotification>, JsonRejection>,
 ) -> Result<Json<AlertsRecorded>, ApiError> {
     let Json(notification) = body?;
     let reports = notification.parse(&state.config.alert_labels)?;
-    let counts = state.store.record_alerts(&reports, Utc::now()).await?;
-    if counts.opened + counts.resolved > 0 {
+    let by = super::auth::caller_of(&parts).actor();
+    let counts = state.store.record_alerts(&reports, &by, Utc::now()).await?;
+    if counts.opened + counts.resolved + counts.reopened > 0 {
         tracing::info!(
             opened = counts.opened,
             resolved = counts.resolved,
+            reopened = counts.reopened,
             receiver = notification.receiver.as_deref().unwrap_or_default(),
             "alerts from Alertmanager"
         );
@@ -258,6 +264,7 @@ pub async fn alertmanager(
         opened: counts.opened,
         updated: counts.updated,
         resolved: counts.resolved,
+        reopened: counts.reopened,
     }))
 }
 

@@ -8,6 +8,7 @@ use app::domain::{
     Headline, MAX_DELIVERY_ATTEMPTS, MessageAbout, Notice, Notification, slack_message,
 };
 use app::ssr::Store;
+use app::ssr::outbound::OutboundPolicy;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,22 +28,63 @@ pub struct Deliverer {
     store: Arc<dyn Store>,
     client: reqwest::Client,
     public_url: Option<String>,
+    policy: Arc<OutboundPolicy>,
+}
+
+/// Resolves a webhook's host and keeps only the addresses `policy` permits; the
+/// client connects to exactly those, so a name cannot resolve to a public address
+/// when checked and to an internal one when connected (DNS rebinding).
+struct CheckedResolver {
+    policy: Arc<OutboundPolicy>,
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let permitted: Vec<std::net::SocketAddr> = found
+                .into_iter()
+                .filter(|a| policy.permits(a.ip()))
+                .collect();
+            if permitted.is_empty() {
+                let refused: Box<dyn std::error::Error + Send + Sync> =
+                    policy.refusal(&host).into();
+                return Err(refused);
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(permitted.into_iter());
+            Ok(addrs)
+        })
+    }
 }
 
 impl Deliverer {
-    pub fn new(store: Arc<dyn Store>, public_url: Option<String>) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        public_url: Option<String>,
+        policy: OutboundPolicy,
+    ) -> anyhow::Result<Self> {
+        let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT.min(Duration::from_secs(5)))
             // A webhook answers where it is; following redirects would post the
             // message to wherever a compromised endpoint points.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the name itself, past the address check.
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver {
+                policy: policy.clone(),
+            }))
             .user_agent(concat!("houston/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             store,
             client,
             public_url,
+            policy,
         })
     }
 
@@ -100,6 +142,10 @@ impl Deliverer {
                 state,
             } => self.verdict_message(*deploy_id, *kind, *state).await?,
         };
+        // A literal address never reaches the resolver: it is checked here.
+        self.policy
+            .check_url(&message.url)
+            .map_err(|why| format!("refused: {why}"))?;
         // Errors name no URL: a webhook's path is its secret.
         let reply = self
             .client
@@ -107,14 +153,14 @@ impl Deliverer {
             .json(&body)
             .send()
             .await
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| with_causes(&e.without_url()))?;
+        // Only the status line: the target's answer is never stored or shown (it
+        // would make the message log a window into whatever the URL reaches).
         let status = reply.status();
         if status.is_success() {
             Ok(())
         } else {
-            let text = reply.text().await.unwrap_or_default();
-            let text: String = text.chars().take(200).collect();
-            Err(format!("answered {status}: {text}"))
+            Err(format!("answered {status}"))
         }
     }
 
@@ -161,4 +207,20 @@ impl Deliverer {
             }
         }
     }
+}
+
+/// An error and its causes in one line ("error sending request: … internal
+/// address …"): reqwest's own text names only the outermost.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut said = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !said.contains(&text) {
+            said.push_str(": ");
+            said.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    said
 }

@@ -65,7 +65,8 @@ impl LockRow {
 
 /// The columns of `lock_overrides` that make an `OverrideRow`.
 pub const OVERRIDE_COLUMNS: &str = "id, service, environment, version, reason, granted_by, \
-     granted_at, expires_at, used_by, used_at";
+     granted_at, expires_at, used_by, used_at, breaks, claimed_run, claimed_version, claimed_by, \
+     claimed_at";
 
 #[derive(sqlx::FromRow)]
 pub struct OverrideRow {
@@ -79,6 +80,11 @@ pub struct OverrideRow {
     expires_at: DateTime<Utc>,
     used_by: Option<i64>,
     used_at: Option<DateTime<Utc>>,
+    breaks: String,
+    claimed_run: Option<String>,
+    claimed_version: Option<String>,
+    claimed_by: Option<String>,
+    claimed_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<OverrideRow> for Override {
@@ -98,6 +104,17 @@ impl TryFrom<OverrideRow> for Override {
             expires_at: row.expires_at,
             used_by: row.used_by,
             used_at: row.used_at,
+            breaks: app::domain::GateRule::parse_stored(&row.breaks)
+                .ok_or_else(|| corrupt("override rules", &row.breaks))?,
+            claim: match (row.claimed_run, row.claimed_by, row.claimed_at) {
+                (Some(run), Some(by), Some(at)) => Some(app::domain::OverrideClaim {
+                    run,
+                    version: row.claimed_version,
+                    by,
+                    at,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -138,17 +155,52 @@ impl TryFrom<FreezeRow> for FreezeWindow {
     }
 }
 
-/// What stands in the way of a deploy to a place at `now`, in words: the locks in
-/// force and the active windows that cover it (empty: nothing).
-pub fn obstacles(locks: &[Lock], windows: &[FreezeWindow], now: DateTime<Utc>) -> Vec<String> {
-    let mut said: Vec<String> = locks.iter().map(Lock::said).collect();
+/// What stands in the way of a deploy to a place at `now`, each with its rule: the
+/// locks in force and the active windows that cover it, then `others` (what the
+/// gate said besides, read before the registration's transaction). Empty: nothing.
+pub fn obstacles(
+    locks: &[Lock],
+    windows: &[FreezeWindow],
+    others: &[app::domain::GateReason],
+    now: DateTime<Utc>,
+) -> Vec<(app::domain::GateRule, String)> {
+    use app::domain::GateRule;
+    let mut said: Vec<(GateRule, String)> =
+        locks.iter().map(|l| (GateRule::Lock, l.said())).collect();
     said.extend(
         windows
             .iter()
             .filter(|w| w.schedule.active_at(now).is_some())
-            .map(|w| app::domain::freeze_said(&w.name, w.note.as_deref())),
+            .map(|w| {
+                (
+                    GateRule::Freeze,
+                    app::domain::freeze_said(&w.name, w.note.as_deref()),
+                )
+            }),
+    );
+    said.extend(
+        others
+            .iter()
+            .filter(|r| r.blocks() && !matches!(r.rule, GateRule::Lock | GateRule::Freeze))
+            .map(|r| (r.rule, r.detail.clone())),
     );
     said
+}
+
+/// The override a deploy of `version` spends when `rules` block it: one that breaks
+/// them all and is unclaimed or claimed for that version; a claimed one first, then
+/// one for this version, then the oldest.
+pub fn spendable<'a>(
+    candidates: &'a [Override],
+    rules: &[app::domain::GateRule],
+    version: &str,
+) -> Vec<&'a Override> {
+    let mut fit: Vec<&Override> = candidates
+        .iter()
+        .filter(|o| o.breaks_all(rules) && o.spendable_by(version))
+        .collect();
+    fit.sort_by_key(|o| (o.claim.is_none(), o.version.is_none(), o.granted_at, o.id));
+    fit
 }
 
 /// Inside a registration's transaction (`$tx`): when the deploy's place is locked or
@@ -191,74 +243,81 @@ macro_rules! through_lock_in {
             .into_iter()
             .map(app::ssr::FreezeWindow::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let obstacles = $crate::storage::locks::obstacles(&locks, &windows, now);
+        let obstacles = $crate::storage::locks::obstacles(&locks, &windows, &new.other_blocks, now);
         if !obstacles.is_empty() {
-            // An override is spent only if it is still unspent when claimed: a racing
-            // registration may have taken it since it was read (PostgreSQL waits for
-            // that one and then finds the row used); then the next one is looked for.
-            let granted: Option<i64> = loop {
-                let candidate: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM lock_overrides WHERE used_at IS NULL AND expires_at > $1 \
-                       AND service = $2 AND environment = $3 AND (version IS NULL OR version = $4) \
-                     ORDER BY CASE WHEN version IS NULL THEN 1 ELSE 0 END, granted_at, id LIMIT 1",
-                )
+            let rules: Vec<app::domain::GateRule> = obstacles.iter().map(|(r, _)| *r).collect();
+            let said = obstacles
+                .iter()
+                .map(|(rule, said)| format!("{}: {said}", rule.as_str()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let candidates: Vec<$crate::storage::locks::OverrideRow> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM lock_overrides WHERE used_at IS NULL AND expires_at > $1 \
+                       AND service = $2 AND environment = $3 AND (version IS NULL OR version = $4)",
+                    $crate::storage::locks::OVERRIDE_COLUMNS
+                )))
                 .bind(now)
                 .bind(new.service.as_str())
                 .bind(new.environment.as_str())
                 .bind(new.version.as_str())
-                .fetch_optional(&mut **$tx)
+                .fetch_all(&mut **$tx)
                 .await
                 .map_err($crate::storage::backend_error)?;
-                let Some(candidate) = candidate else {
-                    break None;
-                };
-                let claimed = sqlx::query(
+            let candidates = candidates
+                .into_iter()
+                .map(app::domain::Override::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            // An override is spent only if it is still unspent when taken: a racing
+            // registration may have taken it since it was read (PostgreSQL waits for
+            // that one and then finds the row used); then the next one is tried.
+            let mut granted: Option<&app::domain::Override> = None;
+            for candidate in $crate::storage::locks::spendable(&candidates, &rules, &new.version) {
+                let taken = sqlx::query(
                     "UPDATE lock_overrides SET used_by = $2, used_at = $3 \
                      WHERE id = $1 AND used_at IS NULL",
                 )
-                .bind(candidate)
+                .bind(candidate.id)
                 .bind(id)
                 .bind(now)
                 .execute(&mut **$tx)
                 .await
                 .map_err($crate::storage::backend_error)?;
-                if claimed.rows_affected() == 1 {
-                    break Some(candidate);
-                }
-            };
-            let said = obstacles.join("; ");
-            match granted {
-                Some(granted) => {
-                    super::audit::record(
-                        &mut **$tx,
-                        now,
-                        $by,
-                        "override.use",
-                        &format!("override:{granted}"),
-                        None::<&str>,
-                        Some(format!("deploy:{id} through {said}").as_str()),
-                    )
-                    .await?;
-                }
-                None => {
-                    sqlx::query("UPDATE deploys SET through_lock = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(said.as_str())
-                        .execute(&mut **$tx)
-                        .await
-                        .map_err($crate::storage::backend_error)?;
-                    super::audit::record(
-                        &mut **$tx,
-                        now,
-                        $by,
-                        "deploy.through_lock",
-                        &format!("deploy:{id}"),
-                        None::<&str>,
-                        Some(said.as_str()),
-                    )
-                    .await?;
+                if taken.rows_affected() == 1 {
+                    granted = Some(candidate);
+                    break;
                 }
             }
+            // Every deploy that went out over a block is marked with what it passed,
+            // and by which override when one let it through.
+            let (mark, action, target) = match granted {
+                Some(granted) => (
+                    format!(
+                        "override #{} granted by {}: {}; past {said}",
+                        granted.id, granted.granted_by, granted.reason
+                    ),
+                    "override.use",
+                    format!("override:{}", granted.id),
+                ),
+                None => (said.clone(), "deploy.through_lock", format!("deploy:{id}")),
+            };
+            sqlx::query("UPDATE deploys SET through_lock = $2 WHERE id = $1")
+                .bind(id)
+                .bind(mark.as_str())
+                .execute(&mut **$tx)
+                .await
+                .map_err($crate::storage::backend_error)?;
+            let rules_passed = app::domain::GateRule::join(&rules);
+            super::audit::record(
+                &mut **$tx,
+                now,
+                $by,
+                action,
+                &target,
+                None::<&str>,
+                Some(format!("deploy:{id} past {rules_passed}: {said}").as_str()),
+            )
+            .await?;
         }
     }};
 }
@@ -500,8 +559,8 @@ macro_rules! lock_store {
             let now = app::domain::to_stored_precision(now);
             let mut tx = self.begin_write().await.map_err(backend_error)?;
             let row: $crate::storage::locks::OverrideRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO lock_overrides (service, environment, version, reason, granted_by, granted_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {}",
+                "INSERT INTO lock_overrides (service, environment, version, reason, granted_by, granted_at, expires_at, breaks) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {}",
                 $crate::storage::locks::OVERRIDE_COLUMNS
             )))
             .bind(new.service.as_str())
@@ -511,15 +570,17 @@ macro_rules! lock_store {
             .bind(by.name.as_str())
             .bind(now)
             .bind(app::domain::to_stored_precision(new.expires_at))
+            .bind(app::domain::GateRule::join(&new.breaks))
             .fetch_one(&mut *tx)
             .await
             .map_err(backend_error)?;
             let granted = app::domain::Override::try_from(row)?;
             let detail = format!(
-                "{} to {}{} until {}",
+                "{} to {}{} past {} until {}",
                 granted.service,
                 granted.environment,
                 granted.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default(),
+                app::domain::GateRule::join(&granted.breaks),
                 granted.expires_at.to_rfc3339()
             );
             audit::record(
@@ -535,7 +596,7 @@ macro_rules! lock_store {
             $crate::storage::locks::queue_lock_message!(
                 tx,
                 format!(
-                    "Override: {} lets one deploy of {} through locks and freezes: {}",
+                    "Override: {} lets one deploy of {}: {}",
                     granted.granted_by, detail, granted.reason
                 ),
                 now
@@ -558,6 +619,67 @@ macro_rules! lock_store {
             .await
             .map_err($crate::storage::backend_error)?;
             rows.into_iter().map(TryInto::try_into).collect()
+        }
+
+        #[tracing::instrument(skip(self, claimant, by), fields(run = %claimant.run, actor = %by.name))]
+        async fn claim_override(
+            &self,
+            id: i64,
+            claimant: &app::domain::Claimant,
+            by: &app::domain::Actor,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<bool, app::ssr::StoreError> {
+            use $crate::storage::backend_error;
+            let now = app::domain::to_stored_precision(now);
+            let mut tx = self.begin_write().await.map_err(backend_error)?;
+            let claimed = sqlx::query(
+                "UPDATE lock_overrides SET claimed_run = $2, claimed_version = $3, claimed_by = $4, \
+                   claimed_at = $5 \
+                 WHERE id = $1 AND used_at IS NULL AND expires_at > $5 AND claimed_run IS NULL",
+            )
+            .bind(id)
+            .bind(claimant.run.as_str())
+            .bind(claimant.version.as_deref())
+            .bind(by.name.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            if claimed.rows_affected() == 1 {
+                audit::record(
+                    &mut *tx,
+                    now,
+                    by,
+                    "override.claim",
+                    &format!("override:{id}"),
+                    None,
+                    Some(
+                        format!(
+                            "run {}{}",
+                            claimant.run,
+                            claimant.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default()
+                        )
+                        .as_str(),
+                    ),
+                )
+                .await?;
+                tx.commit().await.map_err(backend_error)?;
+                return Ok(true);
+            }
+            // Not newly claimed: held already by this very claimant (a retried call)?
+            let held: Option<(i64,)> = sqlx::query_as(
+                "SELECT id FROM lock_overrides WHERE id = $1 AND used_at IS NULL AND expires_at > $2 \
+                   AND claimed_run = $3 AND ((claimed_version IS NULL AND $4 IS NULL) OR claimed_version = $4)",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(claimant.run.as_str())
+            .bind(claimant.version.as_deref())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            tx.commit().await.map_err(backend_error)?;
+            Ok(held.is_some())
         }
 
         #[tracing::instrument(skip(self))]

@@ -314,6 +314,7 @@ pub struct AlertRow {
     labels: String,
     annotations: String,
     generator_url: Option<String>,
+    resolved_by: Option<String>,
     updated_at: DateTime<Utc>,
 }
 
@@ -341,6 +342,7 @@ impl TryFrom<AlertRow> for app::domain::Alert {
                 .environment
                 .and_then(|e| EnvironmentName::parse(&e).ok()),
             generator_url: row.generator_url,
+            resolved_by: row.resolved_by,
             updated_at: row.updated_at,
         })
     }

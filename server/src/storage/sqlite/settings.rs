@@ -11,7 +11,7 @@ impl app::ssr::SettingStore for super::SqliteStore {
             .map_err(crate::storage::backend_error)
     }
 
-    #[tracing::instrument(skip(self, by), fields(actor = %by.name))]
+    #[tracing::instrument(skip(self, value, by), fields(actor = %by.name))]
     async fn set_setting(
         &self,
         key: &str,
@@ -34,7 +34,7 @@ impl app::ssr::SettingStore for super::SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
-        let detail = format!("{key} = {value}");
+        let detail = format!("{key} = {}", app::domain::audited_setting(key, value));
         super::audit::record(
             &mut *tx,
             now,

@@ -6,7 +6,7 @@ use app::domain::{
     Alert, AlertFilter, AlertReport, AlertState, ErrorBatch, ErrorGroup, ErrorLevel, ErrorsRead,
     GroupName, MetricBatch, MetricName, Sample, SeriesRead,
 };
-use app::ssr::{AlertCounts, SignalPruneCounts, StoreError};
+use app::ssr::{AlertChange, AlertCounts, SignalPruneCounts, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::{Sqlite, SqliteConnection};
 
@@ -248,10 +248,11 @@ impl app::ssr::SignalStore for super::SqliteStore {
             .collect())
     }
 
-    #[tracing::instrument(skip(self, reports), fields(alerts = reports.len()))]
+    #[tracing::instrument(skip(self, reports, by), fields(alerts = reports.len(), actor = %by.name))]
     async fn record_alerts(
         &self,
         reports: &[AlertReport],
+        by: &app::domain::Actor,
         now: DateTime<Utc>,
     ) -> Result<AlertCounts, StoreError> {
         let now = app::domain::to_stored_precision(now);
@@ -270,12 +271,18 @@ impl app::ssr::SignalStore for super::SqliteStore {
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
             let annotations = serde_json::to_string(&report.annotations)
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
-            match stored {
-                None => {
-                    sqlx::query(
+            let was = stored
+                .as_ref()
+                .and_then(|(_, state)| AlertState::parse(state));
+            let change = AlertChange::of(was, report.state);
+            let resolved_by = (report.state == AlertState::Resolved).then_some(by.name.as_str());
+            let id = match (stored, change) {
+                (_, AlertChange::Repeat) => continue,
+                (None, _) => {
+                    let (id,): (i64,) = sqlx::query_as(
                         "INSERT INTO alerts (fingerprint, starts_at, ends_at, state, name, service, environment, \
-                           labels, annotations, generator_url, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                           labels, annotations, generator_url, resolved_by, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
                     )
                     .bind(&report.fingerprint)
                     .bind(report.starts_at)
@@ -287,21 +294,18 @@ impl app::ssr::SignalStore for super::SqliteStore {
                     .bind(&labels)
                     .bind(&annotations)
                     .bind(report.generator_url.as_deref())
+                    .bind(resolved_by)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(backend_error)?;
-                    match report.state {
-                        AlertState::Firing => counts.opened += 1,
-                        AlertState::Resolved => counts.resolved += 1,
-                    }
+                    id
                 }
-                // Resolved stays resolved.
-                Some((_, state)) if state == AlertState::Resolved.as_str() => {}
-                Some((id, _)) => {
+                (Some((id, _)), _) => {
                     sqlx::query(
                         "UPDATE alerts SET ends_at = $2, state = $3, name = $4, service = $5, environment = $6, \
-                           labels = $7, annotations = $8, generator_url = $9, updated_at = $10 WHERE id = $1",
+                           labels = $7, annotations = $8, generator_url = $9, resolved_by = $10, \
+                           updated_at = $11 WHERE id = $1",
                     )
                     .bind(id)
                     .bind(report.ends_at)
@@ -312,15 +316,26 @@ impl app::ssr::SignalStore for super::SqliteStore {
                     .bind(&labels)
                     .bind(&annotations)
                     .bind(report.generator_url.as_deref())
+                    .bind(resolved_by)
                     .bind(now)
                     .execute(&mut *tx)
                     .await
                     .map_err(backend_error)?;
-                    match report.state {
-                        AlertState::Firing => counts.updated += 1,
-                        AlertState::Resolved => counts.resolved += 1,
-                    }
+                    id
                 }
+            };
+            counts.count(change);
+            if let Some(action) = change.audited_as() {
+                super::audit::record(
+                    &mut *tx,
+                    now,
+                    by,
+                    action,
+                    &format!("alert:{id}"),
+                    None,
+                    Some(&format!("{} ({})", report.name, report.fingerprint)),
+                )
+                .await?;
             }
         }
         tx.commit().await.map_err(backend_error)?;
@@ -335,7 +350,7 @@ impl app::ssr::SignalStore for super::SqliteStore {
     ) -> Result<Vec<Alert>, StoreError> {
         let rows: Vec<crate::storage::rows::AlertRow> = sqlx::query_as(
             "SELECT id, fingerprint, name, state, starts_at, ends_at, service, environment, labels, \
-                    annotations, generator_url, updated_at \
+                    annotations, generator_url, resolved_by, updated_at \
              FROM alerts \
              WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR service = $2) AND ($3 IS NULL OR environment = $3) \
              ORDER BY starts_at DESC, id DESC LIMIT $4",
