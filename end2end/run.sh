@@ -24,10 +24,13 @@ port=$(free_port)
 export HOUSTON_DATABASE_URL="sqlite:$work/houston.db"
 export HOUSTON_BIND="127.0.0.1:$port"
 export HOUSTON_LOG="warn"
+# The journeys' chat server listens on loopback, which webhooks may not reach
+# unless an operator allows it.
+export HOUSTON_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8"
 # The site the binary carries, not a folder on disk.
 unset HOUSTON_SITE_ROOT LEPTOS_SITE_ROOT
 
-token=$("$bin" token create --name e2e --scope deploy,ingest,gate 2>/dev/null)
+token=$("$bin" token create --name e2e --scope deploy,ingest,gate,read,alerts 2>/dev/null)
 export HOUSTON_E2E_PASSWORD="e2e password $(date +%s)"
 printf '%s\n' "$HOUSTON_E2E_PASSWORD" | "$bin" user create --name e2e-admin --role admin 2>/dev/null
 mkdir "$work/elsewhere"

@@ -42,7 +42,7 @@ if [ ! -f "$marker" ]; then
   "$bench" size --database "$HOUSTON_DATABASE_URL"
   touch "$marker"
 fi
-token=$("$bin" token create --name "read-$(date +%s)" --scope ingest 2>/dev/null)
+token=$("$bin" token create --name "read-$(date +%s)" --scope ingest,read 2>/dev/null)
 "$bin" serve >"$work/log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT

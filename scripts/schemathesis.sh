@@ -30,7 +30,7 @@ export HOUSTON_LOG="warn"
 # without one it would answer 503 to everything.
 export HOUSTON_GITHUB_WEBHOOK_SECRET="schemathesis-$(date +%s%N)"
 # An admin token reaches every operation, the audit log included.
-HOUSTON_TOKEN=$("$bin" token create --name schemathesis --scope admin 2>/dev/null)
+HOUSTON_TOKEN=$("$bin" token create --name schemathesis --scope admin,alerts 2>/dev/null)
 export HOUSTON_TOKEN
 
 "$bin" serve >"$work/server.log" 2>&1 &

@@ -8,7 +8,8 @@ all on loopback, each with a scratch folder of its own.
 2. With Prometheus stopped the same read answers 503 `unavailable`: no data,
    never a value.
 3. An alert posted to Alertmanager's API reaches Houston's receiver (bearer
-   token of scope `ingest`) firing, and resolved once it ends.
+   token of scope `alerts`, the alert source's own) firing, and resolved once it
+   ends; Houston's API is read with a token of scope `read`.
 
 Expects `scripts/build.sh` to have run; installs the Debian packages when missing.
 """
@@ -131,8 +132,12 @@ def run(work, procs):
            "HOUSTON_BIND": f"127.0.0.1:{houston_port}", "HOUSTON_LOG": "warn",
            "HOUSTON_PROMETHEUS_URL": f"http://127.0.0.1:{prom_port}",
            "HOUSTON_PROMETHEUS_TIMEOUT_SECS": "2"}
-    token = subprocess.run([HOUSTON, "token", "create", "--name", "signals", "--scope", "ingest"],
-                           env=env, check=True, capture_output=True, text=True).stdout.strip()
+    def new_token(name, scope):
+        return subprocess.run([HOUSTON, "token", "create", "--name", name, "--scope", scope],
+                              env=env, check=True, capture_output=True, text=True).stdout.strip()
+    # The reader reads; only Alertmanager's own token may send alerts.
+    token = new_token("signals", "read")
+    alerts_token = new_token("alertmanager", "alerts")
 
     # Two hours of samples, one every 15 s, ending a minute ago: the error ratio of
     # checkout in production is 0.01 plus a little every minute; another job's is 9.
@@ -171,7 +176,7 @@ receivers:
         send_resolved: true
         http_config:
           authorization:
-            credentials: {token}
+            credentials: {alerts_token}
 """)
     procs.start("alertmanager", [ALERTMANAGER, f"--config.file={am_config}",
                                  f"--storage.path={work}/am", f"--web.listen-address=127.0.0.1:{am_port}",

@@ -603,7 +603,10 @@ test('a verdict arrives live on mission control with its deltas, history filters
   await admin.page.getByLabel('Reason (for the audit log)').fill('e2e: tell the team');
   await admin.page.getByRole('button', { name: 'Save webhooks' }).click();
   await admin.page.getByText('No messages yet.').waitFor();
-  assert.equal(await admin.page.getByTestId('webhooks').inputValue(), hook);
+  // Saved, it is shown shortened (its path is its secret) and never put back in the form.
+  await admin.page.getByTestId('webhooks-saved').getByText(`http://127.0.0.1:${chat.address().port}/services/…`).waitFor();
+  assert.equal(await admin.page.getByTestId('webhooks').inputValue(), '');
+  assert.ok(!(await admin.page.content()).includes('/T0/B0/secret'), 'the secret path is not on the page');
 
   // The check and a short bake for `orders`; the earlier journey's too (the file is
   // the whole configuration).

@@ -1167,6 +1167,75 @@ async fn metrics_are_pushed_once_per_time_and_read_back() {
     assert_eq!(r.json()["fields"][0]["field"], "to");
 }
 
+/// A raw body to `uri` with the harness's token.
+fn raw_post(h: &Harness, uri: &str, body: Vec<u8>) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+        .body(Body::from(body))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn ingest_limits_are_counted_while_the_body_is_read_and_each_route_has_its_own_size() {
+    let h = harness().await;
+    // 2 MiB of empty series (about 700,000): refused at the first past the limit,
+    // with nothing stored.
+    let many = |item: &str, key: &str, n: usize| {
+        let mut body = format!("{{\"{key}\":[");
+        body.push_str(&vec![item; n].join(","));
+        body.push_str("]}");
+        body.into_bytes()
+    };
+    let r = h
+        .send(raw_post(
+            &h,
+            "/api/v1/metrics",
+            many("{}", "series", 700_000),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("too many items"), "{}", r.text);
+    let r = h
+        .send(raw_post(&h, "/api/v1/errors", many("{}", "events", 10_001)))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("too many items"), "{}", r.text);
+    // Free fields take a string or a number, never a nest of lists.
+    let nested = format!(
+        r#"{{"events":[{{"service":"a","environment":"b","fingerprint":"f","message":"m","level":"info","timestamp":{}}}]}}"#,
+        "[".repeat(100) + &"]".repeat(100)
+    );
+    let r = h
+        .send(raw_post(&h, "/api/v1/errors", nested.into_bytes()))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    // Alertmanager's route takes the ordinary 1 MiB: 2 MiB is 413, not read.
+    let mut big = br#"{"version":"4","alerts":[],"receiver":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', 2 * 1024 * 1024));
+    big.extend(br#""}"#);
+    let r = h
+        .send(raw_post(&h, "/api/v1/webhooks/alertmanager", big))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+    // A body sent as something other than JSON is 415, as everywhere.
+    let r = h
+        .send(
+            Request::post("/api/v1/metrics")
+                .header(header::CONTENT_TYPE, "text/plain")
+                .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+                .body(Body::from(r#"{"series":[]}"#))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text);
+    assert_eq!(
+        h.get("/api/v1/alerts").await.json(),
+        json!([]),
+        "nothing stored"
+    );
+}
+
 #[tokio::test]
 async fn bad_metric_batches_store_nothing_and_name_each_problem() {
     let h = harness_with(&[("HOUSTON_MAX_INGEST_BODY_BYTES", "4096")]).await;

@@ -62,7 +62,13 @@ pub struct AlertmanagerNotification {
     #[serde(default, rename = "externalURL")]
     pub external_url: Option<String>,
     #[cfg_attr(feature = "ssr", schema(max_items = 1000))]
+    #[serde(deserialize_with = "super::bounded::counted")]
     pub alerts: Vec<AlertmanagerAlert>,
+}
+
+/// Read as it arrives: refused at the first alert past the limit.
+impl super::bounded::CountedBody for AlertmanagerNotification {
+    const MAX_ITEMS: usize = MAX_ALERTS_PER_NOTIFICATION;
 }
 
 /// One alert in a notification.

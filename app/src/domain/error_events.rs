@@ -67,7 +67,13 @@ impl ErrorLevel {
 pub struct ErrorsRequest {
     /// At most 10,000 events.
     #[cfg_attr(feature = "ssr", schema(max_items = 10000))]
+    #[serde(deserialize_with = "super::bounded::counted")]
     pub events: Vec<ErrorEventRequest>,
+}
+
+/// Read as it arrives: refused at the first event past the limit.
+impl super::bounded::CountedBody for ErrorsRequest {
+    const MAX_ITEMS: usize = MAX_EVENTS_PER_REQUEST;
 }
 
 /// One event as sent.
@@ -89,12 +95,14 @@ pub struct ErrorEventRequest {
     pub level: Option<String>,
     /// RFC 3339 or Unix seconds.
     #[cfg_attr(feature = "ssr", schema(value_type = serde_json::Value, required = true, nullable = false))]
+    #[serde(default, deserialize_with = "super::bounded::scalar")]
     pub timestamp: Option<Value>,
     /// The version that raised it.
     #[cfg_attr(feature = "ssr", schema(max_length = 200))]
     pub version: Option<String>,
     /// How many occurrences this event stands for; 1 when absent.
     #[cfg_attr(feature = "ssr", schema(value_type = Option<u64>, minimum = 1, maximum = 1000000000))]
+    #[serde(default, deserialize_with = "super::bounded::scalar")]
     pub count: Option<Value>,
 }
 

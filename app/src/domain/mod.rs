@@ -3,6 +3,7 @@
 pub mod access;
 pub mod accounts;
 pub mod alerts;
+pub mod bounded;
 pub mod delivery;
 pub mod deploy;
 pub mod error_events;

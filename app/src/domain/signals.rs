@@ -80,7 +80,14 @@ impl fmt::Display for MetricName {
 #[serde(deny_unknown_fields)]
 pub struct MetricsRequest {
     /// At most 100,000 points in all.
+    #[serde(deserialize_with = "super::bounded::counted")]
     pub series: Vec<SeriesRequest>,
+}
+
+/// Read as it arrives: series and points together at most twice the point limit
+/// (every series with one point), refused at the first past it.
+impl super::bounded::CountedBody for MetricsRequest {
+    const MAX_ITEMS: usize = 2 * MAX_POINTS_PER_REQUEST;
 }
 
 /// One series as sent: where, which metric, which group, and its points. Each
@@ -103,7 +110,7 @@ pub struct SeriesRequest {
     pub group: Option<String>,
     /// `[time, value]` pairs: the time RFC 3339 or Unix seconds (fractions
     /// allowed), the value a finite number.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::bounded::counted")]
     #[cfg_attr(feature = "ssr", schema(schema_with = point_list_schema))]
     pub points: Vec<Box<RawValue>>,
 }

@@ -1,6 +1,7 @@
 //! Signals in and out: `/api/v1/metrics`, `/api/v1/errors`, `/api/v1/alerts` and
-//! Alertmanager's webhook. Every batch is parsed whole before it reaches the
-//! store, and answered only once it is committed.
+//! Alertmanager's webhook. Every batch is read with its counting limit in force
+//! ([`Counted`]), parsed whole before it reaches the store, and answered only once
+//! it is committed.
 
 use crate::AppState;
 use crate::http::error::ApiError;
@@ -12,10 +13,54 @@ use app::domain::{
 use app::error::AppError;
 use app::ssr::sources::Fetched;
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+
+/// A JSON body read with its counting limit in force
+/// (`app::domain::bounded`): the body is taken up to the route's byte limit, then
+/// read with serde_json, which stops at the first series, point, event or alert past
+/// the limit. Errors answer as axum's `Json` does (415, 413, 400, 422).
+pub struct Counted<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Counted<T>
+where
+    S: Send + Sync,
+    T: app::domain::bounded::CountedBody,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        use axum::http::{StatusCode, header};
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(super::error::body_rejection(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                String::new(),
+            )
+            .into());
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|r| super::error::body_rejection(r.status(), r.body_text()))?;
+        let Json(value) = app::domain::bounded::within::<T, _>(|| Json::<T>::from_bytes(&bytes))?;
+        Ok(Counted(value))
+    }
+}
 
 /// What an ingest call stored.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -58,9 +103,9 @@ pub struct AlertsRecorded {
 )]
 pub async fn push_metrics(
     State(state): State<AppState>,
-    body: Result<Json<MetricsRequest>, JsonRejection>,
+    body: Result<Counted<MetricsRequest>, ApiError>,
 ) -> Result<Json<Accepted>, ApiError> {
-    let Json(request) = body?;
+    let Counted(request) = body?;
     let now = Utc::now();
     let batch = request.parse(now, now - state.config.signal_retention)?;
     let accepted = state.store.store_samples(&batch, now).await?;
@@ -186,9 +231,9 @@ async fn from_prometheus(
 )]
 pub async fn push_errors(
     State(state): State<AppState>,
-    body: Result<Json<ErrorsRequest>, JsonRejection>,
+    body: Result<Counted<ErrorsRequest>, ApiError>,
 ) -> Result<Json<Accepted>, ApiError> {
-    let Json(request) = body?;
+    let Counted(request) = body?;
     let now = Utc::now();
     let batch = request.parse(now, now - state.config.signal_retention)?;
     let accepted = state.store.store_error_events(&batch, now).await?;
@@ -245,9 +290,9 @@ pub async fn list_errors(
 pub async fn alertmanager(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
-    body: Result<Json<AlertmanagerNotification>, JsonRejection>,
+    body: Result<Counted<AlertmanagerNotification>, ApiError>,
 ) -> Result<Json<AlertsRecorded>, ApiError> {
-    let Json(notification) = body?;
+    let Counted(notification) = body?;
     let reports = notification.parse(&state.config.alert_labels)?;
     let by = super::auth::caller_of(&parts).actor();
     let counts = state.store.record_alerts(&reports, &by, Utc::now()).await?;
