@@ -467,6 +467,8 @@ function totp(base32, at = Date.now()) {
 test('a person sets up two-factor sign-in, and signing in again asks for the code', async () => {
   const { page, errors } = await openHydrated(`${BASE}/account`);
   const panel = page.getByTestId('second-factor');
+  // Setting it up asks for the password again (a borrowed session cannot).
+  await panel.locator('input[name="password"]').fill(process.env.HOUSTON_E2E_PASSWORD);
   await panel.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
   const secret = (await page.getByTestId('totp-secret').innerText()).trim();
   assert.match(secret, /^[A-Z2-7]{32}$/);

@@ -255,11 +255,12 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
         }
         .into_response();
     };
-    // A session's stream ends soon after the session does (sign-out, disabled
-    // account, expiry). Token streams are not rechecked: a revoked token's open
-    // stream lasts until it is closed (its next request is refused).
+    // A stream ends within a recheck of its credential ending: a session (sign-out,
+    // disabled account, expiry), a token (revoked, expired, owner disabled) or a
+    // proxy-named person (account disabled). Each recheck asks the store again.
     let session =
         crate::http::auth::session_id_hash(request.headers(), state.sessions.cookie_name());
+    let token_hash = crate::http::auth::bearer(request.headers()).map(app::ssr::token::hash_token);
     let watch = {
         let state = state.clone();
         let principal = caller.principal.clone();
@@ -267,16 +268,26 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
             loop {
                 tokio::time::sleep(state.config.stream_recheck).await;
                 let now = chrono::Utc::now();
-                let alive = match (&principal, &session) {
-                    (Principal::User(_), Some(id_hash)) => state
+                let alive = match (&principal, &session, &token_hash) {
+                    (Principal::Token(_), _, Some(hash)) => state
+                        .store
+                        .authenticate_api_token(hash, now)
+                        .await
+                        .is_ok_and(|t| t.is_some()),
+                    (Principal::User(_), Some(id_hash), _) => state
                         .store
                         .session_user(id_hash, now, now - state.sessions.idle)
                         .await
                         .is_ok_and(|u| u.is_some()),
+                    (Principal::User(user), None, _) => state
+                        .store
+                        .find_login(&user.username)
+                        .await
+                        .is_ok_and(|found| found.is_some_and(|(u, _)| u.disabled_at.is_none())),
                     _ => true,
                 };
                 if !alive {
-                    tracing::debug!("a live-update stream ended with its session");
+                    tracing::debug!("a live-update stream ended with its credential");
                     break;
                 }
             }

@@ -1,5 +1,7 @@
 //! The socket side of `houston serve`: accepts connections and serves the router
-//! over HTTP/1.1 and HTTP/2 with limits a public service needs — a deadline for a
+//! over HTTP/1.1 only (HTTP/2 belongs to the TLS proxy in front: plaintext h2c had
+//! no idle deadline, so a client could hold sockets for free) with limits a
+//! public service needs — a deadline for a
 //! request's headers (slow clients cannot hold connections open for free), Nagle's
 //! algorithm off (small responses go out at once), and a graceful shutdown that
 //! lets requests in flight finish.
@@ -7,8 +9,7 @@
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::time::Duration;
@@ -31,12 +32,10 @@ pub async fn serve(
     limits: ListenerLimits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -60,9 +59,9 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request)
         });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
+        // No upgrades: nothing Houston serves switches protocols (live updates
+        // are server-sent events).
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -17,10 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "houston", version, about = "Deploy mission control")]
 struct Cli {
-    /// Database URL; overrides HOUSTON_DATABASE_URL.
-    #[arg(long, global = true)]
-    database_url: Option<String>,
-    /// What to do; without one, `serve`.
+    /// What to do; without one, `serve`. The database is HOUSTON_DATABASE_URL (never
+    /// a flag: flags show in `ps` and shell history).
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -144,9 +142,34 @@ struct Remote {
     /// Houston's base URL.
     #[arg(long, env = "HOUSTON_URL", default_value = "http://127.0.0.1:3000")]
     server: String,
-    /// API token (from `houston token create`).
-    #[arg(long, env = "HOUSTON_TOKEN", hide_env_values = true)]
-    token: String,
+    /// A file holding the API token; without it the token is read from
+    /// HOUSTON_TOKEN. Never a flag: flags show in `ps`, shell history and CI logs.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
+}
+
+impl Remote {
+    /// The API token: the file's first line, or HOUSTON_TOKEN.
+    fn token(&self) -> anyhow::Result<String> {
+        let token = match &self.token_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the token file {}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            None => std::env::var("HOUSTON_TOKEN")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        };
+        anyhow::ensure!(
+            !token.is_empty(),
+            "no API token: set HOUSTON_TOKEN or pass --token-file FILE"
+        );
+        Ok(token)
+    }
 }
 
 #[derive(Args)]
@@ -283,7 +306,7 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve { bind: None });
     let overrides = Overrides {
-        database_url: cli.database_url.clone(),
+        database_url: None,
         bind: match &command {
             Command::Serve { bind } => *bind,
             _ => None,
@@ -454,6 +477,20 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
             "HOUSTON_PUBLIC_URL is https but HOUSTON_TRUSTED_PROXIES is empty: behind a TLS proxy every \
              client shares the proxy's address, so sign-in throttling and the audit log see one address. \
              Set HOUSTON_TRUSTED_PROXIES to the proxy's address."
+        );
+    }
+    if let (Some(header), None) = (&config.proxy_user_header, &config.proxy_secret) {
+        tracing::warn!(
+            header = %header,
+            "a trusted proxy's user header is believed on the address alone: anything that can reach \
+             Houston from HOUSTON_TRUSTED_PROXIES signs in as anyone. Set HOUSTON_PROXY_SECRET and have \
+             the proxy send it in X-Houston-Proxy-Secret."
+        );
+    }
+    if !config.webhook_allowed_networks.is_empty() {
+        tracing::warn!(
+            networks = ?config.webhook_allowed_networks,
+            "webhooks may reach these internal networks (HOUSTON_WEBHOOK_ALLOWED_NETWORKS)"
         );
     }
     if store
@@ -742,7 +779,7 @@ async fn post_json(
     let url = format!("{}{path}", remote.server.trim_end_matches('/'));
     let response = reqwest::Client::new()
         .post(&url)
-        .bearer_auth(&remote.token)
+        .bearer_auth(remote.token()?)
         .json(body)
         .send()
         .await
@@ -850,7 +887,14 @@ async fn gate(args: GateArgs) -> std::process::ExitCode {
         query.extend(args.git_ref.clone().map(|r| ("ref", r)));
         (url.clone(), client.get(url).query(&query))
     };
-    let response = match request.bearer_auth(&args.remote.token).send().await {
+    let token = match args.remote.token() {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("houston gate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let response = match request.bearer_auth(token).send().await {
         Ok(response) => response,
         Err(e) => {
             eprintln!("houston gate: cannot reach Houston at {url}: {e}");

@@ -250,11 +250,12 @@ fn matrix() -> Vec<Row> {
             Form("password=not+the+password"),
             [401, 422, 422, 422, 422],
         ),
+        // Setting up a second factor asks for the password first.
         row(
             "POST",
             "/api/account/second-factor/begin",
-            None,
-            [401, 200, 200, 200, 200],
+            Form("password=not+the+password"),
+            [401, 422, 422, 422, 422],
         ),
         row("POST", "/api/admin/second-factor-rule", None, ADMIN),
         row(
@@ -1573,6 +1574,34 @@ async fn live_update_streams_are_capped_and_end_with_their_session() {
     )
     .await;
     assert!(ended.is_ok(), "the stream of an ended session closes");
+
+    // A revoked token's open stream ends within a recheck too.
+    let secret = h.token("watcher", &[TokenScope::Read]).await;
+    let watching = h
+        .app
+        .clone()
+        .oneshot(with_token(
+            request("GET", "/api/v1/events", Payload::None, None),
+            &secret,
+        ))
+        .await
+        .expect("response");
+    assert_eq!(watching.status(), StatusCode::OK);
+    h.db.store
+        .revoke_api_token(
+            "watcher",
+            &Actor::new("user:ada", None),
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("revoke");
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        watching.into_body().collect(),
+    )
+    .await;
+    assert!(ended.is_ok(), "the stream of a revoked token closes");
 }
 
 /// The router served on a loopback port by Houston's own accept loop.
@@ -1685,6 +1714,25 @@ async fn slow_clients_cannot_hold_connections_open() {
     .await;
     assert!(closed.is_ok(), "the server hung up on the slow client");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    // HTTP/2 with prior knowledge (h2c) and then nothing: not served on the
+    // plaintext port, so the connection ends at once instead of idling forever.
+    let mut idle = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    idle.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        idle.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "an idle h2c connection is closed; read {:?}",
+        String::from_utf8_lossy(&rest)
+    );
     server.stop().await;
 }
 
@@ -1851,8 +1899,23 @@ async fn a_second_factor_guards_sign_in_and_can_be_required() {
     assert_eq!(deploy.status, StatusCode::FORBIDDEN, "{}", deploy.text);
     assert!(deploy.text.contains("second factor"), "{}", deploy.text);
 
+    let refused = h
+        .send(post(
+            "/api/account/second-factor/begin",
+            Payload::Form("password=a+borrowed+session"),
+        ))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
     let begun = h
-        .send(post("/api/account/second-factor/begin", Payload::None))
+        .send(post(
+            "/api/account/second-factor/begin",
+            Payload::Form("password=correct+horse+battery"),
+        ))
         .await;
     assert_eq!(begun.status, StatusCode::OK, "{}", begun.text);
     let enrolment: serde_json::Value = serde_json::from_str(&begun.text).expect("json");

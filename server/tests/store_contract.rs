@@ -2584,6 +2584,56 @@ async fn twenty_racing_claims_leave_one_run_allowed(store: Arc<dyn Store>) {
     assert!(!after.allowed, "spent: {after:?}");
 }
 
+async fn lock_messages_show_reasons_as_text_not_chat_markup(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let now = Utc::now();
+    s.set_setting(
+        app::domain::WEBHOOKS_SETTING,
+        r#"["https://hooks.slack.com/services/T0/B0/secret"]"#,
+        &lead(),
+        None,
+        now,
+    )
+    .await
+    .expect("webhooks");
+    place(
+        s,
+        &lock_request(
+            Some("sandbox"),
+            None,
+            "<!channel> deploys frozen. <https://evil.example/sso|Click here> & confirm",
+            None,
+            now,
+        ),
+        now,
+    )
+    .await;
+    let queued = s.list_notifications(10).await.expect("messages");
+    assert_eq!(queued.len(), 1);
+    let app::domain::MessageAbout::Lock { text } = &queued[0].about else {
+        panic!("a lock message: {queued:?}");
+    };
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+    assert!(
+        text.contains("&lt;!channel&gt; deploys frozen. &lt;https://evil.example/sso|Click here&gt; &amp; confirm"),
+        "{text}"
+    );
+    // The setting's audit row keeps the URL's host, not its secret path.
+    let audit = s
+        .list_audit(&AuditFilter {
+            action: Some("settings.change".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let detail = audit[0].detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("hooks.slack.com") && !detail.contains("secret"),
+        "{detail}"
+    );
+}
+
 async fn freeze_windows_are_saved_and_stop_deploys_while_active(store: Arc<dyn Store>) {
     use app::domain::freeze::Schedule;
     let s = store.as_ref();
@@ -2791,6 +2841,7 @@ contract!(
     racing_deploys_through_a_lock_spend_one_override_once,
     a_deploy_over_any_block_spends_an_override_that_breaks_it_or_is_marked,
     twenty_racing_claims_leave_one_run_allowed,
+    lock_messages_show_reasons_as_text_not_chat_markup,
     freeze_windows_are_saved_and_stop_deploys_while_active,
     gate_answers_are_counted_per_day_environment_and_rule,
 );

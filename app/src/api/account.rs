@@ -16,9 +16,11 @@ pub struct Enrolment {
     pub qr_svg: String,
 }
 
-/// Starts setting up the second factor: a new secret, not yet in force.
+/// Starts setting up the second factor: a new secret, not yet in force. Asks for
+/// the password first: a borrowed or stolen session must not bind its own
+/// authenticator to the account (and keep its recovery codes).
 #[server(endpoint = "account/second-factor/begin")]
-pub async fn begin_second_factor() -> Result<Enrolment, AppError> {
+pub async fn begin_second_factor(password: String) -> Result<Enrolment, AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::PERSON, move |call| async move {
         let caller = call.caller;
@@ -28,6 +30,14 @@ pub async fn begin_second_factor() -> Result<Enrolment, AppError> {
                 message: "your second factor is on already; turn it off first to set up another"
                     .into(),
             });
+        }
+        if !crate::ssr::password::is_current_password(call.store.as_ref(), &user.username, password)
+            .await?
+        {
+            return Err(AppError::validation(
+                "password",
+                "that is not your password",
+            ));
         }
         let secret = crate::ssr::totp::new_secret();
         let otpauth_url = crate::ssr::totp::otpauth_url(&secret, user.username.as_str())?;

@@ -353,6 +353,9 @@ pub struct RepositoryRequest {
     pub service: Option<String>,
     /// The environment whose locks hold its merges (default `production`).
     pub environment: Option<String>,
+    /// Show a lock's reason and who placed it in the commit status (default
+    /// false: on a public repository they would be public).
+    pub share_reasons: Option<bool>,
 }
 
 /// A GitHub repository linked to the place whose locks hold its merges.
@@ -362,6 +365,9 @@ pub struct RepositoryLink {
     pub repository: String,
     pub service: ServiceName,
     pub environment: EnvironmentName,
+    /// Whether statuses carry the lock's reason; otherwise a neutral text.
+    #[serde(default)]
+    pub share_reasons: bool,
 }
 
 /// The settings key the repository links are stored under (JSON list).
@@ -440,6 +446,7 @@ impl RepositoryRequest {
             repository: name.to_owned(),
             service: service?,
             environment: environment?,
+            share_reasons: self.share_reasons.unwrap_or(false),
         })
     }
 }

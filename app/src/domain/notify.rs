@@ -169,7 +169,9 @@ pub fn slack_message(
 }
 
 /// Slack's three control characters, escaped as its docs ask.
-fn escape(raw: &str) -> String {
+/// Text as Slack's mrkdwn shows it literally: `&`, `<` and `>` escaped, so a
+/// reason cannot ping a channel (`<!channel>`) or disguise a link (`<url|text>`).
+pub fn escape(raw: &str) -> String {
     raw.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

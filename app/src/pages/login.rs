@@ -185,7 +185,8 @@ fn SecondFactorPanel(on: bool, required: bool) -> impl IntoView {
                     }.into_any(),
                     _ => view! {
                         <p>"Off. With it on, signing in also asks for a code from an authenticator app on your phone."</p>
-                        <ActionForm action=begin>
+                        <ActionForm action=begin attr:class="inline-form">
+                            <label><span>"Password"</span><input type="password" name="password" required autocomplete="current-password" /></label>
                             <button type="submit" class="button">"Set up two-factor sign-in"</button>
                         </ActionForm>
                     }.into_any(),

@@ -31,7 +31,11 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the
-/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy, read
+/// from the right (the hops trusted proxies appended) and never past a hop that
+/// does not parse: what lies left of it was written by someone no trusted proxy
+/// vouches for, so the last trusted hop stands in for the client. `ip:port` and
+/// `[v6]:port` hops (Azure Application Gateway appends ports) are read as the address.
 pub fn client_address(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
@@ -42,22 +46,32 @@ pub fn client_address(
     if !is_trusted(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    Some(
-        forwarded
-            .iter()
-            .rev()
-            .find(|ip| !is_trusted(ip))
-            .or(forwarded.first())
-            .copied()
-            .unwrap_or(peer),
-    )
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = hop_address(hop) else {
+            return Some(nearest);
+        };
+        if !is_trusted(&ip) {
+            return Some(ip);
+        }
+        nearest = ip;
+    }
+    Some(nearest)
+}
+
+/// One `X-Forwarded-For` hop's address: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`
+/// or `[2001:db8::1]:5678`.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// The stored form (hash) of the session id the request's cookie carries.
@@ -356,6 +370,31 @@ mod tests {
         );
         assert_eq!(client_address(Some(proxy), &headers, &[]), Some(proxy));
         assert_eq!(client_address(None, &headers, &trusted), None);
+    }
+
+    #[test]
+    fn a_client_cannot_choose_its_address_past_a_hop_that_does_not_parse() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let proxy: IpAddr = "10.0.0.1".parse().expect("ip");
+        let at = |xff: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", xff.parse().expect("v"));
+            client_address(Some(proxy), &headers, &trusted).map(|ip| ip.to_string())
+        };
+        // A proxy that appends ip:port: the port is read off, the client is found.
+        assert_eq!(
+            at("6.6.6.6, 203.0.113.9:51234").as_deref(),
+            Some("203.0.113.9")
+        );
+        assert_eq!(at("[2001:db8::7]:443").as_deref(), Some("2001:db8::7"));
+        // What the client wrote left of a hop no proxy vouches for is not read.
+        assert_eq!(
+            at("6.6.6.6, garbage, 10.0.0.2").as_deref(),
+            Some("10.0.0.2")
+        );
+        assert_eq!(at("6.6.6.6, garbage").as_deref(), Some("10.0.0.1"));
+        // Every hop trusted: the farthest of them, never an untrusted guess.
+        assert_eq!(at("10.9.9.9, 10.0.0.2").as_deref(), Some("10.9.9.9"));
     }
 
     #[test]

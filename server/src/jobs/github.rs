@@ -31,6 +31,9 @@ impl std::fmt::Debug for GithubApi {
 }
 
 /// What a place's pull requests should say now: `failure` with why, or `success`.
+/// Why is neutral ("production is locked: see Houston") unless the link shares
+/// reasons; shared, it is one line of at most 140 characters, control characters
+/// taken out.
 pub fn status_for(
     standing: &app::ssr::gate::InForce,
     link: &RepositoryLink,
@@ -60,6 +63,17 @@ pub fn status_for(
                 ),
             );
         }
+    };
+    let said = if link.share_reasons {
+        said.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+    } else {
+        let what = match (lock, window) {
+            (Some(l), _) => format!("{} is locked", l.scope().describe()),
+            _ => format!("{} is frozen", place.describe()),
+        };
+        format!("{what}: see Houston")
     };
     // GitHub keeps at most 140 characters of a status' description.
     let mut description: String = said.chars().take(140).collect();
@@ -152,4 +166,53 @@ pub async fn run(
         anyhow::bail!("commit statuses not posted: {}", failures.join("; "));
     }
     Ok(posted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::domain::{EnvironmentName, Lock, ServiceName};
+
+    fn standing(reason: &str) -> app::ssr::gate::InForce {
+        app::ssr::gate::InForce {
+            locks: vec![Lock {
+                id: 1,
+                environment: Some(EnvironmentName::parse("production").expect("valid")),
+                service: None,
+                reason: reason.into(),
+                locked_by: "user:lena".into(),
+                locked_at: chrono::Utc::now(),
+                expires_at: None,
+                unlocked_by: None,
+                unlocked_at: None,
+                unlock_note: None,
+                active: true,
+            }],
+            windows: Vec::new(),
+        }
+    }
+
+    fn link(share_reasons: bool) -> RepositoryLink {
+        RepositoryLink {
+            repository: "acme/checkout".into(),
+            service: ServiceName::parse("checkout").expect("valid"),
+            environment: EnvironmentName::parse("production").expect("valid"),
+            share_reasons,
+        }
+    }
+
+    #[test]
+    fn statuses_name_no_reason_unless_the_link_shares_them() {
+        let incident = standing("INC-991: customer jane.doe@example.com double charged");
+        assert_eq!(
+            status_for(&incident, &link(false)),
+            ("failure", "production is locked: see Houston".to_owned())
+        );
+        let (_, shared) = status_for(&incident, &link(true));
+        assert!(shared.contains("INC-991"), "{shared}");
+        let long = standing(&"x".repeat(400));
+        let (_, cut) = status_for(&long, &link(true));
+        assert_eq!(cut.chars().count(), 140);
+        assert!(cut.ends_with('…'));
+    }
 }

@@ -325,11 +325,12 @@ pub(crate) use through_lock_in;
 
 /// Inside a lock change's transaction (`$tx`): queues `$text` for every webhook URL
 /// in the `notifications.webhooks` setting, so the message exists if and only if the
-/// change committed.
+/// change committed. The text is escaped for Slack's mrkdwn here, once: it carries
+/// people's reasons and notes, which must show as written, never as markup.
 macro_rules! queue_lock_message {
     ($tx:expr, $text:expr, $now:expr) => {{
         let urls = $crate::storage::verdicts::webhook_urls!($tx);
-        let text: String = $text;
+        let text: String = app::domain::escape(&$text);
         for url in urls {
             sqlx::query(
                 "INSERT INTO notifications (url, kind, message, next_attempt_at, created_at) \
