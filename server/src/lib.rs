@@ -6,6 +6,7 @@ pub mod config;
 pub mod config_file;
 pub mod demo;
 pub mod events;
+pub mod gate_tally;
 pub mod http;
 pub mod jobs;
 pub mod judge_offline;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub samples: Option<Arc<dyn app::ssr::sources::SampleSource>>,
     /// Where webhooks may be sent (checked when they are saved and sent).
     pub outbound: Arc<app::ssr::outbound::OutboundPolicy>,
+    /// The gate's answers, counted in memory until the next flush.
+    pub gate_tally: gate_tally::GateTally,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -99,6 +102,7 @@ impl AppState {
         Self {
             samples,
             outbound: Arc::new(config.outbound_policy()),
+            gate_tally: gate_tally::GateTally::default(),
             security: Arc::new(SecurityLog::new(store.clone())),
             password_slots: app::ssr::password::PasswordSlots::for_this_host(),
             second_factor: Arc::default(),

@@ -550,6 +550,11 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
     } else {
         tracing::info!("HOUSTON_RUN_JOBS=false: background jobs run in `houston worker` processes");
     }
+    // The gate's counts are written by every replica that answers the gate.
+    let (tally_stop, tally_stopped) = tokio::sync::oneshot::channel::<()>();
+    let tally = tokio::spawn(state.gate_tally.clone().run(store.clone(), async {
+        let _ = tally_stopped.await;
+    }));
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -565,6 +570,8 @@ async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> an
         shutdown_signal(),
     )
     .await?;
+    let _ = tally_stop.send(());
+    let _ = tally.await;
     tracing::info!("Houston stopped");
     Ok(())
 }

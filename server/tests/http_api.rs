@@ -17,6 +17,7 @@ use sha2::Sha256;
 
 struct Harness {
     app: Router,
+    state: AppState,
     token: String,
     _db: support::TestDb,
 }
@@ -54,9 +55,10 @@ async fn harness_with(vars: &[(&str, &str)]) -> Harness {
         )
         .await
         .expect("token");
-    let app = router(AppState::new(db.store.clone(), config));
+    let state = AppState::new(db.store.clone(), config);
     Harness {
-        app,
+        app: router(state.clone()),
+        state,
         token,
         _db: db,
     }
@@ -1729,9 +1731,40 @@ async fn the_gate_says_why_a_place_is_locked_until_it_is_unlocked() {
 
     let r = h.call_as(&ci, "GET", gate, None).await;
     assert_eq!(r.json(), json!({ "allowed": true, "reasons": [] }));
+    // A name no deploy ever used is answered, and never written.
+    let r = h
+        .call_as(
+            &ci,
+            "GET",
+            "/api/v1/gate?service=checkout&environment=made-up",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 
-    // Every answer was counted under its rules, for today.
+    // Asking the gate wrote nothing; the minute's flush writes every answer under
+    // its rules, for today, for the environments Houston knows.
     let today = chrono::Utc::now().date_naive();
+    assert!(
+        h._db
+            .store
+            .gate_counts(today - chrono::Duration::days(1))
+            .await
+            .expect("counts")
+            .is_empty(),
+        "no write per answer"
+    );
+    for environment in ["production", "staging"] {
+        let mut known = checkout("v1");
+        known["environment"] = json!(environment);
+        let r = h.post_json("/api/v1/deploys", &known).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    h.state
+        .gate_tally
+        .flush(h._db.store.as_ref())
+        .await
+        .expect("flush");
     let counts: Vec<(String, bool, String, i64)> = h
         ._db
         .store
@@ -2119,6 +2152,14 @@ async fn the_gate_needs_a_service_an_environment_and_scope_gate() {
         h.call_as(&ci, "GET", gate, None).await.status,
         StatusCode::OK
     );
+    // Production becomes an environment Houston knows; the flush writes its count.
+    let known = h.post_json("/api/v1/deploys", &checkout("v1")).await;
+    assert_eq!(known.status, StatusCode::CREATED, "{}", known.text);
+    h.state
+        .gate_tally
+        .flush(h._db.store.as_ref())
+        .await
+        .expect("flush");
     let counts: Vec<(String, bool, String, i64)> = h
         ._db
         .store

@@ -2743,20 +2743,7 @@ async fn freeze_windows_are_saved_and_stop_deploys_while_active(store: Arc<dyn S
 async fn gate_answers_are_counted_per_day_environment_and_rule(store: Arc<dyn Store>) {
     use app::ssr::GateCount;
     let s = store.as_ref();
-    let production = EnvironmentName::parse("production").expect("valid");
-    let staging = EnvironmentName::parse("staging").expect("valid");
     let next_day = t0() + Duration::days(1);
-    for _ in 0..2 {
-        s.count_gate_answer(&production, false, &["alert", "lock"], t0())
-            .await
-            .expect("count");
-    }
-    s.count_gate_answer(&production, true, &["none"], t0() + Duration::hours(1))
-        .await
-        .expect("count");
-    s.count_gate_answer(&staging, true, &["override"], next_day)
-        .await
-        .expect("count");
     let count =
         |day: DateTime<Utc>, environment: &str, allowed: bool, rule: &str, count: i64| GateCount {
             day: day.date_naive(),
@@ -2765,6 +2752,21 @@ async fn gate_answers_are_counted_per_day_environment_and_rule(store: Arc<dyn St
             rule: rule.into(),
             count,
         };
+    // Two flushes' batches add up.
+    s.add_gate_counts(&[
+        count(t0(), "production", false, "alert", 1),
+        count(t0(), "production", false, "lock", 1),
+    ])
+    .await
+    .expect("count");
+    s.add_gate_counts(&[
+        count(t0(), "production", false, "alert", 1),
+        count(t0(), "production", false, "lock", 1),
+        count(t0(), "production", true, "none", 1),
+        count(next_day, "staging", true, "override", 1),
+    ])
+    .await
+    .expect("count");
     assert_eq!(
         s.gate_counts(t0().date_naive()).await.expect("counts"),
         [

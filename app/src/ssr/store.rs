@@ -866,14 +866,9 @@ pub trait LockStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Counts one gate answer under each of `rules` for its day and environment.
-    async fn count_gate_answer(
-        &self,
-        environment: &EnvironmentName,
-        allowed: bool,
-        rules: &[&str],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    /// Adds counted gate answers (counted in memory, written in batches) to their
+    /// day, environment, outcome and rule, in one transaction.
+    async fn add_gate_counts(&self, counts: &[GateCount]) -> Result<(), StoreError>;
 
     /// The latest deploy of `version` to the place (the promotion rule's record).
     async fn latest_deploy_of_version(

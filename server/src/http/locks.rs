@@ -248,19 +248,13 @@ pub async fn gate(
     let ask = query.parse()?;
     let now = chrono::Utc::now();
     let answer = app::ssr::gate::answer(state.store.as_ref(), &ask, None, now).await?;
-    // A count lost to a failing database must not turn an answer into an error.
-    if let Err(e) = state
-        .store
-        .count_gate_answer(
-            &ask.environment,
-            answer.allowed,
-            &answer.counted_rules(),
-            now,
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not count a gate answer");
-    }
+    // Counted in memory and written once a minute: asking stays a read.
+    state.gate_tally.count(
+        &ask.environment,
+        answer.allowed,
+        &answer.counted_rules(),
+        now,
+    );
     tracing::info!(service = %ask.service, environment = %ask.environment, allowed = answer.allowed, reasons = answer.reasons.len(), "gate asked");
     Ok(Json(answer))
 }
@@ -297,18 +291,12 @@ pub async fn claim(
     let now = chrono::Utc::now();
     let by = super::auth::caller_of(&parts).actor();
     let answer = app::ssr::gate::claim(state.store.as_ref(), &ask, &claimant, &by, now).await?;
-    if let Err(e) = state
-        .store
-        .count_gate_answer(
-            &ask.environment,
-            answer.allowed,
-            &answer.counted_rules(),
-            now,
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not count a gate answer");
-    }
+    state.gate_tally.count(
+        &ask.environment,
+        answer.allowed,
+        &answer.counted_rules(),
+        now,
+    );
     tracing::info!(service = %ask.service, environment = %ask.environment, run = %claimant.run, allowed = answer.allowed, "gate claim");
     Ok(Json(answer))
 }

@@ -803,27 +803,24 @@ macro_rules! lock_store {
             tx.commit().await.map_err(backend_error)
         }
 
-        #[tracing::instrument(skip(self, rules))]
-        async fn count_gate_answer(
+        #[tracing::instrument(skip(self, counts), fields(counts = counts.len()))]
+        async fn add_gate_counts(
             &self,
-            environment: &app::domain::EnvironmentName,
-            allowed: bool,
-            rules: &[&str],
-            now: chrono::DateTime<chrono::Utc>,
+            counts: &[app::ssr::GateCount],
         ) -> Result<(), app::ssr::StoreError> {
             use $crate::storage::backend_error;
-            let day = now.date_naive();
             let mut tx = self.pool.begin().await.map_err(backend_error)?;
-            for rule in rules {
+            for count in counts {
                 sqlx::query(
                     "INSERT INTO gate_answers (day, environment, allowed, rule, count) \
-                     VALUES ($1, $2, $3, $4, 1) \
-                     ON CONFLICT (day, environment, allowed, rule) DO UPDATE SET count = gate_answers.count + 1",
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (day, environment, allowed, rule) DO UPDATE SET count = gate_answers.count + $5",
                 )
-                .bind(day)
-                .bind(environment.as_str())
-                .bind(allowed)
-                .bind(*rule)
+                .bind(count.day)
+                .bind(count.environment.as_str())
+                .bind(count.allowed)
+                .bind(count.rule.as_str())
+                .bind(count.count)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend_error)?;
