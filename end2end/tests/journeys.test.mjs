@@ -406,12 +406,13 @@ test('pages read well on a phone', async () => {
 test('an admin creates an API token in the browser, sees it once, and revoking it stops it', async () => {
   const { page, errors } = await openHydrated(`${BASE}/admin/tokens`);
   await page.fill('form.inline-form input[name="name"]', 'e2e-browser');
-  await page.check('form.inline-form input[name="gate"]');
+  await page.check('form.inline-form input[name="scopes[gate]"]');
+  await page.check('form.inline-form input[name="scopes[read]"]');
   await page.click('form.inline-form button[type="submit"]');
   const secret = (await page.getByTestId('token-secret').innerText()).trim();
   assert.match(secret, /^hst_[0-9a-f]{64}$/);
   await page.getByTestId('tokens').getByText('e2e-browser').waitFor();
-  assert.match(await page.getByTestId('tokens').innerText(), /deploy,gate/);
+  assert.match(await page.getByTestId('tokens').innerText(), /deploy,gate,read/);
   await page.screenshot({ path: path.join(SHOTS, 'admin-tokens.png'), fullPage: true });
 
   const read = await fetch(`${BASE}/api/v1/deploys`, { headers: { authorization: `Bearer ${secret}` } });

@@ -275,7 +275,7 @@ fn matrix() -> Vec<Row> {
         row(
             "POST",
             "/api/admin/create-token",
-            Form("name=matrix&deploy=on"),
+            Form("name=matrix&scopes[deploy]=on"),
             ADMIN,
         ),
         row(
@@ -796,7 +796,7 @@ async fn admin_power_belongs_to_people_not_tokens() {
         ("/api/admin/tokens", Payload::None),
         (
             "/api/admin/create-token",
-            Payload::Form("name=more&admin=on"),
+            Payload::Form("name=more&scopes[admin]=on"),
         ),
         ("/api/admin/revoke-token", Payload::Form("name=root")),
     ] {
@@ -817,7 +817,7 @@ async fn admin_power_belongs_to_people_not_tokens() {
         .send(request(
             "POST",
             "/api/admin/create-token",
-            Payload::Form("name=ada-ci&read=on&expires_in_days=30"),
+            Payload::Form("name=ada-ci&scopes[read]=on&expires_in_days=30"),
             Some(&cookie),
         ))
         .await;
@@ -853,7 +853,7 @@ async fn admin_power_belongs_to_people_not_tokens() {
         .send(request(
             "POST",
             "/api/admin/create-token",
-            Payload::Form("name=x&deploy=on&expires_in_days=forever"),
+            Payload::Form("name=x&scopes[deploy]=on&expires_in_days=forever"),
             Some(&h.person("eve", Role::Admin).await.1),
         ))
         .await;
@@ -1886,7 +1886,7 @@ async fn a_second_factor_guards_sign_in_and_can_be_required() {
     let token = h
         .send(post(
             "/api/admin/create-token",
-            Payload::Form("name=x&deploy=on"),
+            Payload::Form("name=x&scopes[deploy]=on"),
         ))
         .await;
     assert_eq!(token.status, StatusCode::FORBIDDEN);
@@ -2045,7 +2045,7 @@ async fn state_changes_from_another_site_are_refused() {
         let mut r = request(
             "POST",
             "/api/admin/create-token",
-            Payload::Form("name=forged&deploy=on"),
+            Payload::Form("name=forged&scopes[deploy]=on"),
             Some(&cookie),
         );
         r.headers_mut().insert(extra.0, extra.1.parse().expect("v"));

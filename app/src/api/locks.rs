@@ -235,14 +235,19 @@ pub async fn unlock_lock(id: i64, note: Option<String>) -> Result<(), AppError> 
     back_to_page(result)
 }
 
+/// The boxes of an override's form for the rules it breaks besides locks and
+/// freeze windows (`also[alert]=on` …).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlsoBreaks {
+    pub alert: Option<String>,
+    pub unhealthy: Option<String>,
+    pub promotion: Option<String>,
+    pub branch: Option<String>,
+}
+
 /// Grants a break-glass override (a lead or admin). It breaks locks and freezes;
-/// a ticked `break_*` box adds that rule. Audited; open pages hear of it.
-// `allow`, not `expect`: the server macro copies the attribute onto items the lint
-// never fires on, where an expectation would go unfulfilled.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "a server function's arguments are its form's fields"
-)]
+/// a ticked box in `also` adds that rule. Audited; open pages hear of it.
 #[server(endpoint = "grant-override")]
 pub async fn grant_override(
     service: String,
@@ -250,10 +255,7 @@ pub async fn grant_override(
     version: Option<String>,
     reason: String,
     expires_in_minutes: Option<String>,
-    break_alert: Option<String>,
-    break_unhealthy: Option<String>,
-    break_promotion: Option<String>,
-    break_branch: Option<String>,
+    #[server(default)] also: AlsoBreaks,
 ) -> Result<(), AppError> {
     use crate::ssr::access::Need;
     crate::ssr::serve(Need::CONFIGURE, move |call| async move {
@@ -273,10 +275,10 @@ pub async fn grant_override(
             .map(|r| r.as_str().to_owned())
             .collect();
         for (ticked, rule) in [
-            (break_alert, "alert"),
-            (break_unhealthy, "unhealthy"),
-            (break_promotion, "promotion"),
-            (break_branch, "branch"),
+            (also.alert, "alert"),
+            (also.unhealthy, "unhealthy"),
+            (also.promotion, "promotion"),
+            (also.branch, "branch"),
         ] {
             if ticked.is_some() {
                 breaks.push(rule.to_owned());

@@ -204,7 +204,7 @@ pub fn AdminTokensPage() -> impl IntoView {
                     <legend>"Scopes"</legend>
                     {TokenScope::ALL.into_iter().map(|scope| view! {
                         <label class="check">
-                            <input type="checkbox" name=scope.as_str() value="on" checked=scope == TokenScope::Deploy />
+                            <input type="checkbox" name=format!("scopes[{}]", scope.as_str()) value="on" checked=scope == TokenScope::Deploy />
                             {scope.as_str()}
                         </label>
                     }).collect_view()}

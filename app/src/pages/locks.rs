@@ -418,10 +418,10 @@ fn OverrideSection(
                     <label><span>"Minutes it waits to be used"</span><input type="text" inputmode="numeric" name="expires_in_minutes" value="60" /></label>
                     <fieldset class="wide breaks">
                         <legend>"Breaks locks and freeze windows; also:"</legend>
-                        <label><input type="checkbox" name="break_alert" value="on" />" firing alerts"</label>
-                        <label><input type="checkbox" name="break_unhealthy" value="on" />" an unhealthy deploy"</label>
-                        <label><input type="checkbox" name="break_promotion" value="on" />" promotion"</label>
-                        <label><input type="checkbox" name="break_branch" value="on" />" branch"</label>
+                        <label><input type="checkbox" name="also[alert]" value="on" />" firing alerts"</label>
+                        <label><input type="checkbox" name="also[unhealthy]" value="on" />" an unhealthy deploy"</label>
+                        <label><input type="checkbox" name="also[promotion]" value="on" />" promotion"</label>
+                        <label><input type="checkbox" name="also[branch]" value="on" />" branch"</label>
                     </fieldset>
                     <label class="wide"><span>"Why"</span><textarea name="reason" required maxlength="4096" rows="2"></textarea></label>
                     <button type="submit" class="button small">"Grant"</button>
