@@ -60,12 +60,16 @@ impl GateTally {
         if taken.is_empty() {
             return Ok(0);
         }
-        let known: Vec<String> = store
-            .list_environments()
-            .await?
-            .into_iter()
-            .map(|e| e.name.as_str().to_owned())
-            .collect();
+        let known: Vec<String> = match store.list_environments().await {
+            Ok(environments) => environments
+                .into_iter()
+                .map(|e| e.name.as_str().to_owned())
+                .collect(),
+            Err(e) => {
+                self.put_back(taken);
+                return Err(e);
+            }
+        };
         let counts: Vec<GateCount> = taken
             .iter()
             .filter(|((_, environment, _, _), _)| known.contains(environment))
@@ -78,16 +82,21 @@ impl GateTally {
             })
             .collect();
         if let Err(e) = store.add_gate_counts(&counts).await {
-            let mut pending = match self.pending.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            for (key, count) in taken {
-                *pending.entry(key).or_insert(0) += count;
-            }
+            self.put_back(taken);
             return Err(e);
         }
         Ok(counts.len())
+    }
+
+    /// Counts taken for a flush that failed, kept for the next one.
+    fn put_back(&self, taken: HashMap<Key, i64>) {
+        let mut pending = match self.pending.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for (key, count) in taken {
+            *pending.entry(key).or_insert(0) += count;
+        }
     }
 
     /// Flushes every [`FLUSH_EVERY`] until `stop`, then once more.

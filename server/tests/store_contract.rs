@@ -2518,6 +2518,7 @@ async fn twenty_racing_claims_leave_one_run_allowed(store: Arc<dyn Store>) {
                 let run = Claimant {
                     run: format!("run-{i}"),
                     version: Some("v7".into()),
+                    by: "token:ci".into(),
                 };
                 let answer = app::ssr::gate::claim(store.as_ref(), &ask, &run, &ci(), now)
                     .await
@@ -2536,7 +2537,7 @@ async fn twenty_racing_claims_leave_one_run_allowed(store: Arc<dyn Store>) {
                 answer
                     .reasons
                     .iter()
-                    .any(|r| r.detail.contains("is claimed by run")),
+                    .any(|r| r.detail.contains("is claimed by another run")),
                 "the others are told who holds it: {answer:?}"
             );
         }

@@ -143,6 +143,13 @@ impl DeliveryWork {
             DeliveryWork::Register(deploy) | DeliveryWork::Status { deploy, .. } => deploy,
         }
     }
+
+    /// The deploy the work is about, to say what the gate said of it.
+    pub fn deploy_mut(&mut self) -> &mut NewDeploy {
+        match self {
+            DeliveryWork::Register(deploy) | DeliveryWork::Status { deploy, .. } => deploy,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -109,7 +109,10 @@ fn parse_names(
 fn parse_note(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
     let note = raw.map(str::trim).filter(|n| !n.is_empty())?;
     // Reasons travel into CI logs, chat and commit statuses: one line of plain text.
-    if note.chars().any(char::is_control) {
+    if note
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
         p.add(
             field,
             "must be one line of text: no line breaks, tabs or other control characters",
@@ -544,11 +547,11 @@ impl Override {
         rules.iter().all(|r| self.breaks.contains(r))
     }
 
-    /// Whether `claimant` holds its claim (the same run, and the same version).
+    /// Whether `claimant` holds its claim: the same caller, run and version.
     pub fn claimed_by(&self, claimant: &Claimant) -> bool {
-        self.claim
-            .as_ref()
-            .is_some_and(|c| c.run == claimant.run && c.version == claimant.version)
+        self.claim.as_ref().is_some_and(|c| {
+            c.run == claimant.run && c.version == claimant.version && c.by == claimant.by
+        })
     }
 
     /// Whether a deploy of `version` may spend it: unclaimed, or claimed for that
@@ -912,11 +915,13 @@ pub struct GateFacts {
     pub claimant: Option<Claimant>,
 }
 
-/// A pipeline run that asks to claim an override: which run, which version.
+/// A pipeline run that asks to claim an override: which run, which version, and
+/// who asks (`token:ci`): a claim is held by that caller's run alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimant {
     pub run: String,
     pub version: Option<String>,
+    pub by: String,
 }
 
 /// The longest pipeline-run id a claim takes.
@@ -942,7 +947,8 @@ pub struct GateClaimRequest {
 }
 
 impl GateClaimRequest {
-    pub fn parse(&self) -> Result<(GateAsk, Claimant), ValidationErrors> {
+    /// The question and the claimant; `by` is who asks, as the audit log names them.
+    pub fn parse(&self, by: &str) -> Result<(GateAsk, Claimant), ValidationErrors> {
         let question = GateQuery {
             service: self.service.clone(),
             environment: self.environment.clone(),
@@ -964,6 +970,7 @@ impl GateClaimRequest {
                 let claimant = Claimant {
                     run: run.to_owned(),
                     version: ask.version.clone(),
+                    by: by.to_owned(),
                 };
                 Ok((ask, claimant))
             }
@@ -1084,9 +1091,10 @@ pub fn decide_gate(ask: &GateAsk, facts: &GateFacts) -> GateAnswer {
                 granted.id, granted.granted_by, granted.reason
             )
         } else if let Some(claim) = &granted.claim {
+            // Not the run's id: knowing it must not be a way in.
             format!(
-                "override #{} granted by {} is claimed by run {} of {}",
-                granted.id, granted.granted_by, claim.run, claim.by
+                "override #{} granted by {} is claimed by another run (of {})",
+                granted.id, granted.granted_by, claim.by
             )
         } else {
             answer.override_available = Some(granted.id);
@@ -1184,15 +1192,21 @@ pub fn gate_lines(answer: &GateAnswer) -> Vec<String> {
 pub fn safe_for_logs(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
+        if c.is_control() || is_invisible_format(c) {
             out.push_str(&c.escape_unicode().to_string());
+        } else if c == ':' && out.ends_with(':') {
+            // Every second colon of a run is escaped, so no `::` is left.
+            out.push_str("\\:");
         } else {
             out.push(c);
         }
     }
-    out.replace("::", ":\\:")
+    out
+}
+
+/// Line separators and the bidirectional controls that reorder what a reader sees.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A freeze window as pages show it: the schedule in words, whether it holds now,
@@ -1506,7 +1520,12 @@ mod tests {
     #[test]
     fn reasons_are_one_line_of_text_and_gate_lines_are_inert_in_ci_logs() {
         let now = at("2026-11-30T10:00:00Z");
-        for reason in ["maintenance\n::error::approved", "a\u{1b}[2K", "tab\there"] {
+        for reason in [
+            "maintenance\n::error::approved",
+            "a\u{1b}[2K",
+            "tab\there",
+            "reads \u{202e}desrever",
+        ] {
             let request = LockRequest {
                 environment: Some("qa".into()),
                 reason: Some(reason.into()),
@@ -1518,7 +1537,7 @@ mod tests {
             allowed: false,
             reasons: vec![GateReason::new(
                 GateRule::Alert,
-                "alert X is firing: ::add-mask::hst_ \u{1b}[1A\u{1b}[32mallowed\nnext",
+                "alert X is firing: ::add-mask::hst_ :::x \u{1b}[1A\u{1b}[32mallowed\nnext",
             )],
             override_available: None,
         };
@@ -1593,6 +1612,7 @@ mod tests {
         let run = |id: &str| Claimant {
             run: id.into(),
             version: Some("v2".into()),
+            by: "token:ci".into(),
         };
         if let Some(granted) = facts.granted.as_mut() {
             granted.claim = Some(OverrideClaim {
@@ -1612,12 +1632,17 @@ mod tests {
         assert!(!answer.allowed);
         assert_eq!(answer.override_available, None);
         assert!(
-            answer
-                .reasons
-                .last()
-                .is_some_and(|r| r.detail.contains("claimed by run gh-1")),
+            answer.reasons.last().is_some_and(
+                |r| r.detail.contains("claimed by another run") && !r.detail.contains("gh-1")
+            ),
             "{answer:?}"
         );
+        // The run's id alone is not the claim: another caller naming it is not let through.
+        facts.claimant = Some(Claimant {
+            by: "token:other".into(),
+            ..run("gh-1")
+        });
+        assert!(!decide_gate(&ask(Some("v2"), None), &facts).allowed);
 
         // An override that does not break every blocking rule clears nothing.
         facts.claimant = Some(run("gh-1"));

@@ -96,9 +96,10 @@ impl Need {
     /// Reading locks, freeze windows, overrides and the gate: any signed-in person,
     /// or a token with scope `gate` or `read`.
     pub const GATE: Need = Need::ReadAs(TokenScope::Gate);
-    /// Claiming an override for a pipeline run: asking the gate with one write.
+    /// Claiming an override for a pipeline run: asking the gate with one write
+    /// that reserves break glass, so a deployer at least, or a `gate` token.
     pub const CLAIM: Need = Need::Act {
-        role: Role::Viewer,
+        role: Role::Deployer,
         scope: Some(TokenScope::Gate),
     };
     /// Placing locks and lifting one's own: a deployer, or a token with scope

@@ -219,26 +219,15 @@ pub async fn answer(
         }
         _ => None,
     };
-    // The claimant's own override first, then an unclaimed one, then one another
-    // run holds (told, never used).
-    let granted = store
+    let candidates: Vec<crate::domain::Override> = store
         .list_overrides(MAX_IN_FORCE)
         .await?
         .into_iter()
         .filter(|o| {
             o.usable(now) && o.matches(&ask.service, &ask.environment, ask.version.as_deref())
         })
-        .min_by_key(|o| {
-            let mine = claimant.is_some_and(|c| o.claimed_by(c));
-            (
-                !mine,
-                o.claim.is_some(),
-                o.version.is_none(),
-                o.granted_at,
-                o.id,
-            )
-        });
-    let facts = GateFacts {
+        .collect();
+    let mut facts = GateFacts {
         locks,
         freezes,
         alerts,
@@ -246,9 +235,29 @@ pub async fn answer(
         rules,
         previous_stage: stage,
         previous,
-        granted,
+        granted: None,
         claimant: claimant.cloned(),
     };
+    // Which override the answer weighs: the claimant's own first, then one that
+    // breaks every rule that blocks (unclaimed before claimed by another run), then
+    // any (told, never used).
+    let blocking: Vec<crate::domain::GateRule> = decide_gate(ask, &facts)
+        .reasons
+        .iter()
+        .filter(|r| r.blocks())
+        .map(|r| r.rule)
+        .collect();
+    facts.granted = candidates.into_iter().min_by_key(|o| {
+        let mine = claimant.is_some_and(|c| o.claimed_by(c));
+        (
+            !mine,
+            !o.breaks_all(&blocking),
+            o.claim.is_some(),
+            o.version.is_none(),
+            o.granted_at,
+            o.id,
+        )
+    });
     Ok(decide_gate(ask, &facts))
 }
 

@@ -76,6 +76,10 @@ fn embedded_v4(ip: IpAddr) -> Option<Ipv4Addr> {
     };
     match s {
         [0, 0, 0, 0, 0, 0xffff, hi, lo] => Some(low(hi, lo)),
+        // IPv4-translated (`::ffff:0:a.b.c.d`).
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => Some(low(hi, lo)),
+        // Local-use NAT64 (`64:ff9b:1::/48`), the IPv4 address in the last 32 bits.
+        [0x64, 0xff9b, 1, _, _, _, hi, lo] => Some(low(hi, lo)),
         // `::` and `::1` are not IPv4-compatible forms; they are judged as IPv6.
         [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => Some(low(hi, lo)),
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(low(hi, lo)),
@@ -152,6 +156,8 @@ mod tests {
             "http://[::ffff:127.0.0.1]/",
             "http://[::ffff:169.254.169.254]/",
             "http://[64:ff9b::a00:5]/",
+            "http://[64:ff9b:1::a00:5]/",
+            "http://[::ffff:0:7f00:1]/",
             "http://[2002:7f00:1::]/",
             "http://[fd00:ec2::254]/",
             "http://[fc00::1]/",

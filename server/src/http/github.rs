@@ -404,6 +404,23 @@ pub async fn receive(
         .map(str::trim)
         .filter(|d| !d.is_empty());
     let by = Actor::new(format!("github:{}", repository_of(&work)), by.address);
+    // Like an API registration: what blocks the deploy besides locks and windows, so
+    // one that went out over any block is marked (or spends an override).
+    let mut work = work;
+    let ask = {
+        let deploy = work.deploy();
+        app::domain::GateAsk {
+            service: deploy.service.clone(),
+            environment: deploy.environment.clone(),
+            version: Some(deploy.version.clone()),
+            branch: None,
+        }
+    };
+    work.deploy_mut().other_blocks = app::ssr::gate::other_blocks(state.store.as_ref(), &ask, now)
+        .await?
+        .into_iter()
+        .filter(|r| r.rule != app::domain::GateRule::Branch)
+        .collect();
     match state
         .store
         .apply_webhook_delivery(delivery, &work, &by, now)

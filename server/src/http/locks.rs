@@ -287,9 +287,9 @@ pub async fn claim(
     body: Result<Json<app::domain::GateClaimRequest>, JsonRejection>,
 ) -> Result<Json<GateAnswer>, ApiError> {
     let Json(request) = body?;
-    let (ask, claimant) = request.parse()?;
-    let now = chrono::Utc::now();
     let by = super::auth::caller_of(&parts).actor();
+    let (ask, claimant) = request.parse(&by.name)?;
+    let now = chrono::Utc::now();
     let answer = app::ssr::gate::claim(state.store.as_ref(), &ask, &claimant, &by, now).await?;
     state.gate_tally.count(
         &ask.environment,

@@ -273,13 +273,17 @@ macro_rules! through_lock_in {
             // that one and then finds the row used); then the next one is tried.
             let mut granted: Option<&app::domain::Override> = None;
             for candidate in $crate::storage::locks::spendable(&candidates, &rules, &new.version) {
+                // Checked again as it is taken: a claim for another version made
+                // since the read (PostgreSQL reads committed rows) is not spent.
                 let taken = sqlx::query(
                     "UPDATE lock_overrides SET used_by = $2, used_at = $3 \
-                     WHERE id = $1 AND used_at IS NULL",
+                     WHERE id = $1 AND used_at IS NULL \
+                       AND (claimed_version IS NULL OR claimed_version = $4)",
                 )
                 .bind(candidate.id)
                 .bind(id)
                 .bind(now)
+                .bind(new.version.as_str())
                 .execute(&mut **$tx)
                 .await
                 .map_err($crate::storage::backend_error)?;
@@ -670,12 +674,14 @@ macro_rules! lock_store {
             // Not newly claimed: held already by this very claimant (a retried call)?
             let held: Option<(i64,)> = sqlx::query_as(
                 "SELECT id FROM lock_overrides WHERE id = $1 AND used_at IS NULL AND expires_at > $2 \
-                   AND claimed_run = $3 AND ((claimed_version IS NULL AND $4 IS NULL) OR claimed_version = $4)",
+                   AND claimed_run = $3 AND ((claimed_version IS NULL AND $4 IS NULL) OR claimed_version = $4) \
+                   AND claimed_by = $5",
             )
             .bind(id)
             .bind(now)
             .bind(claimant.run.as_str())
             .bind(claimant.version.as_deref())
+            .bind(claimant.by.as_str())
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend_error)?;
