@@ -143,6 +143,29 @@ async fn registers_with_commits_and_round_trips_every_field(store: Arc<dyn Store
         detail.repository_url.as_deref(),
         Some("https://github.com/acme/checkout")
     );
+    // A later registration cannot point the service's commit links elsewhere.
+    let elsewhere = parsed(DeployRequest {
+        repository_url: Some("https://evil.example/acme/checkout".into()),
+        ..request(
+            "checkout",
+            "production",
+            "v1.2.4",
+            started + Duration::minutes(5),
+        )
+    });
+    let later = store
+        .register_deploy(&elsewhere, &ci())
+        .await
+        .expect("register");
+    assert_eq!(
+        store
+            .get_deploy(later.deploy.id)
+            .await
+            .expect("get")
+            .repository_url
+            .as_deref(),
+        Some("https://github.com/acme/checkout")
+    );
 }
 
 async fn same_external_id_returns_the_first_deploy(store: Arc<dyn Store>) {

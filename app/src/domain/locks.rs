@@ -432,8 +432,22 @@ pub struct BreakGlassRequest {
     pub expires_in_minutes: Option<i64>,
     /// The gate rules it breaks: `lock` and `freeze` when absent; `alert`,
     /// `unhealthy`, `promotion` and `branch` only when named.
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<String>>, example = json!(["lock", "freeze"])))]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<BreakableRule>>, min_items = 1, example = json!(["lock", "freeze"])))]
     pub breaks: Option<Vec<String>>,
+}
+
+/// A rule an override may break, as the API document names them.
+#[cfg(feature = "ssr")]
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[derive(Serialize)]
+pub enum BreakableRule {
+    Lock,
+    Freeze,
+    Alert,
+    Unhealthy,
+    Promotion,
+    Branch,
 }
 
 /// A validated override to grant.
@@ -612,12 +626,12 @@ impl GateRule {
     /// What a grant breaks when it names nothing: locks and freeze windows.
     pub const BROKEN_BY_DEFAULT: [GateRule; 2] = [GateRule::Lock, GateRule::Freeze];
 
-    /// `lock`, `freeze` …, as `as_str` writes them.
+    /// `lock`, `freeze` …, exactly as `as_str` writes them.
     pub fn parse(raw: &str) -> Option<Self> {
         Self::BREAKABLE
             .into_iter()
             .chain([GateRule::Override])
-            .find(|r| r.as_str() == raw.trim())
+            .find(|r| r.as_str() == raw)
     }
 
     /// A grant's list of rules to break: known, breakable, at least one; each once,
@@ -956,7 +970,7 @@ impl GateClaimRequest {
             r#ref: self.r#ref.clone(),
         };
         let asked = question.parse();
-        let run = self.run.as_deref().map(str::trim_ascii).unwrap_or_default();
+        let run = self.run.as_deref().unwrap_or_default();
         let run_problem = if run.is_empty() {
             Some("is required: the pipeline run asking (GITHUB_RUN_ID, a build URL)")
         } else if run.chars().count() > MAX_RUN_CHARS || run.chars().any(|c| !c.is_ascii_graphic())

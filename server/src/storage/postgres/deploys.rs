@@ -344,12 +344,16 @@ pub(super) async fn register_in(
     )
     .await?;
     if let Some(url) = &new.repository_url {
-        sqlx::query("UPDATE services SET repository_url = $1 WHERE id = $2 AND (repository_url IS NULL OR repository_url <> $1)")
-            .bind(url)
-            .bind(service_id)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend_error)?;
+        // Filled on first sight, never rewritten by a registration: commit links are
+        // built from it, and any deploy token could otherwise point them elsewhere.
+        sqlx::query(
+            "UPDATE services SET repository_url = $1 WHERE id = $2 AND repository_url IS NULL",
+        )
+        .bind(url)
+        .bind(service_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_error)?;
     }
 
     let previous_version = match &new.previous_version {
