@@ -608,6 +608,9 @@ test('a verdict arrives live on mission control with its deltas, history filters
   await admin.page.getByText('No messages yet.').waitFor();
   // Saved, it is shown shortened (its path is its secret) and never put back in the form.
   await admin.page.getByTestId('webhooks-saved').getByText(`http://127.0.0.1:${chat.address().port}/services/…`).waitFor();
+  // The page as served again: the form is empty and the secret path is nowhere on it.
+  await admin.page.reload();
+  await admin.page.getByTestId('webhooks-saved').waitFor();
   assert.equal(await admin.page.getByTestId('webhooks').inputValue(), '');
   assert.ok(!(await admin.page.content()).includes('/T0/B0/secret'), 'the secret path is not on the page');
 
