@@ -138,6 +138,7 @@ def run(work, procs):
     # The reader reads; only Alertmanager's own token may send alerts.
     token = new_token("signals", "read")
     alerts_token = new_token("alertmanager", "alerts")
+    admin_token = new_token("integration-admin", "admin")
 
     # Two hours of samples, one every 15 s, ending a minute ago: the error ratio of
     # checkout in production is 0.01 plus a little every minute; another job's is 9.
@@ -216,6 +217,23 @@ services = ["*"]
     params_cart = params.replace("checkout", "cart")
     status, body = request("GET", f"{base}/api/v1/metrics?{params_cart}", token=token)
     assert status == 200 and all(v == 9 for _, v in json.loads(body)["points"]), body
+
+    # A dry run of a PromQL definition (admins only): the query runs once, nothing is stored.
+    definition = {"unit": "%", "source": "prometheus", "services": ["*"],
+                  "query": 'max(http_errors_ratio{job="{{service}}", env="{{environment}}"})'}
+    dry = f"{base}/api/v1/metric-definitions/error_ratio_try/dry-run?service=checkout&environment=production"
+    status, body = request("POST", dry, definition, token=token)
+    assert status == 403, (status, body)
+    status, body = request("POST", dry, definition, token=admin_token)
+    assert status == 200, (status, body)
+    tried = json.loads(body)
+    assert tried["series"] == 1 and tried["points"] > 0 and tried["problem"] is None, tried
+    assert 'job="checkout"' in tried["query"], tried
+    status, body = request("POST", dry, dict(definition, query="sum(rate(nope[5m]"), token=admin_token)
+    assert status == 200 and json.loads(body)["problem"], body
+    status, body = request("GET", f"{base}/api/v1/metric-definitions", token=token)
+    assert "error_ratio_try" not in body, "a dry run stores nothing"
+    log("a dry run ran the query once and stored nothing")
 
     # 3. An alert through Alertmanager: firing, then resolved.
     alert = {"labels": {"alertname": "HighErrorRate", "service": "checkout", "environment": "production",

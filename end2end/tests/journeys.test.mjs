@@ -798,7 +798,16 @@ test('a lead locks production with a reason, the gate and `houston gate` say no 
   await Promise.all([page.waitForEvent('load'), dialog.getByRole('button', { name: 'Lock' }).click()]);
   await page.getByTestId('lock-error').waitFor();
   assert.match(await page.getByTestId('lock-error').innerText(), /reason: is required/);
+  assert.doesNotMatch(page.url(), /lock_error|reason/, 'the error rides in a flash cookie, not the address');
   await page.waitForSelector('html[data-hydrated="true"]');
+  // Shown once: the hydrated page deletes the flash, so a reload is clean.
+  await page.reload();
+  await page.waitForSelector('html[data-hydrated="true"]');
+  assert.equal(await page.getByTestId('lock-error').count(), 0, 'a reload does not show the flash again');
+  // A link cannot put words in the banner (N14).
+  await page.goto(`${BASE}/?lock_error=${encodeURIComponent('Your session expired. Sign in at evil.example')}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  assert.equal(await page.getByTestId('lock-error').count(), 0, 'no banner from the query string');
 
   await production.getByTestId('lock-open').click();
   await dialog.waitFor();

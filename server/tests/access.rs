@@ -396,6 +396,20 @@ fn matrix() -> Vec<Row> {
             Json(r#"{"unit":"ms","source":"push","services":["*"]}"#),
             [401, 403, 403, 200, 200],
         ),
+        // PromQL runs with Houston's Prometheus credentials: an admin's alone (N15).
+        row(
+            "PUT",
+            "/api/v1/metric-definitions/matrix_promql",
+            Json(r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#),
+            [401, 403, 403, 403, 200],
+        ),
+        // Nothing to ask in the tests: the admin hears Prometheus is not set up.
+        row(
+            "POST",
+            "/api/v1/metric-definitions/matrix_promql/dry-run?service=checkout&environment=production",
+            Json(r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#),
+            [401, 403, 403, 403, 503],
+        ),
         row(
             "POST",
             "/api/v1/deploys/1/verdict/override",
@@ -627,6 +641,18 @@ fn token_matrix() -> Vec<TokenRow> {
             "/api/v1/metric-definitions/latency_p95",
             Json(r#"{"unit":"ms","source":"push","services":["*"]}"#),
             T_ADMIN,
+        ),
+        token_row(
+            "PUT",
+            "/api/v1/metric-definitions/matrix_promql",
+            Json(r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#),
+            T_ADMIN,
+        ),
+        token_row(
+            "POST",
+            "/api/v1/metric-definitions/matrix_promql/dry-run?service=checkout&environment=production",
+            Json(r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#),
+            [403, 403, 403, 403, 403, 503],
         ),
         token_row(
             "POST",
@@ -1389,6 +1415,36 @@ async fn settled_count(h: &Harness, action: &str, want: usize) -> usize {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     n
+}
+
+/// The review's probe (N11): strangers from 70 addresses, then a known caller's
+/// refusal, which is still written; the strangers' overflow is one counted row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_cannot_hide_a_known_callers_refusal() {
+    let h = harness(support::sqlite().await, &[]).await;
+    for i in 0..70 {
+        let mut r = from_peer(
+            request("GET", "/api/v1/deploys", Payload::None, None),
+            &format!("127.0.0.{}:5000", i + 2),
+        );
+        r.headers_mut().insert(
+            header::AUTHORIZATION,
+            "Bearer hst_guess".parse().expect("v"),
+        );
+        assert_eq!(h.send(r).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let strangers = settled_count(&h, "token.unknown", 30).await;
+    assert!(strangers < 70, "strangers have a budget: {strangers} rows");
+    let (_, cookie) = h.person("bob", Role::Viewer).await;
+    let r = h
+        .send(request("GET", "/api/v1/audit", Payload::None, Some(&cookie)))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        settled_count(&h, "access.refused", 1).await,
+        1,
+        "bob's refusal is recorded despite the strangers"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,6 +157,38 @@ async fn registration_is_idempotent_by_external_id_and_idempotency_key() {
     assert_eq!((a.status, b.status), (StatusCode::CREATED, StatusCode::OK));
     assert_eq!(a.json()["id"], b.json()["id"]);
     assert_eq!(h.deploy_count().await, 2);
+
+    // Another caller's id is not theirs to take over (review M5): 409, nothing
+    // changes, and the owner still gets its deploy back.
+    let other = app::ssr::token::generate_token();
+    h.state
+        .store
+        .create_api_token(
+            &support::new_token(
+                "other-pipeline",
+                &app::ssr::token::hash_token(&other),
+                &[TokenScope::Deploy, TokenScope::Read],
+            ),
+            &Actor::new("cli:test", None),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("token");
+    let squat = h
+        .send(
+            Request::post("/api/v1/deploys")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {other}"))
+                .body(Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(squat.status, StatusCode::CONFLICT, "{}", squat.text);
+    assert!(!squat.text.contains("token:test"), "the owner is not named");
+    let again = h.post_json("/api/v1/deploys", &body).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    assert_eq!(h.deploy_count().await, 2);
 }
 
 #[tokio::test]

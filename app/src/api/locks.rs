@@ -1,7 +1,7 @@
 //! Server functions for locks, freeze windows and overrides. Placing and lifting a
 //! lock are also posted as plain forms (mission control and the deploy page carry no
 //! client code for them): such a post is answered with a redirect back to the page,
-//! with `lock_error=` in the query when it failed.
+//! with the error in a flash cookie when it failed.
 
 use crate::domain::{FreezeForm, FreezeView, Lock, LockScope, Override};
 use crate::error::AppError;
@@ -85,11 +85,14 @@ pub async fn locks_in_force() -> Result<crate::api::AsOf<Standing>, AppError> {
 }
 
 /// A plain form's post (mission control, the deploy page) is answered with a
-/// redirect back to the page it came from: on failure with the error in the query
-/// (`lock_error`), which the banner shows, and on success without one. A program's
-/// call (JSON) gets the result itself.
+/// redirect back to the page it came from; a failure's message rides along in a
+/// flash cookie ([`crate::domain::flash`]), which the banner shows once, and a
+/// success clears any earlier one. Nothing of the message goes in the query, so a
+/// link cannot put words in the banner. A program's call (JSON) gets the result
+/// itself.
 #[cfg(feature = "ssr")]
 fn back_to_page<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> {
+    use crate::domain::flash;
     let parts = use_context::<http::request::Parts>();
     let header = |name: http::header::HeaderName| {
         parts
@@ -112,13 +115,8 @@ fn back_to_page<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> 
     let Some(back) = back else {
         return result;
     };
-    let (path, query) = back.split_once('?').unwrap_or((back.as_str(), ""));
-    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .filter(|(k, _)| k != "lock_error")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let outcome = match result {
-        Ok(value) => Ok(value),
+    let (outcome, cookie) = match result {
+        Ok(value) => (Ok(value), flash::clear_flash_cookie()),
         Err(error) => {
             let message = match &error {
                 AppError::Validation { fields, .. } if !fields.is_empty() => fields
@@ -128,19 +126,13 @@ fn back_to_page<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> 
                     .join("; "),
                 other => other.to_string(),
             };
-            pairs.push(("lock_error".to_owned(), message));
-            Ok(T::default())
+            let cookie = flash::set_flash_cookie(&message)
+                .unwrap_or_else(|| flash::set_flash_cookie("that did not work").unwrap_or_default());
+            (Ok(T::default()), cookie)
         }
     };
-    let location = if pairs.is_empty() {
-        path.to_owned()
-    } else {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        format!("{path}?{query}")
-    };
-    leptos_axum::redirect(&location);
+    crate::api::session::ssr::set_cookie(&cookie)?;
+    leptos_axum::redirect(&back);
     outcome
 }
 

@@ -111,7 +111,7 @@ pub async fn complete_setup(
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use crate::domain::{
         Actor, LoginLimits, MAX_PASSWORD_BYTES, NewPassword, User, Username, throttle_key,
     };

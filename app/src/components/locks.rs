@@ -1,8 +1,8 @@
 //! Locks on every page: the banner while anything is locked or frozen, and the lock
 //! and unlock dialogs of mission control and the deploy page. The dialogs are HTML
 //! popovers holding plain forms posted to the server functions (no client code in
-//! the main bundle); a failed post comes back with `lock_error` in the query, which
-//! the banner shows.
+//! the main bundle); a failed post comes back with its error in a flash cookie,
+//! which the banner shows once.
 
 use crate::api::{AsOf, PlaceLock, Standing, UnlockLock, locks_in_force};
 use crate::components::{Loaded, absolute_time, load, refresh_at, use_lock_refresh};
@@ -45,16 +45,55 @@ pub fn use_locks_in_force() -> LocksInForce {
     use_context::<LocksInForce>().unwrap_or_else(provide_locks_in_force)
 }
 
+/// The flash a form's redirect left ([`crate::domain::flash`]).
+fn flash_message() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>().and_then(|parts| {
+            parts
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(crate::domain::flash::flash_in)
+        })
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        js_sys::Reflect::get(&document(), &"cookie".into())
+            .ok()
+            .and_then(|c| c.as_string())
+            .and_then(|c| crate::domain::flash::flash_in(&c))
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        None
+    }
+}
+
+/// Deletes the flash in the browser once it has been shown.
+fn forget_flash() {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        let _ = js_sys::Reflect::set(
+            &document(),
+            &"cookie".into(),
+            &crate::domain::flash::clear_flash_cookie().into(),
+        );
+    }
+}
+
 /// The banner: every lock in force and window holding, live.
 #[component]
 pub fn LockBanner() -> impl IntoView {
     let standing = use_locks_in_force();
-    let query = leptos_router::hooks::use_query_map();
-    let error = move || {
-        query.with(|q| q.get("lock_error")).map(|message| {
-            view! { <p class="form-error lock-error" role="alert" data-testid="lock-error">{message}</p> }
-        })
-    };
+    // Read once, the same on the server and in the hydrating browser; the browser
+    // then deletes the cookie, so a reload does not show it again.
+    let message = flash_message();
+    Effect::new(move |_| forget_flash());
+    let error = message.map(|message| {
+        view! { <p class="form-error lock-error" role="alert" data-testid="lock-error">{message}</p> }
+    });
     view! {
         {error}
         <Transition fallback=|| ()>

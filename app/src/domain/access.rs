@@ -197,7 +197,7 @@ pub struct CreatedToken {
 }
 
 /// The actions the audit log records, for the filter on its page.
-pub const AUDIT_ACTIONS: [&str; 26] = [
+pub const AUDIT_ACTIONS: [&str; 27] = [
     "user.create",
     "user.role",
     "user.disable",
@@ -221,6 +221,7 @@ pub const AUDIT_ACTIONS: [&str; 26] = [
     "deploy.status",
     "deploy.status_refused",
     "proxy.bad_secret",
+    "security.suppressed",
     "metric.create",
     "metric.update",
     "metric.delete",

@@ -1219,7 +1219,7 @@ pub fn safe_for_logs(text: &str) -> String {
 }
 
 /// Line separators and the bidirectional controls that reorder what a reader sees.
-fn is_invisible_format(c: char) -> bool {
+pub fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 

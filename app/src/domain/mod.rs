@@ -7,6 +7,7 @@ pub mod bounded;
 pub mod delivery;
 pub mod deploy;
 pub mod error_events;
+pub mod flash;
 /// Freeze windows need the time-zone database: server only.
 #[cfg(feature = "ssr")]
 pub mod freeze;

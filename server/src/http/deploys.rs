@@ -17,7 +17,9 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Register a deploy. Services and environments are created on first sight. A
 /// registration with an `external_id` (or `Idempotency-Key` header) already stored
-/// returns the stored deploy with 200 instead of creating another.
+/// returns the stored deploy with 200 instead of creating another, to the caller
+/// that registered it; another caller's id is a conflict (409), so no caller can
+/// take over another's deploy by guessing its id.
 #[utoipa::path(
     post,
     path = "/api/v1/deploys",
@@ -28,7 +30,8 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Registered", body = Deploy),
-        (status = 200, description = "Already registered with this external id", body = Deploy),
+        (status = 200, description = "Already registered with this external id by this caller", body = Deploy),
+        (status = 409, description = "This external id is another caller's deploy", body = AppError),
         (status = 400, description = "Not JSON", body = AppError),
         (status = 401, description = "No or bad API token", body = AppError),
         (status = 403, description = "The caller may not register deploys", body = AppError),
@@ -95,6 +98,15 @@ pub async fn register(
             Json(deploy),
         )
             .into_response())
+    } else if deploy
+        .registered_by
+        .as_deref()
+        .is_some_and(|owner| owner != by.name)
+    {
+        Err(AppError::Conflict {
+            message: "this external id is another caller's deploy: choose an id of your own (the pipeline's run id, say)".to_owned(),
+        }
+        .into())
     } else {
         Ok((StatusCode::OK, Json(deploy)).into_response())
     }

@@ -82,6 +82,10 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
             "/metric-definitions/{name}",
             axum::routing::put(definitions::put).delete(definitions::delete),
         )
+        .route(
+            "/metric-definitions/{name}/dry-run",
+            post(definitions::dry_run),
+        )
         .route_layer(guard(Need::Read, Need::CONFIGURE));
     // Locks: read with scope `gate` (or as any person), changed by a deployer or an
     // admin token; whose lock may be lifted is decided in `locks::unlock`.

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         super::definitions::list,
         super::definitions::put,
         super::definitions::delete,
+        super::definitions::dry_run,
         super::locks::place,
         super::locks::list,
         super::locks::unlock,
