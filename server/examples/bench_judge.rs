@@ -17,6 +17,17 @@
 //! detections per step, overall and among deploys whose own history shows the step is
 //! visible (Houston's minimum detectable change at most the step).
 //!
+//! `… -- real [EVERY]` runs the same judges on real production series
+//! (`examples/data/real-metrics.txt.gz`, see its README): a deploy every EVERY samples
+//! (120) wherever the 30 minutes before and the bake hold no labelled anomaly; the
+//! samples keep their order and sit on Houston's 10 s grid, so history, baseline and
+//! bake hold as many samples as on a 10 s metric. The series are split in two by a
+//! hash of their name: `tune` (what the judge may be tuned on) and `held-out`
+//! (never tuned on); rows for each. Beside Houston: the issue's placebo peer (the
+//! change of medians against the same change at every placebo point of the four hours,
+//! alarm beyond its 99.5 % quantile and past the tolerance) and Mann–Whitney. "No
+//! data" cuts drop every sample after the deploy: the judge must say no data.
+//!
 //! `… -- speed` times one metric with 2 × 10,000 points and a deploy with 50 metrics,
 //! beside the plain Mann–Whitney test on the same data in the same run.
 
@@ -427,15 +438,317 @@ fn speed() {
     );
 }
 
+/// A real series from the benchmark's data file.
+struct RealSeries {
+    id: String,
+    values: Vec<Option<f64>>,
+    /// Half-open sample ranges labelled anomalous.
+    anomalies: Vec<(usize, usize)>,
+}
+
+fn load_real() -> Vec<RealSeries> {
+    use std::io::Read;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/data/real-metrics.txt.gz"
+    );
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(';').collect();
+            let [id, _kind, _step, _labelled, ranges, values] = fields[..] else {
+                return None;
+            };
+            let anomalies = ranges
+                .split_whitespace()
+                .filter_map(|r| {
+                    let (a, b) = r.split_once('-')?;
+                    Some((a.parse().ok()?, b.parse().ok()?))
+                })
+                .collect();
+            let values = values
+                .split(' ')
+                .map(|v| v.parse::<f64>().ok().filter(|v| v.is_finite()))
+                .collect();
+            Some(RealSeries {
+                id: id.to_owned(),
+                values,
+                anomalies,
+            })
+        })
+        .collect()
+}
+
+/// FNV-1a: which half a series belongs to, the same on every machine.
+fn held_out(id: &str) -> bool {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    hash % 2 == 1
+}
+
+const BASELINE_POINTS: i64 = 180;
+const WARMUP_POINTS: i64 = 12;
+
+/// One deploy cut from a real series at sample `at`, the step applied from the deploy
+/// on (`None`: every sample after the deploy dropped).
+fn cut(real: &RealSeries, at: usize, factor: Option<f64>) -> Series {
+    let from = at - (HISTORY_POINTS + BASELINE_POINTS) as usize;
+    let to = at + BAKE_POINTS as usize;
+    let points = (from..to)
+        .filter_map(|i| {
+            let value = real.values[i]?;
+            let offset = i as i64 - at as i64;
+            let value = match factor {
+                _ if offset < 0 => value,
+                Some(factor) => value * factor,
+                None => return None,
+            };
+            Some((t0() + Duration::seconds(offset * STEP_SECS), value))
+        })
+        .collect();
+    Series::new(points)
+}
+
+/// Where deploys are cut: every `every` samples with full history, no labelled anomaly
+/// from the baseline to the bake's end, at most 5 % missing and not flat.
+fn cut_points(real: &RealSeries, every: usize) -> Vec<usize> {
+    let first = (HISTORY_POINTS + BASELINE_POINTS) as usize;
+    let n = real.values.len();
+    (first..n.saturating_sub(BAKE_POINTS as usize))
+        .step_by(every)
+        .filter(|&at| {
+            let (from, to) = (at - BASELINE_POINTS as usize, at + BAKE_POINTS as usize);
+            let clean = !real.anomalies.iter().any(|&(a, b)| a < to && b > from);
+            let window = &real.values[at - first..to];
+            let missing = window.iter().filter(|v| v.is_none()).count();
+            let present: Vec<f64> = window.iter().flatten().copied().collect();
+            let flat = present.windows(2).all(|w| w[0] == w[1]);
+            clean && missing * 20 <= window.len() && !flat
+        })
+        .collect()
+}
+
+/// The issue's placebo peer: the change of medians (bake after the warm-up against the
+/// 30 minutes before) against the same change at every placebo point of the four hours
+/// before; alarm beyond the placebos' 99.5 % quantile and past the tolerance. Returns
+/// the real change over that quantile (0 when within the tolerance): the peer alarms
+/// above 1, and above a higher bar when calibrated to a stricter false-alarm rate.
+fn placebo_quantile_peer(series: &Series) -> f64 {
+    let change = |start: i64| -> Option<f64> {
+        let before = values(series, start - BASELINE_POINTS, start);
+        let after = values(series, start + WARMUP_POINTS, start + BAKE_POINTS);
+        if before.len() < 10 || after.len() < 10 {
+            return None;
+        }
+        let (a, b) = (stats::median(&after)?, stats::median(&before)?);
+        Some(if b > 0.0 {
+            a / b - 1.0
+        } else if a > b {
+            f64::INFINITY
+        } else {
+            0.0
+        })
+    };
+    let Some(real) = change(0) else { return 0.0 };
+    let earliest = -HISTORY_POINTS + BASELINE_POINTS;
+    let latest = -BAKE_POINTS;
+    let mut placebos: Vec<f64> = (earliest..=latest).filter_map(change).collect();
+    if placebos.len() < 100 || real <= TOLERANCE {
+        return 0.0;
+    }
+    placebos.sort_by(f64::total_cmp);
+    let q = placebos[((placebos.len() as f64 * 0.995).ceil() as usize).min(placebos.len()) - 1];
+    if q <= 0.0 { f64::INFINITY } else { real / q }
+}
+
+/// (split, effect index, Houston and the peers, Houston's final state, the peer's
+/// change over its bar) for one cut.
+type RealResult = (usize, usize, Outcome, CheckState, f64);
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    n: usize,
+    any: usize,
+    last: usize,
+    no_data: usize,
+    peer: usize,
+    mann_whitney: usize,
+}
+
+fn real(every: usize) {
+    let timing = Timing::default();
+    let mut spec = CheckSpec::new(Direction::IncreaseIsBad);
+    spec.tolerance = TOLERANCE;
+    spec.baseline = BaselineKind::Before;
+    let metric = MetricName::parse("bench").unwrap_or_else(|_| unreachable!());
+    let started = Instant::now();
+    let all = load_real();
+    // (split, effect) -> tally; effect index 4 is "no data".
+    let mut tallies = [[Tally::default(); 5]; 2];
+    let jobs: Vec<(usize, &RealSeries, usize)> = all
+        .iter()
+        .flat_map(|real| {
+            let split = usize::from(held_out(&real.id));
+            cut_points(real, every)
+                .into_iter()
+                .map(move |at| (split, real, at))
+        })
+        .collect();
+    let per_thread = jobs.len().div_ceil(2);
+    let parts: Vec<Vec<RealResult>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(per_thread.max(1))
+            .map(|chunk| {
+                let (spec, metric) = (spec.clone(), metric.clone());
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for &(split, real, at) in chunk {
+                        for (effect_index, factor) in
+                            EFFECTS.iter().map(|&f| Some(f)).chain([None]).enumerate()
+                        {
+                            let series = cut(real, at, factor);
+                            let outcome = judge_real(&series, &spec, &timing, &metric);
+                            out.push((split, effect_index, outcome.0, outcome.1, outcome.2));
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let results: Vec<_> = parts.into_iter().flatten().collect();
+    // The peer's bar raised until it calls as many calm deploys healthy as Houston
+    // (any look) in each split: detections at the same false-alarm rate.
+    let mut calibrated = [1.0f64; 2];
+    for (split, bar) in calibrated.iter_mut().enumerate() {
+        let calm = |r: &&RealResult| r.0 == split && r.1 == 0;
+        let houston_alarms = results
+            .iter()
+            .filter(calm)
+            .filter(|r| r.2.houston_any_look)
+            .count();
+        let mut ratios: Vec<f64> = results.iter().filter(calm).map(|r| r.4).collect();
+        ratios.sort_by(|a, b| b.total_cmp(a));
+        // The bar that lets through as many calm alarms as Houston raised (at least 1).
+        *bar = ratios.get(houston_alarms).copied().unwrap_or(1.0).max(1.0);
+    }
+    let mut calibrated_hits = [[0usize; 5]; 2];
+    for (split, effect_index, outcome, final_state, ratio) in &results {
+        let t = &mut tallies[*split][*effect_index];
+        t.n += 1;
+        t.any += usize::from(outcome.houston_any_look);
+        t.last += usize::from(outcome.houston_final);
+        t.no_data += usize::from(*final_state == CheckState::NoData);
+        t.peer += usize::from(*ratio > 1.0);
+        t.mann_whitney += usize::from(outcome.mann_whitney);
+        calibrated_hits[*split][*effect_index] += usize::from(*ratio > calibrated[*split]);
+    }
+    println!(
+        "{:<9} {:>7} | {:>6} | {:>20} | {:>8} | {:>9} | {:>14} | {:>9}",
+        "split",
+        "step",
+        "cuts",
+        "houston any/final",
+        "no data",
+        "placebo",
+        "placebo, same",
+        "mann-wh."
+    );
+    for (split, name) in [(0, "tune"), (1, "held-out")] {
+        for (effect_index, label) in ["calm", "+10%", "+25%", "+50%", "no data"]
+            .iter()
+            .enumerate()
+        {
+            let t = tallies[split][effect_index];
+            let pct = |k: usize| 100.0 * k as f64 / t.n.max(1) as f64;
+            let (any, last) = if effect_index == 0 {
+                // Calm: the share called healthy (never unhealthy at any look).
+                (100.0 - pct(t.any), 100.0 - pct(t.last))
+            } else {
+                (pct(t.any), pct(t.last))
+            };
+            let same = pct(calibrated_hits[split][effect_index]);
+            let (peer, same, mw) = if effect_index == 0 {
+                (
+                    100.0 - pct(t.peer),
+                    100.0 - same,
+                    100.0 - pct(t.mann_whitney),
+                )
+            } else {
+                (pct(t.peer), same, pct(t.mann_whitney))
+            };
+            println!(
+                "{name:<9} {label:>7} | {:>6} | {any:>8.1}% / {last:>7.1}% | {:>7.1}% | {peer:>8.1}% | {same:>13.1}% | {mw:>8.1}%",
+                t.n,
+                pct(t.no_data),
+            );
+        }
+    }
+    println!(
+        "calm rows: share called healthy at every look (any) / at the final look; step rows: share caught; \"placebo, same\": the peer's bar raised x{:.2} (tune) / x{:.2} (held-out) to Houston's calm rate; {} series, a deploy every {every} samples, {:.0} s",
+        calibrated[0],
+        calibrated[1],
+        all.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Houston at every look, its final state, and the peers.
+fn judge_real(
+    series: &Series,
+    spec: &CheckSpec,
+    timing: &Timing,
+    metric: &MetricName,
+) -> (Outcome, CheckState, f64) {
+    let data = CheckData {
+        main: series,
+        concurrent: None,
+        unavailable: false,
+    };
+    let mut any_look = false;
+    let mut last = CheckState::NoData;
+    let mut elapsed = timing.warmup_secs + timing.interval_secs;
+    while elapsed <= timing.bake_secs {
+        let look = Look::at(t0(), timing, None, t0() + Duration::seconds(elapsed));
+        let complete = elapsed >= timing.bake_secs;
+        let receipt = judge_check(metric, spec, timing, data, &look, complete);
+        any_look |= receipt.state == CheckState::Unhealthy;
+        last = receipt.state;
+        elapsed += timing.interval_secs;
+    }
+    (
+        Outcome {
+            houston_any_look: any_look,
+            houston_final: last == CheckState::Unhealthy,
+            mann_whitney: plain_mann_whitney(series),
+            placebo: false,
+        },
+        last,
+        placebo_quantile_peer(series),
+    )
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("speed") => speed(),
+        Some("real") => real(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(120)),
         Some("quality") | None => {
             let deploys = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
             let seed = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2026);
             quality(deploys, seed);
         }
-        Some(other) => eprintln!("unknown mode {other:?}: quality [DEPLOYS] [SEED] | speed"),
+        Some(other) => {
+            eprintln!("unknown mode {other:?}: quality [DEPLOYS] [SEED] | real [EVERY] | speed")
+        }
     }
 }
