@@ -400,14 +400,18 @@ fn matrix() -> Vec<Row> {
         row(
             "PUT",
             "/api/v1/metric-definitions/matrix_promql",
-            Json(r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#),
+            Json(
+                r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#,
+            ),
             [401, 403, 403, 403, 200],
         ),
         // Nothing to ask in the tests: the admin hears Prometheus is not set up.
         row(
             "POST",
             "/api/v1/metric-definitions/matrix_promql/dry-run?service=checkout&environment=production",
-            Json(r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#),
+            Json(
+                r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#,
+            ),
             [401, 403, 403, 403, 503],
         ),
         row(
@@ -645,13 +649,17 @@ fn token_matrix() -> Vec<TokenRow> {
         token_row(
             "PUT",
             "/api/v1/metric-definitions/matrix_promql",
-            Json(r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#),
+            Json(
+                r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#,
+            ),
             T_ADMIN,
         ),
         token_row(
             "POST",
             "/api/v1/metric-definitions/matrix_promql/dry-run?service=checkout&environment=production",
-            Json(r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#),
+            Json(
+                r#"{"unit":"ms","source":"prometheus","query":"up{job=\"{{service}}\"}","services":["*"]}"#,
+            ),
             [403, 403, 403, 403, 403, 503],
         ),
         token_row(
@@ -1437,7 +1445,12 @@ async fn strangers_cannot_hide_a_known_callers_refusal() {
     assert!(strangers < 70, "strangers have a budget: {strangers} rows");
     let (_, cookie) = h.person("bob", Role::Viewer).await;
     let r = h
-        .send(request("GET", "/api/v1/audit", Payload::None, Some(&cookie)))
+        .send(request(
+            "GET",
+            "/api/v1/audit",
+            Payload::None,
+            Some(&cookie),
+        ))
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(

@@ -126,8 +126,9 @@ fn back_to_page<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> 
                     .join("; "),
                 other => other.to_string(),
             };
-            let cookie = flash::set_flash_cookie(&message)
-                .unwrap_or_else(|| flash::set_flash_cookie("that did not work").unwrap_or_default());
+            let cookie = flash::set_flash_cookie(&message).unwrap_or_else(|| {
+                flash::set_flash_cookie("that did not work").unwrap_or_default()
+            });
             (Ok(T::default()), cookie)
         }
     };

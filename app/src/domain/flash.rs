@@ -69,7 +69,10 @@ mod tests {
     fn only_one_printable_line_is_shown() {
         assert_eq!(clean_flash("a\nb\u{202e}c").as_deref(), Some("a bc"));
         assert_eq!(clean_flash(" \n\t "), None);
-        assert_eq!(clean_flash(&"x".repeat(1000)).map(|m| m.len()), Some(FLASH_MAX_CHARS));
+        assert_eq!(
+            clean_flash(&"x".repeat(1000)).map(|m| m.len()),
+            Some(FLASH_MAX_CHARS)
+        );
         assert_eq!(set_flash_cookie("\n"), None);
     }
 

@@ -148,7 +148,9 @@ pub struct SecurityLog {
 }
 
 fn locked(limiter: &Mutex<Limiter>) -> std::sync::MutexGuard<'_, Limiter> {
-    limiter.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    limiter
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SecurityLog {
@@ -181,7 +183,14 @@ impl SecurityLog {
                     let (dropped, keys) = locked(&limiter).take_dropped(class, action);
                     if dropped > 0 {
                         let detail = suppressed_detail(class, action, dropped, &keys);
-                        write(store, Actor::new("houston", None), "security.suppressed", action.to_owned(), Some(detail)).await;
+                        write(
+                            store,
+                            Actor::new("houston", None),
+                            "security.suppressed",
+                            action.to_owned(),
+                            Some(detail),
+                        )
+                        .await;
                     }
                 });
                 return;
@@ -234,7 +243,11 @@ mod tests {
         for _ in 0..1000 {
             assert_eq!(limiter.admit(S, a, "10.0.0.1", t), Admission::Repeat);
         }
-        assert_eq!(limiter.admit(S, a, "10.0.0.2", t), Admission::Write(0), "another key");
+        assert_eq!(
+            limiter.admit(S, a, "10.0.0.2", t),
+            Admission::Write(0),
+            "another key"
+        );
         let later = t + PER_KEY_WINDOW + Duration::from_secs(1);
         assert_eq!(
             limiter.admit(S, a, "10.0.0.1", later),
@@ -266,7 +279,11 @@ mod tests {
         let (dropped, keys) = limiter.take_dropped(S, "token.unknown");
         assert_eq!(dropped, 1000 - u64::from(ROWS_PER_MINUTE));
         assert_eq!(keys.len(), NAMED_KEYS);
-        assert_eq!(limiter.take_dropped(S, "token.unknown").0, 0, "reported once");
+        assert_eq!(
+            limiter.take_dropped(S, "token.unknown").0,
+            0,
+            "reported once"
+        );
         assert_eq!(
             limiter.admit(S, "token.unknown", "fresh", t + Duration::from_secs(61)),
             Admission::Write(0),
@@ -305,7 +322,14 @@ mod tests {
         assert_eq!(at("cli:root"), K);
         assert_eq!(at("anonymous"), S);
         assert_eq!(at("github"), S);
-        assert!(suppressed_detail(S, "token.unknown", 7, &["token.unknown\u{0}anonymous\u{0}10.0.0.1".to_owned()])
-            .starts_with("7 token.unknown event(s) from unknown callers"));
+        assert!(
+            suppressed_detail(
+                S,
+                "token.unknown",
+                7,
+                &["token.unknown\u{0}anonymous\u{0}10.0.0.1".to_owned()]
+            )
+            .starts_with("7 token.unknown event(s) from unknown callers")
+        );
     }
 }

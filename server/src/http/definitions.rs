@@ -12,9 +12,9 @@ use app::domain::{
     ValidationErrors,
 };
 use app::error::AppError;
-use axum::Json;
 use app::ssr::access::{Need, authorize};
 use app::ssr::sources::Fetched;
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -183,9 +183,17 @@ pub async fn delete(
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DryRunPlace {
-    #[param(required = true, nullable = false, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    #[param(
+        required = true,
+        nullable = false,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+    )]
     pub service: Option<String>,
-    #[param(required = true, nullable = false, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    #[param(
+        required = true,
+        nullable = false,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+    )]
     pub environment: Option<String>,
 }
 
@@ -245,7 +253,10 @@ pub async fn dry_run(
     let mut problems = Vec::new();
     let mut named = |field: &str, raw: Option<&str>| match raw.map(str::trim) {
         None | Some("") => {
-            problems.push(FieldError::new(field, "is required: the place to run the query for"));
+            problems.push(FieldError::new(
+                field,
+                "is required: the place to run the query for",
+            ));
             None
         }
         Some(raw) => Some(raw.to_owned()),
