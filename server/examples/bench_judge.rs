@@ -185,26 +185,38 @@ struct Outcome {
     placebo: bool,
 }
 
-fn judge_all(series: &Series, spec: &CheckSpec, timing: &Timing, metric: &MetricName) -> Outcome {
+/// Houston re-read every interval through the bake, as the scheduler does: whether any
+/// look was unhealthy, and the final look's state.
+fn houston_looks(
+    series: &Series,
+    spec: &CheckSpec,
+    timing: &Timing,
+    metric: &MetricName,
+) -> (bool, CheckState) {
     let data = CheckData {
         main: series,
         concurrent: None,
         unavailable: false,
     };
     let mut any_look = false;
-    let mut last = None;
+    let mut last = CheckState::NoData;
     let mut elapsed = timing.warmup_secs + timing.interval_secs;
     while elapsed <= timing.bake_secs {
         let look = Look::at(t0(), timing, None, t0() + Duration::seconds(elapsed));
         let complete = elapsed >= timing.bake_secs;
         let receipt = judge_check(metric, spec, timing, data, &look, complete);
         any_look |= receipt.state == CheckState::Unhealthy;
-        last = Some(receipt);
+        last = receipt.state;
         elapsed += timing.interval_secs;
     }
+    (any_look, last)
+}
+
+fn judge_all(series: &Series, spec: &CheckSpec, timing: &Timing, metric: &MetricName) -> Outcome {
+    let (any_look, last) = houston_looks(series, spec, timing, metric);
     Outcome {
         houston_any_look: any_look,
-        houston_final: last.is_some_and(|receipt| receipt.state == CheckState::Unhealthy),
+        houston_final: last == CheckState::Unhealthy,
         mann_whitney: plain_mann_whitney(series),
         placebo: placebo_judge(series),
     }
@@ -709,22 +721,7 @@ fn judge_real(
     timing: &Timing,
     metric: &MetricName,
 ) -> (Outcome, CheckState, f64) {
-    let data = CheckData {
-        main: series,
-        concurrent: None,
-        unavailable: false,
-    };
-    let mut any_look = false;
-    let mut last = CheckState::NoData;
-    let mut elapsed = timing.warmup_secs + timing.interval_secs;
-    while elapsed <= timing.bake_secs {
-        let look = Look::at(t0(), timing, None, t0() + Duration::seconds(elapsed));
-        let complete = elapsed >= timing.bake_secs;
-        let receipt = judge_check(metric, spec, timing, data, &look, complete);
-        any_look |= receipt.state == CheckState::Unhealthy;
-        last = receipt.state;
-        elapsed += timing.interval_secs;
-    }
+    let (any_look, last) = houston_looks(series, spec, timing, metric);
     (
         Outcome {
             houston_any_look: any_look,
