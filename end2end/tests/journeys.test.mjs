@@ -743,6 +743,115 @@ test('a verdict arrives live on mission control with its deltas, history filters
   await page.close();
 });
 
+test('a change the noise hides says "can\'t tell" on the board, the deploy page, the API and the webhook; the pipeline\'s checks come from TOML and the settings page', async () => {
+  const { createServer } = await import('node:http');
+  const received = [];
+  const chat = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => { received.push(JSON.parse(body)); res.end('ok'); });
+  });
+  await new Promise((r) => chat.listen(0, '127.0.0.1', r));
+  const admin = await openHydrated(`${BASE}/admin/notifications`);
+  await admin.page.getByTestId('webhooks').fill(`http://127.0.0.1:${chat.address().port}/services/T1/B1/secret`);
+  await admin.page.getByLabel('Reason (for the audit log)').fill('e2e: a second chat');
+  await admin.page.getByRole('button', { name: 'Save webhooks' }).click();
+  await admin.page.getByTestId('webhooks-saved').getByText(`http://127.0.0.1:${chat.address().port}/services/…`).waitFor();
+  await admin.page.close();
+
+  // `search`'s latency swings ±50 % over 40 minutes; the check also carries the
+  // pipeline's σ and slope checks, loose enough to pass.
+  const dir = mkdtempSync(path.join(tmpdir(), 'houston-canttell-'));
+  const file = path.join(dir, 'houston.toml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(file, [
+    '[[metric]]', 'name = "latency_p95"', 'unit = "ms"', 'source = "push"', 'services = ["ledger", "billing", "orders", "search"]',
+    'direction = "increase_is_bad"', 'tolerance = 0.05', 'critical = true', 'max_sigma = 50', 'max_slope_sigma = 50',
+    '', '[[service]]', 'name = "*"', 'warmup = "1m"', 'bake = "5m"', 'interval = "5s"', '',
+  ].join('\n'));
+  const applied = execFileSync(BIN, ['config', 'apply', file, '--reason', 'e2e cant tell'], { encoding: 'utf8' });
+  assert.match(applied, /max_sigma 50/, applied);
+  rmSync(dir, { recursive: true, force: true });
+
+  // At its peak when the deploy finished, 8 minutes ago, and +12 % from then on.
+  const now = Math.floor(Date.now() / 1000);
+  const finished = now - 8 * 60;
+  const points = [];
+  for (let t = now - 270 * 60; t <= now; t += 10) {
+    const swing = 1 + 0.5 * Math.cos((2 * Math.PI * (t - finished)) / 2400);
+    points.push([t, 180 * swing * (t >= finished ? 1.12 : 1)]);
+  }
+  await post('/api/v1/metrics', { series: [{ service: 'search', environment: 'production', metric: 'latency_p95', points }] });
+  const deploy = await registerDeploy({
+    service: 'search', environment: 'production', version: 'v3.0.0', author: 'lin', status: 'succeeded',
+    started_at: new Date((finished - 60) * 1000).toISOString(), finished_at: new Date(finished * 1000).toISOString(),
+  });
+  let verdict;
+  for (let waited = 0; waited < 20000; waited += 250) {
+    const res = await fetch(`${BASE}/api/v1/deploys/${deploy.id}/verdict`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    verdict = await res.json();
+    if (verdict.final) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(verdict.state, 'cant_tell', JSON.stringify(verdict));
+  assert.equal(verdict.rule, 'critical_check_could_not_tell');
+  const check = verdict.checks[0];
+  assert.equal(check.state, 'cant_tell');
+  assert.ok(check.delta_relative > 0.05 && check.min_detectable_change > 0.05, JSON.stringify(check));
+  assert.deepEqual(check.guards.map((g) => [g.kind, g.state]), [['sigma', 'healthy'], ['slope', 'healthy']]);
+
+  // Mission control names the check beside the badge.
+  const { page, errors } = await openHydrated(`${BASE}/`);
+  const cell = page.getByTestId('board').locator('td', { has: page.locator(`a[href="/deploys/${deploy.id}"]`) });
+  const row = cell.getByTestId('row-verdict');
+  await row.and(page.locator('[data-verdict="cant_tell"]')).waitFor({ timeout: 10000 });
+  assert.match(await row.innerText(), /can't tell/);
+  assert.match(await cell.getByTestId('cant-tell').innerText(), /can't tell: latency_p95/);
+  await page.screenshot({ path: path.join(SHOTS, 'mission-control-cant-tell.png') });
+
+  // The deploy page says what it saw and what it could see, and the guards' lines.
+  await page.goto(`${BASE}/deploys/${deploy.id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const panel = page.getByTestId('verdict');
+  await panel.waitFor();
+  assert.equal(await panel.getAttribute('data-state'), 'cant_tell');
+  const text = await panel.locator('tr[data-metric="latency_p95"]').innerText();
+  assert.match(text, /changed \+\d+ %, past its 5 % tolerance, but it could only see changes of ±\d+ %: can't tell/, text);
+  assert.match(text, /σ from history/, text);
+  assert.match(text, /slope: the bake moves/, text);
+  await page.screenshot({ path: path.join(SHOTS, 'deploy-verdict-cant-tell.png'), fullPage: true });
+
+  // History filters by it.
+  await page.goto(`${BASE}/deploys?verdict=cant_tell`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const table = await page.getByTestId('deploys').innerText();
+  assert.match(table, /search/);
+  assert.doesNotMatch(table, /orders|billing|ledger/);
+
+  // The webhook heard the final verdict, naming the check.
+  for (let waited = 0; received.length === 0 && waited < 15000; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  chat.close();
+  assert.equal(received.length, 1, JSON.stringify(received));
+  assert.match(received[0].text, /\*search\* `v3\.0\.0` in production is \*can't tell\* \(final verdict\)/, received[0].text);
+  assert.match(received[0].text, /can't tell: latency_p95/, received[0].text);
+
+  // A lead adds a bound on the settings page; the summary shows it.
+  await page.goto(`${BASE}/settings/metrics`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  const editor = page.locator('[data-testid="check-editor"][data-metric="latency_p95"]');
+  await editor.locator('summary').click();
+  assert.equal(await editor.locator('input[name="form[max_sigma]"]').inputValue(), '50');
+  await editor.locator('input[name="form[max_value]"]').fill('800');
+  await editor.locator('input[name="reason"]').fill('e2e: p95 stays under 800 ms');
+  await editor.getByRole('button', { name: 'Save check' }).click();
+  await page.getByTestId('metric-definitions').getByText('max_value 800').waitFor({ timeout: 10000 });
+  await page.screenshot({ path: path.join(SHOTS, 'settings-pipeline-checks.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a lead locks production with a reason, the gate and `houston gate` say no with it, and unlocking opens it again', async () => {
   // A chat server on loopback hears lock events.
   const { createServer } = await import('node:http');

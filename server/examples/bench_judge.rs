@@ -588,6 +588,7 @@ struct Tally {
     any: usize,
     last: usize,
     no_data: usize,
+    cant_tell: usize,
     peer: usize,
     mann_whitney: usize,
 }
@@ -660,17 +661,19 @@ fn real(every: usize) {
         t.any += usize::from(outcome.houston_any_look);
         t.last += usize::from(outcome.houston_final);
         t.no_data += usize::from(*final_state == CheckState::NoData);
+        t.cant_tell += usize::from(*final_state == CheckState::CantTell);
         t.peer += usize::from(*ratio > 1.0);
         t.mann_whitney += usize::from(outcome.mann_whitney);
         calibrated_hits[*split][*effect_index] += usize::from(*ratio > calibrated[*split]);
     }
     println!(
-        "{:<9} {:>7} | {:>6} | {:>20} | {:>8} | {:>9} | {:>14} | {:>9}",
+        "{:<9} {:>7} | {:>6} | {:>20} | {:>8} | {:>10} | {:>9} | {:>14} | {:>9}",
         "split",
         "step",
         "cuts",
         "houston any/final",
         "no data",
+        "can't tell",
         "placebo",
         "placebo, same",
         "mann-wh."
@@ -699,14 +702,15 @@ fn real(every: usize) {
                 (pct(t.peer), same, pct(t.mann_whitney))
             };
             println!(
-                "{name:<9} {label:>7} | {:>6} | {any:>8.1}% / {last:>7.1}% | {:>7.1}% | {peer:>8.1}% | {same:>13.1}% | {mw:>8.1}%",
+                "{name:<9} {label:>7} | {:>6} | {any:>8.1}% / {last:>7.1}% | {:>7.1}% | {:>9.1}% | {peer:>8.1}% | {same:>13.1}% | {mw:>8.1}%",
                 t.n,
                 pct(t.no_data),
+                pct(t.cant_tell),
             );
         }
     }
     println!(
-        "calm rows: share called healthy at every look (any) / at the final look; step rows: share caught; \"placebo, same\": the peer's bar raised x{:.2} (tune) / x{:.2} (held-out) to Houston's calm rate; {} series, a deploy every {every} samples, {:.0} s",
+        "calm rows: share not called unhealthy at any look (any) / at the final look; can't tell: share whose final look could not tell; step rows: share caught; \"placebo, same\": the peer's bar raised x{:.2} (tune) / x{:.2} (held-out) to Houston's calm rate; {} series, a deploy every {every} samples, {:.0} s",
         calibrated[0],
         calibrated[1],
         all.len(),

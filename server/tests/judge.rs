@@ -78,13 +78,31 @@ async fn push_latency(
     level: f64,
     factor: f64,
 ) {
+    push_latency_shaped(
+        store,
+        service,
+        deployed_at,
+        |i| level * (1.0 + 0.03 * ((i as f64) * 0.9).sin()),
+        factor,
+    )
+    .await;
+}
+
+/// As [`push_latency`], the calm series being `calm(i)` for the sample `i` steps of
+/// 10 s before now.
+async fn push_latency_shaped(
+    store: &dyn Store,
+    service: &str,
+    deployed_at: DateTime<Utc>,
+    calm: impl Fn(i64) -> f64,
+    factor: f64,
+) {
     let now = Utc::now();
     let points: Vec<Value> = (0..1620)
         .map(|i: i64| {
             let at = now - Duration::seconds(10 * i);
-            let wobble = 1.0 + 0.03 * ((i as f64) * 0.9).sin();
             let step = if at >= deployed_at { factor } else { 1.0 };
-            json!([at.to_rfc3339(), level * wobble * step])
+            json!([at.to_rfc3339(), calm(i) * step])
         })
         .collect();
     let batch = serde_json::from_value::<MetricsRequest>(json!({"series": [{
@@ -574,14 +592,15 @@ async fn a_backtest_lists_the_deploys_a_candidate_configuration_would_judge_othe
     houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
         .await
         .expect("a round");
-    let candidate = |tolerance: f64| {
+    let candidate_with = |tolerance: f64, more: &str| {
         let file: app::domain::ConfigFile = toml::from_str(&format!(
             "[[metric]]\nname = \"latency_p95\"\nunit = \"ms\"\nsource = \"push\"\n\
-             services = [\"*\"]\ndirection = \"increase_is_bad\"\ntolerance = {tolerance}\ncritical = true\n"
+             services = [\"*\"]\ndirection = \"increase_is_bad\"\ntolerance = {tolerance}\ncritical = true\n{more}"
         ))
         .expect("toml");
         file.parse_all().expect("valid")
     };
+    let candidate = |tolerance: f64| candidate_with(tolerance, "");
     let since = Utc::now() - Duration::days(1);
     // The same rule changes nothing; a 50 % tolerance lets the +30 % deploy pass.
     let same = houston::backtest::run(store.as_ref(), None, candidate(0.05), since, 100)
@@ -610,6 +629,23 @@ async fn a_backtest_lists_the_deploys_a_candidate_configuration_would_judge_othe
         "{lines:?}"
     );
     assert!(lines[1].contains("unhealthy -> healthy"), "{lines:?}");
+    // The pipeline's checks are backtested too: a bound under the calm deploy's
+    // latency (≈ 200 ms) fails it, with the bound's receipt line.
+    let bounded = houston::backtest::run(
+        store.as_ref(),
+        None,
+        candidate_with(0.05, "max_value = 150\nmax_sigma = 50\n"),
+        since,
+        100,
+    )
+    .await
+    .expect("backtest");
+    assert_eq!(bounded.changed.len(), 1, "{:?}", bounded.changed);
+    assert_eq!(bounded.changed[0].deploy.id, calm);
+    assert_eq!(
+        (bounded.changed[0].stored, bounded.changed[0].candidate),
+        (VerdictState::Healthy, VerdictState::Unhealthy)
+    );
     // Nothing is stored: the verdicts stay as judged.
     let stored = store
         .get_verdict(calm)
@@ -751,7 +787,134 @@ async fn a_services_timing_decides_its_bake(store: Arc<dyn Store>) {
     assert_eq!(current.count, 24);
 }
 
+/// A +12 % step under slow ±50 % swings: past the 5 % tolerance, and the check could
+/// not have seen a change that size. The verdict, the API, the history filter, the row
+/// and the message all say "can't tell" (what the gate makes of it is `domain::locks`'
+/// unit tests).
+async fn a_deploy_the_judge_cannot_tell_about_says_so_everywhere(store: Arc<dyn Store>) {
+    use app::domain::{MessageAbout, NoticeKind, WEBHOOKS_SETTING};
+    store
+        .set_setting(
+            WEBHOOKS_SETTING,
+            r#"["https://chat.example/hook"]"#,
+            &admin(),
+            None,
+            Utc::now(),
+        )
+        .await
+        .expect("set");
+    define_latency_check(store.as_ref()).await;
+    let deployed_at = Utc::now() - Duration::minutes(20);
+    let id = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
+    let swing = |i: i64| 200.0 * (1.0 + 0.5 * (i as f64 * std::f64::consts::TAU / 240.0).sin());
+    push_latency_shaped(store.as_ref(), "checkout", deployed_at, swing, 1.12).await;
+    houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
+        .await
+        .expect("a round");
+
+    let verdict = store
+        .get_verdict(id)
+        .await
+        .expect("read")
+        .expect("followed");
+    assert_eq!(
+        (verdict.state, verdict.rule, verdict.is_final),
+        (
+            VerdictState::CantTell,
+            VerdictRule::CriticalCheckCouldNotTell,
+            true
+        )
+    );
+    let json = verdict_json(store.clone(), id).await;
+    assert_eq!(json["state"], "cant_tell");
+    assert_eq!(json["rule"], "critical_check_could_not_tell");
+    assert_eq!(json["checks"][0]["state"], "cant_tell");
+    assert_eq!(json["checks"][0]["rule"], "could_not_tell");
+    let seen = json["checks"][0]["min_detectable_change"]
+        .as_f64()
+        .expect("what it could see");
+    assert!(seen > 0.05, "{seen}");
+
+    let (filter, request) = app::domain::DeployQuery {
+        verdict: Some("cant_tell".into()),
+        ..Default::default()
+    }
+    .parse()
+    .expect("valid");
+    let rows = store.list_deploys(&filter, &request).await.expect("listed");
+    assert_eq!(rows.deploys.len(), 1);
+    let summary = rows.deploys[0].verdict.clone().expect("a verdict");
+    assert_eq!(summary.state, VerdictState::CantTell);
+    assert_eq!(summary.headline.cant_tell, ["latency_p95"]);
+
+    let queued = store.list_notifications(10).await.expect("listed");
+    assert_eq!(
+        queued.iter().map(|n| n.about.clone()).collect::<Vec<_>>(),
+        [MessageAbout::Verdict {
+            deploy_id: id,
+            kind: NoticeKind::Final,
+            state: VerdictState::CantTell
+        }]
+    );
+}
+
+/// Bounds, σ from history and slope, from a definition, judged by the scheduler's
+/// round: a calm deploy over its bound fails on the bound, with the receipt's lines.
+async fn the_pipelines_checks_are_judged_by_the_scheduler(store: Arc<dyn Store>) {
+    let request = MetricDefinitionRequest {
+        name: Some("latency_p95".into()),
+        unit: Some("ms".into()),
+        source: Some("push".into()),
+        services: Some(vec!["*".into()]),
+        direction: Some("increase_is_bad".into()),
+        tolerance: Some(0.05),
+        max_value: Some(150.0),
+        max_sigma: Some(4.0),
+        max_slope_sigma: Some(6.0),
+        ..Default::default()
+    };
+    let definition = request.parse("").expect("valid definition");
+    store
+        .apply_definition_changes(
+            &[DefinitionChange::Create(definition)],
+            &admin(),
+            None,
+            Utc::now(),
+        )
+        .await
+        .expect("defined");
+    let deployed_at = Utc::now() - Duration::minutes(20);
+    let id = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
+    push_latency(store.as_ref(), "checkout", deployed_at, 200.0, 1.0).await;
+    houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
+        .await
+        .expect("a round");
+    let json = verdict_json(store.clone(), id).await;
+    assert_eq!(json["state"], "unhealthy", "{json}");
+    let check = &json["checks"][0];
+    assert_eq!(check["rule"], "out_of_bounds");
+    let kinds: Vec<&str> = check["guards"]
+        .as_array()
+        .expect("the guards' lines")
+        .iter()
+        .map(|g| g["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["bounds", "sigma", "slope"]);
+    assert_eq!(check["guards"][0]["state"], "unhealthy");
+    assert!(
+        check["guards"][0]["line"]
+            .as_str()
+            .is_some_and(|l| l.contains("at most 150")),
+        "{check}"
+    );
+    // A calm bake sits near its history: σ and slope pass.
+    assert_eq!(check["guards"][1]["state"], "healthy", "{check}");
+    assert_eq!(check["guards"][2]["state"], "healthy", "{check}");
+}
+
 contract!(
+    a_deploy_the_judge_cannot_tell_about_says_so_everywhere,
+    the_pipelines_checks_are_judged_by_the_scheduler,
     a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts,
     new_error_groups_fail_a_deploy_whatever_the_baseline,
     the_error_rate_is_judged_and_deploy_rows_carry_the_verdict,

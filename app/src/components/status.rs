@@ -28,13 +28,7 @@ pub fn VerdictBadge(
 }
 
 pub fn verdict_label(state: VerdictState) -> &'static str {
-    match state {
-        VerdictState::Baking => "baking",
-        VerdictState::Healthy => "healthy",
-        VerdictState::Ailing => "ailing",
-        VerdictState::Unhealthy => "unhealthy",
-        VerdictState::NoData => "no data",
-    }
+    state.label()
 }
 
 /// A deploy row's verdict: the badge (while baking, how far through the bake and the
@@ -74,6 +68,17 @@ pub fn RowVerdict(verdict: Option<VerdictSummary>, now: DateTime<Utc>) -> impl I
         };
         view! { <span class="delta bad">{text}</span> }
     });
+    let cant_tell = (!v.headline.cant_tell.is_empty()).then(|| {
+        view! {
+            <span
+                class="delta unsure"
+                data-testid="cant-tell"
+                title="Past the tolerance, within the metric's noise: the judge could not tell"
+            >
+                {format!("can't tell: {}", v.headline.cant_tell.join(", "))}
+            </span>
+        }
+    });
     let deltas = v
         .headline
         .deltas
@@ -86,7 +91,7 @@ pub fn RowVerdict(verdict: Option<VerdictSummary>, now: DateTime<Utc>) -> impl I
     Either::Right(view! {
         <span class="row-verdict" data-testid="row-verdict" data-verdict=shown.as_str()>
             <span class=class title=title>{text}</span>
-            <span class="deltas">{deltas}{new_groups}</span>
+            <span class="deltas">{deltas}{new_groups}{cant_tell}</span>
         </span>
     })
 }

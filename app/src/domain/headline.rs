@@ -56,6 +56,9 @@ pub struct Headline {
     pub new_error_groups: u64,
     /// The error-rate change (when judged), then the worst metric change the bad way.
     pub deltas: Vec<HeadlineDelta>,
+    /// The checks that could not tell a regression from their metric's noise.
+    #[serde(default)]
+    pub cant_tell: Vec<String>,
 }
 
 impl Headline {
@@ -88,6 +91,12 @@ impl Headline {
             bake_end: receipt.bake_end,
             new_error_groups: u64::try_from(receipt.new_error_groups.len()).unwrap_or(u64::MAX),
             deltas: errors.into_iter().chain(worst).map(delta).collect(),
+            cant_tell: receipt
+                .checks
+                .iter()
+                .filter(|c| c.state == CheckState::CantTell)
+                .map(|c| c.metric.to_string())
+                .collect(),
         }
     }
 
@@ -150,6 +159,8 @@ struct SummaryWire {
     bake_end: Option<DateTime<Utc>>,
     new_error_groups: u64,
     deltas: Vec<HeadlineDelta>,
+    #[serde(default)]
+    cant_tell: Vec<String>,
 }
 
 impl From<SummaryWire> for VerdictSummary {
@@ -164,6 +175,7 @@ impl From<SummaryWire> for VerdictSummary {
                 bake_end: wire.bake_end,
                 new_error_groups: wire.new_error_groups,
                 deltas: wire.deltas,
+                cant_tell: wire.cant_tell,
             },
         }
     }
@@ -269,6 +281,7 @@ mod tests {
         ]));
         assert_eq!(headline.deltas.len(), 1);
         assert_eq!(headline.deltas[0].metric, "latency_p95");
+        assert!(headline.cant_tell.is_empty());
         assert_eq!(headline.deltas[0].change_text(), "+12 %");
     }
 
@@ -294,6 +307,32 @@ mod tests {
         assert_eq!(headline.deltas[0].change_text(), "+3");
         assert_eq!(signed(-3.14, " %"), "−3.1 %");
         assert_eq!(signed(0.0, " %"), "+0 %");
+    }
+
+    #[test]
+    fn the_checks_that_could_not_tell_are_named_and_old_rows_read_without_them() {
+        let headline = Headline::of(&receipt(vec![
+            check(
+                "cpu",
+                Direction::IncreaseIsBad,
+                Some(0.47),
+                Some(4.7),
+                CheckState::CantTell,
+            ),
+            check(
+                "latency_p95",
+                Direction::IncreaseIsBad,
+                Some(0.01),
+                Some(1.0),
+                CheckState::Healthy,
+            ),
+        ]));
+        assert_eq!(headline.cant_tell, ["cpu"]);
+        // A headline stored before the field existed reads as "every check could tell".
+        let old = r#"{"state":"healthy","provisional":null,"final":true,"override":null,
+            "deployed_at":null,"bake_end":null,"new_error_groups":0,"deltas":[]}"#;
+        let old: VerdictSummary = serde_json::from_str(old).expect("reads an old row");
+        assert!(old.headline.cant_tell.is_empty());
     }
 
     #[test]
@@ -329,6 +368,7 @@ mod tests {
                     delta: Some(0.3),
                     failed: true,
                 }],
+                cant_tell: vec!["cpu".into()],
             },
         };
         let json = serde_json::to_value(&summary).expect("serialises");

@@ -22,6 +22,9 @@ use serde::{Deserialize, Serialize};
 use super::signals::MetricName;
 use super::stats::{self, Alternative, MannWhitney, Shift, Sorted, Summary};
 
+mod guards;
+pub use guards::{BOUND_SHARE, GuardKind, GuardReceipt};
+
 /// How far back the judge looks to learn a metric's calm behaviour.
 pub const HISTORY: Duration = Duration::hours(4);
 /// At most this many placebo windows per look (spread evenly over the history).
@@ -88,6 +91,18 @@ pub struct CheckSpec {
     pub min_samples: usize,
     pub runbook: Option<String>,
     pub baseline: BaselineKind,
+    /// The pipeline's checks beside the comparison ([`guards`]): absolute bounds in
+    /// the metric's unit, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<f64>,
+    /// … the most standard deviations the bake's median may sit from the history's, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sigma: Option<f64>,
+    /// … and the most the bake's slope may sit from the history windows' slopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_slope_sigma: Option<f64>,
 }
 
 impl CheckSpec {
@@ -101,6 +116,10 @@ impl CheckSpec {
             min_samples: DEFAULT_MIN_SAMPLES,
             runbook: None,
             baseline: BaselineKind::Before,
+            min_value: None,
+            max_value: None,
+            max_sigma: None,
+            max_slope_sigma: None,
         }
     }
 }
@@ -216,6 +235,13 @@ impl Series {
     /// A copy of the values with times (ms since the epoch) in `[from, to)`.
     pub fn values_between(&self, from: i64, to: i64) -> Vec<f64> {
         self.window(from, to).to_vec()
+    }
+
+    /// The times and values in `[from, to)`.
+    fn points(&self, from: i64, to: i64) -> (&[i64], &[f64]) {
+        let start = self.times.partition_point(|&t| t < from);
+        let end = self.times.partition_point(|&t| t < to).max(start);
+        (&self.times[start..end], &self.values[start..end])
     }
 
     /// The values with times in `[from, to)`.
@@ -358,6 +384,21 @@ pub enum CheckState {
     Healthy,
     Unhealthy,
     NoData,
+    /// The change is past the tolerance, but this metric's calm swings are wider than
+    /// the tolerance too: the judge cannot tell a regression from noise.
+    CantTell,
+}
+
+impl CheckState {
+    /// `healthy`, `unhealthy`, `no data`, `can't tell`.
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckState::Healthy => "healthy",
+            CheckState::Unhealthy => "unhealthy",
+            CheckState::NoData => "no data",
+            CheckState::CantTell => "can't tell",
+        }
+    }
 }
 
 /// The rule that decided a check.
@@ -376,8 +417,17 @@ pub enum CheckRule {
     BelowFloor,
     /// The change is within what this metric does when nothing is deployed.
     WithinNoise,
+    /// Beyond the tolerance but within the noise, and the smallest change the check
+    /// could see is wider than the tolerance: neither healthy nor a regression.
+    CouldNotTell,
     /// Beyond the tolerance and far outside the metric's calm moves, the bad way.
     Regressed,
+    /// Too many of the bake's samples past an absolute bound.
+    OutOfBounds,
+    /// The bake sits too many standard deviations from the metric's history.
+    FarFromHistory,
+    /// The bake's trend is steeper than the history's, the bad way.
+    SteepSlope,
 }
 
 impl CheckRule {
@@ -390,7 +440,13 @@ impl CheckRule {
             CheckRule::WithinTolerance => "change within tolerance",
             CheckRule::BelowFloor => "change below the absolute floor",
             CheckRule::WithinNoise => "change within the metric's normal noise",
+            CheckRule::CouldNotTell => {
+                "change beyond tolerance, but this metric's noise hides changes that size"
+            }
             CheckRule::Regressed => "regressed beyond tolerance and noise",
+            CheckRule::OutOfBounds => "too much of the bake past a bound",
+            CheckRule::FarFromHistory => "too far from the metric's history",
+            CheckRule::SteepSlope => "a trend steeper than the history's",
         }
     }
 }
@@ -455,6 +511,9 @@ pub struct CheckReceipt {
     /// The analysis covers the whole bake (or all there will be).
     pub complete: bool,
     pub source_unavailable: bool,
+    /// The pipeline's checks the definition asks for, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guards: Vec<GuardReceipt>,
 }
 
 /// The judge's decision for one check at one look.
@@ -498,6 +557,7 @@ pub fn judge_check(
         min_detectable_change: None,
         complete,
         source_unavailable: data.unavailable,
+        guards: Vec::new(),
     };
     if data.unavailable {
         receipt.rule = CheckRule::SourceUnavailable;
@@ -652,14 +712,46 @@ pub fn judge_check(
     } else if !z.is_some_and(|z| z > z_bar)
         || count_p.is_some_and(|p| p >= stats::normal_sf(z_bar) * sides)
     {
-        CheckRule::WithinNoise
+        // Past the tolerance, and not past the noise: whether that says "healthy"
+        // depends on whether a change of the tolerance's size could have shown at all.
+        match receipt.min_detectable_change {
+            Some(seen) if !exceeds(seen, spec.tolerance) => CheckRule::WithinNoise,
+            _ => CheckRule::CouldNotTell,
+        }
     } else {
         CheckRule::Regressed
     };
-    receipt.state = if receipt.rule == CheckRule::Regressed {
-        CheckState::Unhealthy
-    } else {
-        CheckState::Healthy
+    // The pipeline's checks: any of them broken fails the check whatever the
+    // comparison said (a regression keeps its own rule).
+    receipt.guards = guards::guard(&guards::GuardInput {
+        spec,
+        series: data.main,
+        scale,
+        t0,
+        current: geometry.bounds(t0, geometry.length).1,
+        full_length: geometry.full_length,
+        complete,
+    });
+    if receipt.rule != CheckRule::Regressed {
+        if let Some(broken) = receipt
+            .guards
+            .iter()
+            .find(|g| g.state == CheckState::Unhealthy)
+        {
+            receipt.rule = match broken.kind {
+                GuardKind::Bounds => CheckRule::OutOfBounds,
+                GuardKind::Sigma => CheckRule::FarFromHistory,
+                GuardKind::Slope => CheckRule::SteepSlope,
+            };
+        }
+    }
+    receipt.state = match receipt.rule {
+        CheckRule::Regressed
+        | CheckRule::OutOfBounds
+        | CheckRule::FarFromHistory
+        | CheckRule::SteepSlope => CheckState::Unhealthy,
+        CheckRule::CouldNotTell => CheckState::CantTell,
+        _ => CheckState::Healthy,
     };
     receipt
 }
@@ -1190,6 +1282,9 @@ pub enum VerdictState {
     Ailing,
     Unhealthy,
     NoData,
+    /// Half or more of the checks with data (or a critical one) could not tell a
+    /// regression from their metric's noise.
+    CantTell,
 }
 
 impl VerdictState {
@@ -1200,6 +1295,19 @@ impl VerdictState {
             VerdictState::Ailing => "ailing",
             VerdictState::Unhealthy => "unhealthy",
             VerdictState::NoData => "no_data",
+            VerdictState::CantTell => "cant_tell",
+        }
+    }
+
+    /// As people read it: `no data`, `can't tell`.
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictState::Baking => "baking",
+            VerdictState::Healthy => "healthy",
+            VerdictState::Ailing => "ailing",
+            VerdictState::Unhealthy => "unhealthy",
+            VerdictState::NoData => "no data",
+            VerdictState::CantTell => "can't tell",
         }
     }
 
@@ -1210,6 +1318,7 @@ impl VerdictState {
             VerdictState::Ailing,
             VerdictState::Unhealthy,
             VerdictState::NoData,
+            VerdictState::CantTell,
         ]
         .into_iter()
         .find(|state| state.as_str() == raw)
@@ -1240,11 +1349,13 @@ pub enum VerdictRule {
     NewErrorGroups,
     CriticalCheckWithoutData,
     MostChecksWithoutData,
+    CriticalCheckCouldNotTell,
+    MostChecksCouldNotTell,
     Score,
 }
 
 impl VerdictRule {
-    const ALL: [VerdictRule; 8] = [
+    const ALL: [VerdictRule; 10] = [
         VerdictRule::WarmingUp,
         VerdictRule::DeployDidNotSucceed,
         VerdictRule::NoChecks,
@@ -1252,6 +1363,8 @@ impl VerdictRule {
         VerdictRule::NewErrorGroups,
         VerdictRule::CriticalCheckWithoutData,
         VerdictRule::MostChecksWithoutData,
+        VerdictRule::CriticalCheckCouldNotTell,
+        VerdictRule::MostChecksCouldNotTell,
         VerdictRule::Score,
     ];
 
@@ -1265,6 +1378,8 @@ impl VerdictRule {
             VerdictRule::NewErrorGroups => "new_error_groups",
             VerdictRule::CriticalCheckWithoutData => "critical_check_without_data",
             VerdictRule::MostChecksWithoutData => "most_checks_without_data",
+            VerdictRule::CriticalCheckCouldNotTell => "critical_check_could_not_tell",
+            VerdictRule::MostChecksCouldNotTell => "most_checks_could_not_tell",
             VerdictRule::Score => "score",
         }
     }
@@ -1284,6 +1399,12 @@ impl VerdictRule {
             VerdictRule::NewErrorGroups => "new error groups appeared after the deploy",
             VerdictRule::CriticalCheckWithoutData => "a critical check has no data",
             VerdictRule::MostChecksWithoutData => "half or more of the checks have no data",
+            VerdictRule::CriticalCheckCouldNotTell => {
+                "a critical check could not tell a regression from noise"
+            }
+            VerdictRule::MostChecksCouldNotTell => {
+                "half or more of the checks could not tell a regression from noise"
+            }
             VerdictRule::Score => "weighted share of passing checks",
         }
     }
@@ -1296,29 +1417,27 @@ pub struct Reading {
     /// What the checks say now (never `baking`).
     pub state: VerdictState,
     pub rule: VerdictRule,
-    /// Weighted share of passing checks among those with data, 0–100.
+    /// Weighted share of passing checks among those that could tell, 0–100.
     pub score: Option<f64>,
 }
 
 /// Any critical failure (or a new error group) is unhealthy; without enough data,
-/// `no_data`; otherwise the weighted score against 95 (healthy) and 75 (ailing).
+/// `no_data`; when a critical check, or half or more of the checks with data, could
+/// not tell, `cant_tell`; otherwise the weighted score of the checks that could tell
+/// against 95 (healthy) and 75 (ailing).
 pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) -> Reading {
-    let with_data: Vec<&CheckReceipt> = checks
-        .iter()
-        .filter(|check| check.state != CheckState::NoData)
-        .collect();
-    let weight = |list: &mut dyn Iterator<Item = &CheckReceipt>| -> f64 {
-        list.map(|check| check.weight.max(0.0)).sum()
-    };
-    let total_weight = weight(&mut checks.iter());
-    let data_weight = weight(&mut with_data.iter().copied());
-    let passing_weight = weight(
-        &mut with_data
+    let weight = |state: &dyn Fn(CheckState) -> bool| -> f64 {
+        checks
             .iter()
-            .copied()
-            .filter(|check| check.state == CheckState::Healthy),
-    );
-    let score = (data_weight > 0.0).then(|| 100.0 * passing_weight / data_weight);
+            .filter(|check| state(check.state))
+            .map(|check| check.weight.max(0.0))
+            .sum()
+    };
+    let total_weight = weight(&|_| true);
+    let data_weight = weight(&|state| state != CheckState::NoData);
+    let told_weight = weight(&|state| matches!(state, CheckState::Healthy | CheckState::Unhealthy));
+    let passing_weight = weight(&|state| state == CheckState::Healthy);
+    let score = (told_weight > 0.0).then(|| 100.0 * passing_weight / told_weight);
     let reading = |state, rule| Reading { state, rule, score };
     if checks
         .iter()
@@ -1338,9 +1457,20 @@ pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) 
     {
         return reading(VerdictState::NoData, VerdictRule::CriticalCheckWithoutData);
     }
-    match score {
-        Some(_) if 2.0 * data_weight > total_weight => {}
-        _ => return reading(VerdictState::NoData, VerdictRule::MostChecksWithoutData),
+    if !(data_weight > 0.0 && 2.0 * data_weight > total_weight) {
+        return reading(VerdictState::NoData, VerdictRule::MostChecksWithoutData);
+    }
+    if checks
+        .iter()
+        .any(|check| check.critical && check.state == CheckState::CantTell)
+    {
+        return reading(
+            VerdictState::CantTell,
+            VerdictRule::CriticalCheckCouldNotTell,
+        );
+    }
+    if !(2.0 * told_weight > data_weight) {
+        return reading(VerdictState::CantTell, VerdictRule::MostChecksCouldNotTell);
     }
     let state = match score {
         Some(score) if score >= HEALTHY_SCORE => VerdictState::Healthy,
@@ -1538,6 +1668,10 @@ pub struct CheckFields {
     pub min_samples: Option<u64>,
     pub runbook: Option<String>,
     pub baseline: Option<String>,
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    pub max_sigma: Option<f64>,
+    pub max_slope_sigma: Option<f64>,
 }
 
 /// The check fields as a settings-page form sends them: text, empty for "the default"
@@ -1553,6 +1687,10 @@ pub struct CheckForm {
     pub min_samples: String,
     pub runbook: String,
     pub baseline: String,
+    pub min_value: String,
+    pub max_value: String,
+    pub max_sigma: String,
+    pub max_slope_sigma: String,
 }
 
 impl CheckForm {
@@ -1574,6 +1712,10 @@ impl CheckForm {
         let tolerance_floor = number("tolerance_floor", &self.tolerance_floor);
         let weight = number("weight", &self.weight);
         let min_samples = number("min_samples", &self.min_samples);
+        let min_value = number("min_value", &self.min_value);
+        let max_value = number("max_value", &self.max_value);
+        let max_sigma = number("max_sigma", &self.max_sigma);
+        let max_slope_sigma = number("max_slope_sigma", &self.max_slope_sigma);
         let whole = min_samples.filter(|n| n.fract() == 0.0 && *n >= 0.0);
         if min_samples.is_some() && whole.is_none() {
             p.add("min_samples", "must be a whole number");
@@ -1587,6 +1729,10 @@ impl CheckForm {
             min_samples: whole.map(|n| n as u64),
             runbook: text(&self.runbook),
             baseline: text(&self.baseline),
+            min_value,
+            max_value,
+            max_sigma,
+            max_slope_sigma,
         };
         // Without a direction the other fields mean nothing: not judged.
         let check = if fields.direction.is_none() {
@@ -1605,6 +1751,10 @@ impl CheckForm {
 pub const MAX_TOLERANCE: f64 = 100.0;
 pub const MAX_WEIGHT: f64 = 1000.0;
 pub const MAX_MIN_SAMPLES: u64 = 10_000;
+/// Bounds are at most this large either way.
+pub const MAX_BOUND: f64 = 1e15;
+/// The σ and slope checks' limits are above 0 and at most this.
+pub const MAX_SIGMA: f64 = 1000.0;
 const MAX_RUNBOOK_LEN: usize = 2048;
 
 impl CheckFields {
@@ -1624,6 +1774,10 @@ impl CheckFields {
                 ("min_samples", self.min_samples.is_some()),
                 ("runbook", self.runbook.is_some()),
                 ("baseline", self.baseline.is_some()),
+                ("min_value", self.min_value.is_some()),
+                ("max_value", self.max_value.is_some()),
+                ("max_sigma", self.max_sigma.is_some()),
+                ("max_slope_sigma", self.max_slope_sigma.is_some()),
             ]
             .into_iter()
             .filter_map(|(name, set)| set.then_some(name))
@@ -1674,6 +1828,16 @@ impl CheckFields {
         if let Some(weight) = number("weight", self.weight, 0.0, MAX_WEIGHT, true) {
             spec.weight = weight;
         }
+        spec.min_value = number("min_value", self.min_value, -MAX_BOUND, MAX_BOUND, false);
+        spec.max_value = number("max_value", self.max_value, -MAX_BOUND, MAX_BOUND, false);
+        spec.max_sigma = number("max_sigma", self.max_sigma, 0.0, MAX_SIGMA, true);
+        spec.max_slope_sigma = number(
+            "max_slope_sigma",
+            self.max_slope_sigma,
+            0.0,
+            MAX_SIGMA,
+            true,
+        );
         spec.critical = self.critical.unwrap_or(false);
         if let Some(min) = self.min_samples {
             if (2..=MAX_MIN_SAMPLES).contains(&min) {
@@ -1708,6 +1872,11 @@ impl CheckFields {
                 "last_week" => spec.baseline = BaselineKind::LastWeek,
                 "control" => spec.baseline = BaselineKind::Control,
                 _ => p.add(field("baseline"), "must be before, last_week or control"),
+            }
+        }
+        if let (Some(low), Some(high)) = (spec.min_value, spec.max_value) {
+            if low > high {
+                p.add(field("min_value"), "must not be above max_value");
             }
         }
         direction.map(|_| spec)
@@ -1794,6 +1963,10 @@ pub struct CaseCheck {
     pub min_samples: Option<u64>,
     pub runbook: Option<String>,
     pub baseline: Option<String>,
+    pub min_value: Option<f64>,
+    pub max_value: Option<f64>,
+    pub max_sigma: Option<f64>,
+    pub max_slope_sigma: Option<f64>,
     pub warmup: Option<String>,
     pub bake: Option<String>,
     pub interval: Option<String>,
@@ -1837,6 +2010,10 @@ impl JudgeCase {
             min_samples: self.check.min_samples,
             runbook: self.check.runbook.clone(),
             baseline: self.check.baseline.clone(),
+            min_value: self.check.min_value,
+            max_value: self.check.max_value,
+            max_sigma: self.check.max_sigma,
+            max_slope_sigma: self.check.max_slope_sigma,
         };
         let spec = if fields.direction.is_none() {
             p.add(
@@ -1951,6 +2128,7 @@ pub(crate) fn receipt_for_tests(
         min_detectable_change: None,
         complete: true,
         source_unavailable: false,
+        guards: Vec::new(),
     }
 }
 

@@ -1164,7 +1164,7 @@ fn promotion_reasons(
         )),
         (Some(state), _) => push(format!(
             "{version} was judged {} in {stage} (deploy #{})",
-            state.as_str().replace('_', " "),
+            state.label(),
             record.deploy_id
         )),
         (None, _) => push(format!(

@@ -149,6 +149,20 @@ pub struct MetricDefinitionRequest {
         schema(pattern = "^[ \\t\\n\\f\\r]*(before|last_week|control)[ \\t\\n\\f\\r]*$")
     )]
     pub baseline: Option<String>,
+    /// Fail when more than 10 % of the bake's samples are below this (metric's unit).
+    #[cfg_attr(feature = "ssr", schema(minimum = -1e15, maximum = 1e15))]
+    pub min_value: Option<f64>,
+    /// Fail when more than 10 % of the bake's samples are above this (metric's unit).
+    #[cfg_attr(feature = "ssr", schema(minimum = -1e15, maximum = 1e15))]
+    pub max_value: Option<f64>,
+    /// Fail when the bake's median sits more than this many standard deviations from
+    /// the last four hours' median, the bad way (decided when the bake is complete).
+    #[cfg_attr(feature = "ssr", schema(exclusive_minimum = 0, maximum = 1000))]
+    pub max_sigma: Option<f64>,
+    /// Fail when the bake's slope sits more than this many standard deviations from
+    /// the slopes of same-length windows of the last four hours, the bad way.
+    #[cfg_attr(feature = "ssr", schema(exclusive_minimum = 0, maximum = 1000))]
+    pub max_slope_sigma: Option<f64>,
 }
 
 impl MetricDefinitionRequest {
@@ -300,6 +314,10 @@ impl MetricDefinitionRequest {
             min_samples: self.min_samples,
             runbook: self.runbook.clone(),
             baseline: self.baseline.clone(),
+            min_value: self.min_value,
+            max_value: self.max_value,
+            max_sigma: self.max_sigma,
+            max_slope_sigma: self.max_slope_sigma,
         }
         .parse_into(p, &field);
         Some(MetricDefinition {
@@ -877,6 +895,16 @@ pub fn check_summary(d: &MetricDefinition) -> String {
     }
     if let Some(runbook) = &check.runbook {
         parts.push(format!("runbook {}", clip(runbook)));
+    }
+    for (name, value) in [
+        ("min_value", check.min_value),
+        ("max_value", check.max_value),
+        ("max_sigma", check.max_sigma),
+        ("max_slope_sigma", check.max_slope_sigma),
+    ] {
+        if let Some(value) = value {
+            parts.push(format!("{name} {value}"));
+        }
     }
     parts.join(", ")
 }

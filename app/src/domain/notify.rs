@@ -137,11 +137,12 @@ pub fn slack_message(
         VerdictState::Unhealthy => ":red_circle:",
         VerdictState::Ailing => ":large_orange_circle:",
         VerdictState::Healthy => ":large_green_circle:",
+        VerdictState::CantTell => ":grey_question:",
         VerdictState::Baking | VerdictState::NoData => ":white_circle:",
     };
     let what = match notice.kind {
-        NoticeKind::TurnedBad => format!("reads *{}* while baking", notice.state.as_str()),
-        NoticeKind::Final => format!("is *{}* (final verdict)", notice.state.as_str()),
+        NoticeKind::TurnedBad => format!("reads *{}* while baking", notice.state.label()),
+        NoticeKind::Final => format!("is *{}* (final verdict)", notice.state.label()),
     };
     let author = deploy.author.as_deref().unwrap_or("an unknown author");
     let mut evidence: Vec<String> = headline
@@ -151,6 +152,9 @@ pub fn slack_message(
         .collect();
     if headline.new_error_groups > 0 {
         evidence.push(format!("{} new error groups", headline.new_error_groups));
+    }
+    if !headline.cant_tell.is_empty() {
+        evidence.push(format!("can't tell: {}", headline.cant_tell.join(", ")));
     }
     let mut text = format!(
         "{icon} *{}* `{}` in {} {what} · deployed by {}",
@@ -347,6 +351,28 @@ mod tests {
             ..look(VerdictState::NoData, None, true)
         };
         assert_eq!(notice_for(baking(None), &failed), None);
+    }
+
+    #[test]
+    fn cant_tell_is_no_alarm_while_baking_and_is_told_when_final() {
+        use VerdictState::{Baking, CantTell, Healthy};
+        assert_eq!(
+            notice_for(
+                said(Baking, Some(Healthy), false),
+                &look(Baking, Some(CantTell), false)
+            ),
+            None
+        );
+        assert_eq!(
+            notice_for(
+                said(Baking, Some(CantTell), false),
+                &look(CantTell, None, true)
+            ),
+            Some(Notice {
+                kind: NoticeKind::Final,
+                state: CantTell
+            })
+        );
     }
 
     #[test]

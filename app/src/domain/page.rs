@@ -127,14 +127,14 @@ pub struct DeployQuery {
         )
     )]
     pub status: Option<String>,
-    /// One of baking, healthy, ailing, unhealthy, no_data: the verdict shown (a lead's
+    /// One of baking, healthy, ailing, unhealthy, no_data, cant_tell: the verdict shown (a lead's
     /// override, else the judge's).
     #[cfg_attr(
         feature = "ssr",
         param(
             required = false,
             nullable = false,
-            pattern = "^[ \\t\\n\\f\\r]*(baking|healthy|ailing|unhealthy|no_data)?[ \\t\\n\\f\\r]*$"
+            pattern = "^[ \\t\\n\\f\\r]*(baking|healthy|ailing|unhealthy|no_data|cant_tell)?[ \\t\\n\\f\\r]*$"
         )
     )]
     pub verdict: Option<String>,
@@ -222,7 +222,7 @@ impl DeployQuery {
                 Some(v) => filter.verdict = Some(v),
                 None => errors.push(FieldError::new(
                     "verdict",
-                    format!("unknown verdict {raw:?}; use one of baking, healthy, ailing, unhealthy, no_data"),
+                    format!("unknown verdict {raw:?}; use one of baking, healthy, ailing, unhealthy, no_data, cant_tell"),
                 )),
             }
         }

@@ -9,7 +9,7 @@ use crate::components::{
     human_duration, load, safe_link, short_version, use_live_refresh,
 };
 use crate::domain::{
-    CheckReceipt, CheckState, Commit, DeployDetail, DeployId, ErrorGroup, Role, Verdict,
+    CheckReceipt, CheckState, Commit, DeployDetail, DeployId, ErrorGroup, GuardKind, Role, Verdict,
     VerdictState,
 };
 use crate::error::AppError;
@@ -401,6 +401,7 @@ fn CheckRow(check: CheckReceipt) -> impl IntoView {
         CheckState::Healthy => VerdictState::Healthy,
         CheckState::Unhealthy => VerdictState::Unhealthy,
         CheckState::NoData => VerdictState::NoData,
+        CheckState::CantTell => VerdictState::CantTell,
     };
     let side = |center: Option<f64>, count: Option<usize>| match (center, count) {
         (Some(center), Some(count)) => format!("{} (n={count})", figure(center)),
@@ -444,12 +445,21 @@ fn CheckRow(check: CheckReceipt) -> impl IntoView {
     let noisy = check
         .min_detectable_change
         .is_some_and(|mde| mde > 2.0 * check.tolerance.max(0.01));
-    let why = check.rule.describe();
+    // "Can't tell" says what was seen and what could have been seen, in words.
+    let why = match (check.state, check.delta_relative) {
+        (CheckState::CantTell, Some(relative)) => format!(
+            "changed {:+.0} %, past its {:.0} % tolerance, but it could only see changes of {visible}: can't tell",
+            relative * 100.0,
+            check.tolerance * 100.0
+        ),
+        _ => check.rule.describe().to_owned(),
+    };
     let runbook = (check.state == CheckState::Unhealthy)
         .then_some(check.runbook.clone())
         .flatten()
         .and_then(|url| safe_link(&url));
     let tolerance = format!("tolerance {:.0} %", check.tolerance * 100.0);
+    let guards = check.guards.clone();
     view! {
         <tr data-metric=check.metric.to_string()>
             <td>
@@ -467,8 +477,28 @@ fn CheckRow(check: CheckReceipt) -> impl IntoView {
             <td data-label="Why">
                 {why}
                 {runbook.map(|href| view! { " · " <a href=href rel="noopener noreferrer">"runbook"</a> })}
+                {(!guards.is_empty()).then(|| view! {
+                    <ul class="guards" data-testid="guards">
+                        {guards.into_iter().map(|g| {
+                            let class = match g.state {
+                                CheckState::Unhealthy => "guard bad",
+                                CheckState::NoData => "guard muted",
+                                _ => "guard",
+                            };
+                            view! { <li class=class data-guard=guard_name(g.kind)>{g.line}</li> }
+                        }).collect_view()}
+                    </ul>
+                })}
             </td>
         </tr>
+    }
+}
+
+fn guard_name(kind: GuardKind) -> &'static str {
+    match kind {
+        GuardKind::Bounds => "bounds",
+        GuardKind::Sigma => "sigma",
+        GuardKind::Slope => "slope",
     }
 }
 

@@ -145,6 +145,7 @@ fn Filters(options: FilterOptions, current: DeployQuery) -> impl IntoView {
         VerdictState::Ailing,
         VerdictState::Unhealthy,
         VerdictState::NoData,
+        VerdictState::CantTell,
     ]
     .iter()
     .map(|v| (v.as_str().to_owned(), verdict_label(*v).to_owned()))

@@ -145,8 +145,9 @@ fn Sharpness(seen: Option<Sensitivity>) -> impl IntoView {
 }
 
 /// A metric's check as a form: direction (none: charted, not judged), tolerance and
-/// its floor, critical, weight, minimum samples, runbook, baseline, and the reason
-/// for the audit log. Empty fields take the defaults.
+/// its floor, critical, weight, minimum samples, runbook, baseline, the pipeline's
+/// checks (bounds, σ from history, slope), and the reason for the audit log. Empty
+/// fields take the defaults (the pipeline's checks: off).
 #[component]
 fn CheckEditor(definition: MetricDefinition, save: ServerAction<SetMetricCheck>) -> impl IntoView {
     let check = definition.check.clone();
@@ -193,6 +194,18 @@ fn CheckEditor(definition: MetricDefinition, save: ServerAction<SetMetricCheck>)
                         {baseline_option("last_week", "a week earlier", BaselineKind::LastWeek)}
                         {baseline_option("control", "control group", BaselineKind::Control)}
                     </select>
+                </label>
+                <label title="Fails when more than 10 % of the bake's samples are below it"><span>"Min value"</span>
+                    <input type="text" inputmode="decimal" name="form[min_value]" placeholder="none" value=number(check.as_ref().and_then(|c| c.min_value)) />
+                </label>
+                <label title="Fails when more than 10 % of the bake's samples are above it (p99 ≤ 800 ms: 800)"><span>"Max value"</span>
+                    <input type="text" inputmode="decimal" name="form[max_value]" placeholder="none" value=number(check.as_ref().and_then(|c| c.max_value)) />
+                </label>
+                <label title="Fails when the bake's median sits more standard deviations than this from the last four hours', the bad way"><span>"Max σ from history"</span>
+                    <input type="text" inputmode="decimal" name="form[max_sigma]" placeholder="none" value=number(check.as_ref().and_then(|c| c.max_sigma)) />
+                </label>
+                <label title="Fails when the bake's slope sits more standard deviations than this from the slopes of the history's windows, the bad way"><span>"Max slope σ"</span>
+                    <input type="text" inputmode="decimal" name="form[max_slope_sigma]" placeholder="none" value=number(check.as_ref().and_then(|c| c.max_slope_sigma)) />
                 </label>
                 <label class="check"><input type="checkbox" name="form[critical]" value="on" checked=check.as_ref().is_some_and(|c| c.critical) />" critical"</label>
                 <label class="wide"><span>"Runbook"</span>

@@ -122,8 +122,9 @@ fn a_step_inside_the_tolerance_is_healthy_however_clear() {
 }
 
 #[test]
-fn a_step_inside_the_metrics_own_noise_is_healthy() {
-    // Slow swings of ±50 % (a 40-minute cycle) hide a +12 % step.
+fn a_step_past_the_tolerance_inside_the_metrics_own_noise_is_cant_tell() {
+    // Slow swings of ±50 % (a 40-minute cycle) hide a +12 % step: past the 10 %
+    // tolerance, and the check could not have seen a change that size.
     let points = (-1440..90)
         .map(|i| {
             let swing = 1.0 + 0.5 * (i as f64 * std::f64::consts::TAU / 240.0).sin();
@@ -135,8 +136,41 @@ fn a_step_inside_the_metrics_own_noise_is_healthy() {
         &Series::new(points),
         &CheckSpec::new(Direction::IncreaseIsBad),
     );
-    assert_eq!(receipt.rule, CheckRule::WithinNoise);
+    assert_eq!(
+        (receipt.state, receipt.rule),
+        (CheckState::CantTell, CheckRule::CouldNotTell)
+    );
     assert!(receipt.min_detectable_change.expect("mde") > 0.12);
+}
+
+#[test]
+fn early_in_the_bake_a_change_the_check_could_see_reads_healthy_so_far() {
+    // ±10 % jitter, +8 % four minutes in: past the 5 % tolerance, under the early
+    // (higher) bar, and the full bake could see a change that size (±4 %): healthy so
+    // far. At the final look the same step is past the bar.
+    let timing = Timing::default();
+    let mut spec = CheckSpec::new(Direction::IncreaseIsBad);
+    spec.tolerance = 0.05;
+    let data = series(200.0, 0.10, 1.08);
+    let early = Look::at(t0(), &timing, None, t0() + Duration::minutes(4));
+    let data = CheckData {
+        main: &data,
+        concurrent: None,
+        unavailable: false,
+    };
+    let receipt = judge_check(&name(), &spec, &timing, data, &early, false);
+    let mde = receipt.min_detectable_change.expect("mde");
+    assert!(mde <= 0.05, "{mde}");
+    assert!(receipt.delta_relative.expect("change") > 0.05);
+    assert!(receipt.z.expect("z") < receipt.z_bar.expect("bar"));
+    assert_eq!(
+        (receipt.state, receipt.rule),
+        (CheckState::Healthy, CheckRule::WithinNoise)
+    );
+    assert_eq!(
+        judge(&series(200.0, 0.10, 1.08), &spec).rule,
+        CheckRule::Regressed
+    );
 }
 
 #[test]
@@ -432,6 +466,96 @@ fn the_settings_form_reads_empty_as_the_default_and_names_bad_fields() {
 }
 
 #[test]
+fn the_pipelines_checks_read_from_form_and_file_at_their_boundaries() {
+    let form = CheckForm {
+        direction: "increase_is_bad".into(),
+        min_value: "-5".into(),
+        max_value: " 800 ".into(),
+        max_sigma: "3".into(),
+        max_slope_sigma: "0.5".into(),
+        ..CheckForm::default()
+    };
+    let spec = form.parse().expect("valid").expect("judged");
+    assert_eq!(
+        (
+            spec.min_value,
+            spec.max_value,
+            spec.max_sigma,
+            spec.max_slope_sigma
+        ),
+        (Some(-5.0), Some(800.0), Some(3.0), Some(0.5))
+    );
+    // Empty: off.
+    let plain = CheckForm {
+        direction: "both".into(),
+        ..CheckForm::default()
+    };
+    let spec = plain.parse().expect("valid").expect("judged");
+    assert_eq!((spec.min_value, spec.max_sigma), (None, None));
+    // A bound pair the wrong way round, a σ of 0 and one past 1000 are refused.
+    let bad = CheckForm {
+        direction: "both".into(),
+        min_value: "10".into(),
+        max_value: "9".into(),
+        max_sigma: "0".into(),
+        max_slope_sigma: "1000.5".into(),
+        ..CheckForm::default()
+    };
+    let fields: Vec<String> = bad
+        .parse()
+        .expect_err("invalid")
+        .0
+        .into_iter()
+        .map(|f| f.field)
+        .collect();
+    assert_eq!(fields, ["max_sigma", "max_slope_sigma", "min_value"]);
+    // Equal bounds and the largest σ are allowed.
+    let edge = CheckForm {
+        direction: "both".into(),
+        min_value: "9".into(),
+        max_value: "9".into(),
+        max_sigma: "1000".into(),
+        ..CheckForm::default()
+    };
+    assert!(edge.parse().is_ok());
+    // Without a direction, the pipeline's checks are named as set without one.
+    let undirected = CheckFields {
+        max_value: Some(800.0),
+        ..CheckFields::default()
+    };
+    let mut p = crate::domain::deploy::Problems::default();
+    assert_eq!(undirected.parse_into(&mut p, &|f| f.to_owned()), None);
+    let errors = p.into_errors();
+    assert!(errors.0[0].message.contains("max_value"), "{errors:?}");
+    // A stored check from before these fields reads with them off.
+    let old = r#"{"direction":"both","critical":false,"weight":1.0,"tolerance":0.1,
+        "tolerance_floor":0.0,"min_samples":10,"runbook":null,"baseline":"before"}"#;
+    let old: CheckSpec = serde_json::from_str(old).expect("an old stored check");
+    assert_eq!(old, CheckSpec::new(Direction::Both));
+}
+
+#[test]
+fn a_broken_guard_fails_a_check_the_comparison_passed() {
+    let mut spec = CheckSpec::new(Direction::IncreaseIsBad);
+    spec.max_value = Some(150.0);
+    let receipt = judge(&series(200.0, 0.05, 1.0), &spec);
+    assert_eq!(
+        (receipt.state, receipt.rule),
+        (CheckState::Unhealthy, CheckRule::OutOfBounds)
+    );
+    assert_eq!(receipt.guards.len(), 1);
+    // A regression keeps its own rule, the guard's line beside it.
+    let receipt = judge(&series(200.0, 0.05, 1.3), &spec);
+    assert_eq!(receipt.rule, CheckRule::Regressed);
+    assert_eq!(receipt.guards[0].state, CheckState::Unhealthy);
+    // Within the bound: the comparison decides.
+    spec.max_value = Some(1000.0);
+    let receipt = judge(&series(200.0, 0.05, 1.0), &spec);
+    assert_eq!(receipt.state, CheckState::Healthy);
+    assert_eq!(receipt.guards[0].state, CheckState::Healthy);
+}
+
+#[test]
 fn durations_read_as_people_write_them() {
     assert_eq!(parse_duration("15m"), Ok(Duration::minutes(15)));
     assert_eq!(parse_duration(" 1h30m "), Ok(Duration::minutes(90)));
@@ -452,7 +576,7 @@ fn check(state: CheckState, critical: bool, weight: f64) -> CheckReceipt {
 #[test]
 fn the_reading_weighs_checks_and_lets_critical_ones_decide() {
     use CheckState::*;
-    let cases: [(&[CheckReceipt], VerdictState, VerdictRule); 7] = [
+    let cases: [(&[CheckReceipt], VerdictState, VerdictRule); 11] = [
         (&[], VerdictState::NoData, VerdictRule::NoChecks),
         (
             &[check(Healthy, false, 1.0)],
@@ -484,11 +608,35 @@ fn the_reading_weighs_checks_and_lets_critical_ones_decide() {
             VerdictState::NoData,
             VerdictRule::CriticalCheckWithoutData,
         ),
+        // Checks that cannot tell are left out of the score...
+        (
+            &[check(Healthy, false, 3.0), check(CantTell, false, 1.0)],
+            VerdictState::Healthy,
+            VerdictRule::Score,
+        ),
+        // ...but half of them, a critical one, or all of them: not healthy.
+        (
+            &[check(Healthy, false, 1.0), check(CantTell, false, 1.0)],
+            VerdictState::CantTell,
+            VerdictRule::MostChecksCouldNotTell,
+        ),
+        (
+            &[check(Healthy, false, 5.0), check(CantTell, true, 1.0)],
+            VerdictState::CantTell,
+            VerdictRule::CriticalCheckCouldNotTell,
+        ),
+        (
+            &[check(CantTell, false, 1.0), check(NoData, false, 0.5)],
+            VerdictState::CantTell,
+            VerdictRule::MostChecksCouldNotTell,
+        ),
     ];
     for (checks, state, rule) in cases {
         let reading = read_checks(checks, &[]);
         assert_eq!((reading.state, reading.rule), (state, rule), "{checks:?}");
     }
+    let mixed = [check(Healthy, false, 3.0), check(CantTell, false, 1.0)];
+    assert_eq!(read_checks(&mixed, &[]).score, Some(100.0));
     let new_group = NewErrorGroup {
         fingerprint: "abc".into(),
         message: "boom".into(),

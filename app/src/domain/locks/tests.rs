@@ -359,6 +359,16 @@ fn the_gate_lists_every_reason_and_an_override_lets_one_through() {
 }
 
 #[test]
+fn a_running_deploy_the_judge_cannot_tell_about_does_not_block() {
+    let facts = GateFacts {
+        current: Some((41, "v1".into(), Some(VerdictState::CantTell))),
+        ..GateFacts::default()
+    };
+    let answer = decide_gate(&ask(Some("v2"), None), &facts);
+    assert!(answer.allowed, "{:?}", answer.reasons);
+}
+
+#[test]
 fn promotion_needs_a_healthy_baked_deploy_in_the_previous_stage() {
     let rules = EnvironmentGate {
         environment: env("production"),
@@ -408,6 +418,16 @@ fn promotion_needs_a_healthy_baked_deploy_in_the_previous_stage() {
     assert_eq!(
         details(&sick),
         ["v2 was judged unhealthy in staging (deploy #9)"]
+    );
+
+    // "Can't tell" is no evidence of health: it does not promote.
+    let unsure = decide_gate(
+        &ask(Some("v2"), Some("main")),
+        &facts(Some(record(Some(VerdictState::CantTell), true, 45))),
+    );
+    assert_eq!(
+        details(&unsure),
+        ["v2 was judged can't tell in staging (deploy #9)"]
     );
 
     let never = decide_gate(&ask(Some("v2"), Some("feature/x")), &facts(None));
