@@ -732,18 +732,17 @@ pub fn judge_check(
         full_length: geometry.full_length,
         complete,
     });
-    if receipt.rule != CheckRule::Regressed {
-        if let Some(broken) = receipt
+    if receipt.rule != CheckRule::Regressed
+        && let Some(broken) = receipt
             .guards
             .iter()
             .find(|g| g.state == CheckState::Unhealthy)
-        {
-            receipt.rule = match broken.kind {
-                GuardKind::Bounds => CheckRule::OutOfBounds,
-                GuardKind::Sigma => CheckRule::FarFromHistory,
-                GuardKind::Slope => CheckRule::SteepSlope,
-            };
-        }
+    {
+        receipt.rule = match broken.kind {
+            GuardKind::Bounds => CheckRule::OutOfBounds,
+            GuardKind::Sigma => CheckRule::FarFromHistory,
+            GuardKind::Slope => CheckRule::SteepSlope,
+        };
     }
     receipt.state = match receipt.rule {
         CheckRule::Regressed
@@ -1457,7 +1456,8 @@ pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) 
     {
         return reading(VerdictState::NoData, VerdictRule::CriticalCheckWithoutData);
     }
-    if !(data_weight > 0.0 && 2.0 * data_weight > total_weight) {
+    // Weights are never NaN (negative ones count as 0).
+    if data_weight <= 0.0 || 2.0 * data_weight <= total_weight {
         return reading(VerdictState::NoData, VerdictRule::MostChecksWithoutData);
     }
     if checks
@@ -1469,7 +1469,7 @@ pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) 
             VerdictRule::CriticalCheckCouldNotTell,
         );
     }
-    if !(2.0 * told_weight > data_weight) {
+    if 2.0 * told_weight <= data_weight {
         return reading(VerdictState::CantTell, VerdictRule::MostChecksCouldNotTell);
     }
     let state = match score {
@@ -1874,10 +1874,10 @@ impl CheckFields {
                 _ => p.add(field("baseline"), "must be before, last_week or control"),
             }
         }
-        if let (Some(low), Some(high)) = (spec.min_value, spec.max_value) {
-            if low > high {
-                p.add(field("min_value"), "must not be above max_value");
-            }
+        if let (Some(low), Some(high)) = (spec.min_value, spec.max_value)
+            && low > high
+        {
+            p.add(field("min_value"), "must not be above max_value");
         }
         direction.map(|_| spec)
     }

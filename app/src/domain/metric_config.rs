@@ -786,6 +786,9 @@ impl ConfigFile {
 
 /// One step of making the stored definitions match the declared ones.
 #[derive(Debug, Clone, PartialEq)]
+// A handful per configuration change, never on a hot path. `allow`, not `expect`:
+// on wasm32 the variants are small enough that the lint does not fire.
+#[allow(clippy::large_enum_variant)]
 pub enum DefinitionChange {
     Create(MetricDefinition),
     Update {
