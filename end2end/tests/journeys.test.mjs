@@ -743,7 +743,7 @@ test('a verdict arrives live on mission control with its deltas, history filters
   await page.close();
 });
 
-test('a change the noise hides says "can\'t tell" on the board, the deploy page, the API and the webhook; the pipeline\'s checks come from TOML and the settings page', async () => {
+test('a change the noise hides says "can\'t tell" on the board, the deploy page, the API and the webhook; the pipeline\'s checks come from TOML and the settings page', async (t) => {
   const { createServer } = await import('node:http');
   const received = [];
   const chat = createServer((req, res) => {
@@ -752,6 +752,8 @@ test('a change the noise hides says "can\'t tell" on the board, the deploy page,
     req.on('end', () => { received.push(JSON.parse(body)); res.end('ok'); });
   });
   await new Promise((r) => chat.listen(0, '127.0.0.1', r));
+  // A failing step must not leave the server holding the test run open.
+  t.after(() => chat.close());
   const admin = await openHydrated(`${BASE}/admin/notifications`);
   await admin.page.getByTestId('webhooks').fill(`http://127.0.0.1:${chat.address().port}/services/T1/B1/secret`);
   await admin.page.getByLabel('Reason (for the audit log)').fill('e2e: a second chat');
@@ -759,13 +761,13 @@ test('a change the noise hides says "can\'t tell" on the board, the deploy page,
   await admin.page.getByTestId('webhooks-saved').getByText(`http://127.0.0.1:${chat.address().port}/services/…`).waitFor();
   await admin.page.close();
 
-  // `search`'s latency swings ±50 % over 40 minutes; the check also carries the
+  // `recommend`'s latency swings ±50 % over 40 minutes; the check also carries the
   // pipeline's σ and slope checks, loose enough to pass.
   const dir = mkdtempSync(path.join(tmpdir(), 'houston-canttell-'));
   const file = path.join(dir, 'houston.toml');
   const { writeFileSync } = await import('node:fs');
   writeFileSync(file, [
-    '[[metric]]', 'name = "latency_p95"', 'unit = "ms"', 'source = "push"', 'services = ["ledger", "billing", "orders", "search"]',
+    '[[metric]]', 'name = "latency_p95"', 'unit = "ms"', 'source = "push"', 'services = ["ledger", "billing", "orders", "recommend"]',
     'direction = "increase_is_bad"', 'tolerance = 0.05', 'critical = true', 'max_sigma = 50', 'max_slope_sigma = 50',
     '', '[[service]]', 'name = "*"', 'warmup = "1m"', 'bake = "5m"', 'interval = "5s"', '',
   ].join('\n'));
@@ -781,9 +783,9 @@ test('a change the noise hides says "can\'t tell" on the board, the deploy page,
     const swing = 1 + 0.5 * Math.cos((2 * Math.PI * (t - finished)) / 2400);
     points.push([t, 180 * swing * (t >= finished ? 1.12 : 1)]);
   }
-  await post('/api/v1/metrics', { series: [{ service: 'search', environment: 'production', metric: 'latency_p95', points }] });
+  await post('/api/v1/metrics', { series: [{ service: 'recommend', environment: 'production', metric: 'latency_p95', points }] });
   const deploy = await registerDeploy({
-    service: 'search', environment: 'production', version: 'v3.0.0', author: 'lin', status: 'succeeded',
+    service: 'recommend', environment: 'production', version: 'v3.0.0', author: 'lin', status: 'succeeded',
     started_at: new Date((finished - 60) * 1000).toISOString(), finished_at: new Date(finished * 1000).toISOString(),
   });
   let verdict;
@@ -807,7 +809,7 @@ test('a change the noise hides says "can\'t tell" on the board, the deploy page,
   await row.and(page.locator('[data-verdict="cant_tell"]')).waitFor({ timeout: 10000 });
   assert.match(await row.innerText(), /can't tell/);
   assert.match(await cell.getByTestId('cant-tell').innerText(), /can't tell: latency_p95/);
-  await page.screenshot({ path: path.join(SHOTS, 'mission-control-cant-tell.png') });
+  await cell.screenshot({ path: path.join(SHOTS, 'mission-control-cant-tell.png') });
 
   // The deploy page says what it saw and what it could see, and the guards' lines.
   await page.goto(`${BASE}/deploys/${deploy.id}`);
@@ -825,16 +827,15 @@ test('a change the noise hides says "can\'t tell" on the board, the deploy page,
   await page.goto(`${BASE}/deploys?verdict=cant_tell`);
   await page.waitForSelector('html[data-hydrated="true"]');
   const table = await page.getByTestId('deploys').innerText();
-  assert.match(table, /search/);
+  assert.match(table, /recommend/);
   assert.doesNotMatch(table, /orders|billing|ledger/);
 
   // The webhook heard the final verdict, naming the check.
   for (let waited = 0; received.length === 0 && waited < 15000; waited += 250) {
     await new Promise((r) => setTimeout(r, 250));
   }
-  chat.close();
   assert.equal(received.length, 1, JSON.stringify(received));
-  assert.match(received[0].text, /\*search\* `v3\.0\.0` in production is \*can't tell\* \(final verdict\)/, received[0].text);
+  assert.match(received[0].text, /\*recommend\* `v3\.0\.0` in production is \*can't tell\* \(final verdict\)/, received[0].text);
   assert.match(received[0].text, /can't tell: latency_p95/, received[0].text);
 
   // A lead adds a bound on the settings page; the summary shows it.
