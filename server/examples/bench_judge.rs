@@ -381,6 +381,13 @@ fn speed() {
     let series = Series::new(points);
     let metric = MetricName::parse("bench").unwrap_or_else(|_| unreachable!());
     let spec = CheckSpec::new(Direction::IncreaseIsBad);
+    // The same check with the pipeline's three checks on.
+    let guarded = CheckSpec {
+        max_value: Some(1_000.0),
+        max_sigma: Some(4.0),
+        max_slope_sigma: Some(6.0),
+        ..spec.clone()
+    };
     let look = Look::at(t0(), &timing, None, t0() + Duration::seconds(10_000));
     let data = CheckData {
         main: &series,
@@ -397,12 +404,17 @@ fn speed() {
     );
     let rounds = 50;
     let mut judge_times = Vec::new();
+    let mut guarded_times = Vec::new();
     let mut reference_times = Vec::new();
     for _ in 0..rounds {
         let started = Instant::now();
         let receipt = judge_check(&metric, &spec, &timing, data, &look, true);
         judge_times.push(started.elapsed().as_secs_f64() * 1e3);
         assert_eq!(receipt.current.summary.map(|s| s.count), Some(10_000));
+        let started = Instant::now();
+        let receipt = judge_check(&metric, &guarded, &timing, data, &look, true);
+        guarded_times.push(started.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(receipt.guards.len(), 3);
         let started = Instant::now();
         let _ = stats::mann_whitney(&after, &before, Alternative::Greater);
         reference_times.push(started.elapsed().as_secs_f64() * 1e3);
@@ -436,6 +448,7 @@ fn speed() {
     deploy_times.sort_by(f64::total_cmp);
     let deploy_ms = deploy_times[deploy_times.len() / 2];
     judge_times.sort_by(f64::total_cmp);
+    guarded_times.sort_by(f64::total_cmp);
     reference_times.sort_by(f64::total_cmp);
     let median = |v: &[f64]| v[v.len() / 2];
     println!(
@@ -444,6 +457,10 @@ fn speed() {
         judge_times[judge_times.len() - 1],
         median(&reference_times),
         median(&judge_times) / median(&reference_times)
+    );
+    println!(
+        "the same with bounds, sigma and slope checks: median {:.2} ms",
+        median(&guarded_times)
     );
     println!(
         "a deploy with 50 metrics (10 s samples, 4 h history, 15 min bake): median {deploy_ms:.1} ms"

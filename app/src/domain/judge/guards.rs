@@ -148,8 +148,8 @@ fn sigma(input: &GuardInput<'_>, limit: f64) -> GuardReceipt {
             .collect()
     };
     let history_from = input.t0 - HISTORY.num_milliseconds();
-    let history = on_scale(input.series.points(history_from, input.t0).1);
-    let bake = on_scale(input.series.points(input.current.0, input.current.1).1);
+    let mut history = on_scale(input.series.points(history_from, input.t0).1);
+    let mut bake = on_scale(input.series.points(input.current.0, input.current.1).1);
     let no_data = |why: &str| GuardReceipt {
         kind: GuardKind::Sigma,
         state: CheckState::NoData,
@@ -157,10 +157,10 @@ fn sigma(input: &GuardInput<'_>, limit: f64) -> GuardReceipt {
         limit,
         line: format!("σ from history (at most {}): {why}", figure(limit)),
     };
-    let (Some(centre), Some(spread)) = (super::stats::median(&history), robust_sd(&history)) else {
+    let Some((centre, spread)) = robust_sd(&mut history) else {
         return no_data("too little history before the deploy");
     };
-    let Some(bake_centre) = super::stats::median(&bake) else {
+    let Some(bake_centre) = median_of(&mut bake) else {
         return no_data("no samples in the bake yet");
     };
     let z = standardised(bad_way(input.spec.direction, bake_centre - centre), spread);
@@ -221,7 +221,7 @@ fn slope(input: &GuardInput<'_>, limit: f64) -> GuardReceipt {
     if slopes.len() < MIN_PLACEBOS {
         return no_data("too few windows of history before the deploy");
     }
-    let (Some(centre), Some(spread)) = (super::stats::median(&slopes), robust_sd(&slopes)) else {
+    let Some((centre, spread)) = robust_sd(&mut slopes) else {
         return no_data("too few windows of history before the deploy");
     };
     let z = standardised(bad_way(input.spec.direction, bake - centre), spread);
@@ -282,27 +282,49 @@ fn trend(series: &Series, scale: Scale, from: i64, to: i64) -> Option<f64> {
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
-/// 1.4826 × the median absolute deviation (the standard deviation of a normal sample),
-/// or the plain standard deviation when more than half the values are equal.
-fn robust_sd(values: &[f64]) -> Option<f64> {
+/// The median, and 1.4826 × the median absolute deviation (the standard deviation of
+/// a normal sample) or the plain standard deviation when more than half the values are
+/// equal. Reorders `values`.
+fn robust_sd(values: &mut [f64]) -> Option<(f64, f64)> {
     if values.len() < 2 {
         return None;
     }
-    let centre = super::stats::median(values)?;
-    let deviations: Vec<f64> = values.iter().map(|v| (v - centre).abs()).collect();
-    let mad = 1.4826 * super::stats::median(&deviations)?;
+    let centre = median_of(values)?;
+    let mut deviations: Vec<f64> = values.iter().map(|v| (v - centre).abs()).collect();
+    let mad = 1.4826 * median_of(&mut deviations)?;
     if mad > 0.0 {
-        return Some(mad);
+        return Some((centre, mad));
     }
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
     // Equal values summed in floating point leave a trace: that is no spread.
-    Some(if sd <= 1e-12 * mean.abs().max(1.0) {
+    let sd = if sd <= 1e-12 * mean.abs().max(1.0) {
         0.0
     } else {
         sd
-    })
+    };
+    Some((centre, sd))
+}
+
+/// The median (the mean of the two middle values of an even count), found by
+/// selection rather than a sort: the history can hold tens of thousands of samples.
+/// Reorders `values`.
+fn median_of(values: &mut [f64]) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let (lower, upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let upper = *upper;
+    if n % 2 == 1 {
+        return Some(upper);
+    }
+    lower
+        .iter()
+        .copied()
+        .max_by(f64::total_cmp)
+        .map(|below| (below + upper) / 2.0)
 }
 
 /// A change the bad way in units of `spread`: with no spread at all, any change the
@@ -519,6 +541,20 @@ mod tests {
         let mut falling = spec.clone();
         falling.direction = Direction::DecreaseIsBad;
         assert_eq!(run(&falling, &leak, 15, true)[0].state, CheckState::Healthy);
+    }
+
+    #[test]
+    fn the_median_by_selection_is_the_textbook_median() {
+        for values in [
+            vec![3.0, 1.0, 2.0],
+            vec![4.0, 1.0, 3.0, 2.0],
+            vec![5.0],
+            vec![2.0, 2.0, 1.0, 9.0, 7.0, 7.5],
+        ] {
+            let expected = super::super::stats::median(&values);
+            assert_eq!(median_of(&mut values.clone()), expected, "{values:?}");
+        }
+        assert_eq!(median_of(&mut []), None);
     }
 
     #[test]
