@@ -588,8 +588,8 @@ test('the judge calls a regression unhealthy and a calm deploy healthy, with the
   await page.close();
 });
 
-test('a verdict arrives live on mission control with its deltas, history filters by it, and a webhook hears of it', async () => {
-  // A chat server on loopback that keeps what it is sent.
+// A chat server on loopback that keeps what it is sent: each message's path and body.
+async function chatServer() {
   const { createServer } = await import('node:http');
   const received = [];
   const chat = createServer((req, res) => {
@@ -598,6 +598,11 @@ test('a verdict arrives live on mission control with its deltas, history filters
     req.on('end', () => { received.push({ path: req.url, body: JSON.parse(body) }); res.end('ok'); });
   });
   await new Promise((r) => chat.listen(0, '127.0.0.1', r));
+  return { chat, received };
+}
+
+test('a verdict arrives live on mission control with its deltas, history filters by it, and a webhook hears of it', async () => {
+  const { chat, received } = await chatServer();
   const hook = `http://127.0.0.1:${chat.address().port}/services/T0/B0/secret`;
 
   // An admin sets the webhook on the notifications page.
@@ -744,14 +749,7 @@ test('a verdict arrives live on mission control with its deltas, history filters
 });
 
 test('a change the noise hides says "can\'t tell" on the board, the deploy page, the API and the webhook; the pipeline\'s checks come from TOML and the settings page', async (t) => {
-  const { createServer } = await import('node:http');
-  const received = [];
-  const chat = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => { received.push(JSON.parse(body)); res.end('ok'); });
-  });
-  await new Promise((r) => chat.listen(0, '127.0.0.1', r));
+  const { chat, received } = await chatServer();
   // A failing step must not leave the server holding the test run open.
   t.after(() => chat.close());
   const admin = await openHydrated(`${BASE}/admin/notifications`);
@@ -835,8 +833,8 @@ test('a change the noise hides says "can\'t tell" on the board, the deploy page,
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.equal(received.length, 1, JSON.stringify(received));
-  assert.match(received[0].text, /\*recommend\* `v3\.0\.0` in production is \*can't tell\* \(final verdict\)/, received[0].text);
-  assert.match(received[0].text, /can't tell: latency_p95/, received[0].text);
+  assert.match(received[0].body.text, /\*recommend\* `v3\.0\.0` in production is \*can't tell\* \(final verdict\)/, received[0].body.text);
+  assert.match(received[0].body.text, /can't tell: latency_p95/, received[0].body.text);
 
   // A lead adds a bound on the settings page; the summary shows it.
   await page.goto(`${BASE}/settings/metrics`);
@@ -855,14 +853,7 @@ test('a change the noise hides says "can\'t tell" on the board, the deploy page,
 
 test('a lead locks production with a reason, the gate and `houston gate` say no with it, and unlocking opens it again', async () => {
   // A chat server on loopback hears lock events.
-  const { createServer } = await import('node:http');
-  const received = [];
-  const chat = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => { received.push(JSON.parse(body)); res.end('ok'); });
-  });
-  await new Promise((r) => chat.listen(0, '127.0.0.1', r));
+  const { chat, received } = await chatServer();
   // A failing step must not leave the test process waiting on this server.
   chat.unref();
   const admin = await openHydrated(`${BASE}/admin/notifications`);
@@ -1006,7 +997,7 @@ test('a lead locks production with a reason, the gate and `houston gate` say no 
     await new Promise((r) => setTimeout(r, 250));
   }
   chat.close();
-  const texts = received.map((m) => m.text).join('\n');
+  const texts = received.map((m) => m.body.text).join('\n');
   assert.match(texts, /Locked: production by user:e2e-admin until .*: Black Friday: only fixes/);
   assert.match(texts, /Unlocked: production by user:e2e-admin: fix is out/);
   assert.deepEqual([...errors, ...watcher.errors], []);

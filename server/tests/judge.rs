@@ -22,19 +22,33 @@ fn admin() -> Actor {
     Actor::new("user:lead", None)
 }
 
-/// `latency_p95`, pushed, judged when it rises by more than 5 %.
+/// `latency_p95`, pushed, judged when it rises by more than 5 %: critical, with a runbook.
 async fn define_latency_check(store: &dyn Store) {
-    let request = MetricDefinitionRequest {
+    define(
+        store,
+        MetricDefinitionRequest {
+            critical: Some(true),
+            runbook: Some("https://runbooks.example/latency".into()),
+            ..latency_definition()
+        },
+    )
+    .await;
+}
+
+/// `latency_p95` in ms, pushed for every service, worse when it rises by more than 5 %.
+fn latency_definition() -> MetricDefinitionRequest {
+    MetricDefinitionRequest {
         name: Some("latency_p95".into()),
         unit: Some("ms".into()),
         source: Some("push".into()),
         services: Some(vec!["*".into()]),
         direction: Some("increase_is_bad".into()),
         tolerance: Some(0.05),
-        critical: Some(true),
-        runbook: Some("https://runbooks.example/latency".into()),
         ..Default::default()
-    };
+    }
+}
+
+async fn define(store: &dyn Store, request: MetricDefinitionRequest) {
     let definition = request.parse("").expect("valid definition");
     store
         .apply_definition_changes(
@@ -861,28 +875,16 @@ async fn a_deploy_the_judge_cannot_tell_about_says_so_everywhere(store: Arc<dyn 
 /// Bounds, σ from history and slope, from a definition, judged by the scheduler's
 /// round: a calm deploy over its bound fails on the bound, with the receipt's lines.
 async fn the_pipelines_checks_are_judged_by_the_scheduler(store: Arc<dyn Store>) {
-    let request = MetricDefinitionRequest {
-        name: Some("latency_p95".into()),
-        unit: Some("ms".into()),
-        source: Some("push".into()),
-        services: Some(vec!["*".into()]),
-        direction: Some("increase_is_bad".into()),
-        tolerance: Some(0.05),
-        max_value: Some(150.0),
-        max_sigma: Some(4.0),
-        max_slope_sigma: Some(6.0),
-        ..Default::default()
-    };
-    let definition = request.parse("").expect("valid definition");
-    store
-        .apply_definition_changes(
-            &[DefinitionChange::Create(definition)],
-            &admin(),
-            None,
-            Utc::now(),
-        )
-        .await
-        .expect("defined");
+    define(
+        store.as_ref(),
+        MetricDefinitionRequest {
+            max_value: Some(150.0),
+            max_sigma: Some(4.0),
+            max_slope_sigma: Some(6.0),
+            ..latency_definition()
+        },
+    )
+    .await;
     let deployed_at = Utc::now() - Duration::minutes(20);
     let id = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
     push_latency(store.as_ref(), "checkout", deployed_at, 200.0, 1.0).await;

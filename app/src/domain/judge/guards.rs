@@ -127,11 +127,7 @@ fn bounds(input: &GuardInput<'_>) -> GuardReceipt {
     };
     GuardReceipt {
         kind: GuardKind::Bounds,
-        state: if broken {
-            CheckState::Unhealthy
-        } else {
-            CheckState::Healthy
-        },
+        state: state_of(broken),
         value: Some(share),
         limit,
         line,
@@ -173,19 +169,11 @@ fn sigma(input: &GuardInput<'_>, limit: f64) -> GuardReceipt {
         figure(spread),
         scale_name(scale),
         figure(limit),
-        if decided {
-            ""
-        } else {
-            "; decided when the bake is complete"
-        }
+        pending(decided)
     );
     GuardReceipt {
         kind: GuardKind::Sigma,
-        state: if broken {
-            CheckState::Unhealthy
-        } else {
-            CheckState::Healthy
-        },
+        state: state_of(broken),
         value: Some(z),
         limit,
         line,
@@ -239,22 +227,31 @@ fn slope(input: &GuardInput<'_>, limit: f64) -> GuardReceipt {
         slopes.len(),
         per_minute(spread).trim_start_matches('+'),
         figure(limit),
-        if decided {
-            ""
-        } else {
-            "; decided when the bake is complete"
-        }
+        pending(decided)
     );
     GuardReceipt {
         kind: GuardKind::Slope,
-        state: if broken {
-            CheckState::Unhealthy
-        } else {
-            CheckState::Healthy
-        },
+        state: state_of(broken),
         value: Some(z),
         limit,
         line,
+    }
+}
+
+fn state_of(broken: bool) -> CheckState {
+    if broken {
+        CheckState::Unhealthy
+    } else {
+        CheckState::Healthy
+    }
+}
+
+/// What a line adds while its check waits for the bake's end.
+fn pending(decided: bool) -> &'static str {
+    if decided {
+        ""
+    } else {
+        "; decided when the bake is complete"
     }
 }
 
