@@ -1281,7 +1281,7 @@ pub enum VerdictState {
     Ailing,
     Unhealthy,
     NoData,
-    /// Half or more of the checks with data (or a critical one) could not tell a
+    /// More than half of the checks with data (or a critical one) could not tell a
     /// regression from their metric's noise.
     CantTell,
 }
@@ -1402,7 +1402,7 @@ impl VerdictRule {
                 "a critical check could not tell a regression from noise"
             }
             VerdictRule::MostChecksCouldNotTell => {
-                "half or more of the checks could not tell a regression from noise"
+                "more than half of the checks could not tell a regression from noise"
             }
             VerdictRule::Score => "weighted share of passing checks",
         }
@@ -1421,7 +1421,7 @@ pub struct Reading {
 }
 
 /// Any critical failure (or a new error group) is unhealthy; without enough data,
-/// `no_data`; when a critical check, or half or more of the checks with data, could
+/// `no_data`; when a critical check, or more than half of the checks with data, could
 /// not tell, `cant_tell`; otherwise the weighted score of the checks that could tell
 /// against 95 (healthy) and 75 (ailing).
 pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) -> Reading {
@@ -1469,7 +1469,9 @@ pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) 
             VerdictRule::CriticalCheckCouldNotTell,
         );
     }
-    if 2.0 * told_weight <= data_weight {
+    // One check of two that cannot tell leaves the other to decide (and the row names
+    // it); more than half, and the deploy is "can't tell".
+    if 2.0 * told_weight < data_weight {
         return reading(VerdictState::CantTell, VerdictRule::MostChecksCouldNotTell);
     }
     let state = match score {

@@ -576,7 +576,7 @@ fn check(state: CheckState, critical: bool, weight: f64) -> CheckReceipt {
 #[test]
 fn the_reading_weighs_checks_and_lets_critical_ones_decide() {
     use CheckState::*;
-    let cases: [(&[CheckReceipt], VerdictState, VerdictRule); 11] = [
+    let cases: [(&[CheckReceipt], VerdictState, VerdictRule); 12] = [
         (&[], VerdictState::NoData, VerdictRule::NoChecks),
         (
             &[check(Healthy, false, 1.0)],
@@ -614,9 +614,15 @@ fn the_reading_weighs_checks_and_lets_critical_ones_decide() {
             VerdictState::Healthy,
             VerdictRule::Score,
         ),
-        // ...but half of them, a critical one, or all of them: not healthy.
+        // ...one of two leaves the other to decide...
         (
             &[check(Healthy, false, 1.0), check(CantTell, false, 1.0)],
+            VerdictState::Healthy,
+            VerdictRule::Score,
+        ),
+        // ...but more than half of them, a critical one, or all of them: not healthy.
+        (
+            &[check(Healthy, false, 1.0), check(CantTell, false, 1.1)],
             VerdictState::CantTell,
             VerdictRule::MostChecksCouldNotTell,
         ),
