@@ -128,6 +128,18 @@ async fn push_latency_shaped(
     store.store_samples(&batch, now).await.expect("stored");
 }
 
+/// One round of the judge now, then deploy `id`'s verdict.
+async fn judged(store: &dyn Store, id: i64) -> app::domain::Verdict {
+    houston::jobs::judge::run(store, None, None, Utc::now())
+        .await
+        .expect("a round");
+    store
+        .get_verdict(id)
+        .await
+        .expect("read")
+        .expect("followed")
+}
+
 async fn verdict_json(store: Arc<dyn Store>, id: i64) -> Value {
     let config = Config::from_lookup(|_| None, &Overrides::default()).expect("config");
     let token = app::ssr::token::generate_token();
@@ -279,14 +291,7 @@ async fn new_error_groups_fail_a_deploy_whatever_the_baseline(store: Arc<dyn Sto
         .parse(now, now - Duration::days(8))
         .expect("valid");
     store.store_error_events(&batch, now).await.expect("stored");
-    houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
-        .await
-        .expect("a round");
-    let verdict = store
-        .get_verdict(id)
-        .await
-        .expect("read")
-        .expect("followed");
+    let verdict = judged(store.as_ref(), id).await;
     assert_eq!(verdict.state, VerdictState::Unhealthy);
     assert_eq!(verdict.rule, VerdictRule::NewErrorGroups);
     assert_eq!(verdict.receipt.new_error_groups.len(), 1);
@@ -783,14 +788,7 @@ async fn a_services_timing_decides_its_bake(store: Arc<dyn Store>) {
     let deployed_at = Utc::now() - Duration::minutes(8);
     let id = register(store.as_ref(), "checkout", deployed_at, "succeeded").await;
     push_latency(store.as_ref(), "checkout", deployed_at, 200.0, 1.0).await;
-    houston::jobs::judge::run(store.as_ref(), None, None, Utc::now())
-        .await
-        .expect("a round");
-    let verdict = store
-        .get_verdict(id)
-        .await
-        .expect("read")
-        .expect("followed");
+    let verdict = judged(store.as_ref(), id).await;
     assert_eq!(
         (verdict.state, verdict.is_final),
         (VerdictState::Healthy, true)
