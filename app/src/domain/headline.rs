@@ -2,7 +2,7 @@
 //! baking) and, beside it, the deltas people scan for — the error-rate change, new
 //! error groups and the worst metric change against its baseline.
 
-use super::judge::{CheckReceipt, CheckState, Direction, VerdictReceipt, VerdictState};
+use super::judge::{CheckReceipt, CheckState, VerdictReceipt, VerdictState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -118,11 +118,7 @@ fn bad_way(check: &CheckReceipt) -> Option<f64> {
     let change = check
         .delta_relative
         .or(check.delta.map(|d| d.signum() * f64::INFINITY))?;
-    Some(match check.direction {
-        Direction::IncreaseIsBad => change,
-        Direction::DecreaseIsBad => -change,
-        Direction::Both => change.abs(),
-    })
+    Some(check.direction.bad_way(change))
 }
 
 /// A deploy's verdict as a row shows it.
@@ -191,7 +187,7 @@ impl VerdictSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::judge::receipt_for_tests;
+    use crate::domain::judge::{Direction, receipt_for_tests};
     use chrono::TimeZone;
 
     fn check(

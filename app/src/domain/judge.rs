@@ -65,6 +65,17 @@ pub enum Direction {
     Both,
 }
 
+impl Direction {
+    /// A change measured the bad way: positive is worse (for `both`, any move).
+    pub fn bad_way(self, change: f64) -> f64 {
+        match self {
+            Direction::IncreaseIsBad => change,
+            Direction::DecreaseIsBad => -change,
+            Direction::Both => change.abs(),
+        }
+    }
+}
+
 /// What a deploy's window is compared with.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -663,11 +674,7 @@ pub fn judge_check(
         (geometry.length as f64 / geometry.full_length as f64).clamp(1e-6, 1.0)
     };
     let z_bar = z_final / fraction.sqrt();
-    let bad_way = |change: f64| match spec.direction {
-        Direction::IncreaseIsBad => change,
-        Direction::DecreaseIsBad => -change,
-        Direction::Both => change.abs(),
-    };
+    let bad_way = |change: f64| spec.direction.bad_way(change);
     let z = noise.map(|noise| bad_way(effect) / noise.sigma);
     receipt.noise = noise;
     receipt.z = z;

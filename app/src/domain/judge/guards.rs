@@ -14,7 +14,7 @@
 //! On a positive metric σ and slopes are read on logarithms (a slope is then a relative
 //! change per minute), as the comparison reads it.
 
-use super::{CheckSpec, CheckState, Direction, HISTORY, MIN_PLACEBOS, Scale, Series};
+use super::{CheckSpec, CheckState, HISTORY, MIN_PLACEBOS, Scale, Series};
 use serde::{Deserialize, Serialize};
 
 /// More than this share of the bake's samples past a bound fails the check.
@@ -159,7 +159,7 @@ fn sigma(input: &GuardInput<'_>, limit: f64) -> GuardReceipt {
     let Some(bake_centre) = median_of(&mut bake) else {
         return no_data("no samples in the bake yet");
     };
-    let z = standardised(bad_way(input.spec.direction, bake_centre - centre), spread);
+    let z = standardised(input.spec.direction.bad_way(bake_centre - centre), spread);
     let decided = input.complete;
     let broken = decided && z > limit;
     let so_far = if decided { "" } else { " so far" };
@@ -212,7 +212,7 @@ fn slope(input: &GuardInput<'_>, limit: f64) -> GuardReceipt {
     let Some((centre, spread)) = robust_sd(&mut slopes) else {
         return no_data("too few windows of history before the deploy");
     };
-    let z = standardised(bad_way(input.spec.direction, bake - centre), spread);
+    let z = standardised(input.spec.direction.bad_way(bake - centre), spread);
     let decided = input.complete;
     let broken = decided && z > limit;
     let per_minute = |s: f64| match scale {
@@ -336,14 +336,6 @@ fn standardised(change: f64, spread: f64) -> f64 {
     }
 }
 
-fn bad_way(direction: Direction, change: f64) -> f64 {
-    match direction {
-        Direction::IncreaseIsBad => change,
-        Direction::DecreaseIsBad => -change,
-        Direction::Both => change.abs(),
-    }
-}
-
 fn scale_name(scale: Scale) -> &'static str {
     match scale {
         Scale::Log => "logarithmic",
@@ -377,6 +369,7 @@ fn signed_figure(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Direction;
     use super::*;
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
