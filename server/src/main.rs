@@ -48,6 +48,14 @@ enum Command {
         /// How many deploys to seed (bulk, e.g. 100000 or 1000000).
         #[arg(long)]
         deploys: Option<usize>,
+        /// Then keep going against the running Houston at --url: signals every few
+        /// seconds, a deploy every 20 s (some bad, rolled back after their bake),
+        /// until Ctrl-C.
+        #[arg(long, conflicts_with = "deploys")]
+        live: bool,
+        /// The running Houston `--live` talks to.
+        #[arg(long, env = "HOUSTON_URL", default_value = "http://127.0.0.1:3000")]
+        url: String,
     },
     /// Register a deploy with a running Houston (for CI scripts).
     Deploy(Box<DeployArgs>),
@@ -371,20 +379,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ..
         } => {
             let started = std::time::Instant::now();
-            let created = demo::load_scaled(store.as_ref(), n, seed).await?;
+            let seeded = demo::load_scaled(store.as_ref(), n, seed).await?;
             println!(
-                "demo data loaded: {created} new of {n} deploys in {:.1} s into {}",
+                "demo data loaded: {} new of {n} deploys in {:.1} s into {}; the last day's \
+                 with {} samples and {} error occurrences, judged: {}",
+                seeded.deploys_created,
                 started.elapsed().as_secs_f64(),
-                redact_database_url(&config.database_url)
+                redact_database_url(&config.database_url),
+                seeded.samples,
+                seeded.error_occurrences,
+                verdict_counts(&seeded),
             );
             Ok(())
         }
-        Command::Demo { days, seed, .. } => {
-            let created = demo::load(store.as_ref(), days, seed).await?;
+        Command::Demo {
+            days,
+            seed,
+            live,
+            url,
+            ..
+        } => {
+            let started = std::time::Instant::now();
+            let seeded = demo::load(store.as_ref(), days, seed).await?;
             println!(
-                "demo data loaded: {created} new deploys over {days} days in {}",
-                redact_database_url(&config.database_url)
+                "demo data loaded in {:.1} s into {}: {} new deploys over {days} days, \
+                 {} samples, {} error occurrences, {} alerts; the judge's verdicts: {}",
+                started.elapsed().as_secs_f64(),
+                redact_database_url(&config.database_url),
+                seeded.deploys_created,
+                seeded.samples,
+                seeded.error_occurrences,
+                seeded.alerts,
+                verdict_counts(&seeded),
             );
+            if live {
+                let places = demo::live_places(&seeded.plan, seed)?;
+                demo::live::run(store.as_ref(), &url, places, seed).await?;
+            }
             Ok(())
         }
         Command::Token { action } => token_command(store.as_ref(), action).await,
@@ -776,6 +807,19 @@ fn password_from_stdin_or_generated(username: &Username) -> anyhow::Result<(NewP
     password::refuse_weak(&typed, username.as_str())
         .map_err(|e| anyhow::anyhow!("password: {e}"))?;
     Ok((typed, false))
+}
+
+/// "512 healthy, 40 unhealthy, …", or "none new".
+fn verdict_counts(seeded: &demo::Seeded) -> String {
+    if seeded.verdicts.is_empty() {
+        return "none new".to_owned();
+    }
+    seeded
+        .verdicts
+        .iter()
+        .map(|(state, n)| format!("{n} {state}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn post_json(
