@@ -6,7 +6,8 @@
 //!
 //! It uses a token of its own (scopes deploy, ingest and gate, a day long), made in
 //! the database and revoked when it stops (Ctrl-C). It only registers deploys of the
-//! demo's places (source `api`, external ids `demo:live:…`) and only changes those.
+//! demo's places (source `api`, external ids `live-demo:…`: `demo:` is the loader's
+//! alone) and only changes those.
 
 use super::scene::LivePlace;
 use super::signals::{Episode, Fate, STEP, align, fate_of};
@@ -285,7 +286,7 @@ async fn start(
         "description": description,
         "status": "in_progress",
         "started_at": rfc3339(now),
-        "external_id": format!("demo:live:{}:{count}", now.timestamp()),
+        "external_id": format!("live-demo:{}:{count}", now.timestamp()),
         "commits": [{
             "sha": format!("{:040x}", super::stable_hash(&[version, p.service.as_str()])),
             "message": description,
