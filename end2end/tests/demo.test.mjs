@@ -111,7 +111,7 @@ async function openHydrated(url) {
 }
 
 function cell(page, service, environment) {
-  const row = page.getByTestId('board').locator('tbody tr', { has: page.locator(`th:text-is("${service}")`) });
+  const row = page.getByTestId('board').locator('tbody tr').filter({ has: page.locator('th', { hasText: new RegExp(`^${service}$`) }) });
   return row.locator(`td[data-label="${environment}"]`);
 }
 
@@ -136,7 +136,8 @@ test('the demo board shows every verdict with its deltas, alerts and locks', asy
   assert.match(await cell(page, 'api-gateway', 'staging').innerText(), /in progress|deploying/i);
   assert.match(await cell(page, 'inventory', 'staging').innerText(), /Locked/);
   assert.equal(await cell(page, 'notifications', 'production').locator('[data-verdict]').getAttribute('data-verdict'), 'no_data');
-  await page.screenshot({ path: path.join(SHOTS, 'mission-control.png') });
+  // The whole board: every state the judge gives is on it.
+  await page.screenshot({ path: path.join(SHOTS, 'mission-control.png'), fullPage: true });
   picture('mission-control.png');
   assert.deepEqual(errors, []);
   await page.close();

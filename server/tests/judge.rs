@@ -912,7 +912,88 @@ async fn the_pipelines_checks_are_judged_by_the_scheduler(store: Arc<dyn Store>)
     assert_eq!(check["guards"][2]["state"], "healthy", "{check}");
 }
 
+/// `houston demo`: the real judge, reading the seeded samples, gives the board every
+/// state; loading it again adds nothing.
+async fn the_demo_is_judged_by_the_real_judge_into_every_board_state(store: Arc<dyn Store>) {
+    let seeded = houston::demo::load(store.as_ref(), 30, 7)
+        .await
+        .expect("demo");
+    assert!(seeded.samples > 100_000, "{} samples", seeded.samples);
+    assert!(seeded.error_occurrences > 0 && seeded.alerts >= 2);
+    for state in ["healthy", "ailing", "unhealthy", "baking", "no data"] {
+        assert!(
+            seeded.verdicts.get(state).is_some_and(|n| *n > 0),
+            "the judge gave some {state}: {:?}",
+            seeded.verdicts
+        );
+    }
+    let board = store.board().await.expect("board");
+    let cell = |service: &str, environment: &str| {
+        board
+            .latest
+            .iter()
+            .find(|d| d.service.as_str() == service && d.environment.as_str() == environment)
+            .unwrap_or_else(|| panic!("{service} in {environment} has a deploy"))
+            .clone()
+    };
+    let verdict = |service: &str, environment: &str| {
+        cell(service, environment)
+            .verdict
+            .map(|v| v.state)
+            .unwrap_or_else(|| panic!("{service} in {environment} is judged"))
+    };
+    assert_eq!(verdict("checkout", "production"), VerdictState::Unhealthy);
+    let checkout = cell("checkout", "production").verdict.expect("verdict");
+    assert!(
+        checkout
+            .headline
+            .deltas
+            .iter()
+            .any(|d| d.metric == "latency_p95" && d.failed),
+        "{:?}",
+        checkout.headline
+    );
+    assert_eq!(verdict("payments", "canary"), VerdictState::Ailing);
+    assert_eq!(verdict("search", "production"), VerdictState::Baking);
+    assert_eq!(verdict("notifications", "production"), VerdictState::NoData);
+    assert_eq!(
+        verdict("accounts", "production"),
+        VerdictState::Healthy,
+        "rolled back"
+    );
+    let firing = store
+        .list_alerts(
+            &app::domain::AlertFilter {
+                state: Some(app::domain::AlertState::Firing),
+                service: None,
+                environment: None,
+            },
+            100,
+        )
+        .await
+        .expect("alerts");
+    assert!(
+        firing
+            .iter()
+            .any(|a| a.service.as_ref().is_some_and(|s| s.as_str() == "checkout")),
+        "the unhealthy deploy's alert fires"
+    );
+    let overrides = store.list_overrides(10).await.expect("overrides");
+    assert!(
+        overrides.iter().any(|o| o.used_by.is_some()),
+        "the hotfix spent its override"
+    );
+    assert_eq!(store.list_freezes().await.expect("freezes").len(), 1);
+
+    let again = houston::demo::load(store.as_ref(), 30, 7)
+        .await
+        .expect("again");
+    assert_eq!(again.deploys_created, 0, "nothing new the second time");
+    assert_eq!(store.list_freezes().await.expect("freezes").len(), 1);
+}
+
 contract!(
+    the_demo_is_judged_by_the_real_judge_into_every_board_state,
     a_deploy_the_judge_cannot_tell_about_says_so_everywhere,
     the_pipelines_checks_are_judged_by_the_scheduler,
     a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts,

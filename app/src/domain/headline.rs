@@ -73,8 +73,9 @@ impl Headline {
             .checks
             .iter()
             .find(|c| c.metric.as_str() == ERROR_RATE_CHECK && c.delta.is_some());
-        // The worst: a failed check before a passing one, then the largest change the
-        // bad way; a metric that only got better is not news.
+        // The worst: a failed critical check (what made the verdict) before another
+        // failed one before a passing one, then the largest change the bad way; a
+        // metric that only got better is not news.
         let worst = receipt
             .checks
             .iter()
@@ -82,8 +83,11 @@ impl Headline {
             .filter_map(|c| Some((c, bad_way(c)?)))
             .filter(|(_, bad)| *bad > 0.0)
             .max_by(|(a, x), (b, y)| {
-                let failed = |c: &CheckReceipt| c.state == CheckState::Unhealthy;
-                failed(a).cmp(&failed(b)).then(x.total_cmp(y))
+                let rank = |c: &CheckReceipt| {
+                    let failed = c.state == CheckState::Unhealthy;
+                    (failed && c.critical, failed)
+                };
+                rank(a).cmp(&rank(b)).then(x.total_cmp(y))
             })
             .map(|(c, _)| c);
         Headline {
@@ -279,6 +283,32 @@ mod tests {
         assert_eq!(headline.deltas[0].metric, "latency_p95");
         assert!(headline.cant_tell.is_empty());
         assert_eq!(headline.deltas[0].change_text(), "+12 %");
+    }
+
+    #[test]
+    fn the_failed_critical_check_beats_a_larger_failed_one() {
+        use CheckState::Unhealthy;
+        let critical = CheckReceipt {
+            critical: true,
+            ..check(
+                "latency_p95",
+                Direction::IncreaseIsBad,
+                Some(0.7),
+                Some(70.0),
+                Unhealthy,
+            )
+        };
+        let larger = check(
+            "error_ratio",
+            Direction::IncreaseIsBad,
+            Some(2.0),
+            Some(1.0),
+            Unhealthy,
+        );
+        let headline = Headline::of(&receipt(vec![larger.clone(), critical.clone()]));
+        assert_eq!(headline.deltas[0].metric, "latency_p95");
+        let headline = Headline::of(&receipt(vec![critical, larger]));
+        assert_eq!(headline.deltas[0].metric, "latency_p95");
     }
 
     #[test]

@@ -319,7 +319,10 @@ async fn send_signals(
         let mut at = align(from);
         while at < to {
             let episode = place.serving(at).cloned();
-            let step = place.signals.step(at, episode.as_ref());
+            // A live deploy can come at any time: no burst starts while one serves
+            // its first quarter hour.
+            let quiet = super::signals::quiet_at(at, None, episode.as_ref());
+            let step = place.signals.step(at, episode.as_ref(), quiet);
             for (index, value) in step.values {
                 points[index].push(json!([at.timestamp(), value]));
             }
