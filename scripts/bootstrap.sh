@@ -12,28 +12,20 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# The tools are built without link-time optimisation and in 16 parallel pieces:
-# cargo-leptos' own release profile (fat LTO, one codegen unit) made its install the
-# longest step of a fresh machine, and a build tool's speed is not the site's.
-light_install() {
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    CARGO_PROFILE_RELEASE_DEBUG=false cargo install "$@"
-}
-
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
 
 if [ "$(cargo-leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes minutes on 2 cores)"
-  light_install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes ~12 minutes on a quiet 2-core machine)"
+  cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   # Without --locked: its lockfile pins a webpki-roots the registry no longer serves.
-  light_install "wasm-bindgen-cli@$WASM_BINDGEN_VERSION" --force
+  cargo install "wasm-bindgen-cli@$WASM_BINDGEN_VERSION" --force
 fi
 
 BINARYEN_BIN="$TOOLS_DIR/binaryen-$BINARYEN_VERSION/node_modules/.bin"

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, openHydrated as openBrowserPage } from './browser.mjs';
 
 const BASE = process.env.HOUSTON_URL;
 const TOKEN = process.env.HOUSTON_TOKEN;
@@ -16,25 +16,16 @@ const SHOTS = path.resolve(import.meta.dirname, '..', 'screenshots');
 assert.ok(BASE && TOKEN && BIN, 'run through end2end/run.sh (HOUSTON_URL, HOUSTON_TOKEN, HOUSTON_BIN)');
 
 let context;
-let profile;
+let browser;
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  profile = mkdtempSync(path.join(tmpdir(), 'houston-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
+  browser = await launchChromium();
+  context = browser.context;
 });
 
 after(async () => {
-  await context?.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 });
 
 async function registerDeploy(body) {
@@ -48,16 +39,8 @@ async function registerDeploy(body) {
   return JSON.parse(text);
 }
 
-async function openHydrated(url) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  // A script or style the Content-Security-Policy blocks shows as a console error.
-  page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text()); });
-  await page.goto(url);
-  // Clicks before hydration are ignored by server-rendered markup.
-  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 20000 });
-  return { page, errors };
+function openHydrated(url) {
+  return openBrowserPage(context, url);
 }
 
 // First: every later journey runs signed in (the browser context keeps the cookie).

@@ -424,22 +424,25 @@ mod tests {
         values[values.len() / 2]
     }
 
-    #[test]
-    fn a_slow_release_raises_latency_and_a_calm_one_does_not() {
+    /// An hour of signals from 10:00, then a deploy of `version` with `fate`.
+    fn an_hour_then(version: &str, fate: Fate) -> (DateTime<Utc>, DateTime<Utc>, Vec<Episode>) {
         let start = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
             .expect("valid")
             .to_utc();
         let deployed = start + Duration::hours(1);
-        let episodes = |fate| {
-            vec![Episode {
-                at: deployed,
-                version: "v2".to_owned(),
-                fate,
-            }]
-        };
+        let episodes = vec![Episode {
+            at: deployed,
+            version: version.to_owned(),
+            fate,
+        }];
+        (start, deployed, episodes)
+    }
+
+    #[test]
+    fn a_slow_release_raises_latency_and_a_calm_one_does_not() {
         let latency_ratio = |fate| {
-            let (series, _) =
-                place().span(start, deployed + Duration::minutes(20), &episodes(fate));
+            let (start, deployed, episodes) = an_hour_then("v2", fate);
+            let (series, _) = place().span(start, deployed + Duration::minutes(20), &episodes);
             let latency = &series[0].samples;
             let before: Vec<f64> = latency
                 .iter()
@@ -461,15 +464,7 @@ mod tests {
 
     #[test]
     fn a_new_bug_shows_as_a_group_first_seen_after_the_deploy() {
-        let start = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
-            .expect("valid")
-            .to_utc();
-        let deployed = start + Duration::hours(1);
-        let episodes = vec![Episode {
-            at: deployed,
-            version: "v9".to_owned(),
-            fate: Fate::NewErrors,
-        }];
+        let (start, deployed, episodes) = an_hour_then("v9", Fate::NewErrors);
         let (_, errors) = place().span(start, deployed + Duration::minutes(10), &episodes);
         let old: std::collections::HashSet<&str> = errors
             .iter()
