@@ -139,17 +139,10 @@ fn Filters(options: FilterOptions, current: DeployQuery) -> impl IntoView {
         .iter()
         .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
         .collect();
-    let verdicts = [
-        VerdictState::Baking,
-        VerdictState::Healthy,
-        VerdictState::Ailing,
-        VerdictState::Unhealthy,
-        VerdictState::NoData,
-        VerdictState::CantTell,
-    ]
-    .iter()
-    .map(|v| (v.as_str().to_owned(), verdict_label(*v).to_owned()))
-    .collect();
+    let verdicts = VerdictState::ALL
+        .iter()
+        .map(|v| (v.as_str().to_owned(), verdict_label(*v).to_owned()))
+        .collect();
     let date_value = |raw: &Option<String>| {
         raw.as_deref()
             .map(|v| v.get(..10).unwrap_or(v).to_owned())

@@ -19,6 +19,16 @@ pub enum VerdictState {
 }
 
 impl VerdictState {
+    /// Every state, in the order filters list them.
+    pub const ALL: [VerdictState; 6] = [
+        VerdictState::Baking,
+        VerdictState::Healthy,
+        VerdictState::Ailing,
+        VerdictState::Unhealthy,
+        VerdictState::NoData,
+        VerdictState::CantTell,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             VerdictState::Baking => "baking",
@@ -43,16 +53,9 @@ impl VerdictState {
     }
 
     pub fn parse(raw: &str) -> Option<VerdictState> {
-        [
-            VerdictState::Baking,
-            VerdictState::Healthy,
-            VerdictState::Ailing,
-            VerdictState::Unhealthy,
-            VerdictState::NoData,
-            VerdictState::CantTell,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == raw)
+        VerdictState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == raw)
     }
 }
 
