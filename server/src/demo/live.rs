@@ -9,11 +9,12 @@
 //! demo's places (source `api`, external ids `live-demo:…`: `demo:` is the loader's
 //! alone) and only changes those.
 
+use super::rfc3339;
 use super::scene::LivePlace;
 use super::signals::{Episode, Fate, STEP, align, fate_of};
 use app::domain::{Actor, NewApiToken, TokenScope};
 use app::ssr::Store;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -72,10 +73,6 @@ impl Api {
         self.send(self.client.get(format!("{}{path}", self.base)).query(query))
             .await
     }
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn say(line: &str) {
