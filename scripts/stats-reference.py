@@ -5,8 +5,8 @@ Run (from the repository root):
 
     python3 -m venv /tmp/statsref-venv
     /tmp/statsref-venv/bin/pip install scipy numpy
-    mkdir -p app/tests/data
-    /tmp/statsref-venv/bin/python3 scripts/stats-reference.py > app/tests/data/stats_reference.json
+    mkdir -p crates/core/tests/data
+    /tmp/statsref-venv/bin/python3 scripts/stats-reference.py > crates/core/tests/data/stats_reference.json
 
 The JSON goes to stdout; cross-checks go to stderr. Output is deterministic (fixed
 numpy default_rng seeds, generated floats rounded to 6 decimals so the JSON holds

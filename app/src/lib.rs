@@ -1,9 +1,10 @@
-//! Houston's web application: domain logic, server functions and the Leptos pages,
-//! compiled for the server (`ssr`) and for the browser (`hydrate`).
+//! Houston's web application: server functions and the Leptos pages, compiled for
+//! the server (`ssr`) and for the browser (`hydrate`). The domain and the judge are
+//! the `houston-core` crate, seen here as `domain`.
 
 pub mod api;
 pub mod components;
-pub mod domain;
+pub use houston_core as domain;
 pub mod error;
 pub mod pages;
 mod root;

@@ -4,41 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// A database URL fit for messages and logs: the password goes, in any of the
-/// forms libpq and sqlx accept (`user:pass@`, `?password=`, `&sslpassword=`).
-pub fn redact_database_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let base = match (base.find("://"), base.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &base[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _password)) => {
-                    format!("{}{user}:***{}", &base[..scheme + 3], &base[at..])
-                }
-                None => base.to_owned(),
-            }
-        }
-        _ => base.to_owned(),
-    };
-    match query {
-        None => base,
-        Some(query) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
-                        format!("{key}=***")
-                    }
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            format!("{base}?{}", params.join("&"))
-        }
-    }
-}
+pub use houston_sql::redact_database_url;
 
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -487,37 +453,6 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_redacted_from_database_urls() {
-        assert_eq!(
-            redact_database_url("postgres://houston:s3cret@db:5432/houston"),
-            "postgres://houston:***@db:5432/houston"
-        );
-        assert_eq!(
-            redact_database_url("postgres://houston:p%40ss@w@db/houston"),
-            "postgres://houston:***@db/houston"
-        );
-        assert_eq!(
-            redact_database_url("postgresql://houston@db/houston?password=s3cret&sslmode=require"),
-            "postgresql://houston@db/houston?password=***&sslmode=require"
-        );
-        assert_eq!(
-            redact_database_url("postgres://db/houston?user=h&sslpassword=k3y"),
-            "postgres://db/houston?user=h&sslpassword=***"
-        );
-        assert_eq!(
-            redact_database_url("postgres://houston@db/houston"),
-            "postgres://houston@db/houston"
-        );
-        assert_eq!(
-            redact_database_url("sqlite:data/houston.db"),
-            "sqlite:data/houston.db"
-        );
-        let err =
-            load(&[("HOUSTON_DATABASE_URL", "mysql://root:hunter2@db/x")]).expect_err("invalid");
-        assert!(!err.to_string().contains("hunter2"), "{err}");
-    }
-
-    #[test]
     fn flags_win_over_the_environment() {
         let overrides = Overrides {
             bind: Some(SocketAddr::from(([0, 0, 0, 0], 8080))),
@@ -558,5 +493,12 @@ mod tests {
     fn data_dir_moves_the_default_database() {
         let c = load(&[("HOUSTON_DATA_DIR", "/var/lib/houston")]).expect("valid");
         assert_eq!(c.database_url, "sqlite:/var/lib/houston/houston.db");
+    }
+
+    #[test]
+    fn a_refused_database_url_keeps_its_password_out_of_the_message() {
+        let err =
+            load(&[("HOUSTON_DATABASE_URL", "mysql://root:hunter2@db/x")]).expect_err("invalid");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

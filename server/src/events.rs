@@ -185,6 +185,14 @@ impl Events {
         self.tell(FeedMessage::Lock(change));
     }
 
+    /// Tells open pages of the change a use case made (`houston_service::Done`).
+    pub fn publish(&self, change: houston_service::Change) {
+        match change {
+            houston_service::Change::Deploy(kind, deploy) => self.deploy_changed(kind, &deploy),
+            houston_service::Change::Lock(change) => self.lock_changed(change),
+        }
+    }
+
     fn tell(&self, message: FeedMessage) {
         // Before anyone hears of it: the page a form post redirects to must not
         // be served from before the change.

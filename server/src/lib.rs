@@ -13,7 +13,8 @@ pub mod judge_offline;
 pub mod listener;
 pub mod prometheus;
 pub mod site;
-pub mod storage;
+/// The SQL storage, seen here under its old name.
+pub use houston_sql as storage;
 
 /// The Prometheus to read metrics from, when `HOUSTON_PROMETHEUS_URL` names one.
 pub fn prometheus_source(

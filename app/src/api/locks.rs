@@ -146,50 +146,19 @@ pub async fn place_lock(
     reason: String,
     expires_in: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    let result = crate::ssr::serve(Need::LOCK, move |call| async move {
+    use houston_service::locks;
+    let result = crate::ssr::serve(locks::NEED, move |call| async move {
         let now = Utc::now();
-        let expires_at = match expires_in
-            .as_deref()
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
-            None => None,
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(minutes @ 1..=525_600) => {
-                    Some((now + chrono::Duration::minutes(minutes)).to_rfc3339())
-                }
-                _ => {
-                    return Err(AppError::validation(
-                        "expires_in",
-                        "must be a number of minutes from 1 to 525600 (a year)",
-                    ));
-                }
-            },
-        };
-        let new = crate::domain::LockRequest {
+        let new = crate::domain::LockForm {
             environment,
             service,
-            reason: Some(reason),
-            expires_at,
+            reason,
+            expires_in,
         }
         .parse(now)?;
-        match call
-            .store
-            .place_lock(&new, &call.caller.actor(), now)
-            .await?
-        {
-            crate::ssr::LockOutcome::Placed(lock) => {
-                crate::ssr::tell_lock(crate::domain::LockChange::of(
-                    crate::domain::LockEvent::Locked,
-                    &lock,
-                ));
-                Ok(())
-            }
-            crate::ssr::LockOutcome::AlreadyLocked(lock) => Err(AppError::Conflict {
-                message: lock.refusal(),
-            }),
-        }
+        let done = locks::place(call.store.as_ref(), &call.caller, &new, now).await?;
+        crate::ssr::publish(done.change);
+        Ok(())
     })
     .await;
     back_to_page(result)
@@ -199,29 +168,20 @@ pub async fn place_lock(
 /// pages hear of it.
 #[server(endpoint = "unlock")]
 pub async fn unlock_lock(id: i64, note: Option<String>) -> Result<(), AppError> {
-    use crate::ssr::access::{Need, authorize};
-    let result = crate::ssr::serve(Need::LOCK, move |call| async move {
-        let now = Utc::now();
-        let note = crate::domain::UnlockRequest { note }.parse()?;
-        let lock = call
-            .store
-            .get_lock(id, now)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("no lock {id}")))?;
-        let policy = use_context::<crate::ssr::access::Policy>().unwrap_or_default();
-        let may_any = authorize(&call.caller, Need::CONFIGURE, policy).is_ok();
-        let by = call.caller.actor();
-        if !crate::domain::may_unlock(&lock, &by.name, may_any) {
-            return Err(AppError::forbidden(format!(
-                "this lock is {}'s: only they, a lead or an admin may lift it",
-                lock.locked_by
-            )));
-        }
-        let lock = call.store.unlock(id, note.as_deref(), &by, now).await?;
-        crate::ssr::tell_lock(crate::domain::LockChange::of(
-            crate::domain::LockEvent::Unlocked,
-            &lock,
-        ));
+    use houston_service::locks;
+    let result = crate::ssr::serve(locks::NEED, move |call| async move {
+        let request = crate::domain::UnlockRequest { note };
+        let policy = crate::ssr::access::policy();
+        let done = locks::unlock(
+            call.store.as_ref(),
+            &call.caller,
+            policy,
+            id,
+            &request,
+            Utc::now(),
+        )
+        .await?;
+        crate::ssr::publish(done.change);
         Ok(())
     })
     .await;
@@ -250,8 +210,8 @@ pub async fn grant_override(
     expires_in_minutes: Option<String>,
     #[server(default)] also: AlsoBreaks,
 ) -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+    use houston_service::locks;
+    crate::ssr::serve(locks::GRANT_NEED, move |call| async move {
         let now = Utc::now();
         let minutes = match expires_in_minutes
             .as_deref()
@@ -286,16 +246,8 @@ pub async fn grant_override(
             breaks: Some(breaks),
         }
         .parse(now)?;
-        let granted = call
-            .store
-            .grant_override(&new, &call.caller.actor(), now)
-            .await?;
-        crate::ssr::tell_lock(crate::domain::LockChange {
-            event: crate::domain::LockEvent::Override,
-            id: granted.id,
-            environment: Some(granted.environment),
-            service: Some(granted.service),
-        });
+        let done = locks::grant_override(call.store.as_ref(), &call.caller, &new, now).await?;
+        crate::ssr::publish(done.change);
         Ok(())
     })
     .await

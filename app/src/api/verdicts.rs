@@ -25,24 +25,21 @@ pub async fn override_deploy_verdict(
     state: String,
     reason: String,
 ) -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+    use houston_service::verdicts;
+    crate::ssr::serve(verdicts::NEED, move |call| async move {
         let request = crate::domain::OverrideRequest {
             state: Some(state),
             reason: Some(reason),
         };
-        let (verdict_state, reason) = request.parse()?;
-        call.store
-            .override_verdict(
-                id,
-                verdict_state,
-                &reason,
-                &call.caller.actor(),
-                chrono::Utc::now(),
-            )
-            .await?;
-        let deploy = call.store.get_deploy(id).await?.deploy;
-        crate::ssr::tell(crate::domain::ChangeKind::Verdict, &deploy);
+        let done = verdicts::override_verdict(
+            call.store.as_ref(),
+            &call.caller,
+            id,
+            &request,
+            chrono::Utc::now(),
+        )
+        .await?;
+        crate::ssr::publish(done.change);
         Ok(())
     })
     .await

@@ -10,12 +10,11 @@ pub mod security;
 pub mod session;
 pub mod setup;
 pub mod sources;
-mod store;
 pub mod token;
 pub mod totp;
 
+pub use houston_store::*;
 pub use page_cache::PageCache;
-pub use store::*;
 
 use crate::error::AppError;
 use leptos::prelude::use_context;
@@ -72,6 +71,14 @@ pub fn tell_lock(change: crate::domain::LockChange) {
     }
 }
 
+/// Tells open pages of the change a use case made (`houston_service::Done`).
+pub fn publish(change: houston_service::Change) {
+    match change {
+        houston_service::Change::Deploy(kind, deploy) => tell(kind, &deploy),
+        houston_service::Change::Lock(change) => tell_lock(change),
+    }
+}
+
 /// The server's cache of what every page reads ([`PageCache`]). Where no server
 /// provided one, an empty cache of its own: the page then reads the store.
 pub fn page_cache() -> Arc<PageCache> {
@@ -95,6 +102,32 @@ impl From<StoreError> for AppError {
                 tracing::error!(error = %detail, "storage failed");
                 AppError::internal()
             }
+        }
+    }
+}
+
+impl From<houston_service::Refused> for AppError {
+    fn from(refused: houston_service::Refused) -> Self {
+        match refused {
+            houston_service::Refused::Unauthorized(message) => AppError::Unauthorized { message },
+            houston_service::Refused::Forbidden(message) => AppError::Forbidden { message },
+        }
+    }
+}
+
+/// A use case's error on the wire: the one mapping both edges use.
+impl From<houston_service::ServiceError> for AppError {
+    fn from(err: houston_service::ServiceError) -> Self {
+        use houston_service::ServiceError;
+        match err {
+            ServiceError::Refused(refused) => refused.into(),
+            ServiceError::Invalid(errors) => errors.into(),
+            ServiceError::NotFound(message) => AppError::NotFound { message },
+            ServiceError::Conflict(message) => AppError::Conflict { message },
+            ServiceError::AlreadyLocked(lock) => AppError::Conflict {
+                message: lock.refusal(),
+            },
+            ServiceError::Store(err) => err.into(),
         }
     }
 }

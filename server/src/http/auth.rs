@@ -296,7 +296,7 @@ pub async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> 
                 Some(refused.to_string()),
             );
         }
-        return ApiError::from(refused).into_response();
+        return ApiError::from(AppError::from(refused)).into_response();
     }
     next.run(request).await
 }

@@ -271,20 +271,16 @@ pub async fn override_verdict(
 ) -> Result<Json<app::domain::Verdict>, ApiError> {
     let Path(id) = id?;
     let Json(request) = body?;
-    let (verdict_state, reason) = request.parse()?;
-    let by = super::auth::caller_of(&parts).actor();
-    state
-        .store
-        .override_verdict(id, verdict_state, &reason, &by, chrono::Utc::now())
-        .await?;
-    tracing::info!(deploy_id = id, state = verdict_state.as_str(), actor = %by.name, "verdict overridden");
-    let deploy = state.store.get_deploy(id).await?.deploy;
-    state.events.deploy_changed(ChangeKind::Verdict, &deploy);
-    match state.store.get_verdict(id).await? {
-        Some(verdict) => Ok(Json(verdict)),
-        None => Err(AppError::NotFound {
-            message: format!("deploy {id} has no verdict"),
-        }
-        .into()),
-    }
+    let caller = super::auth::caller_of(&parts);
+    let done = houston_service::verdicts::override_verdict(
+        state.store.as_ref(),
+        &caller,
+        id,
+        &request,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(AppError::from)?;
+    state.events.publish(done.change);
+    Ok(Json(done.value))
 }

@@ -4,17 +4,16 @@
 use crate::AppState;
 use crate::http::error::ApiError;
 use app::domain::{
-    BreakGlassRequest, GateAnswer, GateQuery, Lock, LockChange, LockEvent, LockRequest, LocksQuery,
-    Override, UnlockRequest,
+    BreakGlassRequest, GateAnswer, GateQuery, Lock, LockRequest, LocksQuery, Override,
+    UnlockRequest,
 };
 use app::error::AppError;
-use app::ssr::LockOutcome;
-use app::ssr::access::{Need, authorize};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use houston_service::{ServiceError, locks};
 use serde::Serialize;
 
 /// The answer when the scope is already locked: the error and the lock in force.
@@ -56,25 +55,23 @@ pub async fn place(
     let Json(request) = body?;
     let now = chrono::Utc::now();
     let new = request.parse(now)?;
-    let by = super::auth::caller_of(&parts).actor();
-    match state.store.place_lock(&new, &by, now).await? {
-        LockOutcome::Placed(lock) => {
-            tracing::info!(lock_id = lock.id, scope = %lock.scope().describe(), "locked");
-            state
-                .events
-                .lock_changed(LockChange::of(LockEvent::Locked, &lock));
-            Ok((StatusCode::CREATED, Json(lock)).into_response())
+    let caller = super::auth::caller_of(&parts);
+    match locks::place(state.store.as_ref(), &caller, &new, now).await {
+        Ok(done) => {
+            state.events.publish(done.change);
+            Ok((StatusCode::CREATED, Json(done.value)).into_response())
         }
-        LockOutcome::AlreadyLocked(lock) => Ok((
+        Err(ServiceError::AlreadyLocked(lock)) => Ok((
             StatusCode::CONFLICT,
             Json(AlreadyLocked {
                 error: "conflict".into(),
                 message: lock.refusal(),
                 fields: Vec::new(),
-                lock,
+                lock: *lock,
             }),
         )
             .into_response()),
+        Err(other) => Err(AppError::from(other).into()),
     }
 }
 
@@ -135,29 +132,19 @@ pub async fn unlock(
 ) -> Result<Json<Lock>, ApiError> {
     let Path(id) = id?;
     let Json(request) = body?;
-    let note = request.parse()?;
-    let now = chrono::Utc::now();
     let caller = super::auth::caller_of(&parts);
-    let lock = state
-        .store
-        .get_lock(id, now)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no lock {id}")))?;
-    let may_any = authorize(&caller, Need::CONFIGURE, state.policy).is_ok();
-    let by = caller.actor();
-    if !app::domain::may_unlock(&lock, &by.name, may_any) {
-        return Err(AppError::forbidden(format!(
-            "lock {id} is {}'s: only they, a lead or an admin may lift it",
-            lock.locked_by
-        ))
-        .into());
-    }
-    let lock = state.store.unlock(id, note.as_deref(), &by, now).await?;
-    tracing::info!(lock_id = lock.id, scope = %lock.scope().describe(), "unlocked");
-    state
-        .events
-        .lock_changed(LockChange::of(LockEvent::Unlocked, &lock));
-    Ok(Json(lock))
+    let done = locks::unlock(
+        state.store.as_ref(),
+        &caller,
+        state.policy,
+        id,
+        &request,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(AppError::from)?;
+    state.events.publish(done.change);
+    Ok(Json(done.value))
 }
 
 /// Break glass: let one deploy (service, environment, optionally one version)
@@ -188,16 +175,12 @@ pub async fn grant_override(
     let Json(request) = body?;
     let now = chrono::Utc::now();
     let new = request.parse(now)?;
-    let by = super::auth::caller_of(&parts).actor();
-    let granted = state.store.grant_override(&new, &by, now).await?;
-    tracing::info!(override_id = granted.id, service = %granted.service, environment = %granted.environment, "override granted");
-    state.events.lock_changed(LockChange {
-        event: LockEvent::Override,
-        id: granted.id,
-        environment: Some(granted.environment.clone()),
-        service: Some(granted.service.clone()),
-    });
-    Ok((StatusCode::CREATED, Json(granted)).into_response())
+    let caller = super::auth::caller_of(&parts);
+    let done = locks::grant_override(state.store.as_ref(), &caller, &new, now)
+        .await
+        .map_err(AppError::from)?;
+    state.events.publish(done.change);
+    Ok((StatusCode::CREATED, Json(done.value)).into_response())
 }
 
 /// The latest overrides (at most 100), newest first.

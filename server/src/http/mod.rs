@@ -93,7 +93,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .route("/locks", post(locks::place).get(locks::list))
         .route("/locks/{id}/unlock", post(locks::unlock))
         .route("/gate", get(locks::gate))
-        .route_layer(guard(Need::GATE, Need::LOCK));
+        .route_layer(guard(Need::GATE, houston_service::locks::NEED));
     // Claiming an override is asking the gate, with one write: the gate's scope.
     let claim = Router::new()
         .route("/gate/claim", post(locks::claim))
@@ -103,7 +103,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
             "/overrides",
             post(locks::grant_override).get(locks::list_overrides),
         )
-        .route_layer(guard(Need::GATE, Need::CONFIGURE));
+        .route_layer(guard(Need::GATE, houston_service::locks::GRANT_NEED));
     let admin_only = Router::new()
         .route("/audit", get(audit::list))
         .route_layer(guard(Need::ADMIN, Need::ADMIN));
