@@ -57,8 +57,8 @@ mod tests {
 
     #[test]
     fn a_message_survives_the_round_trip() {
-        let set = set_flash_cookie("reason: is required; ünïcode & = ;").unwrap();
-        let value = set.split(';').next().unwrap();
+        let set = set_flash_cookie("reason: is required; ünïcode & = ;").expect("a cookie");
+        let value = set.split(';').next().expect("a value");
         assert_eq!(
             flash_in(&format!("a=1; {value}; b=2")).as_deref(),
             Some("reason: is required; ünïcode & = ;")

@@ -331,7 +331,7 @@ mod tests {
         ]));
         assert_eq!(headline.deltas.len(), 1);
         assert_eq!(headline.deltas[0].change_text(), "+3");
-        assert_eq!(signed(-3.14, " %"), "−3.1 %");
+        assert_eq!(signed(-3.12, " %"), "−3.1 %");
         assert_eq!(signed(0.0, " %"), "+0 %");
     }
 

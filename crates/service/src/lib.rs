@@ -22,7 +22,7 @@ use houston_core::{ChangeKind, Deploy, LockChange};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// One deploy changed.
-    Deploy(ChangeKind, Deploy),
+    Deploy(ChangeKind, Box<Deploy>),
     /// A lock, freeze window or override changed.
     Lock(LockChange),
 }

@@ -1,12 +1,10 @@
 //! The SQLite and PostgreSQL implementations of the `Store` trait, chosen by the
 //! database URL's scheme.
 
-mod definitions;
-mod locks;
 mod postgres;
 mod rows;
+mod shared;
 mod sqlite;
-mod verdicts;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -249,7 +249,7 @@ fn error_counts(before: f64, after: f64) -> Series {
             let rate = if at < t0() { before } else { after };
             // Bursty: a bin holds 0, 1 or 2 × the rate, in a fixed pattern.
             let n = (rate * (1.0 + wiggle(b))).round();
-            (n > 0.0).then(|| (b, n as u64))
+            (n > 0.0).then_some((b, n as u64))
         })
         .collect();
     Series::of_counts(start, end, &counts)

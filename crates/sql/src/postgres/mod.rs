@@ -1,15 +1,8 @@
 //! PostgreSQL backend, for teams running several Houston replicas against one database.
 
-mod accounts;
-mod audit;
-mod deliveries;
-mod deploys;
+mod dialect;
 mod feed;
-mod jobs;
-mod sessions;
-mod settings;
 mod signals;
-mod tokens;
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -75,22 +68,6 @@ impl PgStore {
     }
 }
 
-#[async_trait::async_trait]
-impl houston_store::Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    #[tracing::instrument(skip(self))]
-    async fn ping(&self) -> Result<(), houston_store::StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(crate::backend_error)
-    }
-}
-
 /// Grants `role` what Houston's runtime needs on every table — and on the audit
 /// log only SELECT and INSERT. Run by the owner after each migration, so new
 /// tables are covered too.
@@ -125,19 +102,41 @@ fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-crate::definitions::definition_store!(PgStore);
-// Replicas claim side by side: rows another one is claiming are skipped, not waited on.
-crate::verdicts::verdict_store!(
-    PgStore,
-    "UPDATE verdicts SET claimed_until = $2 WHERE deploy_id IN ( \
-       SELECT deploy_id FROM verdicts WHERE NOT is_final AND next_look_at <= $1 \
-          AND (claimed_until IS NULL OR claimed_until < $1) \
-        ORDER BY next_look_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-     RETURNING deploy_id",
-    "UPDATE notifications SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
-       SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= $1 \
-          AND (claimed_until IS NULL OR claimed_until < $1) \
-        ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
-);
-// Two placements never both see a scope free: the second waits for the first.
-crate::locks::lock_store!(PgStore, "LOCK TABLE locks IN SHARE ROW EXCLUSIVE MODE");
+// The aggregates written once (`crate::shared`), each in a module of its own here so
+// that `super::dialect` inside it is this backend's.
+mod accounts {
+    crate::shared::accounts::store!(super::PgStore);
+}
+mod audit {
+    crate::shared::audit::store!(super::PgStore);
+}
+mod definitions {
+    crate::shared::definitions::store!(super::PgStore);
+}
+mod deploys {
+    crate::shared::deploys::store!(super::PgStore);
+}
+mod deliveries {
+    crate::shared::deliveries::store!(super::PgStore);
+}
+mod jobs {
+    crate::shared::jobs::store!(super::PgStore);
+}
+mod locks {
+    crate::shared::locks::store!(super::PgStore);
+}
+mod ping {
+    crate::shared::ping::store!(super::PgStore);
+}
+mod sessions {
+    crate::shared::sessions::store!(super::PgStore);
+}
+mod settings {
+    crate::shared::settings::store!(super::PgStore);
+}
+mod tokens {
+    crate::shared::tokens::store!(super::PgStore);
+}
+mod verdicts {
+    crate::shared::verdicts::store!(super::PgStore);
+}

@@ -2,16 +2,9 @@
 //! write transactions that start IMMEDIATE so a read-then-write never deadlocks
 //! on the upgrade from a read lock.
 
-mod accounts;
-mod audit;
-mod deliveries;
-mod deploys;
+mod dialect;
 mod feed;
-mod jobs;
-mod sessions;
-mod settings;
 mod signals;
-mod tokens;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -53,35 +46,41 @@ impl SqliteStore {
     }
 }
 
-#[async_trait::async_trait]
-impl houston_store::Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    #[tracing::instrument(skip(self))]
-    async fn ping(&self) -> Result<(), houston_store::StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(crate::backend_error)
-    }
+// The aggregates written once (`crate::shared`), each in a module of its own here so
+// that `super::dialect` inside it is this backend's.
+mod accounts {
+    crate::shared::accounts::store!(super::SqliteStore);
 }
-
-crate::definitions::definition_store!(SqliteStore);
-// One writer at a time: the UPDATE claims atomically without row locks.
-crate::verdicts::verdict_store!(
-    SqliteStore,
-    "UPDATE verdicts SET claimed_until = $2 WHERE deploy_id IN ( \
-       SELECT deploy_id FROM verdicts WHERE is_final = 0 AND next_look_at <= $1 \
-          AND (claimed_until IS NULL OR claimed_until < $1) \
-        ORDER BY next_look_at LIMIT $3) \
-     RETURNING deploy_id",
-    "UPDATE notifications SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
-       SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= $1 \
-          AND (claimed_until IS NULL OR claimed_until < $1) \
-        ORDER BY next_attempt_at LIMIT $3)"
-);
-// SQLite's BEGIN IMMEDIATE already serialises placing locks.
-crate::locks::lock_store!(SqliteStore, "");
+mod audit {
+    crate::shared::audit::store!(super::SqliteStore);
+}
+mod definitions {
+    crate::shared::definitions::store!(super::SqliteStore);
+}
+mod deploys {
+    crate::shared::deploys::store!(super::SqliteStore);
+}
+mod deliveries {
+    crate::shared::deliveries::store!(super::SqliteStore);
+}
+mod jobs {
+    crate::shared::jobs::store!(super::SqliteStore);
+}
+mod locks {
+    crate::shared::locks::store!(super::SqliteStore);
+}
+mod ping {
+    crate::shared::ping::store!(super::SqliteStore);
+}
+mod sessions {
+    crate::shared::sessions::store!(super::SqliteStore);
+}
+mod settings {
+    crate::shared::settings::store!(super::SqliteStore);
+}
+mod tokens {
+    crate::shared::tokens::store!(super::SqliteStore);
+}
+mod verdicts {
+    crate::shared::verdicts::store!(super::SqliteStore);
+}

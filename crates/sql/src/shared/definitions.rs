@@ -1,9 +1,8 @@
-//! Metric definitions, written once for both backends: the SQL is the same, and
-//! each backend's `mod.rs` expands `definition_store!` for its store, where
-//! `audit::record` and the pool are that backend's own.
+//! Metric definitions, written once for both databases (see `crate::shared`): the
+//! SQL is the same.
 
 /// Implements `houston_store::DefinitionStore` for a backend's store type.
-macro_rules! definition_store {
+macro_rules! store {
     ($store:ty) => {
     #[async_trait::async_trait]
     impl houston_store::DefinitionStore for $store {
@@ -67,7 +66,7 @@ macro_rules! definition_store {
                     }
                 };
                 let detail = change.describe();
-                audit::record(
+                super::audit::record(
                     &mut *tx,
                     now,
                     by,
@@ -143,7 +142,7 @@ macro_rules! definition_store {
                     }
                 };
                 let detail = change.describe();
-                audit::record(
+                super::audit::record(
                     &mut *tx,
                     now,
                     by,
@@ -159,4 +158,4 @@ macro_rules! definition_store {
     }
     };
 }
-pub(crate) use definition_store;
+pub(crate) use store;

@@ -1,8 +1,7 @@
 //! Locks, freeze windows, overrides and the gate's counts, written once for both
-//! backends (the SQL is the same; each backend's `mod.rs` expands `lock_store!` with
-//! the statement that serialises lock placement: PostgreSQL locks the table, SQLite's
-//! `BEGIN IMMEDIATE` already has). `through_lock_in!` is what a registration asks
-//! inside its own transaction.
+//! databases (see `crate::shared`); placing a lock first runs the dialect's
+//! `SERIALIZE_LOCKS`. `through_lock_in!` is what a registration asks inside its own
+//! transaction.
 
 use chrono::{DateTime, Utc};
 use houston_core::{EnvironmentName, Lock, Override, ServiceName};
@@ -211,37 +210,39 @@ macro_rules! through_lock_in {
         let now: chrono::DateTime<chrono::Utc> = $now;
         let new: &houston_core::NewDeploy = $new;
         let id: i64 = $id;
-        let locks: Vec<$crate::locks::LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM locks WHERE {} AND (environment IS NULL OR environment = $2) \
+        let locks: Vec<$crate::shared::locks::LockRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM locks WHERE {} AND (environment IS NULL OR environment = $2) \
                AND (service IS NULL OR service = $3) ORDER BY locked_at, id",
-            $crate::locks::LOCK_COLUMNS,
-            $crate::locks::IN_FORCE
-        )))
-        .bind(now)
-        .bind(new.environment.as_str())
-        .bind(new.service.as_str())
-        .fetch_all(&mut **$tx)
-        .await
-        .map_err($crate::backend_error)?;
+                $crate::shared::locks::LOCK_COLUMNS,
+                $crate::shared::locks::IN_FORCE
+            )))
+            .bind(now)
+            .bind(new.environment.as_str())
+            .bind(new.service.as_str())
+            .fetch_all(&mut **$tx)
+            .await
+            .map_err($crate::backend_error)?;
         let locks = locks
             .into_iter()
             .map(|row| row.into_lock(now))
             .collect::<Result<Vec<_>, _>>()?;
-        let windows: Vec<$crate::locks::FreezeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM freeze_windows WHERE (environment IS NULL OR environment = $1) \
+        let windows: Vec<$crate::shared::locks::FreezeRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM freeze_windows WHERE (environment IS NULL OR environment = $1) \
                AND (service IS NULL OR service = $2) ORDER BY name, id",
-            $crate::locks::FREEZE_COLUMNS
-        )))
-        .bind(new.environment.as_str())
-        .bind(new.service.as_str())
-        .fetch_all(&mut **$tx)
-        .await
-        .map_err($crate::backend_error)?;
+                $crate::shared::locks::FREEZE_COLUMNS
+            )))
+            .bind(new.environment.as_str())
+            .bind(new.service.as_str())
+            .fetch_all(&mut **$tx)
+            .await
+            .map_err($crate::backend_error)?;
         let windows = windows
             .into_iter()
             .map(houston_store::FreezeWindow::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let obstacles = $crate::locks::obstacles(&locks, &windows, &new.other_blocks, now);
+        let obstacles = $crate::shared::locks::obstacles(&locks, &windows, &new.other_blocks, now);
         if !obstacles.is_empty() {
             let rules: Vec<houston_core::GateRule> = obstacles.iter().map(|(r, _)| *r).collect();
             let said = obstacles
@@ -249,11 +250,11 @@ macro_rules! through_lock_in {
                 .map(|(rule, said)| format!("{}: {said}", rule.as_str()))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let candidates: Vec<$crate::locks::OverrideRow> =
+            let candidates: Vec<$crate::shared::locks::OverrideRow> =
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {} FROM lock_overrides WHERE used_at IS NULL AND expires_at > $1 \
                        AND service = $2 AND environment = $3 AND (version IS NULL OR version = $4)",
-                    $crate::locks::OVERRIDE_COLUMNS
+                    $crate::shared::locks::OVERRIDE_COLUMNS
                 )))
                 .bind(now)
                 .bind(new.service.as_str())
@@ -270,7 +271,7 @@ macro_rules! through_lock_in {
             // registration may have taken it since it was read (PostgreSQL waits for
             // that one and then finds the row used); then the next one is tried.
             let mut granted: Option<&houston_core::Override> = None;
-            for candidate in $crate::locks::spendable(&candidates, &rules, &new.version) {
+            for candidate in $crate::shared::locks::spendable(&candidates, &rules, &new.version) {
                 // Checked again as it is taken: a claim for another version made
                 // since the read (PostgreSQL reads committed rows) is not spent.
                 let taken = sqlx::query(
@@ -331,7 +332,7 @@ pub(crate) use through_lock_in;
 /// people's reasons and notes, which must show as written, never as markup.
 macro_rules! queue_lock_message {
     ($tx:expr, $text:expr, $now:expr) => {{
-        let urls = $crate::verdicts::webhook_urls!($tx);
+        let urls = $crate::shared::verdicts::webhook_urls!($tx);
         let text: String = houston_core::escape(&$text);
         for url in urls {
             sqlx::query(
@@ -350,11 +351,11 @@ macro_rules! queue_lock_message {
 }
 pub(crate) use queue_lock_message;
 
-/// Implements `houston_store::LockStore` for a backend's store type; `$serialize` is run
-/// first in the transaction that places a lock, so two placements never both see
-/// the scope free.
-macro_rules! lock_store {
-    ($store:ty, $serialize:expr) => {
+/// Implements `houston_store::LockStore` for a backend's store type; the dialect's
+/// `SERIALIZE_LOCKS` is run first in the transaction that places a lock, so two
+/// placements never both see the scope free.
+macro_rules! store {
+    ($store:ty) => {
     #[async_trait::async_trait]
     impl houston_store::LockStore for $store {
         #[tracing::instrument(skip(self, new, by), fields(actor = %by.name))]
@@ -365,12 +366,11 @@ macro_rules! lock_store {
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<houston_store::LockOutcome, houston_store::StoreError> {
             use $crate::backend_error;
-            use $crate::locks::{IN_FORCE, LOCK_COLUMNS, LockRow};
+            use $crate::shared::locks::{IN_FORCE, LOCK_COLUMNS, LockRow};
             let now = houston_core::to_stored_precision(now);
             let mut tx = self.begin_write().await.map_err(backend_error)?;
-            let serialize: &str = $serialize;
-            if !serialize.is_empty() {
-                sqlx::query(sqlx::AssertSqlSafe(serialize))
+            if let Some(serialize) = super::dialect::SERIALIZE_LOCKS {
+                sqlx::query(serialize)
                     .execute(&mut *tx)
                     .await
                     .map_err(backend_error)?;
@@ -406,7 +406,7 @@ macro_rules! lock_store {
                 Some(at) => format!("{} until {}", lock.scope().describe(), at.to_rfc3339()),
                 None => lock.scope().describe(),
             };
-            audit::record(
+            super::audit::record(
                 &mut *tx,
                 now,
                 by,
@@ -416,7 +416,7 @@ macro_rules! lock_store {
                 Some(detail.as_str()),
             )
             .await?;
-            $crate::locks::queue_lock_message!(
+            $crate::shared::locks::queue_lock_message!(
                 tx,
                 format!(
                     "Locked: {} by {}{}: {}",
@@ -440,7 +440,7 @@ macro_rules! lock_store {
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<houston_core::Lock, houston_store::StoreError> {
             use $crate::backend_error;
-            use $crate::locks::{IN_FORCE, LOCK_COLUMNS, LockRow};
+            use $crate::shared::locks::{IN_FORCE, LOCK_COLUMNS, LockRow};
             let now = houston_core::to_stored_precision(now);
             let mut tx = self.begin_write().await.map_err(backend_error)?;
             let row: Option<LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -468,7 +468,7 @@ macro_rules! lock_store {
                 });
             };
             let lock = row.into_lock(now)?;
-            audit::record(
+            super::audit::record(
                 &mut *tx,
                 now,
                 by,
@@ -478,7 +478,7 @@ macro_rules! lock_store {
                 Some(format!("{} (locked by {}: {})", lock.scope().describe(), lock.locked_by, lock.reason).as_str()),
             )
             .await?;
-            $crate::locks::queue_lock_message!(
+            $crate::shared::locks::queue_lock_message!(
                 tx,
                 format!(
                     "Unlocked: {} by {}{} (locked by {}: {})",
@@ -500,9 +500,9 @@ macro_rules! lock_store {
             id: i64,
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<Option<houston_core::Lock>, houston_store::StoreError> {
-            let row: Option<$crate::locks::LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            let row: Option<$crate::shared::locks::LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {} FROM locks WHERE id = $1",
-                $crate::locks::LOCK_COLUMNS
+                $crate::shared::locks::LOCK_COLUMNS
             )))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -517,7 +517,7 @@ macro_rules! lock_store {
             filter: &houston_core::LockFilter,
             now: chrono::DateTime<chrono::Utc>,
         ) -> Result<Vec<houston_core::Lock>, houston_store::StoreError> {
-            use $crate::locks::{IN_FORCE, LOCK_COLUMNS};
+            use $crate::shared::locks::{IN_FORCE, LOCK_COLUMNS};
             let now = houston_core::to_stored_precision(now);
             // Every parameter is always there (PostgreSQL refuses unused ones): $2 is
             // 0 for any lock, 1 for those in force, 2 for ended ones.
@@ -538,7 +538,7 @@ macro_rules! lock_store {
                 let escaped = t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                 format!("%{escaped}%")
             });
-            let rows: Vec<$crate::locks::LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let rows: Vec<$crate::shared::locks::LockRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(now)
                 .bind(active)
                 .bind(filter.environment.as_ref().map(|e| e.as_str().to_owned()))
@@ -561,10 +561,10 @@ macro_rules! lock_store {
             use $crate::backend_error;
             let now = houston_core::to_stored_precision(now);
             let mut tx = self.begin_write().await.map_err(backend_error)?;
-            let row: $crate::locks::OverrideRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            let row: $crate::shared::locks::OverrideRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO lock_overrides (service, environment, version, reason, granted_by, granted_at, expires_at, breaks) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {}",
-                $crate::locks::OVERRIDE_COLUMNS
+                $crate::shared::locks::OVERRIDE_COLUMNS
             )))
             .bind(new.service.as_str())
             .bind(new.environment.as_str())
@@ -586,7 +586,7 @@ macro_rules! lock_store {
                 houston_core::GateRule::join(&granted.breaks),
                 granted.expires_at.to_rfc3339()
             );
-            audit::record(
+            super::audit::record(
                 &mut *tx,
                 now,
                 by,
@@ -596,7 +596,7 @@ macro_rules! lock_store {
                 Some(detail.as_str()),
             )
             .await?;
-            $crate::locks::queue_lock_message!(
+            $crate::shared::locks::queue_lock_message!(
                 tx,
                 format!(
                     "Override: {} lets one deploy of {}: {}",
@@ -613,9 +613,9 @@ macro_rules! lock_store {
             &self,
             limit: u32,
         ) -> Result<Vec<houston_core::Override>, houston_store::StoreError> {
-            let rows: Vec<$crate::locks::OverrideRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            let rows: Vec<$crate::shared::locks::OverrideRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {} FROM lock_overrides ORDER BY granted_at DESC, id DESC LIMIT $1",
-                $crate::locks::OVERRIDE_COLUMNS
+                $crate::shared::locks::OVERRIDE_COLUMNS
             )))
             .bind(i64::from(limit.max(1)))
             .fetch_all(&self.pool)
@@ -649,7 +649,7 @@ macro_rules! lock_store {
             .await
             .map_err(backend_error)?;
             if claimed.rows_affected() == 1 {
-                audit::record(
+                super::audit::record(
                     &mut *tx,
                     now,
                     by,
@@ -689,9 +689,9 @@ macro_rules! lock_store {
 
         #[tracing::instrument(skip(self))]
         async fn list_freezes(&self) -> Result<Vec<houston_store::FreezeWindow>, houston_store::StoreError> {
-            let rows: Vec<$crate::locks::FreezeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            let rows: Vec<$crate::shared::locks::FreezeRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {} FROM freeze_windows ORDER BY name, id",
-                $crate::locks::FREEZE_COLUMNS
+                $crate::shared::locks::FREEZE_COLUMNS
             )))
             .fetch_all(&self.pool)
             .await
@@ -761,7 +761,7 @@ macro_rules! lock_store {
                 )));
             };
             let detail = format!("{}: {} on {}", header.name, schedule.describe(), header.scope.describe());
-            audit::record(
+            super::audit::record(
                 &mut *tx,
                 now,
                 by,
@@ -794,7 +794,7 @@ macro_rules! lock_store {
             let Some(name) = name else {
                 return Err(houston_store::StoreError::NotFound(format!("no freeze window {id}")));
             };
-            audit::record(
+            super::audit::record(
                 &mut *tx,
                 now,
                 by,
@@ -969,4 +969,4 @@ macro_rules! lock_store {
     }
     };
 }
-pub(crate) use lock_store;
+pub(crate) use store;

@@ -1,6 +1,6 @@
-//! The judge's verdicts, written once for both backends: the SQL is the same but for
-//! the claim, which each backend's `mod.rs` passes in (PostgreSQL's skips rows another
-//! replica holds).
+//! The judge's verdicts, written once for both databases (see `crate::shared`): the
+//! SQL is the same but for the claims, which are the dialect's (PostgreSQL's skip
+//! rows another replica holds).
 
 /// Copies the verdict deploy $1 shows (the override, else the judge's) onto the deploy,
 /// where history filters by it.
@@ -26,11 +26,11 @@ macro_rules! webhook_urls {
 }
 pub(crate) use webhook_urls;
 
-/// Implements `houston_store::VerdictStore` for a backend's store type; `$claim` is the
-/// backend's claim statement ($1 now, $2 lease end, $3 limit; returns deploy ids),
-/// `$claim_notifications` the same for messages (returns their ids).
-macro_rules! verdict_store {
-    ($store:ty, $claim:expr, $claim_notifications:expr) => {
+/// Implements `houston_store::VerdictStore` for a backend's store type; the dialect's
+/// `CLAIM_VERDICTS` claims due verdicts ($1 now, $2 lease end, $3 limit; returns
+/// deploy ids), `CLAIM_NOTIFICATIONS` the same for messages (returns their ids).
+macro_rules! store {
+    ($store:ty) => {
     #[async_trait::async_trait]
     impl houston_store::VerdictStore for $store {
         #[tracing::instrument(skip(self))]
@@ -41,7 +41,7 @@ macro_rules! verdict_store {
             limit: u32,
         ) -> Result<Vec<houston_core::DeployId>, houston_store::StoreError> {
             let now = houston_core::to_stored_precision(now);
-            sqlx::query_scalar($claim)
+            sqlx::query_scalar(super::dialect::CLAIM_VERDICTS)
                 .bind(now)
                 .bind(now + lease)
                 .bind(i64::from(limit))
@@ -120,7 +120,7 @@ macro_rules! verdict_store {
                     )
             });
             if saved {
-                sqlx::query($crate::verdicts::SHOWN_ON_DEPLOY)
+                sqlx::query($crate::shared::verdicts::SHOWN_ON_DEPLOY)
                     .bind(deploy)
                     .execute(&mut *tx)
                     .await
@@ -141,7 +141,7 @@ macro_rules! verdict_store {
                     .transpose()?
                     .and_then(|said| houston_core::notice_for(said, evaluation));
                 if let Some(notice) = notice {
-                    for url in $crate::verdicts::webhook_urls!(tx) {
+                    for url in $crate::shared::verdicts::webhook_urls!(tx) {
                         sqlx::query(
                             "INSERT INTO notifications (deploy_id, url, kind, state, next_attempt_at, created_at) \
                              VALUES ($1, $2, $3, $4, $5, $5)",
@@ -196,7 +196,7 @@ macro_rules! verdict_store {
             .execute(&mut *tx)
             .await
             .map_err($crate::backend_error)?;
-            sqlx::query($crate::verdicts::SHOWN_ON_DEPLOY)
+            sqlx::query($crate::shared::verdicts::SHOWN_ON_DEPLOY)
                 .bind(deploy)
                 .execute(&mut *tx)
                 .await
@@ -206,7 +206,7 @@ macro_rules! verdict_store {
                 state.as_str(),
                 before.map(|b| format!("; was overridden as {b}")).unwrap_or_default()
             );
-            audit::record(
+            super::audit::record(
                 &mut *tx,
                 now,
                 by,
@@ -229,7 +229,7 @@ macro_rules! verdict_store {
             let now = houston_core::to_stored_precision(now);
             let rows: Vec<$crate::rows::NotificationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{} RETURNING {}",
-                $claim_notifications,
+                super::dialect::CLAIM_NOTIFICATIONS,
                 $crate::rows::NOTIFICATION_COLUMNS
             )))
             .bind(now)
@@ -331,4 +331,4 @@ macro_rules! verdict_store {
     }
     };
 }
-pub(crate) use verdict_store;
+pub(crate) use store;
