@@ -1,6 +1,8 @@
-//! The statistics the health judge stands on: summaries, the Mann–Whitney U test
-//! (tie-corrected; exact for small samples without ties) and the Hodges–Lehmann shift
-//! with its distribution-free confidence interval. Checked against SciPy's numbers
+//! Summaries, the Mann–Whitney U test (tie-corrected; exact for small samples without
+//! ties) and the Hodges–Lehmann shift with its distribution-free confidence interval,
+//! and the normal tails and quantiles the judge's bars use. The rank test and the
+//! shift are shown on a check's receipt and decide nothing (the judge's rule is in
+//! `judge/check.rs`). Checked against SciPy's numbers
 //! (`crates/core/tests/data/stats_reference.json`, made by `scripts/stats-reference.py`).
 
 use serde::{Deserialize, Serialize};

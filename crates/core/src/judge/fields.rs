@@ -435,3 +435,37 @@ impl JudgeCase {
         })
     }
 }
+
+/// A duration as people write it in a config file: `90s`, `15m`, `1h`, `1h30m`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let text = raw.trim_ascii();
+    let wrong = || format!("{text:?} is not a duration like \"30s\", \"15m\" or \"1h30m\"");
+    if text.is_empty() {
+        return Err(wrong());
+    }
+    let mut seconds: i64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(wrong()),
+        };
+        let value: i64 = number.parse().map_err(|_| wrong())?;
+        number.clear();
+        seconds = value
+            .checked_mul(unit)
+            .and_then(|part| seconds.checked_add(part))
+            .filter(|total| *total <= 7 * 24 * 3600)
+            .ok_or_else(|| format!("{text:?} is longer than a week"))?;
+    }
+    if !number.is_empty() {
+        return Err(wrong());
+    }
+    Ok(Duration::seconds(seconds))
+}

@@ -653,3 +653,104 @@ fn the_reading_weighs_checks_and_lets_critical_ones_decide() {
     assert_eq!(reading.state, VerdictState::Unhealthy);
     assert_eq!(reading.rule, VerdictRule::NewErrorGroups);
 }
+
+#[test]
+fn the_rule_weighs_tolerance_floor_noise_and_sight_in_that_order() {
+    let spec = CheckSpec {
+        tolerance: 0.10,
+        tolerance_floor: 1.0,
+        ..CheckSpec::new(Direction::IncreaseIsBad)
+    };
+    let past_everything = Evidence {
+        delta: 30.0,
+        delta_relative: Some(0.30),
+        z: Some(5.0),
+        z_bar: 2.58,
+        count_p: None,
+        sides: 1.0,
+        min_detectable_change: Some(0.05),
+    };
+    let rule = |evidence: Evidence| decide(&spec, &evidence, &[]);
+    assert_eq!(rule(past_everything), CheckRule::Regressed);
+    let small = Evidence {
+        delta_relative: Some(0.08),
+        ..past_everything
+    };
+    assert_eq!(rule(small), CheckRule::WithinTolerance);
+    let tiny = Evidence {
+        delta: 0.5,
+        ..past_everything
+    };
+    assert_eq!(rule(tiny), CheckRule::BelowFloor);
+    let better = Evidence {
+        delta: -30.0,
+        delta_relative: Some(-0.30),
+        ..past_everything
+    };
+    assert_eq!(rule(better), CheckRule::WithinTolerance, "the good way");
+    let noisy = Evidence {
+        z: Some(2.0),
+        ..past_everything
+    };
+    assert_eq!(rule(noisy), CheckRule::WithinNoise);
+    let blind = Evidence {
+        min_detectable_change: Some(0.40),
+        ..noisy
+    };
+    assert_eq!(rule(blind), CheckRule::CouldNotTell);
+    let unknown = Evidence {
+        z: Some(f64::NAN),
+        ..past_everything
+    };
+    assert_eq!(rule(unknown), CheckRule::WithinNoise, "NaN passes no bar");
+    let counts_disagree = Evidence {
+        count_p: Some(0.2),
+        ..past_everything
+    };
+    assert_eq!(rule(counts_disagree), CheckRule::WithinNoise);
+    let from_zero = Evidence {
+        delta_relative: None,
+        ..past_everything
+    };
+    assert_eq!(rule(from_zero), CheckRule::Regressed);
+    assert_eq!(CheckRule::Regressed.state(), CheckState::Unhealthy);
+    assert_eq!(CheckRule::CouldNotTell.state(), CheckState::CantTell);
+    assert_eq!(CheckRule::TooFewCurrentSamples.state(), CheckState::NoData);
+}
+
+#[test]
+fn a_broken_guard_fails_every_rule_but_a_regression() {
+    let spec = CheckSpec::new(Direction::IncreaseIsBad);
+    let broken = GuardReceipt {
+        kind: GuardKind::Slope,
+        state: CheckState::Unhealthy,
+        value: Some(4.0),
+        limit: 3.0,
+        line: "steep".into(),
+    };
+    let held = GuardReceipt {
+        state: CheckState::Healthy,
+        ..broken.clone()
+    };
+    let calm = Evidence {
+        delta: 0.0,
+        delta_relative: Some(0.0),
+        z: Some(0.0),
+        z_bar: 2.58,
+        count_p: None,
+        sides: 1.0,
+        min_detectable_change: Some(0.05),
+    };
+    assert_eq!(
+        decide(&spec, &calm, &[held.clone(), broken.clone()]),
+        CheckRule::SteepSlope
+    );
+    assert_eq!(decide(&spec, &calm, &[held]), CheckRule::WithinTolerance);
+    let regressed = Evidence {
+        delta: 5.0,
+        delta_relative: Some(0.5),
+        z: Some(9.0),
+        ..calm
+    };
+    assert_eq!(decide(&spec, &regressed, &[broken]), CheckRule::Regressed);
+}

@@ -13,8 +13,8 @@ pub enum VerdictState {
     Ailing,
     Unhealthy,
     NoData,
-    /// More than half of the checks with data (or a critical one) could not tell a
-    /// regression from their metric's noise.
+    /// More than half of the weight of the checks with data (or a critical check)
+    /// could not tell a regression from their metric's noise.
     CantTell,
 }
 
@@ -156,8 +156,8 @@ pub struct Reading {
 }
 
 /// Any critical failure (or a new error group) is unhealthy; without enough data,
-/// `no_data`; when a critical check, or more than half of the checks with data, could
-/// not tell, `cant_tell`; otherwise the weighted score of the checks that could tell
+/// `no_data`; when a critical check, or more than half of the weight of the checks
+/// with data, could not tell, `cant_tell`; otherwise the weighted score of the checks that could tell
 /// against 95 (healthy) and 75 (ailing).
 pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) -> Reading {
     let weight = |state: &dyn Fn(CheckState) -> bool| -> f64 {
@@ -204,8 +204,8 @@ pub fn read_checks(checks: &[CheckReceipt], new_error_groups: &[NewErrorGroup]) 
             VerdictRule::CriticalCheckCouldNotTell,
         );
     }
-    // One check of two that cannot tell leaves the other to decide (and the row names
-    // it); more than half, and the deploy is "can't tell".
+    // One check of two (of equal weight) that cannot tell leaves the other to decide
+    // (and the row names it); more than half the weight, and the deploy is "can't tell".
     if 2.0 * told_weight < data_weight {
         return reading(VerdictState::CantTell, VerdictRule::MostChecksCouldNotTell);
     }
