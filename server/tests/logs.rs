@@ -3,6 +3,7 @@
 //! own: tracing caches per call site whether anyone listens, so a test that listens
 //! on its thread must not share the process with tests that do not.
 
+#[path = "it/support.rs"]
 mod support;
 
 use app::domain::{Actor, NewPassword, Role, Username};
@@ -13,7 +14,7 @@ use houston::config::{Config, Overrides};
 use houston::{AppState, router};
 use std::net::SocketAddr;
 
-const PASSWORD: &str = "correct horse battery";
+use support::PASSWORD;
 
 fn request(uri: &str, body: String, peer: &str) -> Request<Body> {
     let mut r = Request::post(uri)

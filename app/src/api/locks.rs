@@ -313,16 +313,7 @@ pub async fn locks_overview(
     .await
 }
 
-/// A window's schedule in words and its next closings and openings, before saving.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FreezePreview {
-    pub description: String,
-    /// (closes, opens) in the window's zone, written out; the first holds now when
-    /// the window is active.
-    pub periods: Vec<(String, String)>,
-    /// The same periods as instants, for the viewer's zone.
-    pub instants: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-}
+pub use crate::domain::FreezePreview;
 
 /// Previews a window's form: its schedule in words and its next five closings.
 #[server(endpoint = "preview-freeze")]
@@ -345,11 +336,10 @@ pub async fn save_freeze(id: Option<i64>, form: FreezeForm) -> Result<i64, AppEr
         let header = form.header(&mut problems);
         let schedule = match crate::ssr::gate::schedule_of_form(&form) {
             Ok(schedule) => Some(schedule),
-            Err(AppError::Validation { fields, .. }) => {
+            Err(crate::domain::ValidationErrors(fields)) => {
                 problems.extend(fields);
                 None
             }
-            Err(other) => return Err(other),
         };
         let (Some(header), Some(schedule)) = (header, schedule) else {
             return Err(crate::domain::ValidationErrors(problems).into());

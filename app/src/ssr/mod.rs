@@ -2,7 +2,8 @@
 //! a server function finds the store.
 
 pub mod access;
-pub mod gate;
+/// The gate's facts from the store, and the gate: `houston_service::gate`.
+pub use houston_service::gate;
 pub mod outbound;
 mod page_cache;
 pub mod password;

@@ -269,6 +269,17 @@ impl LockForm {
     }
 }
 
+/// A window's schedule in words and its next closings and openings, before saving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezePreview {
+    pub description: String,
+    /// (closes, opens) in the window's zone, written out; the first holds now when
+    /// the window is active.
+    pub periods: Vec<(String, String)>,
+    /// The same periods as instants, for the viewer's zone.
+    pub instants: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
 /// The body of `POST /api/v1/locks/{id}/unlock`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

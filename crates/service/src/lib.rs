@@ -11,6 +11,7 @@
 
 pub mod access;
 mod error;
+pub mod gate;
 pub mod locks;
 pub mod verdicts;
 

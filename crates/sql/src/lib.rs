@@ -5,6 +5,8 @@ mod postgres;
 mod rows;
 mod shared;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

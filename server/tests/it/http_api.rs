@@ -1,67 +1,33 @@
 //! The HTTP API driven through `router(state)`: registration, validation, auth,
 //! history queries, GitHub webhooks, health, OpenAPI and the server-rendered pages.
 
-mod support;
-
-use support::Reply;
+use crate::support::{Reply, TestApp};
 
 use app::domain::{Actor, TokenScope};
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use hmac::{Hmac, Mac};
-use houston::config::{Config, Overrides};
-use houston::{AppState, router};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-struct Harness {
-    app: Router,
-    state: AppState,
-    token: String,
-    _db: support::TestDb,
-}
+type Harness = TestApp;
 
+/// A Houston on a fresh SQLite file with `vars`, and a token for deploying, ingesting,
+/// reading and sending alerts.
 async fn harness_with(vars: &[(&str, &str)]) -> Harness {
-    let db = support::sqlite().await;
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let config = Config::from_lookup(
-        |k| {
-            vars.iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.clone())
-        },
-        &Overrides::default(),
-    )
-    .expect("config");
-    let token = app::ssr::token::generate_token();
-    db.store
-        .create_api_token(
-            &support::new_token(
-                "test",
-                &app::ssr::token::hash_token(&token),
-                &[
-                    TokenScope::Deploy,
-                    TokenScope::Ingest,
-                    TokenScope::Read,
-                    TokenScope::Alerts,
-                ],
-            ),
-            &Actor::new("cli:test", None),
-            chrono::Utc::now(),
+    TestApp::on(crate::support::sqlite().await)
+        .envs(vars)
+        .with_token(
+            "test",
+            &[
+                TokenScope::Deploy,
+                TokenScope::Ingest,
+                TokenScope::Read,
+                TokenScope::Alerts,
+            ],
         )
+        .build()
         .await
-        .expect("token");
-    let state = AppState::new(db.store.clone(), config);
-    Harness {
-        app: router(state.clone()),
-        state,
-        token,
-        _db: db,
-    }
 }
 
 /// Unsigned GitHub deliveries are allowed here so webhook tests can leave the
@@ -70,16 +36,12 @@ async fn harness() -> Harness {
     harness_with(&[("HOUSTON_GITHUB_WEBHOOK_ALLOW_UNSIGNED", "true")]).await
 }
 
-impl Harness {
-    async fn send(&self, request: Request<Body>) -> Reply {
-        support::send(&self.app, request).await
-    }
-
+impl TestApp {
     /// A GET with the harness's token: reading needs a signed-in caller.
     async fn get(&self, uri: &str) -> Reply {
         self.send(
             Request::get(uri)
-                .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+                .header(header::AUTHORIZATION, format!("Bearer {}", self.api_token))
                 .body(Body::empty())
                 .expect("request"),
         )
@@ -90,7 +52,7 @@ impl Harness {
         self.send(
             Request::post(uri)
                 .header(header::CONTENT_TYPE, "application/json")
-                .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+                .header(header::AUTHORIZATION, format!("Bearer {}", self.api_token))
                 .body(Body::from(body.to_string()))
                 .expect("request"),
         )
@@ -147,7 +109,7 @@ async fn registration_is_idempotent_by_external_id_and_idempotency_key() {
     let keyed = |key: &str| {
         Request::post("/api/v1/deploys")
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+            .header(header::AUTHORIZATION, format!("Bearer {}", h.api_token))
             .header("Idempotency-Key", key)
             .body(Body::from(checkout("v2").to_string()))
             .expect("request")
@@ -164,7 +126,7 @@ async fn registration_is_idempotent_by_external_id_and_idempotency_key() {
     h.state
         .store
         .create_api_token(
-            &support::new_token(
+            &crate::support::new_token(
                 "other-pipeline",
                 &app::ssr::token::hash_token(&other),
                 &[TokenScope::Deploy, TokenScope::Read],
@@ -295,7 +257,7 @@ async fn invalid_registrations_get_clear_errors_and_store_nothing() {
     let raw = |content_type: &str, body: String| {
         Request::post("/api/v1/deploys")
             .header(header::CONTENT_TYPE, content_type)
-            .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+            .header(header::AUTHORIZATION, format!("Bearer {}", h.api_token))
             .body(Body::from(body))
             .expect("request")
     };
@@ -415,7 +377,7 @@ async fn api_callers_cannot_take_the_webhooks_external_ids() {
         .send(
             Request::post("/api/v1/deploys")
                 .header(header::CONTENT_TYPE, "application/json")
-                .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+                .header(header::AUTHORIZATION, format!("Bearer {}", h.api_token))
                 .header("Idempotency-Key", "github:Codertocat/Hello-World#145988746")
                 .body(Body::from(checkout("v1").to_string()))
                 .expect("request"),
@@ -829,7 +791,7 @@ async fn token_scopes_decide_what_a_token_may_call() {
     let id = h.post_json("/api/v1/deploys", &checkout("v1")).await.json()["id"]
         .as_i64()
         .expect("id");
-    let store = h._db.store.clone();
+    let store = h.db.store.clone();
     let mut tokens = vec![("none", None)];
     for scopes in [
         vec![TokenScope::Deploy],
@@ -840,7 +802,7 @@ async fn token_scopes_decide_what_a_token_may_call() {
         let name = TokenScope::join(&scopes);
         store
             .create_api_token(
-                &support::new_token(&name, &app::ssr::token::hash_token(&secret), &scopes),
+                &crate::support::new_token(&name, &app::ssr::token::hash_token(&secret), &scopes),
                 &Actor::new("cli:test", None),
                 chrono::Utc::now(),
             )
@@ -925,11 +887,11 @@ async fn token_scopes_decide_what_a_token_may_call() {
 #[tokio::test]
 async fn the_audit_log_lists_token_changes_for_admins() {
     let h = harness().await;
-    let store = h._db.store.clone();
+    let store = h.db.store.clone();
     let admin = app::ssr::token::generate_token();
     store
         .create_api_token(
-            &support::new_token(
+            &crate::support::new_token(
                 "root",
                 &app::ssr::token::hash_token(&admin),
                 &[TokenScope::Admin],
@@ -991,8 +953,7 @@ async fn signing_in_sets_a_session_cookie_that_opens_the_account_page() {
     let h = harness().await;
     let password = app::domain::NewPassword::parse("correct horse battery").expect("valid");
     let hash = app::ssr::password::hash_password(&password).expect("hash");
-    h._db
-        .store
+    h.db.store
         .create_user(
             &app::domain::Username::parse("ada").expect("valid"),
             &hash,
@@ -1205,7 +1166,7 @@ async fn metrics_are_pushed_once_per_time_and_read_back() {
 fn raw_post(h: &Harness, uri: &str, body: Vec<u8>) -> Request<Body> {
     Request::post(uri)
         .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+        .header(header::AUTHORIZATION, format!("Bearer {}", h.api_token))
         .body(Body::from(body))
         .expect("request")
 }
@@ -1257,7 +1218,7 @@ async fn ingest_limits_are_counted_while_the_body_is_read_and_each_route_has_its
         .send(
             Request::post("/api/v1/metrics")
                 .header(header::CONTENT_TYPE, "text/plain")
-                .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+                .header(header::AUTHORIZATION, format!("Bearer {}", h.api_token))
                 .body(Body::from(r#"{"series":[]}"#))
                 .expect("request"),
         )
@@ -1303,7 +1264,7 @@ async fn bad_metric_batches_store_nothing_and_name_each_problem() {
         .send(
             Request::post("/api/v1/metrics")
                 .header(header::CONTENT_TYPE, "application/json")
-                .header(header::AUTHORIZATION, format!("Bearer {}", h.token))
+                .header(header::AUTHORIZATION, format!("Bearer {}", h.api_token))
                 .body(Body::from(format!(
                     r#"{{"series": [{{"service": "checkout", "environment": "production", "metric": "m", "points": [["{now}", 1e999]]}}]}}"#
                 )))
@@ -1428,7 +1389,7 @@ async fn alertmanager_notifications_open_and_close_alerts() {
     assert_eq!(r.json()["resolved"], 1);
     // Only the alert source's token sends alerts: an ingest token (a metrics
     // sidecar) cannot forge a resolution, and nothing changes.
-    let sidecar = h.token_with("sidecar", &[TokenScope::Ingest]).await;
+    let sidecar = h.token("sidecar", &[TokenScope::Ingest]).await;
     let forged = h
         .call_as(
             &sidecar,
@@ -1457,22 +1418,7 @@ async fn alertmanager_notifications_open_and_close_alerts() {
     );
 }
 
-impl Harness {
-    /// A token with `scopes`, as `houston token create` stores it: its secret.
-    async fn token_with(&self, name: &str, scopes: &[TokenScope]) -> String {
-        let secret = app::ssr::token::generate_token();
-        self._db
-            .store
-            .create_api_token(
-                &support::new_token(name, &app::ssr::token::hash_token(&secret), scopes),
-                &Actor::new("cli:test", None),
-                chrono::Utc::now(),
-            )
-            .await
-            .expect("token");
-        secret
-    }
-
+impl TestApp {
     /// A call with another token; a JSON body when given.
     async fn call_as(&self, token: &str, method: &str, uri: &str, body: Option<&Value>) -> Reply {
         let request = Request::builder()
@@ -1507,7 +1453,7 @@ fn in_hours(hours: i64) -> String {
 #[tokio::test]
 async fn a_scope_is_locked_once_and_a_second_lock_is_told_the_first() {
     let h = harness().await;
-    let ops = h.token_with("ops", &[TokenScope::Admin]).await;
+    let ops = h.token("ops", &[TokenScope::Admin]).await;
     let until = in_hours(2);
     let body =
         json!({ "environment": "production", "reason": "  Black Friday  ", "expires_at": until });
@@ -1593,7 +1539,7 @@ async fn a_scope_is_locked_once_and_a_second_lock_is_told_the_first() {
 #[tokio::test]
 async fn bad_lock_requests_name_their_fields_and_store_nothing() {
     let h = harness().await;
-    let ops = h.token_with("ops", &[TokenScope::Admin]).await;
+    let ops = h.token("ops", &[TokenScope::Admin]).await;
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (json!({ "environment": "production" }), vec!["reason"]),
         (
@@ -1683,8 +1629,8 @@ async fn bad_lock_requests_name_their_fields_and_store_nothing() {
 #[tokio::test]
 async fn the_gate_says_why_a_place_is_locked_until_it_is_unlocked() {
     let h = harness().await;
-    let ops = h.token_with("ops", &[TokenScope::Admin]).await;
-    let ci = h.token_with("ci-gate", &[TokenScope::Gate]).await;
+    let ops = h.token("ops", &[TokenScope::Admin]).await;
+    let ci = h.token("ci-gate", &[TokenScope::Gate]).await;
     let until = in_hours(3);
     let lock = h
         .call_as(
@@ -1778,8 +1724,7 @@ async fn the_gate_says_why_a_place_is_locked_until_it_is_unlocked() {
     // its rules, for today, for the environments Houston knows.
     let today = chrono::Utc::now().date_naive();
     assert!(
-        h._db
-            .store
+        h.db.store
             .gate_counts(today - chrono::Duration::days(1))
             .await
             .expect("counts")
@@ -1794,18 +1739,17 @@ async fn the_gate_says_why_a_place_is_locked_until_it_is_unlocked() {
     }
     h.state
         .gate_tally
-        .flush(h._db.store.as_ref())
+        .flush(h.db.store.as_ref())
         .await
         .expect("flush");
-    let counts: Vec<(String, bool, String, i64)> = h
-        ._db
-        .store
-        .gate_counts(today - chrono::Duration::days(1))
-        .await
-        .expect("counts")
-        .into_iter()
-        .map(|c| (c.environment, c.allowed, c.rule, c.count))
-        .collect();
+    let counts: Vec<(String, bool, String, i64)> =
+        h.db.store
+            .gate_counts(today - chrono::Duration::days(1))
+            .await
+            .expect("counts")
+            .into_iter()
+            .map(|c| (c.environment, c.allowed, c.rule, c.count))
+            .collect();
     assert_eq!(
         counts,
         [
@@ -1819,7 +1763,7 @@ async fn the_gate_says_why_a_place_is_locked_until_it_is_unlocked() {
 #[tokio::test]
 async fn an_override_opens_the_gate_and_lets_one_deploy_through() {
     let h = harness().await;
-    let ops = h.token_with("ops", &[TokenScope::Admin]).await;
+    let ops = h.token("ops", &[TokenScope::Admin]).await;
     let placed = h
         .call_as(
             &ops,
@@ -1888,7 +1832,7 @@ async fn an_override_opens_the_gate_and_lets_one_deploy_through() {
         );
     }
     // Twenty pipeline runs claim it at once: exactly one is allowed.
-    let ci = h.token_with("ci-gate", &[TokenScope::Gate]).await;
+    let ci = h.token("ci-gate", &[TokenScope::Gate]).await;
     let claim = |run: usize| json!({ "service": "checkout", "environment": "production", "version": "v2", "run": format!("run-{run}") });
     let claims: Vec<Value> = (0..20).map(claim).collect();
     let answers = futures_util::future::join_all(
@@ -1980,8 +1924,8 @@ async fn an_override_opens_the_gate_and_lets_one_deploy_through() {
 #[tokio::test]
 async fn promotion_and_branch_rules_hold_back_what_did_not_pass_staging() {
     let h = harness().await;
-    let ops = h.token_with("ops", &[TokenScope::Admin]).await;
-    h._db
+    let ops = h.token("ops", &[TokenScope::Admin]).await;
+    h.db
         .store
         .set_setting(
             app::domain::GATE_RULES_SETTING,
@@ -2080,7 +2024,7 @@ async fn promotion_and_branch_rules_hold_back_what_did_not_pass_staging() {
 #[tokio::test]
 async fn a_firing_alert_for_the_place_closes_the_gate() {
     let h = harness().await;
-    let ci = h.token_with("ci-gate", &[TokenScope::Gate]).await;
+    let ci = h.token("ci-gate", &[TokenScope::Gate]).await;
     let alert = |name: &str, fingerprint: &str, labels: Value| {
         json!({
             "version": "4", "groupKey": "{}", "truncatedAlerts": 0, "status": "firing",
@@ -2150,7 +2094,7 @@ async fn a_firing_alert_for_the_place_closes_the_gate() {
 #[tokio::test]
 async fn the_gate_needs_a_service_an_environment_and_scope_gate() {
     let h = harness().await;
-    let ci = h.token_with("ci-gate", &[TokenScope::Gate]).await;
+    let ci = h.token("ci-gate", &[TokenScope::Gate]).await;
     for (query, field) in [
         ("environment=production", "service"),
         ("service=checkout", "environment"),
@@ -2170,7 +2114,7 @@ async fn the_gate_needs_a_service_an_environment_and_scope_gate() {
     let gate = "/api/v1/gate?service=checkout&environment=production";
     // A token that may deploy and ingest may not ask the gate.
     let writer = h
-        .token_with("writer", &[TokenScope::Deploy, TokenScope::Ingest])
+        .token("writer", &[TokenScope::Deploy, TokenScope::Ingest])
         .await;
     assert_eq!(
         h.call_as(&writer, "GET", gate, None).await.status,
@@ -2189,18 +2133,17 @@ async fn the_gate_needs_a_service_an_environment_and_scope_gate() {
     assert_eq!(known.status, StatusCode::CREATED, "{}", known.text);
     h.state
         .gate_tally
-        .flush(h._db.store.as_ref())
+        .flush(h.db.store.as_ref())
         .await
         .expect("flush");
-    let counts: Vec<(String, bool, String, i64)> = h
-        ._db
-        .store
-        .gate_counts(chrono::Utc::now().date_naive() - chrono::Duration::days(1))
-        .await
-        .expect("counts")
-        .into_iter()
-        .map(|c| (c.environment, c.allowed, c.rule, c.count))
-        .collect();
+    let counts: Vec<(String, bool, String, i64)> =
+        h.db.store
+            .gate_counts(chrono::Utc::now().date_naive() - chrono::Duration::days(1))
+            .await
+            .expect("counts")
+            .into_iter()
+            .map(|c| (c.environment, c.allowed, c.rule, c.count))
+            .collect();
     assert_eq!(
         counts,
         [("production".to_owned(), true, "none".to_owned(), 1)],
@@ -2236,8 +2179,8 @@ async fn houston_gate_exits_0_allowed_1_denied_2_without_an_answer() {
     assert!(stderr.contains("cannot reach"), "{stderr}");
 
     let h = harness().await;
-    let ops = h.token_with("ops", &[TokenScope::Admin]).await;
-    let ci = h.token_with("ci-gate", &[TokenScope::Gate]).await;
+    let ops = h.token("ops", &[TokenScope::Admin]).await;
+    let ci = h.token("ci-gate", &[TokenScope::Gate]).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -2332,7 +2275,7 @@ async fn page_read(h: &Harness, token: &str, function: &str) -> Value {
 async fn pages_read_what_every_page_shares_from_memory_but_never_from_before_a_change() {
     let h = harness().await;
     let ops = h
-        .token_with("ops", &[TokenScope::Admin, TokenScope::Deploy])
+        .token("ops", &[TokenScope::Admin, TokenScope::Deploy])
         .await;
     let reasons = |standing: &Value| -> Vec<String> {
         standing["value"]["locks"]

@@ -2,14 +2,14 @@
 //! now (locks and active freeze windows) for banners, the board and the locks page.
 //! The decision itself is `domain::decide_gate`.
 
-use crate::domain::freeze::Period;
-use crate::domain::{
+use chrono::{DateTime, Utc};
+use houston_core::freeze::Period;
+use houston_core::{
     ActiveFreeze, AlertFilter, AlertState, Claimant, EnvironmentGate, EnvironmentName, FreezeView,
     GATE_RULES_SETTING, GateAnswer, GateAsk, GateFacts, Lock, LockFilter, LockScope, StageRecord,
     decide_gate, default_stage_order,
 };
-use crate::ssr::{FreezeWindow, Store, StoreError};
-use chrono::{DateTime, Utc};
+use houston_store::{FreezeWindow, Store, StoreError};
 
 /// Locks and freeze windows in force at one moment.
 #[derive(Debug, Clone, Default)]
@@ -159,7 +159,7 @@ pub async fn answer(
                 service: None,
                 environment: Some(ask.environment.clone()),
             },
-            crate::domain::MAX_ALERTS_LISTED,
+            houston_core::MAX_ALERTS_LISTED,
         )
         .await?
         .into_iter()
@@ -171,12 +171,12 @@ pub async fn answer(
         .collect();
     let current = store
         .list_deploys(
-            &crate::domain::DeployFilter {
+            &houston_core::DeployFilter {
                 service: Some(ask.service.clone()),
                 environment: Some(ask.environment.clone()),
                 ..Default::default()
             },
-            &crate::domain::PageRequest {
+            &houston_core::PageRequest {
                 cursor: None,
                 limit: 1,
             },
@@ -219,7 +219,7 @@ pub async fn answer(
         }
         _ => None,
     };
-    let candidates: Vec<crate::domain::Override> = store
+    let candidates: Vec<houston_core::Override> = store
         .list_overrides(MAX_IN_FORCE)
         .await?
         .into_iter()
@@ -241,7 +241,7 @@ pub async fn answer(
     // Which override the answer weighs: the claimant's own first, then one that
     // breaks every rule that blocks (unclaimed before claimed by another run), then
     // any (told, never used).
-    let blocking: Vec<crate::domain::GateRule> = decide_gate(ask, &facts)
+    let blocking: Vec<houston_core::GateRule> = decide_gate(ask, &facts)
         .reasons
         .iter()
         .filter(|r| r.blocks())
@@ -270,7 +270,7 @@ pub async fn claim(
     store: &dyn Store,
     ask: &GateAsk,
     claimant: &Claimant,
-    by: &crate::domain::Actor,
+    by: &houston_core::Actor,
     now: DateTime<Utc>,
 ) -> Result<GateAnswer, StoreError> {
     // A lost race leaves another unclaimed override to try; a few rounds at most.
@@ -292,8 +292,8 @@ pub async fn other_blocks(
     store: &dyn Store,
     ask: &GateAsk,
     now: DateTime<Utc>,
-) -> Result<Vec<crate::domain::GateReason>, StoreError> {
-    use crate::domain::GateRule;
+) -> Result<Vec<houston_core::GateReason>, StoreError> {
+    use houston_core::GateRule;
     let answer = answer(store, ask, None, now).await?;
     Ok(answer
         .reasons
@@ -315,7 +315,7 @@ fn local(t: DateTime<Utc>, zone: Option<chrono_tz::Tz>) -> String {
 
 /// A stored window as pages show it at `now`.
 pub fn freeze_view(window: &FreezeWindow, now: DateTime<Utc>) -> FreezeView {
-    use crate::domain::freeze::Schedule;
+    use houston_core::freeze::Schedule;
     let zone = window.schedule.time_zone();
     let active = window.schedule.active_at(now).map(|p| (p.from, p.to));
     let next = window.schedule.next_after(now).map(|p| (p.from, p.to));
@@ -361,10 +361,10 @@ pub fn freeze_view(window: &FreezeWindow, now: DateTime<Utc>) -> FreezeView {
 /// one per line) in a zone, or one period whose ends are RFC 3339 or the form's
 /// `YYYY-MM-DDTHH:MM` read in the form's zone (UTC when none). Every problem is named.
 pub fn schedule_of_form(
-    form: &crate::domain::FreezeForm,
-) -> Result<crate::domain::freeze::Schedule, crate::error::AppError> {
-    use crate::domain::freeze::{RangeRequest, ScheduleRequest, parse_ranges_text};
-    use crate::domain::{FieldError, ValidationErrors};
+    form: &houston_core::FreezeForm,
+) -> Result<houston_core::freeze::Schedule, houston_core::ValidationErrors> {
+    use houston_core::freeze::{RangeRequest, ScheduleRequest, parse_ranges_text};
+    use houston_core::{FieldError, ValidationErrors};
     let blank = |raw: &Option<String>| {
         raw.as_deref()
             .map(str::trim)
@@ -442,13 +442,13 @@ pub fn schedule_of_form(
     let parsed = request.parse();
     match parsed {
         Ok(schedule) if problems.is_empty() => Ok(schedule),
-        Ok(_) => Err(ValidationErrors(problems).into()),
+        Ok(_) => Err(ValidationErrors(problems)),
         Err(more) => {
             problems.extend(
                 more.into_iter()
                     .map(|(field, message)| FieldError::new(field, message)),
             );
-            Err(ValidationErrors(problems).into())
+            Err(ValidationErrors(problems))
         }
     }
 }
@@ -456,10 +456,10 @@ pub fn schedule_of_form(
 /// A schedule's words and its next `count` closed periods from `now` (the one
 /// holding now first, when it is active).
 pub fn preview(
-    schedule: &crate::domain::freeze::Schedule,
+    schedule: &houston_core::freeze::Schedule,
     now: DateTime<Utc>,
     count: usize,
-) -> crate::api::FreezePreview {
+) -> houston_core::FreezePreview {
     let zone = schedule.time_zone();
     let mut instants = Vec::new();
     let mut at = now;
@@ -474,7 +474,7 @@ pub fn preview(
         instants.push((next.from, next.to));
         at = next.from;
     }
-    crate::api::FreezePreview {
+    houston_core::FreezePreview {
         description: schedule.describe(),
         periods: instants
             .iter()

@@ -3,99 +3,22 @@
 //! sign-in rule for pages, trusted-proxy sign-in, login throttling, CSRF, the
 //! security headers and first-run set-up.
 
-mod support;
+use crate::support::Reply;
 
-use support::Reply;
-
-use app::domain::{Actor, NewPassword, Role, TokenScope, User, Username};
+use app::domain::{Actor, Role, TokenScope, Username};
 use app::ssr::session::hash_session_id;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use houston::config::{Config, Overrides};
-use houston::{AppState, router};
 use std::net::SocketAddr;
 
-const PASSWORD: &str = "correct horse battery";
+use crate::support::{PASSWORD, TestApp};
 
-struct Harness {
-    app: Router,
-    state: AppState,
-    db: support::TestDb,
-}
+type Harness = TestApp;
 
-async fn harness(db: support::TestDb, vars: &[(&str, &str)]) -> Harness {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let config = Config::from_lookup(
-        |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
-        &Overrides::default(),
-    )
-    .expect("config");
-    let state = AppState::new(db.store.clone(), config);
-    Harness {
-        app: router(state.clone()),
-        state,
-        db,
-    }
-}
-
-impl Harness {
-    async fn send(&self, request: Request<Body>) -> Reply {
-        support::send(&self.app, request).await
-    }
-
-    /// An account with the test password, signed in: its session cookie.
-    async fn person(&self, name: &str, role: Role) -> (User, String) {
-        static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let hash = HASH.get_or_init(|| {
-            app::ssr::password::hash_password(&NewPassword::parse(PASSWORD).expect("valid"))
-                .expect("hash")
-        });
-        let now = chrono::Utc::now();
-        let user = self
-            .db
-            .store
-            .create_user(
-                &Username::parse(name).expect("valid"),
-                hash,
-                role,
-                &Actor::new("cli:test", None),
-                now,
-            )
-            .await
-            .expect("user");
-        let id = app::ssr::session::new_session_id();
-        self.db
-            .store
-            .create_session(
-                &hash_session_id(&id),
-                &user,
-                now + chrono::Duration::hours(1),
-                &Actor::new(format!("user:{name}"), None),
-                now,
-            )
-            .await
-            .expect("session");
-        (user, format!("houston_session={id}"))
-    }
-
-    async fn token(&self, name: &str, scopes: &[TokenScope]) -> String {
-        let secret = app::ssr::token::generate_token();
-        self.db
-            .store
-            .create_api_token(
-                &support::new_token(name, &app::ssr::token::hash_token(&secret), scopes),
-                &Actor::new("cli:test", None),
-                chrono::Utc::now(),
-            )
-            .await
-            .expect("token");
-        secret
-    }
+async fn harness(db: crate::support::TestDb, vars: &[(&str, &str)]) -> Harness {
+    TestApp::on(db).envs(vars).build().await
 }
 
 /// How a request is made: form-encoded for server functions, JSON for the API.
@@ -466,7 +389,7 @@ fn matrix() -> Vec<Row> {
     ]
 }
 
-async fn authorization_matrix(db: support::TestDb) {
+async fn authorization_matrix(db: crate::support::TestDb) {
     let h = harness(db, &[]).await;
     let mut cookies = vec![None];
     for (name, role) in [
@@ -536,12 +459,12 @@ async fn authorization_matrix(db: support::TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_matrix_on_sqlite() {
-    authorization_matrix(support::sqlite().await).await;
+    authorization_matrix(crate::support::sqlite().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_matrix_on_postgres() {
-    authorization_matrix(support::postgres().await).await;
+    authorization_matrix(crate::support::postgres().await).await;
 }
 
 /// One row of the token matrix: the call and the exact status for a token of each
@@ -721,7 +644,7 @@ fn token_matrix() -> Vec<TokenRow> {
     ]
 }
 
-async fn token_scope_matrix(db: support::TestDb) {
+async fn token_scope_matrix(db: crate::support::TestDb) {
     let h = harness(db, &[]).await;
     let seed = h.token("seed", &[TokenScope::Deploy]).await;
     let seeded = h
@@ -801,17 +724,17 @@ async fn token_scope_matrix(db: support::TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_scope_matrix_on_sqlite() {
-    token_scope_matrix(support::sqlite().await).await;
+    token_scope_matrix(crate::support::sqlite().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_scope_matrix_on_postgres() {
-    token_scope_matrix(support::postgres().await).await;
+    token_scope_matrix(crate::support::postgres().await).await;
 }
 
 #[tokio::test]
 async fn admin_power_belongs_to_people_not_tokens() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let token = h.token("root", &[TokenScope::Admin]).await;
     let bearer = |method: &str, uri: &str, body: Payload| {
         let mut r = request(method, uri, body, None);
@@ -905,7 +828,7 @@ fn with_token(mut r: Request<Body>, token: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn gate_tokens_read_locks_and_only_admin_tokens_change_them() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let gate = h.token("ci-gate", &[TokenScope::Gate]).await;
     let deploy = h.token("ci-deploy", &[TokenScope::Deploy]).await;
     let admin = h.token("ops", &[TokenScope::Admin]).await;
@@ -976,7 +899,7 @@ async fn gate_tokens_read_locks_and_only_admin_tokens_change_them() {
 
 #[tokio::test]
 async fn a_deployer_lifts_their_own_lock_and_a_lead_any() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let (_, dana) = h.person("dana", Role::Deployer).await;
     let (_, dave) = h.person("dave", Role::Deployer).await;
     let (_, lena) = h.person("lena", Role::Lead).await;
@@ -1064,7 +987,7 @@ async fn a_deployer_lifts_their_own_lock_and_a_lead_any() {
 
 #[tokio::test]
 async fn pages_send_strangers_to_sign_in_unless_anonymous_reading_is_on() {
-    let closed = harness(support::sqlite().await, &[]).await;
+    let closed = harness(crate::support::sqlite().await, &[]).await;
     let r = closed
         .send(request(
             "GET",
@@ -1104,7 +1027,7 @@ async fn pages_send_strangers_to_sign_in_unless_anonymous_reading_is_on() {
     assert!(missing.text.contains("signed-in-as"), "{}", missing.text);
 
     let open = harness(
-        support::sqlite().await,
+        crate::support::sqlite().await,
         &[("HOUSTON_ALLOW_ANONYMOUS_READ", "true")],
     )
     .await;
@@ -1139,7 +1062,7 @@ fn from_peer(mut r: Request<Body>, peer: &str) -> Request<Body> {
 #[tokio::test]
 async fn a_trusted_proxy_names_the_user() {
     let h = harness(
-        support::sqlite().await,
+        crate::support::sqlite().await,
         &[
             ("HOUSTON_TRUSTED_PROXIES", "10.0.0.1"),
             ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),
@@ -1184,7 +1107,7 @@ async fn a_trusted_proxy_names_the_user() {
 #[tokio::test]
 async fn with_a_proxy_secret_the_address_alone_is_not_enough() {
     let h = harness(
-        support::sqlite().await,
+        crate::support::sqlite().await,
         &[
             ("HOUSTON_TRUSTED_PROXIES", "10.0.0.0/24"),
             ("HOUSTON_PROXY_USER_HEADER", "X-Forwarded-User"),
@@ -1237,7 +1160,7 @@ async fn audit_count(h: &Harness, action: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nobody_can_lock_a_victim_out_but_guessers_are_stopped() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     h.person("ada", Role::Viewer).await;
     h.person("bob", Role::Viewer).await;
     // Ten wrong passwords for ada from ten addresses: each answered 401.
@@ -1356,7 +1279,7 @@ async fn nobody_can_lock_a_victim_out_but_guessers_are_stopped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_parallel_guesses_checks_at_most_the_limit() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     h.person("carol", Role::Viewer).await;
     let app = h.app.clone();
     let ready = {
@@ -1366,7 +1289,8 @@ async fn a_flood_of_parallel_guesses_checks_at_most_the_limit() {
             let mut answers = Vec::new();
             for _ in 0..40 {
                 let started = std::time::Instant::now();
-                let r = support::send(&app, request("GET", "/readyz", Payload::None, None)).await;
+                let r = crate::support::send(&app, request("GET", "/readyz", Payload::None, None))
+                    .await;
                 worst = worst.max(started.elapsed());
                 answers.push(r.status);
                 tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -1378,7 +1302,7 @@ async fn a_flood_of_parallel_guesses_checks_at_most_the_limit() {
         .map(|i| {
             let app = app.clone();
             tokio::spawn(async move {
-                support::send(
+                crate::support::send(
                     &app,
                     login("carol", &format!("guess number {i}"), "10.9.9.9:4000"),
                 )
@@ -1429,7 +1353,7 @@ async fn settled_count(h: &Harness, action: &str, want: usize) -> usize {
 /// refusal, which is still written; the strangers' overflow is one counted row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_cannot_hide_a_known_callers_refusal() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     for i in 0..70 {
         let mut r = from_peer(
             request("GET", "/api/v1/deploys", Payload::None, None),
@@ -1464,7 +1388,7 @@ async fn strangers_cannot_hide_a_known_callers_refusal() {
 async fn security_events_reach_the_audit_log_without_flooding_it() {
     let secret = "webhook-secret";
     let h = harness(
-        support::sqlite().await,
+        crate::support::sqlite().await,
         &[("HOUSTON_GITHUB_WEBHOOK_SECRET", secret)],
     )
     .await;
@@ -1548,7 +1472,7 @@ async fn security_events_reach_the_audit_log_without_flooding_it() {
 
 #[tokio::test]
 async fn sign_in_never_sends_people_off_site() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     h.person("ada", Role::Viewer).await;
     for (i, next) in [
         "%2F%0D%0ASet-Cookie%3A+x%3D1",
@@ -1588,19 +1512,12 @@ async fn sign_in_never_sends_people_off_site() {
 async fn live_update_streams_are_capped_and_end_with_their_session() {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let db = support::sqlite().await;
-    let mut config = Config::from_lookup(
-        |k| (k == "HOUSTON_MAX_STREAMS_PER_CALLER").then(|| "2".to_owned()),
-        &Overrides::default(),
-    )
-    .expect("config");
-    config.stream_recheck = std::time::Duration::from_millis(100);
-    let state = AppState::new(db.store.clone(), config);
-    let h = Harness {
-        app: router(state.clone()),
-        state,
-        db,
-    };
+    let db = crate::support::sqlite().await;
+    let h = TestApp::on(db)
+        .env("HOUSTON_MAX_STREAMS_PER_CALLER", "2")
+        .config(|config| config.stream_recheck = std::time::Duration::from_millis(100))
+        .build()
+        .await;
     let (_, cookie) = h.person("ada", Role::Viewer).await;
     let open = || async {
         h.app
@@ -1714,7 +1631,7 @@ impl Served {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_page_on_a_kept_alive_connection_is_as_quick_as_the_first() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let server = Served::start(&h.app, std::time::Duration::from_secs(5)).await;
     let address = server.address;
     // The sign-in page is streamed in several writes: with Nagle's algorithm on,
@@ -1753,7 +1670,7 @@ async fn a_second_page_on_a_kept_alive_connection_is_as_quick_as_the_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_cannot_hold_connections_open() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let server = Served::start(&h.app, std::time::Duration::from_millis(300)).await;
     let address = server.address;
     // A whole request is answered, with the peer address known.
@@ -1807,7 +1724,7 @@ async fn slow_clients_cannot_hold_connections_open() {
 
 #[tokio::test]
 async fn people_rotate_their_password_and_admins_reset_others() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let (_, here) = h.person("ada", Role::Viewer).await;
     // A second session of ada's, on another device.
     let elsewhere = h
@@ -1918,7 +1835,7 @@ async fn people_rotate_their_password_and_admins_reset_others() {
 
 #[tokio::test]
 async fn a_second_factor_guards_sign_in_and_can_be_required() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let (_, admin) = h.person("root", Role::Admin).await;
     // An admin without a second factor cannot require one of admins…
     let require = |rule: &'static str| {
@@ -2083,7 +2000,7 @@ async fn a_second_factor_guards_sign_in_and_can_be_required() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_takes_too_long_is_answered_408() {
     let h = harness(
-        support::sqlite().await,
+        crate::support::sqlite().await,
         &[("HOUSTON_REQUEST_TIMEOUT_SECS", "1")],
     )
     .await;
@@ -2108,7 +2025,7 @@ async fn a_request_that_takes_too_long_is_answered_408() {
 
 #[tokio::test]
 async fn state_changes_from_another_site_are_refused() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let (_, cookie) = h.person("root", Role::Admin).await;
     let create = |extra: (&'static str, &'static str)| {
         let mut r = request(
@@ -2168,7 +2085,7 @@ async fn state_changes_from_another_site_are_refused() {
 #[tokio::test]
 async fn pages_carry_a_nonce_policy_and_https_adds_hsts() {
     let h = harness(
-        support::sqlite().await,
+        crate::support::sqlite().await,
         &[("HOUSTON_PUBLIC_URL", "https://houston.example")],
     )
     .await;
@@ -2225,7 +2142,7 @@ async fn pages_carry_a_nonce_policy_and_https_adds_hsts() {
     );
     assert_eq!(api.header("x-content-type-options"), "nosniff");
 
-    let plain = harness(support::sqlite().await, &[]).await;
+    let plain = harness(crate::support::sqlite().await, &[]).await;
     let r = plain
         .send(request("GET", "/healthz", Payload::None, None))
         .await;
@@ -2234,7 +2151,7 @@ async fn pages_carry_a_nonce_policy_and_https_adds_hsts() {
 
 #[tokio::test]
 async fn first_run_set_up_creates_one_admin_with_the_printed_secret() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let secret = h.state.setup.open();
     let setup = |secret: &str, name: &str| {
         request(
@@ -2332,7 +2249,7 @@ fn every_server_function_goes_through_the_one_entry() {
 
 #[tokio::test]
 async fn server_function_arguments_that_do_not_decode_answer_400() {
-    let h = harness(support::sqlite().await, &[]).await;
+    let h = harness(crate::support::sqlite().await, &[]).await;
     let (_, cookie) = h.person("root", Role::Admin).await;
     for (uri, body) in [
         // A required argument missing.

@@ -2,8 +2,6 @@
 //! periodic jobs are queued once however many replicas start, and a runner stops
 //! when told. On SQLite and PostgreSQL.
 
-mod support;
-
 use app::ssr::{NewJob, Store};
 use houston::jobs::{Runner, RunnerSettings};
 use std::sync::Arc;
@@ -123,12 +121,12 @@ async fn runs_queued_periodic_and_failing_jobs(store: Arc<dyn Store>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_runner() {
-    let db = support::sqlite().await;
+    let db = crate::support::sqlite().await;
     runs_queued_periodic_and_failing_jobs(db.store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_runner() {
-    let db = support::postgres().await;
+    let db = crate::support::postgres().await;
     runs_queued_periodic_and_failing_jobs(db.store.clone()).await;
 }

@@ -4,8 +4,6 @@
 //! while the place is locked, `success` once it opens, nothing when nothing changed,
 //! again after GitHub failed. On SQLite and PostgreSQL.
 
-mod support;
-
 use app::domain::{Actor, LockRequest, REPOSITORIES_SETTING};
 use app::ssr::{LockOutcome, Store};
 use axum::body::Body;
@@ -78,14 +76,14 @@ fn pull_request_event(action: &str, number: i64, sha: &str, state: &str, updated
     })
 }
 
-async fn deliver(app: &axum::Router, event: &str, body: &Value) -> support::Reply {
+async fn deliver(app: &axum::Router, event: &str, body: &Value) -> crate::support::Reply {
     let request = Request::post("/api/v1/webhooks/github")
         .header("content-type", "application/json")
         .header("x-github-event", event)
         .header("x-github-delivery", uuid_like())
         .body(Body::from(body.to_string()))
         .expect("request");
-    support::send(app, request).await
+    crate::support::send(app, request).await
 }
 
 fn uuid_like() -> String {
@@ -253,12 +251,12 @@ async fn statuses_follow_locks(store: Arc<dyn Store>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_statuses_follow_locks() {
-    let db = support::sqlite().await;
+    let db = crate::support::sqlite().await;
     statuses_follow_locks(db.store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_statuses_follow_locks() {
-    let db = support::postgres().await;
+    let db = crate::support::postgres().await;
     statuses_follow_locks(db.store.clone()).await;
 }

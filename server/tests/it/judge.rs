@@ -2,9 +2,6 @@
 //! one with a regression and one without, judged by the scheduler's round and read
 //! back through the API with their receipts; the judge's queue claims.
 
-#[macro_use]
-mod support;
-
 use app::domain::{
     Actor, DefinitionChange, DeployRequest, DeploySource, ErrorsRequest, MetricDefinitionRequest,
     MetricsRequest, TokenScope, VerdictRule, VerdictState,
@@ -145,7 +142,7 @@ async fn verdict_json(store: Arc<dyn Store>, id: i64) -> Value {
     let token = app::ssr::token::generate_token();
     store
         .create_api_token(
-            &support::new_token(
+            &crate::support::new_token(
                 &format!("reader-{id}"),
                 &app::ssr::token::hash_token(&token),
                 &[TokenScope::Read],
@@ -156,7 +153,7 @@ async fn verdict_json(store: Arc<dyn Store>, id: i64) -> Value {
         .await
         .expect("token");
     let app = router(AppState::new(store, config));
-    let reply = support::send(
+    let reply = crate::support::send(
         &app,
         Request::get(format!("/api/v1/deploys/{id}/verdict"))
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
@@ -992,7 +989,7 @@ async fn the_demo_is_judged_by_the_real_judge_into_every_board_state(store: Arc<
     assert_eq!(store.list_freezes().await.expect("freezes").len(), 1);
 }
 
-contract!(
+houston_sql::contract!(
     the_demo_is_judged_by_the_real_judge_into_every_board_state,
     a_deploy_the_judge_cannot_tell_about_says_so_everywhere,
     the_pipelines_checks_are_judged_by_the_scheduler,

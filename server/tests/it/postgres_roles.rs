@@ -2,14 +2,12 @@
 //! may only read and append to the audit log, so the database itself refuses to
 //! let Houston's role rewrite history, whatever Houston runs.
 
-mod support;
-
 use app::domain::{Actor, DeployRequest};
 use sqlx::Connection;
 
 #[tokio::test]
 async fn houston_runs_as_a_role_that_cannot_rewrite_the_audit_log() {
-    let admin_url = support::postgres_admin_url();
+    let admin_url = crate::support::postgres_admin_url();
     let mut admin = sqlx::PgConnection::connect(&admin_url)
         .await
         .expect("PostgreSQL answers (scripts/test.sh starts one)");
@@ -31,8 +29,8 @@ async fn houston_runs_as_a_role_that_cannot_rewrite_the_audit_log() {
             .await
             .expect("set-up");
     }
-    let owner_url = support::with_database(&admin_url, &database);
-    let app_url = support::with_user(&owner_url, &role);
+    let owner_url = crate::support::with_database(&admin_url, &database);
+    let app_url = crate::support::with_user(&owner_url, &role);
 
     let result = async {
         let store = houston::storage::open_with(&app_url, Some(&owner_url))

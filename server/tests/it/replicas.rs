@@ -2,8 +2,6 @@
 //! made through one replica reaches the live-update streams of every replica
 //! (LISTEN/NOTIFY), and says what changed.
 
-mod support;
-
 use app::domain::{Actor, TokenScope};
 use houston::config::{Config, Overrides};
 use houston::{AppState, router};
@@ -33,12 +31,14 @@ async fn replica(url: &str) -> (SocketAddr, AppState) {
 }
 
 /// Two replicas on one fresh database, and the secret of a token with `scopes`.
-async fn two_replicas(scopes: &[TokenScope]) -> (support::TestDb, String, SocketAddr, SocketAddr) {
-    let db = support::postgres().await;
+async fn two_replicas(
+    scopes: &[TokenScope],
+) -> (crate::support::TestDb, String, SocketAddr, SocketAddr) {
+    let db = crate::support::postgres().await;
     let secret = app::ssr::token::generate_token();
     db.store
         .create_api_token(
-            &support::new_token("test", &app::ssr::token::hash_token(&secret), scopes),
+            &crate::support::new_token("test", &app::ssr::token::hash_token(&secret), scopes),
             &Actor::new("cli:test", None),
             chrono::Utc::now(),
         )

@@ -1,22 +1,19 @@
-//! Throwaway databases for tests: a temporary SQLite file, or a fresh PostgreSQL
-//! database on the server named by `HOUSTON_TEST_POSTGRES_URL` (default: the local
-//! server on 127.0.0.1:5432), dropped when the test ends, even when it fails.
+//! Throwaway databases for tests (feature `testing`): a temporary SQLite file, or a
+//! fresh PostgreSQL database on the server named by `HOUSTON_TEST_POSTGRES_URL`
+//! (default: the local server on 127.0.0.1:5432), copied from a migrated template
+//! and dropped when the test ends, even when it fails. [`contract!`] runs a case on
+//! both. The storage contract (`tests/contract/`) and the server's tests use them.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of this module"
-)]
-
-/// Runs each named case (an `async fn(Arc<dyn Store>)` of the test file) on a
+/// Runs each named case (an `async fn(Arc<dyn Store>)` in the calling module) on a
 /// fresh SQLite file and on a fresh PostgreSQL database: the storage contract.
-#[allow(unused_macros, reason = "only the contract suites use it")]
+#[macro_export]
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let db = crate::support::sqlite().await;
+                    let db = $crate::testing::sqlite().await;
                     super::$case(db.store.clone()).await;
                 }
             )*
@@ -25,7 +22,7 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let db = crate::support::postgres().await;
+                    let db = $crate::testing::postgres().await;
                     super::$case(db.store.clone()).await;
                 }
             )*
@@ -33,7 +30,33 @@ macro_rules! contract {
     };
 }
 
-use app::ssr::Store;
+/// [`contract!`] for cases that also reach the database behind the store's back:
+/// each is an `async fn(Arc<dyn Store>, String)`, given the database's URL.
+#[macro_export]
+macro_rules! contract_with_url {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_raw {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = $crate::testing::sqlite().await;
+                    super::$case(db.store.clone(), db.url.clone()).await;
+                }
+            )*
+        }
+        mod postgres_raw {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = $crate::testing::postgres().await;
+                    super::$case(db.store.clone(), db.url.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+use houston_store::Store;
 use sqlx::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -45,8 +68,12 @@ pub struct TestDb {
 }
 
 enum Cleanup {
-    Dir(tempfile::TempDir),
-    PgDatabase { admin_url: String, name: String },
+    /// Kept only to be dropped: the folder goes with it.
+    Dir(#[allow(dead_code, reason = "held for its Drop")] tempfile::TempDir),
+    PgDatabase {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl Drop for Cleanup {
@@ -79,9 +106,7 @@ impl Drop for Cleanup {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite:{}", dir.path().join("houston.db").display());
-    let store = houston::storage::open(&url)
-        .await
-        .expect("open sqlite store");
+    let store = crate::open(&url).await.expect("open sqlite store");
     TestDb {
         store,
         url,
@@ -120,9 +145,7 @@ pub async fn postgres() -> TestDb {
     .await
     .expect("create test database from the template");
     let url = with_database(&admin_url, &name);
-    let store = houston::storage::open(&url)
-        .await
-        .expect("open postgres store");
+    let store = crate::open(&url).await.expect("open postgres store");
     TestDb {
         store,
         url,
@@ -135,7 +158,7 @@ pub async fn postgres() -> TestDb {
 /// one) and shared by test processes; an advisory lock lets one process make it.
 async fn migrated_template(admin: &mut sqlx::PgConnection, admin_url: &str) -> String {
     use sha2::{Digest, Sha256};
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/postgres");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("migrations folder")
         .filter_map(Result::ok)
@@ -179,7 +202,7 @@ async fn migrated_template(admin: &mut sqlx::PgConnection, admin_url: &str) -> S
         let mut conn = sqlx::PgConnection::connect(&with_database(admin_url, &building))
             .await
             .expect("connect to the template");
-        sqlx::migrate!("../migrations/postgres")
+        sqlx::migrate!("../../migrations/postgres")
             .run(&mut conn)
             .await
             .expect("migrate the template");
@@ -255,54 +278,13 @@ pub async fn execute_raw(url: &str, sql: &'static str) -> Result<(), String> {
     }
 }
 
-/// A response, read whole.
-pub struct Reply {
-    pub status: axum::http::StatusCode,
-    pub headers: axum::http::HeaderMap,
-    pub text: String,
-}
-
-impl Reply {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    /// A header's value, or "" when it is absent.
-    pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-}
-
-/// Sends one request through the router, as a client on a socket would.
-pub async fn send(app: &axum::Router, request: axum::http::Request<axum::body::Body>) -> Reply {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
 /// A token to store with no expiry and no owner, as `houston token create` makes.
 pub fn new_token(
     name: &str,
     token_hash: &str,
-    scopes: &[app::domain::TokenScope],
-) -> app::domain::NewApiToken {
-    app::domain::NewApiToken {
+    scopes: &[houston_core::TokenScope],
+) -> houston_core::NewApiToken {
+    houston_core::NewApiToken {
         name: name.to_owned(),
         token_hash: token_hash.to_owned(),
         scopes: scopes.to_vec(),

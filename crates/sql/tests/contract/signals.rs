@@ -1,15 +1,11 @@
-//! The storage contract for signals (metric samples, error events, alerts): every
-//! case runs on SQLite and on PostgreSQL, and both must give the same answers.
+//! Signals: metric samples, error events, alerts and their retention.
 
-#[macro_use]
-mod support;
-
-use app::domain::{
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use houston_core::{
     AlertFilter, AlertLabels, AlertState, AlertmanagerNotification, EnvironmentName, ErrorBatch,
     ErrorsQuery, ErrorsRequest, MetricBatch, MetricsRequest, Sample, SeriesQuery, ServiceName,
 };
-use app::ssr::Store;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use houston_store::Store;
 use std::sync::Arc;
 
 fn now() -> DateTime<Utc> {
@@ -188,7 +184,7 @@ fn event(fingerprint: &str, minute: i64, version: &str, count: u64) -> serde_jso
         "count": count})
 }
 
-async fn error_groups(store: &dyn Store, from: i64, to: i64) -> Vec<app::domain::ErrorGroup> {
+async fn error_groups(store: &dyn Store, from: i64, to: i64) -> Vec<houston_core::ErrorGroup> {
     let read = ErrorsQuery {
         service: Some("checkout".into()),
         environment: Some("production".into()),
@@ -249,7 +245,7 @@ async fn error_events_group_by_fingerprint_and_retries_do_not_double(store: Arc<
     assert!(error_groups(store.as_ref(), 30, 60).await.is_empty());
 }
 
-fn notification(alerts: serde_json::Value) -> Vec<app::domain::AlertReport> {
+fn notification(alerts: serde_json::Value) -> Vec<houston_core::AlertReport> {
     serde_json::from_value::<AlertmanagerNotification>(serde_json::json!({
         "version": "4", "status": "firing", "receiver": "houston", "alerts": alerts}))
     .expect("decodes")
@@ -265,8 +261,8 @@ fn alert(fingerprint: &str, status: &str, service: &str, ends: &str) -> serde_js
 }
 
 /// The alert source's token, as the Alertmanager route names its caller.
-fn source() -> app::domain::Actor {
-    app::domain::Actor::new("token:alertmanager", Some("10.0.0.9".into()))
+fn source() -> houston_core::Actor {
+    houston_core::Actor::new("token:alertmanager", Some("10.0.0.9".into()))
 }
 
 async fn alerts_open_refresh_close_and_reopen_while_they_fire(store: Arc<dyn Store>) {
@@ -343,9 +339,9 @@ async fn alerts_open_refresh_close_and_reopen_while_they_fire(store: Arc<dyn Sto
     assert_eq!(firing_again.state, AlertState::Firing);
     assert_eq!(firing_again.resolved_by, None);
     let audit = store
-        .list_audit(&app::domain::AuditFilter {
+        .list_audit(&houston_core::AuditFilter {
             limit: 100,
-            ..app::domain::AuditFilter::default()
+            ..houston_core::AuditFilter::default()
         })
         .await
         .expect("audit");
@@ -509,7 +505,7 @@ async fn retention_deletes_old_signals_in_batches_and_keeps_the_rest(store: Arc<
     );
 }
 
-contract!(
+houston_sql::contract!(
     samples_are_one_per_series_and_time_and_the_last_value_wins,
     concurrent_batches_to_one_series_all_land,
     error_events_group_by_fingerprint_and_retries_do_not_double,
