@@ -27,7 +27,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "clippy: server build"
-cargo clippy --locked -p houston-core -p app -p server --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "clippy: hydrate build for wasm32"
 cargo clippy --locked -p app --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings

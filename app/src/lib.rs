@@ -1,6 +1,9 @@
-//! Houston's web application: server functions and the Leptos pages, compiled for
-//! the server (`ssr`) and for the browser (`hydrate`). The domain and the judge are
-//! the `houston-core` crate, seen here as `domain`.
+//! Houston's web application: the Leptos pages and components, and the server
+//! functions they call, compiled for the server (feature `ssr`) and for the browser
+//! (feature `hydrate`). `server` is what the server functions stand on, on the
+//! server only: the one entry (`server::serve`), the request's caller, store and
+//! publisher, sessions, passwords, second factors. The domain and the judge are the
+//! `houston-core` crate, seen here as `domain`; the use cases are `houston-service`.
 
 pub mod api;
 pub mod components;
@@ -9,7 +12,7 @@ pub mod error;
 pub mod pages;
 mod root;
 #[cfg(feature = "ssr")]
-pub mod ssr;
+pub mod server;
 
 #[cfg(feature = "ssr")]
 pub use root::use_built_site;

@@ -6,8 +6,8 @@
 
 use crate::jobs::judge::{Setup, evaluate_with};
 use app::domain::{Configuration, Deploy, DeployFilter, PageRequest, VerdictRule, VerdictState};
-use app::ssr::Store;
-use app::ssr::sources::SampleSource;
+use app::server::Store;
+use app::server::sources::SampleSource;
 use chrono::{DateTime, Utc};
 
 /// A deploy whose verdict the candidate changes.

@@ -91,8 +91,8 @@ pub struct Config {
 
 impl Config {
     /// Where outbound webhooks may go.
-    pub fn outbound_policy(&self) -> app::ssr::outbound::OutboundPolicy {
-        app::ssr::outbound::OutboundPolicy::new(self.webhook_allowed_networks.clone())
+    pub fn outbound_policy(&self) -> app::server::outbound::OutboundPolicy {
+        app::server::outbound::OutboundPolicy::new(self.webhook_allowed_networks.clone())
     }
 
     /// Whether people reach Houston over https (cookies become `Secure`, HSTS is sent).

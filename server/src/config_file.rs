@@ -6,7 +6,7 @@ use app::domain::{
     Actor, ConfigFile, Configuration, EnvironmentGate, GATE_RULES_SETTING, REPOSITORIES_SETTING,
     RepositoryLink, plan_definitions, plan_timings,
 };
-use app::ssr::Store;
+use app::server::Store;
 
 /// Reads and checks a configuration file: TOML syntax first, then every rule, each
 /// problem named (`metric[2].query`).
@@ -36,7 +36,7 @@ pub async fn apply(
     let metric_changes = plan_definitions(&store.list_metric_definitions().await?, &wanted.metrics);
     let timing_changes = plan_timings(&store.list_service_timings().await?, &wanted.services);
     // Gate rules and repository links are settings (JSON lists), replaced whole.
-    let gates_now = app::ssr::gate::gate_rules(store).await?;
+    let gates_now = app::server::gate::gate_rules(store).await?;
     let repositories_now: Vec<RepositoryLink> =
         match store.get_setting(REPOSITORIES_SETTING).await? {
             None => Vec::new(),

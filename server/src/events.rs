@@ -14,8 +14,8 @@
 use crate::AppState;
 use app::domain::{ChangeKind, Deploy, DeployChange, LockChange};
 use app::error::AppError;
-use app::ssr::access::{Caller, Principal};
-use app::ssr::{FeedItem, PageCache, Store};
+use app::server::access::{Caller, Principal};
+use app::server::{FeedItem, PageCache, Store};
 use axum::extract::{Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -185,11 +185,14 @@ impl Events {
         self.tell(FeedMessage::Lock(change));
     }
 
-    /// Tells open pages of the change a use case made (`houston_service::Done`).
-    pub fn publish(&self, change: houston_service::Change) {
+    /// Tells open pages of the change a use case made (`houston_service::Done`), if any.
+    pub fn publish(&self, change: Option<houston_service::Change>) {
         match change {
-            houston_service::Change::Deploy(kind, deploy) => self.deploy_changed(kind, &deploy),
-            houston_service::Change::Lock(change) => self.lock_changed(change),
+            Some(houston_service::Change::Deploy(kind, deploy)) => {
+                self.deploy_changed(kind, &deploy)
+            }
+            Some(houston_service::Change::Lock(change)) => self.lock_changed(change),
+            None => {}
         }
     }
 
@@ -268,7 +271,8 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
     // proxy-named person (account disabled). Each recheck asks the store again.
     let session =
         crate::http::auth::session_id_hash(request.headers(), state.sessions.cookie_name());
-    let token_hash = crate::http::auth::bearer(request.headers()).map(app::ssr::token::hash_token);
+    let token_hash =
+        crate::http::auth::bearer(request.headers()).map(app::server::token::hash_token);
     let watch = {
         let state = state.clone();
         let principal = caller.principal.clone();

@@ -4,7 +4,7 @@
 //! made-up names add no rows. A crash loses at most the last minute's counts.
 
 use app::domain::EnvironmentName;
-use app::ssr::{GateCount, Store, StoreError};
+use app::server::{GateCount, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -19,10 +19,10 @@ pub use houston_sql as storage;
 /// The Prometheus to read metrics from, when `HOUSTON_PROMETHEUS_URL` names one.
 pub fn prometheus_source(
     config: &config::Config,
-) -> Option<Arc<dyn app::ssr::sources::SampleSource>> {
+) -> Option<Arc<dyn app::server::sources::SampleSource>> {
     config.prometheus.clone().and_then(|prometheus| {
         match prometheus::Prometheus::new(prometheus) {
-            Ok(source) => Some(Arc::new(source) as Arc<dyn app::ssr::sources::SampleSource>),
+            Ok(source) => Some(Arc::new(source) as Arc<dyn app::server::sources::SampleSource>),
             Err(e) => {
                 tracing::error!(error = %e, "the Prometheus client could not be set up; Prometheus metrics read as unavailable");
                 None
@@ -31,11 +31,11 @@ pub fn prometheus_source(
     })
 }
 
-use app::ssr::Store;
-use app::ssr::access::Policy;
-use app::ssr::security::SecurityLog;
-use app::ssr::session::SessionSettings;
-use app::ssr::setup::SetupGate;
+use app::server::Store;
+use app::server::access::Policy;
+use app::server::security::SecurityLog;
+use app::server::session::SessionSettings;
+use app::server::setup::SetupGate;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -63,13 +63,13 @@ pub struct AppState {
     /// Security events for the audit log, rate-limited.
     pub security: Arc<SecurityLog>,
     /// The bound on password hashing and checking at once.
-    pub password_slots: app::ssr::password::PasswordSlots,
+    pub password_slots: app::server::password::PasswordSlots,
     /// Which roles must use a second factor (an admin's setting, cached briefly).
-    pub second_factor: Arc<app::ssr::access::SecondFactorSetting>,
+    pub second_factor: Arc<app::server::access::SecondFactorSetting>,
     /// Prometheus, when `HOUSTON_PROMETHEUS_URL` names one.
-    pub samples: Option<Arc<dyn app::ssr::sources::SampleSource>>,
+    pub samples: Option<Arc<dyn app::server::sources::SampleSource>>,
     /// Where webhooks may be sent (checked when they are saved and sent).
-    pub outbound: Arc<app::ssr::outbound::OutboundPolicy>,
+    pub outbound: Arc<app::server::outbound::OutboundPolicy>,
     /// The gate's answers, counted in memory until the next flush.
     pub gate_tally: gate_tally::GateTally,
 }
@@ -105,7 +105,7 @@ impl AppState {
             outbound: Arc::new(config.outbound_policy()),
             gate_tally: gate_tally::GateTally::default(),
             security: Arc::new(SecurityLog::new(store.clone())),
-            password_slots: app::ssr::password::PasswordSlots::for_this_host(),
+            password_slots: app::server::password::PasswordSlots::for_this_host(),
             second_factor: Arc::default(),
             events: events::Events::new(store.clone()),
             store,
@@ -235,10 +235,10 @@ fn page_context(state: &AppState) -> impl Fn() + Clone + Send + 'static {
     let events = state.events.clone();
     let page_cache = events.page_cache();
     let lock_events = events.clone();
-    let live = app::ssr::LiveChanges(Arc::new(move |kind, deploy| {
+    let live = app::server::LiveChanges(Arc::new(move |kind, deploy| {
         events.deploy_changed(kind, deploy);
     }));
-    let live_locks = app::ssr::LiveLocks(Arc::new(move |change| {
+    let live_locks = app::server::LiveLocks(Arc::new(move |change| {
         lock_events.lock_changed(change);
     }));
     move || {

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use app::domain::{Actor, NewPassword, Role, TokenScope, Username};
-use app::ssr::password;
+use app::server::password;
 use clap::{Args, Parser, Subcommand};
 use houston::config::{Config, Overrides, redact_database_url};
 use houston::{AppState, demo, judge_offline, router, storage};
@@ -471,7 +471,10 @@ fn init_tracing(filter: &str) {
         .try_init();
 }
 
-async fn serve(store: std::sync::Arc<dyn app::ssr::Store>, config: Config) -> anyhow::Result<()> {
+async fn serve(
+    store: std::sync::Arc<dyn app::server::Store>,
+    config: Config,
+) -> anyhow::Result<()> {
     match (
         &config.github_webhook_secret,
         config.github_webhook_allow_unsigned,
@@ -629,7 +632,10 @@ async fn shutdown_signal() {
 }
 
 /// The audit log's name for whoever runs the command line on this machine.
-async fn config_command(store: &dyn app::ssr::Store, action: ConfigAction) -> anyhow::Result<()> {
+async fn config_command(
+    store: &dyn app::server::Store,
+    action: ConfigAction,
+) -> anyhow::Result<()> {
     match action {
         ConfigAction::Apply {
             file,
@@ -671,7 +677,7 @@ fn cli_actor() -> Actor {
     Actor::new(format!("cli:{user}"), None)
 }
 
-async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyhow::Result<()> {
+async fn token_command(store: &dyn app::server::Store, action: TokenAction) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     match action {
         TokenAction::Create {
@@ -685,12 +691,12 @@ async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyh
                 .map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
             let expires_at = app::domain::parse_token_expiry(expires_in_days.as_deref(), now)
                 .map_err(|e| anyhow::anyhow!("--expires-in-days: {e}"))?;
-            let secret = app::ssr::token::generate_token();
+            let secret = app::server::token::generate_token();
             store
                 .create_api_token(
                     &app::domain::NewApiToken {
                         name: name.to_owned(),
-                        token_hash: app::ssr::token::hash_token(&secret),
+                        token_hash: app::server::token::hash_token(&secret),
                         scopes,
                         expires_at,
                         owner_user_id: None,
@@ -733,7 +739,7 @@ async fn token_command(store: &dyn app::ssr::Store, action: TokenAction) -> anyh
     Ok(())
 }
 
-async fn user_command(store: &dyn app::ssr::Store, action: UserAction) -> anyhow::Result<()> {
+async fn user_command(store: &dyn app::server::Store, action: UserAction) -> anyhow::Result<()> {
     match action {
         UserAction::Create { name, role } => {
             let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;

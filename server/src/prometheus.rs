@@ -2,7 +2,7 @@
 //! and an explicit *unavailable* answer when Prometheus is down, slow or refuses.
 
 use app::domain::{TimeWindow, parse_query_range, query_step};
-use app::ssr::sources::{Fetched, SampleSource};
+use app::server::sources::{Fetched, SampleSource};
 use std::time::Duration;
 
 /// How Houston reaches Prometheus (`HOUSTON_PROMETHEUS_URL`, …).

@@ -70,7 +70,7 @@ async fn logs_show_no_typed_password_and_escape_typed_names() {
     )
     .expect("config");
     let app = router(AppState::new(db.store.clone(), config));
-    let hash = app::ssr::password::hash_password(&NewPassword::parse(PASSWORD).expect("valid"))
+    let hash = app::server::password::hash_password(&NewPassword::parse(PASSWORD).expect("valid"))
         .expect("hash");
     db.store
         .create_user(

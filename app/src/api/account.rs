@@ -21,8 +21,8 @@ pub struct Enrolment {
 /// authenticator to the account (and keep its recovery codes).
 #[server(endpoint = "account/second-factor/begin")]
 pub async fn begin_second_factor(password: String) -> Result<Enrolment, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::PERSON, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::PERSON, move |call| async move {
         let caller = call.caller;
         let user = caller.user().ok_or_else(AppError::internal)?;
         if user.second_factor {
@@ -31,17 +31,21 @@ pub async fn begin_second_factor(password: String) -> Result<Enrolment, AppError
                     .into(),
             });
         }
-        if !crate::ssr::password::is_current_password(call.store.as_ref(), &user.username, password)
-            .await?
+        if !crate::server::password::is_current_password(
+            call.store.as_ref(),
+            &user.username,
+            password,
+        )
+        .await?
         {
             return Err(AppError::validation(
                 "password",
                 "that is not your password",
             ));
         }
-        let secret = crate::ssr::totp::new_secret();
-        let otpauth_url = crate::ssr::totp::otpauth_url(&secret, user.username.as_str())?;
-        let qr_svg = crate::ssr::totp::qr_svg(&otpauth_url).ok_or_else(AppError::internal)?;
+        let secret = crate::server::totp::new_secret();
+        let otpauth_url = crate::server::totp::otpauth_url(&secret, user.username.as_str())?;
+        let qr_svg = crate::server::totp::qr_svg(&otpauth_url).ok_or_else(AppError::internal)?;
         call.store.begin_second_factor(user.id, &secret).await?;
         Ok(Enrolment {
             secret,
@@ -56,9 +60,9 @@ pub async fn begin_second_factor(password: String) -> Result<Enrolment, AppError
 /// recovery codes, shown this once.
 #[server(endpoint = "account/second-factor/confirm")]
 pub async fn confirm_second_factor(code: String) -> Result<Vec<String>, AppError> {
-    use crate::ssr::access::Need;
-    use crate::ssr::totp;
-    crate::ssr::serve(Need::PERSON, move |call| async move {
+    use crate::server::access::Need;
+    use crate::server::totp;
+    crate::server::serve(Need::PERSON, move |call| async move {
         let caller = call.caller;
         let user = caller.user().ok_or_else(AppError::internal)?;
         let store = call.store;
@@ -97,8 +101,8 @@ pub async fn confirm_second_factor(code: String) -> Result<Vec<String>, AppError
 /// that must have one cannot.
 #[server(endpoint = "account/second-factor/off")]
 pub async fn disable_second_factor(password: String) -> Result<(), AppError> {
-    use crate::ssr::access::{Need, second_factor_setting};
-    crate::ssr::serve(Need::PERSON, move |call| async move {
+    use crate::server::access::{Need, second_factor_setting};
+    crate::server::serve(Need::PERSON, move |call| async move {
         let caller = call.caller;
         let user = caller.user().ok_or_else(AppError::internal)?;
         if second_factor_setting()?.peek().applies_to(user.role) {
@@ -107,7 +111,7 @@ pub async fn disable_second_factor(password: String) -> Result<(), AppError> {
             });
         }
         let store = call.store;
-        if !crate::ssr::password::is_current_password(store.as_ref(), &user.username, password)
+        if !crate::server::password::is_current_password(store.as_ref(), &user.username, password)
             .await?
         {
             return Err(AppError::validation(
@@ -126,11 +130,11 @@ pub async fn disable_second_factor(password: String) -> Result<(), AppError> {
 /// An admin turns off another person's second factor (a lost phone), with a reason.
 #[server(endpoint = "admin/reset-second-factor")]
 pub async fn reset_second_factor(username: String, reason: Option<String>) -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let caller = call.caller;
-        let username = super::admin::ssr::other_account(&caller, &username)?;
-        let reason = super::admin::ssr::reason(reason)?;
+        let username = super::admin::server::other_account(&caller, &username)?;
+        let reason = super::admin::server::reason(reason)?;
         call.store
             .disable_second_factor(
                 &username,
@@ -148,8 +152,8 @@ pub async fn reset_second_factor(username: String, reason: Option<String>) -> Re
 /// admins) or `admin`.
 #[server(endpoint = "admin/second-factor-rule")]
 pub async fn second_factor_rule() -> Result<String, AppError> {
-    use crate::ssr::access::{Need, second_factor_setting};
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::{Need, second_factor_setting};
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let store = call.store;
         let rule = second_factor_setting()?.current(store.as_ref()).await?;
         Ok(rule.as_str().to_owned())
@@ -162,8 +166,8 @@ pub async fn second_factor_rule() -> Result<String, AppError> {
 /// of the setting.
 #[server(endpoint = "admin/set-second-factor-rule")]
 pub async fn set_second_factor_rule(rule: String, reason: Option<String>) -> Result<(), AppError> {
-    use crate::ssr::access::{Need, SecondFactorRule, second_factor_setting};
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::{Need, SecondFactorRule, second_factor_setting};
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let caller = call.caller;
         let parsed = SecondFactorRule::parse(&rule).ok_or_else(|| {
             AppError::validation("rule", "choose nobody, lead (leads and admins) or admin")
@@ -176,7 +180,7 @@ pub async fn set_second_factor_rule(rule: String, reason: Option<String>) -> Res
                 message: "set up your own second factor first (on your account page)".into(),
             });
         }
-        let reason = super::admin::ssr::reason(reason)?;
+        let reason = super::admin::server::reason(reason)?;
         call.store
             .set_setting(
                 SecondFactorRule::KEY,

@@ -9,8 +9,8 @@ use leptos::prelude::*;
 
 #[server(endpoint = "admin/users")]
 pub async fn list_users() -> Result<Vec<User>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         Ok(call.store.list_users().await?)
     })
     .await
@@ -23,8 +23,8 @@ pub async fn create_user(
     role: String,
 ) -> Result<User, AppError> {
     use crate::domain::{NewPassword, Role, Username};
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let caller = call.caller;
         let username = Username::parse(&username)
             .map_err(|e| AppError::validation("username", e.to_string()))?;
@@ -33,8 +33,8 @@ pub async fn create_user(
         })?;
         let password = NewPassword::parse(&password)
             .map_err(|e| AppError::validation("password", e.to_string()))?;
-        crate::ssr::password::refuse_weak(&password, username.as_str())?;
-        let hash = crate::ssr::password::hash_off_thread(password).await?;
+        crate::server::password::refuse_weak(&password, username.as_str())?;
+        let hash = crate::server::password::hash_off_thread(password).await?;
         Ok(call
             .store
             .create_user(&username, &hash, role, &caller.actor(), chrono::Utc::now())
@@ -50,14 +50,14 @@ pub async fn set_user_role(
     reason: Option<String>,
 ) -> Result<User, AppError> {
     use crate::domain::Role;
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let caller = call.caller;
-        let username = ssr::other_account(&caller, &username)?;
+        let username = server::other_account(&caller, &username)?;
         let role = Role::parse(&role).ok_or_else(|| {
             AppError::validation("role", "choose viewer, deployer, lead or admin")
         })?;
-        let reason = ssr::reason(reason)?;
+        let reason = server::reason(reason)?;
         Ok(call
             .store
             .set_user_role(
@@ -78,11 +78,11 @@ pub async fn set_user_disabled(
     disabled: bool,
     reason: Option<String>,
 ) -> Result<User, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let caller = call.caller;
-        let username = ssr::other_account(&caller, &username)?;
-        let reason = ssr::reason(reason)?;
+        let username = server::other_account(&caller, &username)?;
+        let reason = server::reason(reason)?;
         Ok(call
             .store
             .set_user_disabled(
@@ -104,15 +104,15 @@ pub async fn set_user_disabled(
 #[server(endpoint = "admin/reset-password")]
 pub async fn reset_password(username: String, reason: Option<String>) -> Result<String, AppError> {
     use crate::domain::NewPassword;
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let caller = call.caller;
-        let username = ssr::other_account(&caller, &username)?;
-        let reason = ssr::reason(reason)?;
-        let generated = crate::ssr::password::generate_password();
+        let username = server::other_account(&caller, &username)?;
+        let reason = server::reason(reason)?;
+        let generated = crate::server::password::generate_password();
         let password = NewPassword::parse(&generated)
             .map_err(|e| AppError::validation("password", e.to_string()))?;
-        let hash = crate::ssr::password::hash_off_thread(password).await?;
+        let hash = crate::server::password::hash_off_thread(password).await?;
         call.store
             .set_password(
                 &username,
@@ -130,8 +130,8 @@ pub async fn reset_password(username: String, reason: Option<String>) -> Result<
 
 #[server(endpoint = "admin/tokens")]
 pub async fn list_tokens() -> Result<AsOf<Vec<ApiToken>>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         Ok(AsOf::now(call.store.list_api_tokens().await?))
     })
     .await
@@ -158,9 +158,9 @@ pub async fn create_token(
     expires_in_days: Option<String>,
 ) -> Result<CreatedToken, AppError> {
     use crate::domain::TokenScope;
-    use crate::ssr::access::Need;
-    use crate::ssr::token::{generate_token, hash_token};
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    use crate::server::token::{generate_token, hash_token};
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let caller = call.caller;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 {
@@ -216,10 +216,10 @@ pub async fn create_token(
 
 #[server(endpoint = "admin/revoke-token")]
 pub async fn revoke_token(name: String, reason: Option<String>) -> Result<ApiToken, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let caller = call.caller;
-        let reason = ssr::reason(reason)?;
+        let reason = server::reason(reason)?;
         Ok(call
             .store
             .revoke_api_token(
@@ -235,8 +235,8 @@ pub async fn revoke_token(name: String, reason: Option<String>) -> Result<ApiTok
 
 #[server(endpoint = "admin/audit")]
 pub async fn list_audit(#[server(default)] query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::ADMIN, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::ADMIN, move |call| async move {
         let filter = query.parse()?;
         Ok(call.store.list_audit(&filter).await?)
     })
@@ -244,10 +244,10 @@ pub async fn list_audit(#[server(default)] query: AuditQuery) -> Result<Vec<Audi
 }
 
 #[cfg(feature = "ssr")]
-pub(super) mod ssr {
+pub(super) mod server {
     use crate::domain::Username;
     use crate::error::AppError;
-    use crate::ssr::access::Caller;
+    use crate::server::access::Caller;
 
     /// The reason an admin gave for the audit log: trimmed, empty means none.
     pub fn reason(raw: Option<String>) -> Result<Option<String>, AppError> {

@@ -32,8 +32,8 @@ pub struct FilterOptions {
 
 #[server(endpoint = "board")]
 pub async fn get_board() -> Result<AsOf<Board>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         let mut board = call.store.board().await?;
         let firing = crate::domain::AlertFilter {
             state: Some(crate::domain::AlertState::Firing),
@@ -55,8 +55,8 @@ pub async fn get_board() -> Result<AsOf<Board>, AppError> {
 pub async fn list_deploys(
     #[server(default)] query: DeployQuery,
 ) -> Result<AsOf<DeployPage>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         let (filter, page) = query.parse()?;
         let store = call.store;
         Ok(AsOf::now(store.list_deploys(&filter, &page).await?))
@@ -66,8 +66,8 @@ pub async fn list_deploys(
 
 #[server(endpoint = "deploy")]
 pub async fn get_deploy(id: DeployId) -> Result<AsOf<DeployDetail>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         Ok(AsOf::now(call.store.get_deploy(id).await?))
     })
     .await
@@ -75,8 +75,8 @@ pub async fn get_deploy(id: DeployId) -> Result<AsOf<DeployDetail>, AppError> {
 
 #[server(endpoint = "filter-options")]
 pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         let store = call.store.as_ref();
         let read = || async move {
             Ok::<_, AppError>(FilterOptions {
@@ -84,7 +84,7 @@ pub async fn get_filter_options() -> Result<FilterOptions, AppError> {
                 environments: store.list_environments().await?,
             })
         };
-        crate::ssr::page_cache()
+        crate::server::page_cache()
             .filter_options(chrono::Utc::now(), read)
             .await
     })

@@ -42,13 +42,13 @@ impl Standing {
 
 #[cfg(feature = "ssr")]
 async fn standing_of(
-    store: &dyn crate::ssr::Store,
+    store: &dyn crate::server::Store,
     now: DateTime<Utc>,
-) -> Result<(Standing, Vec<crate::ssr::FreezeWindow>), AppError> {
+) -> Result<(Standing, Vec<crate::server::FreezeWindow>), AppError> {
     // The windows are read once: for what holds now and for when that changes.
     let all = store.list_freezes().await?;
-    let in_force = crate::ssr::gate::in_force_among(store, &all, now).await?;
-    let changes_at = crate::ssr::gate::next_change(&in_force, &all, now);
+    let in_force = crate::server::gate::in_force_among(store, &all, now).await?;
+    let changes_at = crate::server::gate::next_change(&in_force, &all, now);
     let windows = in_force
         .windows
         .iter()
@@ -73,12 +73,12 @@ async fn standing_of(
 /// Locks in force and windows holding now (the banner and the board).
 #[server(endpoint = "locks-in-force")]
 pub async fn locks_in_force() -> Result<crate::api::AsOf<Standing>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         let now = Utc::now();
         let store = call.store.as_ref();
         let read = || async move { Ok::<_, AppError>(standing_of(store, now).await?.0) };
-        let value = crate::ssr::page_cache().standing(now, read).await?;
+        let value = crate::server::page_cache().standing(now, read).await?;
         Ok(crate::api::AsOf { now, value })
     })
     .await
@@ -110,7 +110,7 @@ fn back_to_page<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> 
             Some(q) => format!("{}?{q}", u.path()),
             None => u.path().to_owned(),
         })
-        .map(|p| crate::ssr::session::safe_next(Some(&p)))
+        .map(|p| crate::server::session::safe_next(Some(&p)))
         .filter(|_| is_form);
     let Some(back) = back else {
         return result;
@@ -132,7 +132,7 @@ fn back_to_page<T: Default>(result: Result<T, AppError>) -> Result<T, AppError> 
             (Ok(T::default()), cookie)
         }
     };
-    crate::api::session::ssr::set_cookie(&cookie)?;
+    crate::api::session::server::set_cookie(&cookie)?;
     leptos_axum::redirect(&back);
     outcome
 }
@@ -147,7 +147,7 @@ pub async fn place_lock(
     expires_in: Option<String>,
 ) -> Result<(), AppError> {
     use houston_service::locks;
-    let result = crate::ssr::serve(locks::NEED, move |call| async move {
+    let result = crate::server::serve(locks::NEED, move |call| async move {
         let now = Utc::now();
         let new = crate::domain::LockForm {
             environment,
@@ -157,7 +157,7 @@ pub async fn place_lock(
         }
         .parse(now)?;
         let done = locks::place(call.store.as_ref(), &call.caller, &new, now).await?;
-        crate::ssr::publish(done.change);
+        crate::server::publish(done.change);
         Ok(())
     })
     .await;
@@ -169,9 +169,9 @@ pub async fn place_lock(
 #[server(endpoint = "unlock")]
 pub async fn unlock_lock(id: i64, note: Option<String>) -> Result<(), AppError> {
     use houston_service::locks;
-    let result = crate::ssr::serve(locks::NEED, move |call| async move {
+    let result = crate::server::serve(locks::NEED, move |call| async move {
         let request = crate::domain::UnlockRequest { note };
-        let policy = crate::ssr::access::policy();
+        let policy = crate::server::access::policy();
         let done = locks::unlock(
             call.store.as_ref(),
             &call.caller,
@@ -181,7 +181,7 @@ pub async fn unlock_lock(id: i64, note: Option<String>) -> Result<(), AppError> 
             Utc::now(),
         )
         .await?;
-        crate::ssr::publish(done.change);
+        crate::server::publish(done.change);
         Ok(())
     })
     .await;
@@ -211,7 +211,7 @@ pub async fn grant_override(
     #[server(default)] also: AlsoBreaks,
 ) -> Result<(), AppError> {
     use houston_service::locks;
-    crate::ssr::serve(locks::GRANT_NEED, move |call| async move {
+    crate::server::serve(locks::GRANT_NEED, move |call| async move {
         let now = Utc::now();
         let minutes = match expires_in_minutes
             .as_deref()
@@ -247,7 +247,7 @@ pub async fn grant_override(
         }
         .parse(now)?;
         let done = locks::grant_override(call.store.as_ref(), &call.caller, &new, now).await?;
-        crate::ssr::publish(done.change);
+        crate::server::publish(done.change);
         Ok(())
     })
     .await
@@ -274,8 +274,8 @@ pub async fn locks_overview(
     q: Option<String>,
     active: Option<String>,
 ) -> Result<LocksPageData, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::GATE, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::GATE, move |call| async move {
         let now = Utc::now();
         let filter = crate::domain::LocksQuery {
             active,
@@ -292,7 +292,7 @@ pub async fn locks_overview(
             standing,
             windows: all
                 .iter()
-                .map(|w| crate::ssr::gate::freeze_view(w, now))
+                .map(|w| crate::server::gate::freeze_view(w, now))
                 .collect(),
             overrides: store.list_overrides(50).await?,
             history: store.list_locks(&filter, now).await?,
@@ -318,10 +318,10 @@ pub use crate::domain::FreezePreview;
 /// Previews a window's form: its schedule in words and its next five closings.
 #[server(endpoint = "preview-freeze")]
 pub async fn preview_freeze(form: FreezeForm) -> Result<FreezePreview, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::GATE, move |_call| async move {
-        let schedule = crate::ssr::gate::schedule_of_form(&form)?;
-        Ok(crate::ssr::gate::preview(&schedule, Utc::now(), 5))
+    use crate::server::access::Need;
+    crate::server::serve(Need::GATE, move |_call| async move {
+        let schedule = crate::server::gate::schedule_of_form(&form)?;
+        Ok(crate::server::gate::preview(&schedule, Utc::now(), 5))
     })
     .await
 }
@@ -330,11 +330,11 @@ pub async fn preview_freeze(form: FreezeForm) -> Result<FreezePreview, AppError>
 /// open pages hear of it.
 #[server(endpoint = "save-freeze")]
 pub async fn save_freeze(id: Option<i64>, form: FreezeForm) -> Result<i64, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::CONFIGURE, move |call| async move {
         let mut problems = Vec::new();
         let header = form.header(&mut problems);
-        let schedule = match crate::ssr::gate::schedule_of_form(&form) {
+        let schedule = match crate::server::gate::schedule_of_form(&form) {
             Ok(schedule) => Some(schedule),
             Err(crate::domain::ValidationErrors(fields)) => {
                 problems.extend(fields);
@@ -348,7 +348,7 @@ pub async fn save_freeze(id: Option<i64>, form: FreezeForm) -> Result<i64, AppEr
             .store
             .save_freeze(id, &header, &schedule, &call.caller.actor(), Utc::now())
             .await?;
-        crate::ssr::tell_lock(crate::domain::LockChange {
+        crate::server::tell_lock(crate::domain::LockChange {
             event: crate::domain::LockEvent::Freeze,
             id: saved,
             environment: header.scope.environment,
@@ -362,12 +362,12 @@ pub async fn save_freeze(id: Option<i64>, form: FreezeForm) -> Result<i64, AppEr
 /// Deletes a freeze window (a lead or admin). Audited; open pages hear of it.
 #[server(endpoint = "delete-freeze")]
 pub async fn delete_freeze(id: i64) -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::CONFIGURE, move |call| async move {
         call.store
             .delete_freeze(id, &call.caller.actor(), Utc::now())
             .await?;
-        crate::ssr::tell_lock(crate::domain::LockChange {
+        crate::server::tell_lock(crate::domain::LockChange {
             event: crate::domain::LockEvent::Freeze,
             id,
             environment: None,

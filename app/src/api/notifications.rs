@@ -22,9 +22,9 @@ pub struct NotificationsView {
 
 #[server(endpoint = "admin/notifications")]
 pub async fn get_notifications() -> Result<AsOf<NotificationsView>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
-        let webhooks = ssr::webhooks(call.store.as_ref())
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
+        let webhooks = server::webhooks(call.store.as_ref())
             .await?
             .iter()
             .map(|url| crate::domain::redact_webhook(url))
@@ -44,10 +44,10 @@ pub async fn get_notifications() -> Result<AsOf<NotificationsView>, AppError> {
 /// many there are now.
 #[server(endpoint = "admin/set-webhooks")]
 pub async fn set_webhooks(webhooks: String, reason: Option<String>) -> Result<usize, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::MANAGE_ACCESS, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::MANAGE_ACCESS, move |call| async move {
         let urls = crate::domain::parse_webhooks(&webhooks)?;
-        let policy = use_context::<std::sync::Arc<crate::ssr::outbound::OutboundPolicy>>()
+        let policy = use_context::<std::sync::Arc<crate::server::outbound::OutboundPolicy>>()
             .unwrap_or_default();
         let refused: Vec<crate::domain::FieldError> = urls
             .iter()
@@ -62,7 +62,7 @@ pub async fn set_webhooks(webhooks: String, reason: Option<String>) -> Result<us
         if !refused.is_empty() {
             return Err(crate::domain::ValidationErrors(refused).into());
         }
-        let reason = super::admin::ssr::reason(reason)?;
+        let reason = super::admin::server::reason(reason)?;
         let value = serde_json::to_string(&urls).map_err(|e| {
             tracing::error!(error = %e, "encoding the webhook URLs");
             AppError::internal()
@@ -82,9 +82,9 @@ pub async fn set_webhooks(webhooks: String, reason: Option<String>) -> Result<us
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) mod ssr {
+pub(crate) mod server {
     use crate::error::AppError;
-    use crate::ssr::Store;
+    use crate::server::Store;
 
     /// The URLs in force; none when the setting was never made.
     pub async fn webhooks(store: &dyn Store) -> Result<Vec<String>, AppError> {

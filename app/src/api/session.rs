@@ -18,9 +18,9 @@ pub struct SignedIn {
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<SignedIn>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Anyone, |call| async move {
-        let rule = crate::ssr::access::second_factor_setting()?.peek();
+    use crate::server::access::Need;
+    crate::server::serve(Need::Anyone, |call| async move {
+        let rule = crate::server::access::second_factor_setting()?.peek();
         Ok(call.caller.user().map(|u| SignedIn {
             username: u.username.to_string(),
             role: u.role,
@@ -38,19 +38,19 @@ pub async fn login(
     next: Option<String>,
     code: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Anyone, move |call| {
-        ssr::login(call, username, password, next, code)
+    use crate::server::access::Need;
+    crate::server::serve(Need::Anyone, move |call| {
+        server::login(call, username, password, next, code)
     })
     .await
 }
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    use crate::ssr::session::{hash_session_id, request_session_id, settings};
-    crate::ssr::serve(Need::Anyone, |call| async move {
-        let crate::ssr::Call { caller, store } = call;
+    use crate::server::access::Need;
+    use crate::server::session::{hash_session_id, request_session_id, settings};
+    crate::server::serve(Need::Anyone, |call| async move {
+        let crate::server::Call { caller, store } = call;
         let settings = settings()?;
         if let Some(id) = request_session_id().await? {
             store.delete_session(&hash_session_id(&id)).await?;
@@ -66,7 +66,7 @@ pub async fn logout() -> Result<(), AppError> {
                     .await?;
             }
         }
-        ssr::set_cookie(&settings.clear_cookie())?;
+        server::set_cookie(&settings.clear_cookie())?;
         leptos_axum::redirect("/login");
         Ok(())
     })
@@ -78,9 +78,9 @@ pub async fn logout() -> Result<(), AppError> {
 /// sessions end, this one stays.
 #[server(endpoint = "account/password")]
 pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::PERSON, move |call| {
-        ssr::change_password(call, current, new)
+    use crate::server::access::Need;
+    crate::server::serve(Need::PERSON, move |call| {
+        server::change_password(call, current, new)
     })
     .await
 }
@@ -88,8 +88,8 @@ pub async fn change_password(current: String, new: String) -> Result<(), AppErro
 /// Whether Houston still waits for its first account.
 #[server(endpoint = "setup-status")]
 pub async fn setup_needed() -> Result<bool, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Anyone, |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Anyone, |call| async move {
         Ok(call.store.count_users().await? == 0)
     })
     .await
@@ -103,23 +103,23 @@ pub async fn complete_setup(
     username: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Anyone, move |call| {
-        ssr::complete_setup(call, secret, username, password)
+    use crate::server::access::Need;
+    crate::server::serve(Need::Anyone, move |call| {
+        server::complete_setup(call, secret, username, password)
     })
     .await
 }
 
 #[cfg(feature = "ssr")]
-pub(crate) mod ssr {
+pub(crate) mod server {
     use crate::domain::{
         Actor, LoginLimits, MAX_PASSWORD_BYTES, NewPassword, User, Username, throttle_key,
     };
     use crate::error::AppError;
-    use crate::ssr::LoginReservation;
-    use crate::ssr::access::Caller;
-    use crate::ssr::password::{hash_off_thread, slot, verify_off_thread};
-    use crate::ssr::session::{hash_session_id, new_session_id, request_session_id, settings};
+    use crate::server::LoginReservation;
+    use crate::server::access::Caller;
+    use crate::server::password::{hash_off_thread, slot, verify_off_thread};
+    use crate::server::session::{hash_session_id, new_session_id, request_session_id, settings};
     use chrono::Utc;
     use leptos::prelude::*;
 
@@ -135,7 +135,7 @@ pub(crate) mod ssr {
     /// nothing after it), stored hashed, audited, sent as the cookie.
     async fn start_session(user: &User, address: Option<String>) -> Result<(), AppError> {
         let settings = settings()?;
-        let store = crate::ssr::store()?;
+        let store = crate::server::store()?;
         let now = Utc::now();
         if let Some(old) = request_session_id().await? {
             store.delete_session(&hash_session_id(&old)).await?;
@@ -155,13 +155,13 @@ pub(crate) mod ssr {
     }
 
     pub async fn login(
-        call: crate::ssr::Call,
+        call: crate::server::Call,
         username: String,
         password: String,
         next: Option<String>,
         code: Option<String>,
     ) -> Result<(), AppError> {
-        let crate::ssr::Call { caller, store } = call;
+        let crate::server::Call { caller, store } = call;
         // Refused before anything is hashed or stored: argon2 would hash a
         // megabyte as willingly as a word.
         if password.len() > MAX_PASSWORD_BYTES {
@@ -184,7 +184,7 @@ pub(crate) mod ssr {
         if !delay.is_zero() {
             drop(slot);
             tokio::time::sleep(delay).await;
-            slot = crate::ssr::password::slot()?;
+            slot = crate::server::password::slot()?;
         }
         let found = match Username::parse(&username) {
             Ok(name) => store.find_login(&name).await?,
@@ -231,7 +231,7 @@ pub(crate) mod ssr {
         store.clear_login_attempt(reservation).await?;
         start_session(&user, caller.address.clone()).await?;
         tracing::info!(user = %user.username, address = ?caller.address, "signed in");
-        leptos_axum::redirect(&crate::ssr::session::safe_next(next.as_deref()));
+        leptos_axum::redirect(&crate::server::session::safe_next(next.as_deref()));
         Ok(())
     }
 
@@ -249,7 +249,7 @@ pub(crate) mod ssr {
             .as_deref()
             .and_then(|a| a.parse().ok())
             .map_or_else(|| "unknown".to_owned(), throttle_key);
-        match crate::ssr::store()?
+        match crate::server::store()?
             .reserve_login_attempt(key, &address, now, &LoginLimits::DEFAULT)
             .await?
         {
@@ -260,7 +260,7 @@ pub(crate) mod ssr {
             LoginReservation::Locked { until } => {
                 let wait = (until - now).num_seconds().max(1);
                 tracing::warn!(username = ?key, address = ?caller.address, "sign-in throttled");
-                if let Some(log) = crate::ssr::security::log() {
+                if let Some(log) = crate::server::security::log() {
                     log.record(
                         &caller.actor(),
                         "session.throttled",
@@ -295,11 +295,11 @@ pub(crate) mod ssr {
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .ok_or_else(missing)?;
-        let store = crate::ssr::store()?;
+        let store = crate::server::store()?;
         let factor = store.second_factor(user.id).await?;
         let secret = factor.secret.ok_or_else(missing)?;
         let unix = u64::try_from(now.timestamp()).unwrap_or_default();
-        if let Some(step) = crate::ssr::totp::matching_step(&secret, code, unix) {
+        if let Some(step) = crate::server::totp::matching_step(&secret, code, unix) {
             let step = i64::try_from(step).unwrap_or(i64::MAX);
             if store.use_totp_step(user.id, step).await? {
                 return Ok(());
@@ -308,7 +308,7 @@ pub(crate) mod ssr {
                 "that code was used already; wait for the next one",
             ));
         }
-        let hash = crate::ssr::totp::hash_recovery_code(code);
+        let hash = crate::server::totp::hash_recovery_code(code);
         if store.use_recovery_code(user.id, &hash, now).await? {
             tracing::info!(user = %user.username, "signed in with a recovery code");
             return Ok(());
@@ -319,11 +319,11 @@ pub(crate) mod ssr {
     }
 
     pub async fn change_password(
-        call: crate::ssr::Call,
+        call: crate::server::Call,
         current: String,
         new: String,
     ) -> Result<(), AppError> {
-        let crate::ssr::Call { caller, store } = call;
+        let crate::server::Call { caller, store } = call;
         let user = caller.user().cloned().ok_or_else(AppError::internal)?;
         if current.len() > MAX_PASSWORD_BYTES {
             return Err(AppError::validation(
@@ -333,12 +333,12 @@ pub(crate) mod ssr {
         }
         let new =
             NewPassword::parse(&new).map_err(|e| AppError::validation("new", e.to_string()))?;
-        crate::ssr::password::refuse_weak(&new, user.username.as_str())
+        crate::server::password::refuse_weak(&new, user.username.as_str())
             .map_err(|_| AppError::validation("new", "this password is in a list of common passwords or is your user name; choose another"))?;
         let now = Utc::now();
         // Counted like a sign-in, so this form cannot be used to guess passwords.
         let (reservation, _) = reserve_attempt(user.username.as_str(), &caller, now).await?;
-        if !crate::ssr::password::is_current_password(store.as_ref(), &user.username, current)
+        if !crate::server::password::is_current_password(store.as_ref(), &user.username, current)
             .await?
         {
             store
@@ -373,16 +373,16 @@ pub(crate) mod ssr {
     }
 
     pub async fn complete_setup(
-        call: crate::ssr::Call,
+        call: crate::server::Call,
         secret: String,
         username: String,
         password: String,
     ) -> Result<(), AppError> {
-        let crate::ssr::Call { caller, store } = call;
-        let gate = use_context::<std::sync::Arc<crate::ssr::setup::SetupGate>>()
+        let crate::server::Call { caller, store } = call;
+        let gate = use_context::<std::sync::Arc<crate::server::setup::SetupGate>>()
             .ok_or_else(AppError::internal)?;
         if !gate.accepts(&secret) {
-            if let Some(log) = crate::ssr::security::log() {
+            if let Some(log) = crate::server::security::log() {
                 log.record(&caller.actor(), "setup.bad_secret", "setup", None);
             }
             return Err(AppError::forbidden(
@@ -394,7 +394,7 @@ pub(crate) mod ssr {
             .map_err(|e| AppError::validation("username", e.to_string()))?;
         let password = NewPassword::parse(&password)
             .map_err(|e| AppError::validation("password", e.to_string()))?;
-        crate::ssr::password::refuse_weak(&password, username.as_str())?;
+        crate::server::password::refuse_weak(&password, username.as_str())?;
         let hash = hash_off_thread(password).await?;
         let by = Actor::new(format!("setup:{username}"), caller.address.clone());
         let user = store

@@ -56,8 +56,8 @@ pub struct DeploySignals {
 /// How sharp each check was over the latest final verdicts, for the settings page.
 #[server(endpoint = "check-sensitivity")]
 pub async fn get_check_sensitivity() -> Result<Vec<crate::domain::Sensitivity>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         let receipts = call.store.recent_receipts(SENSITIVITY_DEPLOYS).await?;
         Ok(crate::domain::sensitivity(&receipts))
     })
@@ -73,10 +73,10 @@ pub async fn set_metric_check(
     reason: Option<String>,
 ) -> Result<(), AppError> {
     use crate::domain::{DefinitionChange, MetricDefinition};
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::CONFIGURE, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::CONFIGURE, move |call| async move {
         let check = form.parse()?;
-        let reason = super::admin::ssr::reason(reason)?;
+        let reason = super::admin::server::reason(reason)?;
         let before = call
             .store
             .list_metric_definitions()
@@ -109,8 +109,8 @@ pub const SENSITIVITY_DEPLOYS: u32 = 100;
 /// The metric definitions, for the settings page.
 #[server(endpoint = "metric-definitions")]
 pub async fn get_metric_definitions() -> Result<Vec<crate::domain::MetricDefinition>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         Ok(call.store.list_metric_definitions().await?)
     })
     .await
@@ -118,12 +118,13 @@ pub async fn get_metric_definitions() -> Result<Vec<crate::domain::MetricDefinit
 
 #[server(endpoint = "deploy-signals")]
 pub async fn get_deploy_signals(id: DeployId) -> Result<AsOf<DeploySignals>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         let now = Utc::now();
         let deploy = call.store.get_deploy(id).await?.deploy;
-        let source = use_context::<Option<std::sync::Arc<dyn crate::ssr::sources::SampleSource>>>()
-            .flatten();
+        let source =
+            use_context::<Option<std::sync::Arc<dyn crate::server::sources::SampleSource>>>()
+                .flatten();
         let signals = read_signals(call.store.as_ref(), source.as_deref(), &deploy, now).await?;
         Ok(AsOf {
             now,
@@ -135,15 +136,15 @@ pub async fn get_deploy_signals(id: DeployId) -> Result<AsOf<DeploySignals>, App
 
 #[cfg(feature = "ssr")]
 async fn read_signals(
-    store: &dyn crate::ssr::Store,
-    source: Option<&dyn crate::ssr::sources::SampleSource>,
+    store: &dyn crate::server::Store,
+    source: Option<&dyn crate::server::sources::SampleSource>,
     deploy: &crate::domain::Deploy,
     now: DateTime<Utc>,
 ) -> Result<DeploySignals, AppError> {
     use crate::domain::{
         ErrorsRead, MetricSource, SeriesKey, SeriesRead, chart_window, downsample,
     };
-    use crate::ssr::sources::Fetched;
+    use crate::server::sources::Fetched;
     let window = chart_window(deploy.started_at, deploy.finished_at, now);
     let (service, environment) = (&deploy.service, &deploy.environment);
     let definitions = store.list_metric_definitions().await?;

@@ -9,8 +9,8 @@ use leptos::prelude::*;
 /// (registered before the judge, or imported).
 #[server(endpoint = "deploy-verdict")]
 pub async fn get_deploy_verdict(id: DeployId) -> Result<AsOf<Option<Verdict>>, AppError> {
-    use crate::ssr::access::Need;
-    crate::ssr::serve(Need::Read, move |call| async move {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
         Ok(AsOf::now(call.store.get_verdict(id).await?))
     })
     .await
@@ -26,7 +26,7 @@ pub async fn override_deploy_verdict(
     reason: String,
 ) -> Result<(), AppError> {
     use houston_service::verdicts;
-    crate::ssr::serve(verdicts::NEED, move |call| async move {
+    crate::server::serve(verdicts::NEED, move |call| async move {
         let request = crate::domain::OverrideRequest {
             state: Some(state),
             reason: Some(reason),
@@ -39,7 +39,7 @@ pub async fn override_deploy_verdict(
             chrono::Utc::now(),
         )
         .await?;
-        crate::ssr::publish(done.change);
+        crate::server::publish(done.change);
         Ok(())
     })
     .await

@@ -431,6 +431,22 @@ const RESERVED_ID_PREFIXES: [(&str, DeploySource); 2] = [
 ];
 
 impl DeployRequest {
+    /// Takes an `Idempotency-Key` as the external id: it stands for the id when the
+    /// body has none, and must equal it (spaces around either aside) when both are sent.
+    pub fn take_idempotency_key(&mut self, key: &str) -> Result<(), ValidationErrors> {
+        match &self.external_id {
+            None => {
+                self.external_id = Some(key.to_owned());
+                Ok(())
+            }
+            Some(id) if id.trim_ascii() == key.trim_ascii() => Ok(()),
+            Some(_) => Err(ValidationErrors(vec![FieldError::new(
+                "external_id",
+                "differs from the Idempotency-Key header; send one or make them equal",
+            )])),
+        }
+    }
+
     /// Checks every field and returns a deploy ready to store, or every problem found.
     pub fn parse(&self, now: DateTime<Utc>) -> Result<NewDeploy, ValidationErrors> {
         self.parse_as(now, DeploySource::Api)

@@ -1,4 +1,10 @@
 //! Names of services and environments, and the stage order environments get by default.
+//!
+//! A **place** is one service in one environment (service × environment): where a
+//! deploy goes, what the board shows one cell for, the narrowest scope a lock
+//! covers, and what the judge compares a deploy's metrics within. It has no type of
+//! its own: code that means a place takes the two names together
+//! (`deploys_by_place` is the index on the pair).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

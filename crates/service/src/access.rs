@@ -1,5 +1,5 @@
 //! Who is calling and what they may do. `authorize` is the one policy: every server
-//! function asks it through `app::ssr::access::require`, every API route through the
+//! function asks it through `app::server::access::require`, every API route through the
 //! server's guard, and a use case that decides more finely (whose lock may be
 //! lifted) asks it itself.
 

@@ -1,6 +1,6 @@
 //! What the gate weighs, read from the store for one place, and what stands in force
 //! now (locks and active freeze windows) for banners, the board and the locks page.
-//! The decision itself is `domain::decide_gate`.
+//! The decision itself is `houston_core::decide_gate`.
 
 use chrono::{DateTime, Utc};
 use houston_core::freeze::Period;

@@ -10,6 +10,7 @@
 //! Depends on the core and the store contract; no Leptos, no axum, no SQL.
 
 pub mod access;
+pub mod deploys;
 mod error;
 pub mod gate;
 pub mod locks;
@@ -28,9 +29,10 @@ pub enum Change {
     Lock(LockChange),
 }
 
-/// A use case's result: its value, and the change to publish.
+/// A use case's result: its value, and the change to publish (none when nothing
+/// changed, as when a registration is repeated).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Done<T> {
     pub value: T,
-    pub change: Change,
+    pub change: Option<Change>,
 }

@@ -28,7 +28,7 @@ pub async fn place(
         LockOutcome::Placed(lock) => {
             tracing::info!(lock_id = lock.id, scope = %lock.scope().describe(), "locked");
             Ok(Done {
-                change: Change::Lock(LockChange::of(LockEvent::Locked, &lock)),
+                change: Some(Change::Lock(LockChange::of(LockEvent::Locked, &lock))),
                 value: lock,
             })
         }
@@ -63,7 +63,7 @@ pub async fn unlock(
     let lock = store.unlock(id, note.as_deref(), &by, now).await?;
     tracing::info!(lock_id = lock.id, scope = %lock.scope().describe(), actor = %by.name, "unlocked");
     Ok(Done {
-        change: Change::Lock(LockChange::of(LockEvent::Unlocked, &lock)),
+        change: Some(Change::Lock(LockChange::of(LockEvent::Unlocked, &lock))),
         value: lock,
     })
 }
@@ -79,12 +79,12 @@ pub async fn grant_override(
     let granted = store.grant_override(new, &caller.actor(), now).await?;
     tracing::info!(override_id = granted.id, service = %granted.service, environment = %granted.environment, "override granted");
     Ok(Done {
-        change: Change::Lock(LockChange {
+        change: Some(Change::Lock(LockChange {
             event: LockEvent::Override,
             id: granted.id,
             environment: Some(granted.environment.clone()),
             service: Some(granted.service.clone()),
-        }),
+        })),
         value: granted,
     })
 }

@@ -30,6 +30,6 @@ pub async fn override_verdict(
         .ok_or_else(|| ServiceError::NotFound(format!("deploy {id} has no verdict")))?;
     Ok(Done {
         value: verdict,
-        change: Change::Deploy(ChangeKind::Verdict, Box::new(deploy)),
+        change: Some(Change::Deploy(ChangeKind::Verdict, Box::new(deploy))),
     })
 }

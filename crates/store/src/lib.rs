@@ -129,7 +129,7 @@ pub struct FailedJob {
 pub const MAX_SESSIONS_PER_USER: i64 = 10;
 
 /// What a status report did to a deploy: the deploy as it now stands, and the
-/// decision of the one status rule (`domain::decide_status`).
+/// decision of the one status rule (`houston_core::decide_status`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusOutcome {
     pub deploy: Deploy,

@@ -13,7 +13,7 @@ use super::rfc3339;
 use super::scene::LivePlace;
 use super::signals::{Episode, Fate, STEP, align, fate_of};
 use app::domain::{Actor, NewApiToken, TokenScope};
-use app::ssr::Store;
+use app::server::Store;
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -89,13 +89,13 @@ pub async fn run(
     anyhow::ensure!(!places.is_empty(), "the demo has no places with signals");
     let now = Utc::now();
     let by = Actor::new("cli:demo", None);
-    let secret = app::ssr::token::generate_token();
+    let secret = app::server::token::generate_token();
     let name = format!("demo-live-{}", now.format("%Y%m%d-%H%M%S"));
     store
         .create_api_token(
             &NewApiToken {
                 name: name.clone(),
-                token_hash: app::ssr::token::hash_token(&secret),
+                token_hash: app::server::token::hash_token(&secret),
                 scopes: vec![TokenScope::Deploy, TokenScope::Ingest, TokenScope::Gate],
                 expires_at: Some(now + Duration::days(1)),
                 owner_user_id: None,

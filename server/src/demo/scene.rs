@@ -16,7 +16,7 @@ use app::domain::{
     EnvironmentName, ErrorBatch, FreezeHeader, GateRule, LockScope, MetricBatch, NewBreakGlass,
     NewLock, ServiceName, TimingChange,
 };
-use app::ssr::{LockOutcome, Store};
+use app::server::{LockOutcome, Store};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 

@@ -3,14 +3,14 @@
 //! `authenticate` works out who is calling — an API token, a person named by a
 //! trusted proxy, a session cookie, or nobody — and leaves a `Caller` in the
 //! request's extensions. What that caller may do is decided by
-//! `app::ssr::access::authorize`, the one policy: API routes reach it through
+//! `app::server::access::authorize`, the one policy: API routes reach it through
 //! `guard`, server functions through `access::require`.
 
 use crate::AppState;
 use crate::http::error::ApiError;
 use app::domain::Actor;
 use app::error::AppError;
-use app::ssr::access::{Caller, Need, Policy, Principal, authorize};
+use app::server::access::{Caller, Need, Policy, Principal, authorize};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
@@ -80,8 +80,8 @@ pub fn session_id_hash(headers: &HeaderMap, cookie_name: &str) -> Option<String>
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|h| app::ssr::session::cookie_value(h, cookie_name))
-        .map(app::ssr::session::hash_session_id)
+        .find_map(|h| app::server::session::cookie_value(h, cookie_name))
+        .map(app::server::session::hash_session_id)
 }
 
 /// The client address `authenticate` worked out for this request.
@@ -127,7 +127,7 @@ pub async fn authenticate(
     let stranger = Actor::new("anonymous", address.clone());
     let mut by_session = false;
     let principal = if let Some(presented) = bearer(request.headers()) {
-        let hash = app::ssr::token::hash_token(presented);
+        let hash = app::server::token::hash_token(presented);
         match state.store.authenticate_api_token(&hash, now).await? {
             Some(token) => Principal::Token(token),
             None => {
@@ -271,7 +271,7 @@ pub struct Guard {
     pub write: Need,
     pub policy: Policy,
     /// Where refusals of known callers are recorded.
-    pub security: std::sync::Arc<app::ssr::security::SecurityLog>,
+    pub security: std::sync::Arc<app::server::security::SecurityLog>,
 }
 
 /// Lets a request through when the policy allows its caller what the route needs.

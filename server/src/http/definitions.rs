@@ -12,8 +12,8 @@ use app::domain::{
     ValidationErrors,
 };
 use app::error::AppError;
-use app::ssr::access::{Need, authorize};
-use app::ssr::sources::Fetched;
+use app::server::access::{Need, authorize};
+use app::server::sources::Fetched;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};

@@ -45,52 +45,29 @@ pub async fn register(
     parts: axum::http::request::Parts,
     body: Result<Json<DeployRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let headers = &parts.headers;
     let Json(mut request) = body?;
-    if let Some(key) = headers.get(IDEMPOTENCY_KEY) {
-        let key = key
-            .to_str()
-            .map_err(|_| {
-                ValidationErrors(vec![FieldError::new(
-                    "Idempotency-Key",
-                    "must be printable ASCII",
-                )])
-            })?
-            .to_owned();
-        match &request.external_id {
-            None => request.external_id = Some(key),
-            Some(id) if id.trim_ascii() == key.trim_ascii() => {}
-            Some(_) => {
-                return Err(ValidationErrors(vec![FieldError::new(
-                    "external_id",
-                    "differs from the Idempotency-Key header; send one or make them equal",
-                )])
-                .into());
-            }
-        }
+    if let Some(key) = parts.headers.get(IDEMPOTENCY_KEY) {
+        let key = key.to_str().map_err(|_| {
+            ValidationErrors(vec![FieldError::new(
+                "Idempotency-Key",
+                "must be printable ASCII",
+            )])
+        })?;
+        request.take_idempotency_key(key)?;
     }
-    let now = chrono::Utc::now();
-    let mut new = request.parse(now)?;
-    // What the gate would have said besides locks and freezes, so a deploy that goes
-    // out over any block spends an override or is marked. A registration names no
-    // ref, so the branch rule is not weighed here.
-    let ask = app::domain::GateAsk {
-        service: new.service.clone(),
-        environment: new.environment.clone(),
-        version: Some(new.version.clone()),
-        branch: None,
-    };
-    new.other_blocks = app::ssr::gate::other_blocks(state.store.as_ref(), &ask, now)
-        .await?
-        .into_iter()
-        .filter(|r| r.rule != app::domain::GateRule::Branch)
-        .collect();
-    let by = super::auth::caller_of(&parts).actor();
-    let registration = state.store.register_deploy(&new, &by).await?;
-    let deploy = registration.deploy;
-    if registration.created {
-        tracing::info!(deploy_id = deploy.id, service = %deploy.service, environment = %deploy.environment, version = %deploy.version, "deploy registered");
-        state.events.deploy_changed(ChangeKind::Registered, &deploy);
+    let caller = super::auth::caller_of(&parts);
+    let done = houston_service::deploys::register(
+        state.store.as_ref(),
+        &caller,
+        &request,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(AppError::from)?;
+    let created = done.value.created;
+    state.events.publish(done.change);
+    let deploy = done.value.deploy;
+    if created {
         let location = format!("/api/v1/deploys/{}", deploy.id);
         Ok((
             StatusCode::CREATED,
@@ -98,15 +75,6 @@ pub async fn register(
             Json(deploy),
         )
             .into_response())
-    } else if deploy
-        .registered_by
-        .as_deref()
-        .is_some_and(|owner| owner != by.name)
-    {
-        Err(AppError::Conflict {
-            message: "this external id is another caller's deploy: choose an id of your own (the pipeline's run id, say)".to_owned(),
-        }
-        .into())
     } else {
         Ok((StatusCode::OK, Json(deploy)).into_response())
     }

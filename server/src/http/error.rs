@@ -17,8 +17,8 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<app::ssr::StoreError> for ApiError {
-    fn from(err: app::ssr::StoreError) -> Self {
+impl From<app::server::StoreError> for ApiError {
+    fn from(err: app::server::StoreError) -> Self {
         Self(err.into())
     }
 }

@@ -10,7 +10,7 @@ use app::domain::{
     DeployStatus, StatusDecision, StatusReport, plan_delivery, to_stored_precision,
 };
 use app::error::AppError;
-use app::ssr::{DeliveryOutcome, StatusOutcome};
+use app::server::{DeliveryOutcome, StatusOutcome};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -136,7 +136,7 @@ async fn pull_request(
     let is_open = pull.state == "open" && event.action != "closed";
     state
         .store
-        .upsert_pull_request(&app::ssr::PullRequest {
+        .upsert_pull_request(&app::server::PullRequest {
             repository: link.repository.clone(),
             number: pull.number,
             head_sha: pull.head.sha.to_ascii_lowercase(),
@@ -416,11 +416,12 @@ pub async fn receive(
             branch: None,
         }
     };
-    work.deploy_mut().other_blocks = app::ssr::gate::other_blocks(state.store.as_ref(), &ask, now)
-        .await?
-        .into_iter()
-        .filter(|r| r.rule != app::domain::GateRule::Branch)
-        .collect();
+    work.deploy_mut().other_blocks =
+        app::server::gate::other_blocks(state.store.as_ref(), &ask, now)
+            .await?
+            .into_iter()
+            .filter(|r| r.rule != app::domain::GateRule::Branch)
+            .collect();
     match state
         .store
         .apply_webhook_delivery(delivery, &work, &by, now)

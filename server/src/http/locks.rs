@@ -230,7 +230,7 @@ pub async fn gate(
     let Query(query) = query?;
     let ask = query.parse()?;
     let now = chrono::Utc::now();
-    let answer = app::ssr::gate::answer(state.store.as_ref(), &ask, None, now).await?;
+    let answer = app::server::gate::answer(state.store.as_ref(), &ask, None, now).await?;
     // Counted in memory and written once a minute: asking stays a read.
     state.gate_tally.count(
         &ask.environment,
@@ -273,7 +273,7 @@ pub async fn claim(
     let by = super::auth::caller_of(&parts).actor();
     let (ask, claimant) = request.parse(&by.name)?;
     let now = chrono::Utc::now();
-    let answer = app::ssr::gate::claim(state.store.as_ref(), &ask, &claimant, &by, now).await?;
+    let answer = app::server::gate::claim(state.store.as_ref(), &ask, &claimant, &by, now).await?;
     state.gate_tally.count(
         &ask.environment,
         answer.allowed,

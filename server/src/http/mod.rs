@@ -14,7 +14,7 @@ pub mod openapi;
 pub mod signals;
 
 use crate::AppState;
-use app::ssr::access::Need;
+use app::server::access::Need;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -31,7 +31,7 @@ pub fn is_static_file(path: &str) -> bool {
 }
 
 /// The `/api/v1` routes. Each group passes `auth::guard` with what it needs to
-/// read and to change (`app::ssr::access::Need`), except the GitHub webhook, which
+/// read and to change (`app::server::access::Need`), except the GitHub webhook, which
 /// GitHub signs instead (`github::receive`), and the OpenAPI document.
 pub fn api_router(state: &AppState) -> Router<AppState> {
     let guard = |read: Need, write: Need| {
@@ -51,7 +51,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .route("/deploys/{id}/status", post(deploys::set_status))
         .route("/deploys/{id}/verdict", get(deploys::get_verdict))
         .route("/events", get(crate::events::stream))
-        .route_layer(guard(Need::Read, Need::DEPLOY));
+        .route_layer(guard(Need::Read, houston_service::deploys::NEED));
     // Signals in (a deployer or an `ingest` token) and out (readers); batches may
     // be larger than other bodies.
     let signals = Router::new()

@@ -11,7 +11,7 @@ use app::domain::{
     ValidationErrors,
 };
 use app::error::AppError;
-use app::ssr::sources::Fetched;
+use app::server::sources::Fetched;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

@@ -7,7 +7,7 @@
 //! an unlock, an expiry or a window's turn is re-posted within one period.
 
 use app::domain::{LockScope, REPOSITORIES_SETTING, RepositoryLink};
-use app::ssr::Store;
+use app::server::Store;
 use chrono::{DateTime, Utc};
 
 /// The status context branch protection requires.
@@ -35,7 +35,7 @@ impl std::fmt::Debug for GithubApi {
 /// reasons; shared, it is one line of at most 140 characters, control characters
 /// taken out.
 pub fn status_for(
-    standing: &app::ssr::gate::InForce,
+    standing: &app::server::gate::InForce,
     link: &RepositoryLink,
 ) -> (&'static str, String) {
     let place = LockScope {
@@ -104,7 +104,7 @@ pub async fn run(
     if links.is_empty() {
         return Ok(0);
     }
-    let standing = app::ssr::gate::in_force(store, now).await?;
+    let standing = app::server::gate::in_force(store, now).await?;
     let mut posted = 0;
     let mut failures = Vec::new();
     for link in &links {
@@ -173,8 +173,8 @@ mod tests {
     use super::*;
     use app::domain::{EnvironmentName, Lock, ServiceName};
 
-    fn standing(reason: &str) -> app::ssr::gate::InForce {
-        app::ssr::gate::InForce {
+    fn standing(reason: &str) -> app::server::gate::InForce {
+        app::server::gate::InForce {
             locks: vec![Lock {
                 id: 1,
                 environment: Some(EnvironmentName::parse("production").expect("valid")),

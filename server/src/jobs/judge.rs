@@ -14,8 +14,8 @@ use app::domain::{
     SeriesRead, TimeWindow, VerdictReceipt, VerdictRule, conclude, error_bins_start,
     error_rate_spec, judge_check, timing_for, waiting,
 };
-use app::ssr::Store;
-use app::ssr::sources::{Fetched, SampleSource};
+use app::server::Store;
+use app::server::sources::{Fetched, SampleSource};
 use chrono::{DateTime, Duration, Utc};
 
 /// How long a claim holds a deploy.

@@ -2,7 +2,7 @@
 //! worker`) for queued and periodic jobs, kept in the database's `jobs` table.
 //!
 //! - Queued jobs are rows; a change that causes one queues it in its own
-//!   transaction (`enqueue_in` in each backend's `storage/*/jobs.rs`).
+//!   transaction (`enqueue_in`, in houston-sql's `shared/jobs.rs`).
 //! - A periodic job is one row per job name (`unique_key`), queued by every
 //!   replica at start (only the first insert lands) and rescheduled after each run.
 //! - A worker claims due rows for a lease (`JobStore::claim_jobs`: `FOR UPDATE SKIP
@@ -18,7 +18,7 @@ pub mod notify;
 pub mod prune;
 pub mod retention;
 
-use app::ssr::{ClaimedJob, JobEnd, NewJob, Store};
+use app::server::{ClaimedJob, JobEnd, NewJob, Store};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
@@ -322,7 +322,7 @@ pub const JUDGE_EVERY: Duration = Duration::from_secs(2);
 #[derive(Clone, Default)]
 pub struct Judging {
     /// Prometheus, for metrics defined by a query.
-    pub source: Option<Arc<dyn app::ssr::sources::SampleSource>>,
+    pub source: Option<Arc<dyn app::server::sources::SampleSource>>,
     /// Called with each deploy whose verdict changed.
     pub on_verdict: Option<judge::OnVerdict>,
 }

@@ -7,8 +7,8 @@
 use app::domain::{
     Headline, MAX_DELIVERY_ATTEMPTS, MessageAbout, Notice, Notification, slack_message,
 };
-use app::ssr::Store;
-use app::ssr::outbound::OutboundPolicy;
+use app::server::Store;
+use app::server::outbound::OutboundPolicy;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;

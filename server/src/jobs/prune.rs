@@ -1,7 +1,7 @@
 //! Pruning: nothing Houston keeps for security grows forever.
 
 use app::domain::LoginLimits;
-use app::ssr::{PruneCounts, PruneCutoffs, Store};
+use app::server::{PruneCounts, PruneCutoffs, Store};
 use chrono::{DateTime, Duration, Utc};
 
 /// How long webhook delivery ids are kept: GitHub redelivers for days at most.

@@ -3,7 +3,7 @@
 //! batches, each its own short transaction, with a pause between batches so
 //! ingest keeps its turn at the database (SQLite has one writer).
 
-use app::ssr::{SignalPruneCounts, Store};
+use app::server::{SignalPruneCounts, Store};
 use chrono::{DateTime, Duration, Utc};
 
 /// Rows one batch deletes at most.

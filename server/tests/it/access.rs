@@ -6,7 +6,7 @@
 use crate::support::Reply;
 
 use app::domain::{Actor, Role, TokenScope, Username};
-use app::ssr::session::hash_session_id;
+use app::server::session::hash_session_id;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -1865,7 +1865,7 @@ async fn a_second_factor_guards_sign_in_and_can_be_required() {
     // Another replica would see it within seconds; this one is told at once.
     h.state
         .second_factor
-        .remember(app::ssr::access::SecondFactorRule::From(Role::Lead));
+        .remember(app::server::access::SecondFactorRule::From(Role::Lead));
     let (_, cookie) = h.person("ada", Role::Lead).await;
     let post = |uri: &'static str, body: Payload| request("POST", uri, body, Some(&cookie));
     // A lead without a second factor reads, but may not act until they set one up.
@@ -1920,7 +1920,7 @@ async fn a_second_factor_guards_sign_in_and_can_be_required() {
         ))
         .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let code = app::ssr::totp::code_at(&secret, now()).expect("code");
+    let code = app::server::totp::code_at(&secret, now()).expect("code");
     let body: &'static str = Box::leak(format!("code={code}").into_boxed_str());
     let confirmed = h
         .send(post(
@@ -1963,7 +1963,7 @@ async fn a_second_factor_guards_sign_in_and_can_be_required() {
     assert!(!signed_in(&r), "{}", r.text);
     let r = h.send(sign_in(Some(&code), "10.7.0.3:4000")).await;
     assert!(!signed_in(&r), "a code works once: {}", r.text);
-    let next = app::ssr::totp::code_at(&secret, now() + 30).expect("code");
+    let next = app::server::totp::code_at(&secret, now() + 30).expect("code");
     let r = h.send(sign_in(Some(&next), "10.7.0.4:4000")).await;
     assert!(signed_in(&r), "{}", r.text);
     let r = h
@@ -2091,7 +2091,7 @@ async fn pages_carry_a_nonce_policy_and_https_adds_hsts() {
     .await;
     let (user, _) = h.person("ada", Role::Viewer).await;
     // Over https the cookie is __Host-houston_session.
-    let id = app::ssr::session::new_session_id();
+    let id = app::server::session::new_session_id();
     let now = chrono::Utc::now();
     h.db.store
         .create_session(
@@ -2206,7 +2206,7 @@ async fn first_run_set_up_creates_one_admin_with_the_printed_secret() {
     assert_eq!(h.db.store.count_users().await.expect("count"), 1);
 }
 
-/// Every server function enters through `app::ssr::serve`, which authorises and
+/// Every server function enters through `app::server::serve`, which authorises and
 /// hands over the store: none can forget the check (a use case of
 /// `houston_service` declares its own `NEED`, which the function passes). Read from the source, so a
 /// new function that skips it fails here.
@@ -2233,13 +2233,13 @@ fn every_server_function_goes_through_the_one_entry() {
             // The need is written where the function is (`Need::…`), or is the one
             // its use case declares (`locks::NEED`).
             let need = body
-                .split("crate::ssr::serve(")
+                .split("crate::server::serve(")
                 .nth(1)
                 .and_then(|rest| rest.split(',').next())
                 .unwrap_or_default();
             assert!(
                 need.starts_with("Need::") || need.ends_with("NEED"),
-                "{}: the server function {name} does not go through crate::ssr::serve with its need",
+                "{}: the server function {name} does not go through crate::server::serve with its need",
                 path.display()
             );
         }

@@ -5,7 +5,7 @@
 //! again after GitHub failed. On SQLite and PostgreSQL.
 
 use app::domain::{Actor, LockRequest, REPOSITORIES_SETTING};
-use app::ssr::{LockOutcome, Store};
+use app::server::{LockOutcome, Store};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use houston::config::{Config, Overrides};

@@ -122,13 +122,13 @@ async fn registration_is_idempotent_by_external_id_and_idempotency_key() {
 
     // Another caller's id is not theirs to take over (review M5): 409, nothing
     // changes, and the owner still gets its deploy back.
-    let other = app::ssr::token::generate_token();
+    let other = app::server::token::generate_token();
     h.state
         .store
         .create_api_token(
             &crate::support::new_token(
                 "other-pipeline",
-                &app::ssr::token::hash_token(&other),
+                &app::server::token::hash_token(&other),
                 &[TokenScope::Deploy, TokenScope::Read],
             ),
             &Actor::new("cli:test", None),
@@ -798,11 +798,15 @@ async fn token_scopes_decide_what_a_token_may_call() {
         vec![TokenScope::Gate, TokenScope::Ingest],
         vec![TokenScope::Admin],
     ] {
-        let secret = app::ssr::token::generate_token();
+        let secret = app::server::token::generate_token();
         let name = TokenScope::join(&scopes);
         store
             .create_api_token(
-                &crate::support::new_token(&name, &app::ssr::token::hash_token(&secret), &scopes),
+                &crate::support::new_token(
+                    &name,
+                    &app::server::token::hash_token(&secret),
+                    &scopes,
+                ),
                 &Actor::new("cli:test", None),
                 chrono::Utc::now(),
             )
@@ -888,12 +892,12 @@ async fn token_scopes_decide_what_a_token_may_call() {
 async fn the_audit_log_lists_token_changes_for_admins() {
     let h = harness().await;
     let store = h.db.store.clone();
-    let admin = app::ssr::token::generate_token();
+    let admin = app::server::token::generate_token();
     store
         .create_api_token(
             &crate::support::new_token(
                 "root",
-                &app::ssr::token::hash_token(&admin),
+                &app::server::token::hash_token(&admin),
                 &[TokenScope::Admin],
             ),
             &Actor::new("cli:ops", None),
@@ -952,7 +956,7 @@ async fn the_audit_log_lists_token_changes_for_admins() {
 async fn signing_in_sets_a_session_cookie_that_opens_the_account_page() {
     let h = harness().await;
     let password = app::domain::NewPassword::parse("correct horse battery").expect("valid");
-    let hash = app::ssr::password::hash_password(&password).expect("hash");
+    let hash = app::server::password::hash_password(&password).expect("hash");
     h.db.store
         .create_user(
             &app::domain::Username::parse("ada").expect("valid"),

@@ -2,7 +2,7 @@
 //! periodic jobs are queued once however many replicas start, and a runner stops
 //! when told. On SQLite and PostgreSQL.
 
-use app::ssr::{NewJob, Store};
+use app::server::{NewJob, Store};
 use houston::jobs::{Runner, RunnerSettings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

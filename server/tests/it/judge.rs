@@ -6,7 +6,7 @@ use app::domain::{
     Actor, DefinitionChange, DeployRequest, DeploySource, ErrorsRequest, MetricDefinitionRequest,
     MetricsRequest, TokenScope, VerdictRule, VerdictState,
 };
-use app::ssr::Store;
+use app::server::Store;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
@@ -139,12 +139,12 @@ async fn judged(store: &dyn Store, id: i64) -> app::domain::Verdict {
 
 async fn verdict_json(store: Arc<dyn Store>, id: i64) -> Value {
     let config = Config::from_lookup(|_| None, &Overrides::default()).expect("config");
-    let token = app::ssr::token::generate_token();
+    let token = app::server::token::generate_token();
     store
         .create_api_token(
             &crate::support::new_token(
                 &format!("reader-{id}"),
-                &app::ssr::token::hash_token(&token),
+                &app::server::token::hash_token(&token),
                 &[TokenScope::Read],
             ),
             &Actor::new("cli:test", None),
@@ -260,7 +260,7 @@ async fn a_regression_is_unhealthy_and_a_calm_deploy_healthy_with_receipts(store
         store
             .override_verdict(999_999, VerdictState::Healthy, "x", &admin(), Utc::now())
             .await,
-        Err(app::ssr::StoreError::NotFound(_))
+        Err(app::server::StoreError::NotFound(_))
     ));
 
     // Final verdicts are not claimed again.
@@ -513,7 +513,7 @@ async fn verdict_messages_are_queued_with_the_look_and_delivered_with_retries(
     let refusing = houston::jobs::notify::Deliverer::new(
         store.clone(),
         Some("https://houston.example/".into()),
-        app::ssr::outbound::OutboundPolicy::default(),
+        app::server::outbound::OutboundPolicy::default(),
     )
     .expect("client");
     assert_eq!(refusing.deliver_due(now).await.expect("a round"), 1);
@@ -535,7 +535,7 @@ async fn verdict_messages_are_queued_with_the_look_and_delivered_with_retries(
     let deliverer = houston::jobs::notify::Deliverer::new(
         store.clone(),
         Some("https://houston.example/".into()),
-        app::ssr::outbound::OutboundPolicy::new(vec!["127.0.0.0/8".parse().expect("net")]),
+        app::server::outbound::OutboundPolicy::new(vec!["127.0.0.0/8".parse().expect("net")]),
     )
     .expect("client");
     let now = retry_at;

@@ -35,10 +35,10 @@ async fn two_replicas(
     scopes: &[TokenScope],
 ) -> (crate::support::TestDb, String, SocketAddr, SocketAddr) {
     let db = crate::support::postgres().await;
-    let secret = app::ssr::token::generate_token();
+    let secret = app::server::token::generate_token();
     db.store
         .create_api_token(
-            &crate::support::new_token("test", &app::ssr::token::hash_token(&secret), scopes),
+            &crate::support::new_token("test", &app::server::token::hash_token(&secret), scopes),
             &Actor::new("cli:test", None),
             chrono::Utc::now(),
         )

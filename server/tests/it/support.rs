@@ -100,7 +100,7 @@ impl TestApp {
         use app::domain::{Actor, NewPassword, Username};
         static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let hash = HASH.get_or_init(|| {
-            app::ssr::password::hash_password(&NewPassword::parse(PASSWORD).expect("valid"))
+            app::server::password::hash_password(&NewPassword::parse(PASSWORD).expect("valid"))
                 .expect("hash")
         });
         let now = chrono::Utc::now();
@@ -116,11 +116,11 @@ impl TestApp {
             )
             .await
             .expect("user");
-        let id = app::ssr::session::new_session_id();
+        let id = app::server::session::new_session_id();
         self.db
             .store
             .create_session(
-                &app::ssr::session::hash_session_id(&id),
+                &app::server::session::hash_session_id(&id),
                 &user,
                 now + chrono::Duration::hours(1),
                 &Actor::new(format!("user:{name}"), None),
@@ -133,11 +133,11 @@ impl TestApp {
 
     /// A token with `scopes`, as `houston token create` stores it: its secret.
     pub async fn token(&self, name: &str, scopes: &[app::domain::TokenScope]) -> String {
-        let secret = app::ssr::token::generate_token();
+        let secret = app::server::token::generate_token();
         self.db
             .store
             .create_api_token(
-                &new_token(name, &app::ssr::token::hash_token(&secret), scopes),
+                &new_token(name, &app::server::token::hash_token(&secret), scopes),
                 &app::domain::Actor::new("cli:test", None),
                 chrono::Utc::now(),
             )

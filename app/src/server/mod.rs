@@ -1,5 +1,8 @@
-//! Server-only pieces the pages' server functions need: the storage trait and how
-//! a server function finds the store.
+//! What the pages' server functions stand on, on the server only: the one entry
+//! ([`serve`]), the request's context (caller, store, publisher, page cache), and
+//! the server-side pieces of sign-in (passwords, sessions, second factors, first-run
+//! set-up, security events). The store contract is `houston-store`, re-exported here;
+//! the policy and the use cases are `houston-service`.
 
 pub mod access;
 /// The gate's facts from the store, and the gate: `houston_service::gate`.
@@ -32,7 +35,7 @@ pub struct Call {
 /// `need` says (a known caller's refusal is audited) and hands the work the
 /// caller and the store. An error's HTTP status follows from its kind, set by the
 /// server for every server-function error (`server_fn_error_status`).
-/// `server/tests/access.rs` checks that every server function goes through here.
+/// `server/tests/it/access.rs` checks that every server function goes through here.
 pub async fn serve<T, F, Fut>(need: access::Need, work: F) -> Result<T, AppError>
 where
     F: FnOnce(Call) -> Fut,
@@ -72,11 +75,12 @@ pub fn tell_lock(change: crate::domain::LockChange) {
     }
 }
 
-/// Tells open pages of the change a use case made (`houston_service::Done`).
-pub fn publish(change: houston_service::Change) {
+/// Tells open pages of the change a use case made (`houston_service::Done`), if any.
+pub fn publish(change: Option<houston_service::Change>) {
     match change {
-        houston_service::Change::Deploy(kind, deploy) => tell(kind, &deploy),
-        houston_service::Change::Lock(change) => tell_lock(change),
+        Some(houston_service::Change::Deploy(kind, deploy)) => tell(kind, &deploy),
+        Some(houston_service::Change::Lock(change)) => tell_lock(change),
+        None => {}
     }
 }
 

@@ -4,7 +4,7 @@
 //! per process: each replica writes at most its own share.
 
 use crate::domain::Actor;
-use crate::ssr::Store;
+use crate::server::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -42,7 +42,7 @@ pub fn require(need: Need) -> Result<Caller, AppError> {
         // Someone known asking for more than they may is worth a line in the
         // audit log (rate-limited); strangers are everywhere.
         if !matches!(caller.principal, Principal::Anonymous)
-            && let Some(log) = crate::ssr::security::log()
+            && let Some(log) = crate::server::security::log()
         {
             let target = leptos::prelude::use_context::<http::request::Parts>()
                 .map_or_else(|| "server function".to_owned(), |p| p.uri.path().to_owned());

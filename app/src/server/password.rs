@@ -144,7 +144,7 @@ pub async fn verify_off_thread(
 /// blocking thread (for a person confirming a sensitive change). Over-long input
 /// is not hashed at all.
 pub async fn is_current_password(
-    store: &dyn crate::ssr::Store,
+    store: &dyn crate::server::Store,
     username: &crate::domain::Username,
     password: String,
 ) -> Result<bool, AppError> {
