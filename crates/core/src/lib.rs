@@ -24,6 +24,7 @@ pub mod flash;
 #[cfg(feature = "tz")]
 pub mod freeze;
 pub mod headline;
+pub mod incidents;
 pub mod judge;
 pub mod live;
 pub mod locks;
@@ -42,6 +43,7 @@ pub use delivery::*;
 pub use deploy::*;
 pub use error_events::*;
 pub use headline::*;
+pub use incidents::*;
 pub use judge::*;
 pub use live::*;
 pub use locks::*;
