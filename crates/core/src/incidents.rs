@@ -203,7 +203,13 @@ pub struct IncidentRequest {
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub at: Option<String>,
     /// A link to the incident in its own tool.
-    #[cfg_attr(feature = "openapi", schema(max_length = 2000, example = "https://acme.pagerduty.com/incidents/PGR0VU2"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 2000,
+            example = "https://acme.pagerduty.com/incidents/PGR0VU2"
+        )
+    )]
     pub url: Option<String>,
 }
 
@@ -514,7 +520,7 @@ pub fn suspect_facts(
     evidence: &IncidentEvidence,
 ) -> Vec<SuspectFacts> {
     let went_out = |d: &Deploy| d.finished_at.unwrap_or(d.started_at);
-    let until = |d: &Deploy| {
+    let next = |d: &Deploy| {
         deploys
             .iter()
             .filter(|o| {
@@ -524,8 +530,8 @@ pub fn suspect_facts(
             })
             .map(|o| o.started_at)
             .min()
-            .map_or(incident.opened_at, |next| next.min(incident.opened_at))
     };
+    let until = |d: &Deploy| next(d).map_or(incident.opened_at, |n| n.min(incident.opened_at));
     let facts: Vec<SuspectFacts> = deploys
         .iter()
         .map(|d| {
@@ -552,6 +558,7 @@ pub fn suspect_facts(
                     .map(|v| v.override_state.unwrap_or(v.state)),
                 new_error_groups: u32::try_from(new_error_groups).unwrap_or(u32::MAX),
                 alerts_after: u32::try_from(alerts_after).unwrap_or(u32::MAX),
+                superseded: next(d).is_some_and(|n| n <= incident.opened_at),
             }
         })
         .collect();
@@ -572,6 +579,8 @@ pub struct SuspectFacts {
     pub new_error_groups: u32,
     /// Alerts on its service that started after it went out and before the incident.
     pub alerts_after: u32,
+    /// Another deploy replaced it in its place before the incident opened.
+    pub superseded: bool,
 }
 
 /// A deploy suspected of causing an incident, with why.
@@ -594,7 +603,8 @@ pub struct Suspect {
 /// Ranks the deploys before an incident, most suspect first. A deploy that went out
 /// to a place the incident touches weighs most; then how close before the incident
 /// it went out (halving every hour); then what its place showed after it: an
-/// unhealthy or ailing verdict, new error groups, alerts on its service. A deploy
+/// unhealthy or ailing verdict, new error groups, alerts on its service; a deploy a
+/// later one replaced before the incident weighs less. A deploy
 /// after the incident opened, outside `window` before it, or that did not go out
 /// (failed, rolled back before it finished) is no suspect.
 pub fn rank_suspects(
@@ -679,6 +689,13 @@ pub fn rank_suspects(
             if matches!(deploy.status, DeployStatus::RolledBack) {
                 score += 0.5;
                 reasons.push((0.5, "it was rolled back".into()));
+            }
+            if facts.superseded {
+                score -= 2.0;
+                reasons.push((
+                    -2.0,
+                    "a later deploy replaced it there before the incident".into(),
+                ));
             }
             reasons.sort_by(|a, b| b.0.total_cmp(&a.0));
             Some(Suspect {

@@ -614,3 +614,64 @@ impl TryFrom<NotificationRow> for houston_core::Notification {
         })
     }
 }
+
+/// The columns of `incidents` that make an `IncidentRow`.
+pub(crate) const INCIDENT_COLUMNS: &str = "id, source, external_id, title, severity, state, services, environments, \
+     opened_at, acknowledged_at, resolved_at, link, opened_by";
+
+/// An incident as both backends return it (its places as JSON text).
+#[derive(sqlx::FromRow)]
+pub struct IncidentRow {
+    id: i64,
+    source: String,
+    external_id: String,
+    title: String,
+    severity: String,
+    state: String,
+    services: String,
+    environments: String,
+    opened_at: DateTime<Utc>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    link: Option<String>,
+    opened_by: String,
+}
+
+impl TryFrom<IncidentRow> for houston_core::Incident {
+    type Error = StoreError;
+
+    fn try_from(row: IncidentRow) -> Result<Self, StoreError> {
+        let names = |what: &str, text: &str| {
+            serde_json::from_str::<Vec<String>>(text).map_err(|_| corrupt(what, text))
+        };
+        Ok(Self {
+            id: row.id,
+            source: houston_core::IncidentSource::parse(&row.source)
+                .ok_or_else(|| corrupt("incident source", &row.source))?,
+            severity: houston_core::Severity::parse(&row.severity)
+                .ok_or_else(|| corrupt("incident severity", &row.severity))?,
+            state: houston_core::IncidentState::parse(&row.state)
+                .ok_or_else(|| corrupt("incident state", &row.state))?,
+            services: names("incident services", &row.services)?
+                .iter()
+                .map(|n| {
+                    houston_core::ServiceName::parse(n).map_err(|_| corrupt("service name", n))
+                })
+                .collect::<Result<_, _>>()?,
+            environments: names("incident environments", &row.environments)?
+                .iter()
+                .map(|n| {
+                    houston_core::EnvironmentName::parse(n)
+                        .map_err(|_| corrupt("environment name", n))
+                })
+                .collect::<Result<_, _>>()?,
+            external_id: row.external_id,
+            title: row.title,
+            opened_at: row.opened_at,
+            acknowledged_at: row.acknowledged_at,
+            resolved_at: row.resolved_at,
+            link: row.link,
+            opened_by: row.opened_by,
+        })
+    }
+}

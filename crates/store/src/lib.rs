@@ -929,6 +929,45 @@ pub trait ChangeFeed: Send + Sync {
     ) -> Result<Option<tokio::sync::mpsc::Receiver<FeedItem>>, StoreError>;
 }
 
+/// What recording an incident report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRecorded {
+    pub incident: houston_core::Incident,
+    pub change: houston_core::IncidentChange,
+}
+
+/// Incidents: reported by an incident tool or declared by a person, one row per
+/// incident (its source and the source's id), every change of state audited in its
+/// own transaction.
+#[async_trait::async_trait]
+pub trait IncidentStore {
+    /// Opens the incident the report names, or moves it to the report's state
+    /// (`IncidentChange::of`); its title, severity, places and link take the report's.
+    async fn record_incident(
+        &self,
+        report: &houston_core::IncidentReport,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<IncidentRecorded, StoreError>;
+
+    async fn get_incident(&self, id: i64) -> Result<houston_core::Incident, StoreError>;
+
+    /// Incidents, newest opened first; `open_only`: those not resolved.
+    async fn list_incidents(
+        &self,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<houston_core::Incident>, StoreError>;
+
+    /// Error groups first seen and alerts started between `from` and `to`: what the
+    /// suspects of an incident are weighed by.
+    async fn incident_evidence(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<houston_core::IncidentEvidence, StoreError>;
+}
+
 /// The whole store: every aggregate, on one backend. Callers hold an
 /// `Arc<dyn Store>`; a trait object answers the methods of every aggregate.
 #[async_trait::async_trait]
@@ -945,6 +984,7 @@ pub trait Store:
     + DefinitionStore
     + VerdictStore
     + LockStore
+    + IncidentStore
     + ChangeFeed
     + Send
     + Sync

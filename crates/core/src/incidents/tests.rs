@@ -166,6 +166,7 @@ fn facts(deploy: Deploy) -> SuspectFacts {
         verdict: Some(VerdictState::Healthy),
         new_error_groups: 0,
         alerts_after: 0,
+        superseded: false,
     }
 }
 
@@ -353,4 +354,10 @@ fn evidence_counts_for_the_deploy_it_followed_until_the_next_one() {
         .map(|f| (f.deploy.id, f.new_error_groups, f.alerts_after))
         .collect();
     assert_eq!(counts, [(1, 1, 0), (2, 2, 1), (3, 0, 0)]);
+    let superseded: Vec<bool> = facts.iter().map(|f| f.superseded).collect();
+    assert_eq!(
+        superseded,
+        [true, false, false],
+        "v1 was replaced before the incident"
+    );
 }

@@ -119,6 +119,9 @@ mod deploys {
 mod deliveries {
     crate::shared::deliveries::store!(super::PgStore);
 }
+mod incidents {
+    crate::shared::incidents::store!(super::PgStore);
+}
 mod jobs {
     crate::shared::jobs::store!(super::PgStore);
 }

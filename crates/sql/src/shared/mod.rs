@@ -17,6 +17,7 @@ pub(crate) mod audit;
 pub(crate) mod definitions;
 pub(crate) mod deliveries;
 pub(crate) mod deploys;
+pub(crate) mod incidents;
 pub(crate) mod jobs;
 pub(crate) mod locks;
 pub(crate) mod ping;

@@ -63,6 +63,9 @@ mod deploys {
 mod deliveries {
     crate::shared::deliveries::store!(super::SqliteStore);
 }
+mod incidents {
+    crate::shared::incidents::store!(super::SqliteStore);
+}
 mod jobs {
     crate::shared::jobs::store!(super::SqliteStore);
 }

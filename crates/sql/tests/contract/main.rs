@@ -5,6 +5,7 @@
 mod accounts;
 mod common;
 mod deploys;
+mod incidents;
 mod locks;
 mod signals;
 mod work;

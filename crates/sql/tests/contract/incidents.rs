@@ -1,0 +1,237 @@
+//! Incidents: reports that open and move them, audited; and the evidence their
+//! suspects are weighed by, ranked on a history with a known answer.
+
+use crate::common::*;
+use houston_core::{
+    ErrorsRequest, Incident, IncidentChange, IncidentReport, IncidentSource, IncidentState,
+    Severity, VerdictState,
+};
+
+fn report(id: &str, state: IncidentState, minutes: i64) -> IncidentReport {
+    IncidentReport {
+        source: IncidentSource::Pagerduty,
+        external_id: id.into(),
+        title: "Checkout errors".into(),
+        severity: Severity::Critical,
+        state,
+        services: vec![ServiceName::parse("checkout").expect("name")],
+        environments: vec![EnvironmentName::parse("production").expect("name")],
+        at: t0() + Duration::minutes(minutes),
+        link: Some("https://acme.pagerduty.com/incidents/PGR0VU2".into()),
+    }
+}
+
+fn pagerduty() -> Actor {
+    Actor::new("webhook:pagerduty", None)
+}
+
+async fn record(store: &dyn Store, report: &IncidentReport) -> (Incident, IncidentChange) {
+    let recorded = store
+        .record_incident(report, &pagerduty(), t0() + Duration::hours(1))
+        .await
+        .expect("record");
+    (recorded.incident, recorded.change)
+}
+
+async fn reports_open_an_incident_and_move_it_and_every_move_is_audited(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let (opened, change) = record(s, &report("PGR0VU2", IncidentState::Open, 0)).await;
+    assert_eq!(change, IncidentChange::Opened);
+    assert_eq!(opened.state, IncidentState::Open);
+    assert_eq!(opened.opened_at, t0());
+    assert_eq!(opened.opened_by, "webhook:pagerduty");
+    assert_eq!(opened.services[0].as_str(), "checkout");
+    let target = format!("incident:{}", opened.id);
+
+    let (again, change) = record(s, &report("PGR0VU2", IncidentState::Open, 1)).await;
+    assert_eq!((again.id, change), (opened.id, IncidentChange::Unchanged));
+    assert_eq!(again.opened_at, t0(), "a repeat does not move the opening");
+
+    let (acked, change) = record(s, &report("PGR0VU2", IncidentState::Acknowledged, 5)).await;
+    assert_eq!(change, IncidentChange::Acknowledged);
+    assert_eq!(acked.acknowledged_at, Some(t0() + Duration::minutes(5)));
+
+    let mut resolving = report("PGR0VU2", IncidentState::Resolved, 30);
+    resolving.severity = Severity::High;
+    resolving.link = None;
+    let (resolved, change) = record(s, &resolving).await;
+    assert_eq!(change, IncidentChange::Resolved);
+    assert_eq!(resolved.resolved_at, Some(t0() + Duration::minutes(30)));
+    assert_eq!(
+        resolved.severity,
+        Severity::High,
+        "the latest report's severity"
+    );
+    assert!(
+        resolved.link.is_some(),
+        "a report without a link keeps the one stored"
+    );
+    assert!(s.list_incidents(true, 10).await.expect("list").is_empty());
+
+    let (reopened, change) = record(s, &report("PGR0VU2", IncidentState::Open, 40)).await;
+    assert_eq!(change, IncidentChange::Reopened);
+    assert_eq!(reopened.resolved_at, None);
+    assert_eq!(
+        reopened.acknowledged_at,
+        Some(t0() + Duration::minutes(5)),
+        "kept from the first acknowledgement"
+    );
+    assert_eq!(
+        audit_actions(s, &target).await,
+        [
+            "incident.open webhook:pagerduty",
+            "incident.acknowledge webhook:pagerduty",
+            "incident.resolve webhook:pagerduty",
+            "incident.reopen webhook:pagerduty"
+        ]
+    );
+
+    // The same id from another source is another incident.
+    let mut declared = report("PGR0VU2", IncidentState::Open, 50);
+    declared.source = IncidentSource::Declared;
+    let (other, change) = record(s, &declared).await;
+    assert_eq!(change, IncidentChange::Opened);
+    assert_ne!(other.id, opened.id);
+    let open = s.list_incidents(true, 10).await.expect("list");
+    assert_eq!(
+        open.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [other.id, opened.id],
+        "newest opened first"
+    );
+    assert_eq!(s.get_incident(opened.id).await.expect("get"), reopened);
+    assert!(matches!(
+        s.get_incident(999_999).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn racing_reports_of_one_new_incident_store_one(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let state = if i % 2 == 0 {
+                IncidentState::Open
+            } else {
+                IncidentState::Acknowledged
+            };
+            store
+                .record_incident(&report("RACE", state, i), &pagerduty(), t0())
+                .await
+                .expect("record")
+                .incident
+                .id
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.expect("task"));
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one incident: {ids:?}");
+    assert_eq!(
+        store.list_incidents(false, 10).await.expect("list").len(),
+        1
+    );
+}
+
+fn errors(body: serde_json::Value) -> houston_core::ErrorBatch {
+    serde_json::from_value::<ErrorsRequest>(body)
+        .expect("decodes")
+        .parse(t0() + Duration::days(1), t0() - Duration::days(7))
+        .expect("valid batch")
+}
+
+/// A history with a known answer: checkout v2 went out to production two hours
+/// before the incident, was judged unhealthy, and a new error group appeared after
+/// it; search went out closer to the incident, calm; checkout v3 after it.
+async fn the_bad_deploy_ranks_first_from_what_the_store_holds(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let opened = t0() + Duration::hours(6);
+    let v1 = register(s, deploy("checkout", "production", "v1", t0())).await;
+    let v2 = register(
+        s,
+        deploy("checkout", "production", "v2", t0() + Duration::hours(4)),
+    )
+    .await;
+    let search = register(
+        s,
+        deploy(
+            "search",
+            "production",
+            "s1",
+            t0() + Duration::minutes(5 * 60 + 45),
+        ),
+    )
+    .await;
+    register(
+        s,
+        deploy("checkout", "production", "v3", opened + Duration::hours(1)),
+    )
+    .await;
+    s.override_verdict(v2.id, VerdictState::Unhealthy, "errors", &ci(), t0())
+        .await
+        .expect("verdict");
+    let at = (t0() + Duration::hours(4) + Duration::minutes(20)).to_rfc3339();
+    let old = (t0() - Duration::minutes(30)).to_rfc3339();
+    s.store_error_events(
+        &errors(serde_json::json!({"events": [
+            {"service": "checkout", "environment": "production", "fingerprint": "TypeError:cart.js:42",
+             "message": "cart is undefined", "level": "error", "timestamp": at, "version": "v2"},
+            {"service": "checkout", "environment": "production", "fingerprint": "Old:1",
+             "message": "old", "level": "error", "timestamp": old, "version": "v1"},
+        ]})),
+        t0(),
+    )
+    .await
+    .expect("errors");
+    let (incident, _) = record(
+        s,
+        &IncidentReport {
+            at: opened,
+            ..report("PGR0VU2", IncidentState::Open, 0)
+        },
+    )
+    .await;
+
+    let from = opened - houston_core::SUSPECT_WINDOW;
+    let deploys = all(
+        s,
+        DeployFilter {
+            since: Some(from),
+            until: Some(opened),
+            ..Default::default()
+        },
+    )
+    .await;
+    let evidence = s.incident_evidence(from, opened).await.expect("evidence");
+    assert_eq!(
+        evidence.new_error_groups.len(),
+        1,
+        "only the group first seen in the window"
+    );
+    let facts = houston_core::suspect_facts(&incident, deploys, &evidence);
+    let suspects = houston_core::rank_suspects(&incident, houston_core::SUSPECT_WINDOW, facts);
+    let order: Vec<i64> = suspects.iter().map(|s| s.deploy_id).collect();
+    assert_eq!(order, [v2.id, search.id, v1.id]);
+    assert!(
+        suspects[0]
+            .reasons
+            .contains(&"its verdict is unhealthy".to_owned()),
+        "{:?}",
+        suspects[0].reasons
+    );
+    assert!(
+        suspects[0]
+            .reasons
+            .contains(&"1 new error group appeared after it".to_owned()),
+        "{:?}",
+        suspects[0].reasons
+    );
+}
+
+houston_sql::contract!(
+    reports_open_an_incident_and_move_it_and_every_move_is_audited,
+    racing_reports_of_one_new_incident_store_one,
+    the_bad_deploy_ranks_first_from_what_the_store_holds,
+);

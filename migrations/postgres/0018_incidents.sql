@@ -1,0 +1,22 @@
+-- Incidents, from an incident tool's webhook or declared by a person. One row per
+-- incident (its source and the source's id); its places are JSON arrays of names,
+-- empty for "every".
+CREATE TABLE incidents (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source          TEXT NOT NULL CHECK (source IN ('pagerduty', 'webhook', 'declared')),
+    external_id     TEXT NOT NULL,
+    title           TEXT NOT NULL CHECK (title <> ''),
+    severity        TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+    state           TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+    services        TEXT NOT NULL,
+    environments    TEXT NOT NULL,
+    opened_at       TIMESTAMPTZ NOT NULL,
+    acknowledged_at TIMESTAMPTZ,
+    resolved_at     TIMESTAMPTZ,
+    link            TEXT,
+    opened_by       TEXT NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL,
+    UNIQUE (source, external_id)
+);
+CREATE INDEX incidents_by_time ON incidents (opened_at DESC, id DESC);
