@@ -28,6 +28,12 @@ pub struct Config {
     pub github_webhook_secret: Option<String>,
     /// Accept unsigned GitHub deliveries when no secret is set: local trials only.
     pub github_webhook_allow_unsigned: bool,
+    /// PagerDuty's v3 webhook must carry a `v1=` signature made with this secret (the
+    /// webhook subscription's); without it the route answers 503.
+    pub pagerduty_webhook_secret: Option<String>,
+    /// The environment incidents from PagerDuty (which has none) are placed in
+    /// (`HOUSTON_INCIDENT_ENVIRONMENT`, production).
+    pub incident_environment: app::domain::EnvironmentName,
     /// Posting `houston/gate` commit statuses: GitHub's REST API
     /// (`HOUSTON_GITHUB_API_URL`, https://api.github.com) and a token allowed to write
     /// statuses (`HOUSTON_GITHUB_TOKEN`: a personal or an app installation token).
@@ -376,6 +382,13 @@ impl Config {
                 message: "set HOUSTON_TRUSTED_PROXIES too: the header is believed only from those addresses".into(),
             });
         }
+        let incident_environment = app::domain::EnvironmentName::parse(
+            &get("HOUSTON_INCIDENT_ENVIRONMENT").unwrap_or_else(|| "production".into()),
+        )
+        .map_err(|e| ConfigError {
+            var: "HOUSTON_INCIDENT_ENVIRONMENT",
+            message: e.to_string(),
+        })?;
         Ok(Config {
             allow_anonymous_read,
             run_jobs,
@@ -389,6 +402,8 @@ impl Config {
             bind,
             github_webhook_secret: get("HOUSTON_GITHUB_WEBHOOK_SECRET"),
             github_webhook_allow_unsigned,
+            pagerduty_webhook_secret: get("HOUSTON_PAGERDUTY_WEBHOOK_SECRET"),
+            incident_environment,
             github_api,
             session_lifetime,
             session_idle,

@@ -13,6 +13,7 @@ pub mod access;
 pub mod deploys;
 mod error;
 pub mod gate;
+pub mod incidents;
 pub mod locks;
 pub mod verdicts;
 

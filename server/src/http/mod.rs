@@ -9,6 +9,7 @@ pub mod deploys;
 pub mod error;
 pub mod github;
 pub mod health;
+pub mod incidents;
 pub mod locks;
 pub mod openapi;
 pub mod signals;
@@ -31,8 +32,9 @@ pub fn is_static_file(path: &str) -> bool {
 }
 
 /// The `/api/v1` routes. Each group passes `auth::guard` with what it needs to
-/// read and to change (`app::server::access::Need`), except the GitHub webhook, which
-/// GitHub signs instead (`github::receive`), and the OpenAPI document.
+/// read and to change (`app::server::access::Need`), except the GitHub and PagerDuty
+/// webhooks, which their senders sign instead (`github::receive`,
+/// `incidents::pagerduty`), and the OpenAPI document.
 pub fn api_router(state: &AppState) -> Router<AppState> {
     let guard = |read: Need, write: Need| {
         axum::middleware::from_fn_with_state(
@@ -104,6 +106,12 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
             post(locks::grant_override).get(locks::list_overrides),
         )
         .route_layer(guard(Need::GATE, houston_service::locks::GRANT_NEED));
+    // Incidents: read like deploys, declared by whoever may register deploys.
+    let incidents = Router::new()
+        .route("/incidents", post(incidents::declare).get(incidents::list))
+        .route("/incidents/{id}", get(incidents::get_one))
+        .route("/incidents/{id}/suspects", get(incidents::suspects))
+        .route_layer(guard(Need::Read, houston_service::incidents::NEED));
     let admin_only = Router::new()
         .route("/audit", get(audit::list))
         .route_layer(guard(Need::ADMIN, Need::ADMIN));
@@ -115,8 +123,10 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(locks)
         .merge(claim)
         .merge(overrides)
+        .merge(incidents)
         .merge(admin_only)
         .route("/webhooks/github", post(github::receive))
+        .route("/webhooks/pagerduty", post(incidents::pagerduty))
         .route("/openapi.json", get(openapi::serve))
         .fallback(error::api_not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

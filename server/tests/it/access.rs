@@ -376,12 +376,27 @@ fn matrix() -> Vec<Row> {
             Json(r#"{"service":"checkout","environment":"production","run":"matrix"}"#),
             [401, 403, 200, 200, 200],
         ),
-        // GitHub signs its deliveries; without a configured secret the route is
-        // closed to everyone, whoever they are.
+        row(
+            "POST",
+            "/api/v1/incidents",
+            Json(r#"{"title":"matrix","severity":"high","services":["checkout"]}"#),
+            [401, 403, 201, 201, 201],
+        ),
+        row("GET", "/api/v1/incidents?open=true", None, READ),
+        row("GET", "/api/v1/incidents/1", None, READ),
+        row("GET", "/api/v1/incidents/1/suspects", None, READ),
+        // GitHub and PagerDuty sign their deliveries; without a configured secret the
+        // routes are closed to everyone, whoever they are.
         row(
             "POST",
             "/api/v1/webhooks/github",
             Json(r#"{"zen":"hello"}"#),
+            [503; 5],
+        ),
+        row(
+            "POST",
+            "/api/v1/webhooks/pagerduty",
+            Json(r#"{"event":{}}"#),
             [503; 5],
         ),
         // Last: it ends the caller's session.
@@ -623,11 +638,26 @@ fn token_matrix() -> Vec<TokenRow> {
             [403, 403, 403, 403, 403, 201],
         ),
         token_row("GET", "/api/v1/overrides", None, T_GATE_READ),
+        token_row(
+            "POST",
+            "/api/v1/incidents",
+            Json(r#"{"title":"matrix","severity":"high"}"#),
+            [201, 403, 403, 403, 403, 201],
+        ),
+        token_row("GET", "/api/v1/incidents?open=true", None, T_READ),
+        token_row("GET", "/api/v1/incidents/1", None, T_READ),
+        token_row("GET", "/api/v1/incidents/1/suspects", None, T_READ),
         token_row("GET", "/api/v1/openapi.json", None, [200; 6]),
         token_row(
             "POST",
             "/api/v1/webhooks/github",
             Json(r#"{"zen":"hello"}"#),
+            [503; 6],
+        ),
+        token_row(
+            "POST",
+            "/api/v1/webhooks/pagerduty",
+            Json(r#"{"event":{}}"#),
             [503; 6],
         ),
         // The pages' server functions: reading needs `read`; webhook settings and
@@ -1656,13 +1686,15 @@ async fn a_second_page_on_a_kept_alive_connection_is_as_quick_as_the_first() {
         started.elapsed()
     }
     round_trip(&mut connection).await;
-    let mut slowest = std::time::Duration::ZERO;
+    // The stall hit every later response, so the quickest of five shows it; a busy
+    // machine slows some of them, not all.
+    let mut quickest = std::time::Duration::MAX;
     for _ in 0..5 {
-        slowest = slowest.max(round_trip(&mut connection).await);
+        quickest = quickest.min(round_trip(&mut connection).await);
     }
     assert!(
-        slowest < std::time::Duration::from_millis(30),
-        "a later page on the same connection took {slowest:?}"
+        quickest < std::time::Duration::from_millis(30),
+        "every later page on the same connection took {quickest:?} or more"
     );
     server.stop().await;
 }

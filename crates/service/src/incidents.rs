@@ -1,0 +1,78 @@
+//! Incidents: recording what an incident tool or a person reports, and the deploys
+//! suspected of causing one.
+
+use crate::access::Need;
+use crate::{Done, ServiceError};
+use chrono::{DateTime, Duration, Utc};
+use houston_core::{
+    Actor, DeployFilter, Incident, IncidentReport, PageRequest, Suspect, rank_suspects,
+    suspect_facts,
+};
+use houston_store::{IncidentRecorded, Store};
+use serde::{Deserialize, Serialize};
+
+/// Declaring an incident or reporting its change: a deployer, or a token with scope
+/// `deploy` (a pipeline, an incident tool's relay).
+pub const NEED: Need = Need::DEPLOY;
+
+/// The deploys looked at for one incident, at most (the newest in its window).
+const MAX_CANDIDATES: u32 = 200;
+
+/// Opens the incident a report names, or moves it; audited with the change.
+pub async fn record(
+    store: &dyn Store,
+    by: &Actor,
+    report: &IncidentReport,
+    now: DateTime<Utc>,
+) -> Result<Done<IncidentRecorded>, ServiceError> {
+    let recorded = store.record_incident(report, by, now).await?;
+    if let Some(action) = recorded.change.audited_as() {
+        tracing::info!(incident_id = recorded.incident.id, source = report.source.as_str(), severity = report.severity.as_str(), actor = %by.name, "{action}");
+    }
+    Ok(Done {
+        value: recorded,
+        change: None,
+    })
+}
+
+/// An incident and the deploys suspected of causing it, most suspect first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncidentSuspects {
+    pub incident: Incident,
+    /// How far before the incident deploys were looked at, in minutes.
+    pub window_minutes: i64,
+    pub suspects: Vec<Suspect>,
+}
+
+/// Ranks the deploys that went out in `window` before incident `id` opened, with
+/// the evidence for each: their place, how close before it, their verdict, new error
+/// groups and alerts that followed them.
+pub async fn suspects(
+    store: &dyn Store,
+    id: i64,
+    window: Duration,
+) -> Result<IncidentSuspects, ServiceError> {
+    let incident = store.get_incident(id).await?;
+    let from = incident.opened_at - window;
+    let page = store
+        .list_deploys(
+            &DeployFilter {
+                since: Some(from),
+                until: Some(incident.opened_at + Duration::microseconds(1)),
+                ..DeployFilter::default()
+            },
+            &PageRequest {
+                limit: MAX_CANDIDATES,
+                cursor: None,
+            },
+        )
+        .await?;
+    let evidence = store.incident_evidence(from, incident.opened_at).await?;
+    let facts = suspect_facts(&incident, page.deploys, &evidence);
+    Ok(IncidentSuspects {
+        suspects: rank_suspects(&incident, window, facts),
+        window_minutes: window.num_minutes(),
+        incident,
+    })
+}
