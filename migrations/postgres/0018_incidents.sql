@@ -20,3 +20,5 @@ CREATE TABLE incidents (
     UNIQUE (source, external_id)
 );
 CREATE INDEX incidents_by_time ON incidents (opened_at DESC, id DESC);
+-- The open incidents, which the gate reads where an environment stops the line.
+CREATE INDEX incidents_open ON incidents (opened_at DESC, id DESC) WHERE state <> 'resolved';

@@ -124,6 +124,9 @@ fn describe_gate(gate: &EnvironmentGate) -> String {
     if !gate.branches.is_empty() {
         parts.push(format!("refs {}", gate.branches.join(", ")));
     }
+    if let Some(least) = gate.stop_on_incident {
+        parts.push(format!("stops on {} incidents or worse", least.as_str()));
+    }
     if parts.is_empty() {
         parts.push("no rules".to_owned());
     }

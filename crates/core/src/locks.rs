@@ -504,6 +504,7 @@ pub enum BreakableRule {
     Unhealthy,
     Promotion,
     Branch,
+    Incident,
 }
 
 /// A validated override to grant.
@@ -665,22 +666,28 @@ pub enum GateRule {
     Promotion,
     /// The ref is not one the environment accepts.
     Branch,
+    /// An open incident of at least the environment's chosen severity touches the
+    /// place (stop the line).
+    Incident,
     /// A lead's override lets this deploy through.
     Override,
 }
 
 impl GateRule {
     /// The rules an override may break, in the order they are stored and told.
-    pub const BREAKABLE: [GateRule; 6] = [
+    pub const BREAKABLE: [GateRule; 7] = [
         GateRule::Lock,
         GateRule::Freeze,
         GateRule::Alert,
         GateRule::Unhealthy,
         GateRule::Promotion,
         GateRule::Branch,
+        GateRule::Incident,
     ];
-    /// What a grant breaks when it names nothing: locks and freeze windows.
-    pub const BROKEN_BY_DEFAULT: [GateRule; 2] = [GateRule::Lock, GateRule::Freeze];
+    /// What a grant breaks when it names nothing: locks, freeze windows and the
+    /// line an incident stopped (break glass).
+    pub const BROKEN_BY_DEFAULT: [GateRule; 3] =
+        [GateRule::Lock, GateRule::Freeze, GateRule::Incident];
 
     /// `lock`, `freeze` …, exactly as `as_str` writes them.
     pub fn parse(raw: &str) -> Option<Self> {
@@ -736,6 +743,7 @@ impl GateRule {
             GateRule::Unhealthy => "unhealthy",
             GateRule::Promotion => "promotion",
             GateRule::Branch => "branch",
+            GateRule::Incident => "incident",
             GateRule::Override => "override",
         }
     }
@@ -906,6 +914,10 @@ pub struct EnvironmentGate {
     /// Refs the environment accepts (`*` matches any run of characters); empty: any.
     #[serde(default)]
     pub branches: Vec<String>,
+    /// Stop the line: an open incident of at least this severity stops deploys to
+    /// the places it touches until it resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_on_incident: Option<super::incidents::Severity>,
 }
 
 /// The settings key the environments' gate rules are stored under (JSON list).
@@ -983,6 +995,8 @@ pub struct GateFacts {
     pub granted: Option<Override>,
     /// The pipeline run asking through a claim (`None`: the plain gate).
     pub claimant: Option<Claimant>,
+    /// Open incidents that touch the place (read when the environment stops the line).
+    pub incidents: Vec<super::incidents::Incident>,
 }
 
 /// A pipeline run that asks to claim an override: which run, which version, and
@@ -1105,6 +1119,29 @@ pub fn decide_gate(ask: &GateAsk, facts: &GateFacts) -> GateAnswer {
         reasons.push(r);
     }
     if let Some(rules) = &facts.rules {
+        if let Some(least) = rules.stop_on_incident {
+            for incident in &facts.incidents {
+                if incident.state == super::incidents::IncidentState::Resolved
+                    || incident.severity < least
+                    || !incident.touches(&ask.service, &ask.environment)
+                {
+                    continue;
+                }
+                let mut r = GateReason::new(
+                    GateRule::Incident,
+                    format!(
+                        "incident {} is open: {} ({})",
+                        incident.id,
+                        incident.title,
+                        incident.severity.as_str()
+                    ),
+                );
+                r.by = Some(incident.opened_by.clone());
+                r.since = Some(incident.opened_at);
+                r.id = Some(incident.id);
+                reasons.push(r);
+            }
+        }
         if rules.require_previous_stage
             && let Some(stage) = &facts.previous_stage
         {

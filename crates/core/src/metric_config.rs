@@ -359,6 +359,9 @@ pub struct EnvironmentGateRequest {
     pub min_bake: Option<String>,
     /// Refs this environment accepts (`main`, `release/*`).
     pub branches: Option<Vec<String>>,
+    /// Stop the line: an open incident of at least this severity (`critical`,
+    /// `high`, `medium`, `low`) stops deploys to the places it touches.
+    pub stop_on_incident: Option<String>,
 }
 
 /// A `[[repository]]` table: a GitHub repository (`owner/name`) whose open pull
@@ -421,11 +424,22 @@ impl EnvironmentGateRequest {
                 "each must be a ref pattern of 1 to 255 characters",
             );
         }
+        let stop_on_incident = match self.stop_on_incident.as_deref() {
+            None => None,
+            Some(raw) => super::incidents::Severity::parse(raw).or_else(|| {
+                p.add(
+                    format!("{at}.stop_on_incident"),
+                    "must be critical, high, medium or low",
+                );
+                None
+            }),
+        };
         Some(super::locks::EnvironmentGate {
             environment: environment?,
             require_previous_stage: self.require_previous_stage.unwrap_or(min_bake_secs > 0),
             min_bake_secs,
             branches,
+            stop_on_incident,
         })
     }
 }

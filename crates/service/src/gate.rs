@@ -227,6 +227,16 @@ pub async fn answer(
             o.usable(now) && o.matches(&ask.service, &ask.environment, ask.version.as_deref())
         })
         .collect();
+    // Open incidents, read only where the environment stops the line for them.
+    let incidents = match rules.as_ref().and_then(|r| r.stop_on_incident) {
+        None => Vec::new(),
+        Some(_) => store
+            .list_incidents(true, MAX_IN_FORCE)
+            .await?
+            .into_iter()
+            .filter(|i| i.touches(&ask.service, &ask.environment))
+            .collect(),
+    };
     let mut facts = GateFacts {
         locks,
         freezes,
@@ -237,6 +247,7 @@ pub async fn answer(
         previous,
         granted: None,
         claimant: claimant.cloned(),
+        incidents,
     };
     // Which override the answer weighs: the claimant's own first, then one that
     // breaks every rule that blocks (unclaimed before claimed by another run), then

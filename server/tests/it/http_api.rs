@@ -2482,3 +2482,66 @@ async fn a_declared_incident_names_the_deploy_that_broke_it_first() {
     let r = h.get("/api/v1/incidents/999999/suspects").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
 }
+
+/// Stop the line: production stops on high incidents or worse. A PagerDuty-style
+/// critical incident on checkout denies checkout's deploys (not search's), an
+/// override breaks glass by default, and resolving the incident lifts it.
+#[tokio::test]
+async fn an_open_incident_stops_the_line_until_it_resolves() {
+    let h = harness().await;
+    h.db.store
+        .set_setting(
+            app::domain::GATE_RULES_SETTING,
+            r#"[{"environment":"production","stop_on_incident":"high"}]"#,
+            &Actor::new("cli:test", None),
+            Some("stop the line"),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("setting");
+    let gate =
+        |service: &str| format!("/api/v1/gate?service={service}&environment=production&version=v9");
+    let allowed = |r: &crate::support::Reply| r.json()["allowed"].as_bool();
+    assert_eq!(allowed(&h.get(&gate("checkout")).await), Some(true));
+
+    let low = json!({"id": "INC-1", "title": "Slow search", "severity": "low",
+        "services": ["checkout"], "environments": ["production"]});
+    assert_eq!(
+        h.post_json("/api/v1/incidents", &low).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        allowed(&h.get(&gate("checkout")).await),
+        Some(true),
+        "below the environment's severity"
+    );
+
+    let critical = json!({"id": "INC-2", "title": "Checkout errors", "severity": "critical",
+        "services": ["checkout"], "environments": ["production"]});
+    let r = h.post_json("/api/v1/incidents", &critical).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json()["incident"]["id"].as_i64().expect("id");
+    let r = h.get(&gate("checkout")).await;
+    assert_eq!(allowed(&r), Some(false), "{}", r.text);
+    let reason = &r.json()["reasons"][0];
+    assert_eq!(reason["rule"], "incident");
+    assert_eq!(
+        reason["detail"],
+        format!("incident {id} is open: Checkout errors (critical)")
+    );
+    assert_eq!(
+        allowed(&h.get(&gate("search")).await),
+        Some(true),
+        "not its place"
+    );
+
+    let resolved = json!({"id": "INC-2", "title": "Checkout errors", "severity": "critical",
+        "state": "resolved", "services": ["checkout"], "environments": ["production"]});
+    let r = h.post_json("/api/v1/incidents", &resolved).await;
+    assert_eq!(r.json()["change"], "resolved", "{}", r.text);
+    assert_eq!(
+        allowed(&h.get(&gate("checkout")).await),
+        Some(true),
+        "lifted"
+    );
+}

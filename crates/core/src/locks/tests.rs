@@ -208,7 +208,11 @@ fn overrides_default_to_an_hour_and_match_their_version() {
     };
     let new = request.parse(now).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(new.expires_at, at("2026-11-30T11:00:00Z"));
-    assert_eq!(new.breaks, [GateRule::Lock, GateRule::Freeze], "by default");
+    assert_eq!(
+        new.breaks,
+        [GateRule::Lock, GateRule::Freeze, GateRule::Incident],
+        "by default"
+    );
     let granted = Override {
         id: 1,
         service: new.service,
@@ -419,6 +423,7 @@ fn promotion_needs_a_healthy_baked_deploy_in_the_previous_stage() {
         require_previous_stage: true,
         min_bake_secs: 1800,
         branches: vec!["main".into()],
+        stop_on_incident: None,
     };
     let record = |verdict, is_final, mins| StageRecord {
         environment: env("staging"),
@@ -526,4 +531,62 @@ fn lock_filters_parse() {
         ..LocksQuery::default()
     };
     assert_eq!(bad.parse().err().map(|e| e.0.len()), Some(2));
+}
+
+#[test]
+fn an_open_incident_stops_the_line_where_the_environment_asks() {
+    use crate::incidents::{Incident, IncidentSource, IncidentState, Severity};
+    let incident = |id, severity, state, service: &str| Incident {
+        id,
+        source: IncidentSource::Pagerduty,
+        external_id: format!("P{id}"),
+        title: "Checkout errors".into(),
+        severity,
+        state,
+        services: vec![svc(service)],
+        environments: vec![env("production")],
+        opened_at: at("2026-12-07T12:00:00Z"),
+        acknowledged_at: None,
+        resolved_at: None,
+        link: None,
+        opened_by: "webhook:pagerduty".into(),
+    };
+    let rules = |least| EnvironmentGate {
+        environment: env("production"),
+        require_previous_stage: false,
+        min_bake_secs: 0,
+        branches: Vec::new(),
+        stop_on_incident: least,
+    };
+    let facts = |least| GateFacts {
+        rules: Some(rules(least)),
+        incidents: vec![
+            incident(7, Severity::Critical, IncidentState::Open, "checkout"),
+            incident(8, Severity::Low, IncidentState::Acknowledged, "checkout"),
+            incident(9, Severity::Critical, IncidentState::Resolved, "checkout"),
+            incident(10, Severity::Critical, IncidentState::Open, "search"),
+        ],
+        ..GateFacts::default()
+    };
+    let stopped = decide_gate(&ask(Some("v2"), None), &facts(Some(Severity::High)));
+    assert!(!stopped.allowed);
+    let details: Vec<&str> = stopped.reasons.iter().map(|r| r.detail.as_str()).collect();
+    assert_eq!(details, ["incident 7 is open: Checkout errors (critical)"]);
+    assert_eq!(stopped.reasons[0].rule, GateRule::Incident);
+    assert_eq!(stopped.reasons[0].id, Some(7));
+
+    let low = decide_gate(&ask(Some("v2"), None), &facts(Some(Severity::Low)));
+    assert_eq!(
+        low.reasons.len(),
+        2,
+        "the acknowledged low one too: {:?}",
+        low.reasons
+    );
+    let off = decide_gate(&ask(Some("v2"), None), &facts(None));
+    assert!(off.allowed, "an environment that does not stop the line");
+    assert!(
+        GateRule::BROKEN_BY_DEFAULT.contains(&GateRule::Incident),
+        "break glass"
+    );
+    assert_eq!(GateRule::parse("incident"), Some(GateRule::Incident));
 }
