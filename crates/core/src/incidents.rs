@@ -718,6 +718,195 @@ pub fn rank_suspects(
     suspects
 }
 
+/// One moment of an incident's story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    /// `deploy`, `alert` or `incident`.
+    pub kind: String,
+    /// What happened, in words.
+    pub what: String,
+}
+
+/// The incident's story in time order: the deploys and alerts of the window before
+/// it and during it, and the incident's own opening, acknowledgement and resolution.
+pub fn incident_timeline(
+    incident: &Incident,
+    deploys: &[Deploy],
+    alerts: &[super::alerts::Alert],
+) -> Vec<TimelineEntry> {
+    let entry = |at, kind: &str, what: String| TimelineEntry {
+        at,
+        kind: kind.to_owned(),
+        what,
+    };
+    let mut entries: Vec<TimelineEntry> = Vec::new();
+    for d in deploys {
+        let verdict = d
+            .verdict
+            .as_ref()
+            .map(|v| format!("; verdict {}", v.shown_state().as_str()))
+            .unwrap_or_default();
+        entries.push(entry(
+            d.finished_at.unwrap_or(d.started_at),
+            "deploy",
+            format!(
+                "deploy #{} of {} {} to {} ({}{verdict})",
+                d.id,
+                d.service,
+                d.version,
+                d.environment,
+                d.status.as_str()
+            ),
+        ));
+    }
+    for a in alerts {
+        let place = a
+            .service
+            .as_ref()
+            .map(|s| format!(" on {s}"))
+            .unwrap_or_default();
+        entries.push(entry(
+            a.starts_at,
+            "alert",
+            format!("alert {} fired{place}", a.name),
+        ));
+        if let (super::alerts::AlertState::Resolved, Some(ended)) = (a.state, a.ends_at) {
+            entries.push(entry(
+                ended,
+                "alert",
+                format!("alert {} resolved{place}", a.name),
+            ));
+        }
+    }
+    entries.push(entry(
+        incident.opened_at,
+        "incident",
+        format!(
+            "incident {} opened: {} ({})",
+            incident.id,
+            incident.title,
+            incident.severity.as_str()
+        ),
+    ));
+    if let Some(at) = incident.acknowledged_at {
+        entries.push(entry(
+            at,
+            "incident",
+            format!("incident {} acknowledged", incident.id),
+        ));
+    }
+    if let Some(at) = incident.resolved_at {
+        entries.push(entry(
+            at,
+            "incident",
+            format!("incident {} resolved", incident.id),
+        ));
+    }
+    entries.sort_by_key(|e| e.at);
+    entries
+}
+
+/// Text as Markdown shows it literally: its markup characters escaped.
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The incident, its suspects and its timeline as Markdown, ready to paste into a
+/// postmortem. Times are UTC.
+pub fn postmortem_markdown(
+    incident: &Incident,
+    suspects: &[Suspect],
+    timeline: &[TimelineEntry],
+) -> String {
+    let time = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let names = |list: Vec<String>, all: &str| {
+        if list.is_empty() {
+            all.to_owned()
+        } else {
+            list.join(", ")
+        }
+    };
+    let mut md = format!(
+        "# Incident {}: {}\n\n",
+        incident.id,
+        markdown_text(&incident.title)
+    );
+    md += &format!(
+        "- Severity: {}; state: {}; from {}\n",
+        incident.severity.as_str(),
+        incident.state.as_str(),
+        incident.source.as_str()
+    );
+    if let Some(link) = &incident.link {
+        md += &format!("- Link: <{link}>\n");
+    }
+    md += &format!(
+        "- Services: {}; environments: {}\n",
+        names(
+            incident.services.iter().map(|s| s.to_string()).collect(),
+            "every service"
+        ),
+        names(
+            incident
+                .environments
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
+            "every environment"
+        )
+    );
+    md += &format!(
+        "- Opened {} by {}\n",
+        time(incident.opened_at),
+        markdown_text(&incident.opened_by)
+    );
+    if let Some(at) = incident.acknowledged_at {
+        md += &format!("- Acknowledged {}\n", time(at));
+    }
+    if let Some(at) = incident.resolved_at {
+        md += &format!("- Resolved {}\n", time(at));
+    }
+    md += "\n## Suspects\n\n";
+    if suspects.is_empty() {
+        md += "No deploy went out in the window before the incident.\n";
+    }
+    for (rank, s) in suspects.iter().enumerate() {
+        md += &format!(
+            "{}. Deploy #{}: {} {} to {}, went out {}\n",
+            rank + 1,
+            s.deploy_id,
+            s.service,
+            markdown_text(&s.version),
+            s.environment,
+            time(s.deployed_at)
+        );
+        for reason in &s.reasons {
+            md += &format!("   - {}\n", markdown_text(reason));
+        }
+    }
+    md += "\n## Timeline\n\n| time (UTC) | what |\n|---|---|\n";
+    for e in timeline {
+        md += &format!(
+            "| {} | {} |\n",
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            markdown_text(&e.what)
+        );
+    }
+    md
+}
+
 fn plural(n: u32, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")

@@ -5,8 +5,8 @@ use crate::access::Need;
 use crate::{Done, ServiceError};
 use chrono::{DateTime, Duration, Utc};
 use houston_core::{
-    Actor, DeployFilter, Incident, IncidentReport, PageRequest, Suspect, rank_suspects,
-    suspect_facts,
+    Actor, AlertFilter, DeployFilter, Incident, IncidentReport, PageRequest, Suspect,
+    TimelineEntry, incident_timeline, rank_suspects, suspect_facts,
 };
 use houston_store::{IncidentRecorded, Store};
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,57 @@ pub async fn suspects(
     Ok(IncidentSuspects {
         suspects: rank_suspects(&incident, window, facts),
         window_minutes: window.num_minutes(),
+        incident,
+    })
+}
+
+/// Everything a postmortem starts from: the incident, its suspects, its timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncidentExport {
+    pub incident: Incident,
+    pub window_minutes: i64,
+    pub suspects: Vec<Suspect>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// The incident's story from `window` before it opened to its resolution (or
+/// `now`): the deploys and alerts in that span, the incident's own moves, and the
+/// ranked suspects.
+pub async fn export(
+    store: &dyn Store,
+    id: i64,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Result<IncidentExport, ServiceError> {
+    let ranked = suspects(store, id, window).await?;
+    let incident = ranked.incident;
+    let from = incident.opened_at - window;
+    let to = incident.resolved_at.unwrap_or(now).max(incident.opened_at);
+    let deploys = store
+        .list_deploys(
+            &DeployFilter {
+                since: Some(from),
+                until: Some(to + Duration::microseconds(1)),
+                ..DeployFilter::default()
+            },
+            &PageRequest {
+                limit: MAX_CANDIDATES,
+                cursor: None,
+            },
+        )
+        .await?
+        .deploys;
+    let alerts: Vec<_> = store
+        .list_alerts(&AlertFilter::default(), 1000)
+        .await?
+        .into_iter()
+        .filter(|a| a.starts_at <= to && a.ends_at.is_none_or(|end| end >= from))
+        .collect();
+    Ok(IncidentExport {
+        timeline: incident_timeline(&incident, &deploys, &alerts),
+        window_minutes: ranked.window_minutes,
+        suspects: ranked.suspects,
         incident,
     })
 }

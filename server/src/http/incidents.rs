@@ -15,7 +15,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
-use houston_service::incidents::{self, IncidentSuspects};
+use houston_service::incidents::{self, IncidentExport, IncidentSuspects};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -192,20 +192,93 @@ pub async fn suspects(
 ) -> Result<Json<IncidentSuspects>, ApiError> {
     let Path(id) = id?;
     let Query(query) = query?;
-    let window = match query.window_minutes {
-        None => SUSPECT_WINDOW,
-        Some(minutes @ 1..=10_080) => chrono::Duration::minutes(minutes),
-        Some(_) => {
-            return Err(
-                AppError::validation("window_minutes", "must be from 1 to 10080 (a week)").into(),
-            );
-        }
-    };
+    let window = window_of(query.window_minutes)?;
     Ok(Json(
         incidents::suspects(state.store.as_ref(), id, window)
             .await
             .map_err(AppError::from)?,
     ))
+}
+
+/// `?format=markdown` for the postmortem's text; JSON otherwise.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// `json` (the default) or `markdown`.
+    #[param(pattern = "^(json|markdown)$")]
+    pub format: Option<String>,
+    /// As for the suspects (default 360 minutes).
+    #[param(minimum = 1, maximum = 10080)]
+    pub window_minutes: Option<i64>,
+}
+
+/// The incident for its postmortem: its suspects and its timeline (the deploys and
+/// alerts from the window before it to its resolution, and its own moves), as JSON
+/// or as Markdown to paste into the review document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/export",
+    tag = "incidents",
+    operation_id = "export_incident",
+    params(("id" = i64, Path, description = "Incident id"), ExportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The incident, suspects and timeline (Markdown with format=markdown)", content(
+            (IncidentExport = "application/json"),
+            (String = "text/markdown"),
+        )),
+        (status = 400, description = "Not an id, or a malformed query string", body = AppError),
+        (status = 401, description = "No or bad API token", body = AppError),
+        (status = 403, description = "The token lacks scope read", body = AppError),
+        (status = 404, description = "No such incident", body = AppError),
+        (status = 422, description = "An unknown format or a window outside 1–10,080 minutes", body = AppError),
+    )
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let Path(id) = id?;
+    let Query(query) = query?;
+    let window = window_of(query.window_minutes)?;
+    let markdown = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("markdown") => true,
+        Some(_) => {
+            return Err(AppError::validation("format", "must be json or markdown").into());
+        }
+    };
+    let export = incidents::export(state.store.as_ref(), id, window, chrono::Utc::now())
+        .await
+        .map_err(AppError::from)?;
+    if markdown {
+        let text =
+            app::domain::postmortem_markdown(&export.incident, &export.suspects, &export.timeline);
+        Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response())
+    } else {
+        Ok(Json(export).into_response())
+    }
+}
+
+/// A window in minutes (1 to a week), the suspects' default when absent.
+fn window_of(minutes: Option<i64>) -> Result<chrono::Duration, ApiError> {
+    match minutes {
+        None => Ok(SUSPECT_WINDOW),
+        Some(minutes @ 1..=10_080) => Ok(chrono::Duration::minutes(minutes)),
+        Some(_) => {
+            Err(AppError::validation("window_minutes", "must be from 1 to 10080 (a week)").into())
+        }
+    }
 }
 
 type HmacSha256 = Hmac<Sha256>;

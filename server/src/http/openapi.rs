@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         super::incidents::list,
         super::incidents::get_one,
         super::incidents::suspects,
+        super::incidents::export,
         super::incidents::pagerduty,
     ),
     components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource, app::domain::GateRule, app::domain::GateReason, app::domain::OverrideClaim, app::domain::Severity, app::domain::IncidentState, app::domain::IncidentSource, app::domain::Suspect)),

@@ -385,6 +385,7 @@ fn matrix() -> Vec<Row> {
         row("GET", "/api/v1/incidents?open=true", None, READ),
         row("GET", "/api/v1/incidents/1", None, READ),
         row("GET", "/api/v1/incidents/1/suspects", None, READ),
+        row("GET", "/api/v1/incidents/1/export", None, READ),
         // GitHub and PagerDuty sign their deliveries; without a configured secret the
         // routes are closed to everyone, whoever they are.
         row(
@@ -647,6 +648,7 @@ fn token_matrix() -> Vec<TokenRow> {
         token_row("GET", "/api/v1/incidents?open=true", None, T_READ),
         token_row("GET", "/api/v1/incidents/1", None, T_READ),
         token_row("GET", "/api/v1/incidents/1/suspects", None, T_READ),
+        token_row("GET", "/api/v1/incidents/1/export", None, T_READ),
         token_row("GET", "/api/v1/openapi.json", None, [200; 6]),
         token_row(
             "POST",

@@ -361,3 +361,59 @@ fn evidence_counts_for_the_deploy_it_followed_until_the_next_one() {
         "v1 was replaced before the incident"
     );
 }
+
+#[test]
+fn the_postmortem_tells_the_story_in_order_with_text_kept_literal() {
+    let mut incident = incident("2026-12-07T12:00:00Z");
+    incident.title = "Checkout *down* | [bad]".into();
+    incident.acknowledged_at = Some(at("2026-12-07T12:05:00Z"));
+    incident.resolved_at = Some(at("2026-12-07T12:40:00Z"));
+    let deploys = vec![deploy(1, "checkout", "production", "2026-12-07T10:00:00Z")];
+    let alerts = vec![crate::alerts::Alert {
+        id: 3,
+        fingerprint: "f".into(),
+        name: "HighErrorRate".into(),
+        state: crate::alerts::AlertState::Resolved,
+        starts_at: at("2026-12-07T11:55:00Z"),
+        ends_at: Some(at("2026-12-07T12:30:00Z")),
+        service: Some(svc("checkout")),
+        environment: Some(env("production")),
+        labels: Default::default(),
+        annotations: Default::default(),
+        generator_url: None,
+        resolved_by: None,
+        updated_at: at("2026-12-07T12:30:00Z"),
+    }];
+    let timeline = incident_timeline(&incident, &deploys, &alerts);
+    let what: Vec<&str> = timeline.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(
+        what,
+        [
+            "deploy #1 of checkout v1 to production (succeeded)",
+            "alert HighErrorRate fired on checkout",
+            "incident 7 opened: Checkout *down* | [bad] (critical)",
+            "incident 7 acknowledged",
+            "alert HighErrorRate resolved on checkout",
+            "incident 7 resolved",
+        ]
+    );
+    let suspects = rank_suspects(&incident, SUSPECT_WINDOW, vec![facts(deploys[0].clone())]);
+    let md = postmortem_markdown(&incident, &suspects, &timeline);
+    assert!(
+        md.starts_with("# Incident 7: Checkout \\*down\\* \\| \\[bad\\]\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("1. Deploy #1: checkout v1 to production, went out 2026-12-07 10:00:00 UTC"),
+        "{md}"
+    );
+    assert!(
+        md.contains("   - deployed to checkout in production, where the incident is"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 2026-12-07 12:40:00 | incident 7 resolved |"),
+        "{md}"
+    );
+    assert!(md.contains("- Resolved 2026-12-07 12:40:00 UTC"), "{md}");
+}
