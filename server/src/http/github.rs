@@ -17,9 +17,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 #[derive(Debug, Deserialize)]
 pub struct DeploymentEvent {
@@ -240,21 +238,12 @@ pub fn deploy_request(
     }
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
 /// Checks `X-Hub-Signature-256: sha256=<hex>` in constant time.
 pub fn signature_is_valid(secret: &str, body: &[u8], header: Option<&str>) -> bool {
     let Some(hex_sig) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
         return false;
     };
-    let Ok(signature) = hex::decode(hex_sig) else {
-        return false;
-    };
-    let Ok(mut mac) = HmacSha256::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&signature).is_ok()
+    hex::decode(hex_sig).is_ok_and(|signature| super::hmac_sha256_matches(secret, body, &signature))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
