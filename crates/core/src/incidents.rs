@@ -565,6 +565,98 @@ pub fn suspect_facts(
     facts
 }
 
+/// A person's word on a suspect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CauseDecision {
+    /// This deploy caused the incident.
+    Confirmed,
+    /// It did not.
+    Rejected,
+}
+
+impl CauseDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CauseDecision::Confirmed => "confirmed",
+            CauseDecision::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<CauseDecision> {
+        match raw.trim_ascii() {
+            "confirmed" => Some(CauseDecision::Confirmed),
+            "rejected" => Some(CauseDecision::Rejected),
+            _ => None,
+        }
+    }
+
+    /// The audit log's action for it.
+    pub fn audited_as(self) -> &'static str {
+        match self {
+            CauseDecision::Confirmed => "incident.cause_confirm",
+            CauseDecision::Rejected => "incident.cause_reject",
+        }
+    }
+}
+
+/// The body of `POST /api/v1/incidents/{id}/suspects/{deploy_id}`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CauseRequest {
+    /// `confirmed` (this deploy caused the incident) or `rejected`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, nullable = false, pattern = "^[ \\t\\n\\f\\r]*(confirmed|rejected)[ \\t\\n\\f\\r]*$"))]
+    pub decision: Option<String>,
+    /// Why (optional; one line).
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
+    pub note: Option<String>,
+}
+
+impl CauseRequest {
+    pub fn parse(&self) -> Result<(CauseDecision, Option<String>), ValidationErrors> {
+        let mut p = Problems::default();
+        let decision = match self.decision.as_deref() {
+            None => {
+                p.add("decision", "is required: confirmed or rejected");
+                None
+            }
+            Some(raw) => CauseDecision::parse(raw).or_else(|| {
+                p.add("decision", "must be confirmed or rejected");
+                None
+            }),
+        };
+        let note = super::locks::parse_note(&mut p, "note", self.note.as_deref());
+        match decision {
+            Some(decision) if p.is_empty() => Ok((decision, note)),
+            _ => Err(p.into_errors()),
+        }
+    }
+}
+
+/// A person's word on one suspect of one incident, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncidentCause {
+    pub incident_id: i64,
+    pub deploy_id: DeployId,
+    pub decision: CauseDecision,
+    pub note: Option<String>,
+    pub decided_by: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// A person's word goes first: the confirmed cause leads, the rejected follow the
+/// rest, the judge's order kept within each.
+pub fn order_by_decisions(suspects: &mut [Suspect]) {
+    suspects.sort_by_key(|s| match s.cause {
+        Some(CauseDecision::Confirmed) => 0,
+        None => 1,
+        Some(CauseDecision::Rejected) => 2,
+    });
+}
+
 /// How far before an incident opened a deploy is suspected, by default.
 pub const SUSPECT_WINDOW: Duration = Duration::hours(6);
 
@@ -598,6 +690,9 @@ pub struct Suspect {
     pub score: f64,
     /// The evidence, most telling first, in words.
     pub reasons: Vec<String>,
+    /// A person's word on it, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<CauseDecision>,
 }
 
 /// Ranks the deploys before an incident, most suspect first. A deploy that went out
@@ -706,6 +801,7 @@ pub fn rank_suspects(
                 deployed_at: at,
                 score,
                 reasons: reasons.into_iter().map(|(_, r)| r).collect(),
+                cause: None,
             })
         })
         .collect();

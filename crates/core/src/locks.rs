@@ -106,7 +106,7 @@ fn parse_names(
 }
 
 /// An optional note: trimmed, blank is none, at most [`MAX_REASON_CHARS`].
-fn parse_note(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
+pub(crate) fn parse_note(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
     let note = raw.map(str::trim).filter(|n| !n.is_empty())?;
     // Reasons travel into CI logs, chat and commit statuses: one line of plain text.
     if note

@@ -5,8 +5,9 @@ use crate::access::Need;
 use crate::{Done, ServiceError};
 use chrono::{DateTime, Duration, Utc};
 use houston_core::{
-    Actor, AlertFilter, DeployFilter, Incident, IncidentReport, PageRequest, Suspect,
-    TimelineEntry, incident_timeline, rank_suspects, suspect_facts,
+    Actor, AlertFilter, CauseRequest, DeployFilter, DeployId, Incident, IncidentCause,
+    IncidentReport, PageRequest, Suspect, TimelineEntry, incident_timeline, order_by_decisions,
+    rank_suspects, suspect_facts,
 };
 use houston_store::{IncidentRecorded, Store};
 use serde::{Deserialize, Serialize};
@@ -70,10 +71,40 @@ pub async fn suspects(
         .await?;
     let evidence = store.incident_evidence(from, incident.opened_at).await?;
     let facts = suspect_facts(&incident, page.deploys, &evidence);
+    let mut suspects = rank_suspects(&incident, window, facts);
+    let causes = store.incident_causes(id).await?;
+    for suspect in &mut suspects {
+        suspect.cause = causes
+            .iter()
+            .find(|c| c.deploy_id == suspect.deploy_id)
+            .map(|c| c.decision);
+    }
+    order_by_decisions(&mut suspects);
     Ok(IncidentSuspects {
-        suspects: rank_suspects(&incident, window, facts),
+        suspects,
         window_minutes: window.num_minutes(),
         incident,
+    })
+}
+
+/// A person's word on whether `deploy` caused incident `id`: confirmed, it leads the
+/// suspects; rejected, it follows them. Audited.
+pub async fn decide_cause(
+    store: &dyn Store,
+    by: &Actor,
+    id: i64,
+    deploy: DeployId,
+    request: &CauseRequest,
+    now: DateTime<Utc>,
+) -> Result<Done<IncidentCause>, ServiceError> {
+    let (decision, note) = request.parse()?;
+    let cause = store
+        .decide_cause(id, deploy, decision, note.as_deref(), by, now)
+        .await?;
+    tracing::info!(incident_id = id, deploy_id = deploy, decision = decision.as_str(), actor = %by.name, "incident cause");
+    Ok(Done {
+        value: cause,
+        change: None,
     })
 }
 

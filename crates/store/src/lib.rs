@@ -966,6 +966,26 @@ pub trait IncidentStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<houston_core::IncidentEvidence, StoreError>;
+
+    /// A person's word on whether deploy `deploy` caused incident `incident`; a later
+    /// word replaces the earlier one. Audited (`incident.cause_confirm`,
+    /// `incident.cause_reject`) in the same transaction. `NotFound` when either is
+    /// missing.
+    async fn decide_cause(
+        &self,
+        incident: i64,
+        deploy: DeployId,
+        decision: houston_core::CauseDecision,
+        note: Option<&str>,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<houston_core::IncidentCause, StoreError>;
+
+    /// The words given on an incident's suspects.
+    async fn incident_causes(
+        &self,
+        incident: i64,
+    ) -> Result<Vec<houston_core::IncidentCause>, StoreError>;
 }
 
 /// The whole store: every aggregate, on one backend. Callers hold an

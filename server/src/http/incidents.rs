@@ -5,8 +5,8 @@
 use crate::AppState;
 use crate::http::error::ApiError;
 use app::domain::{
-    Actor, Incident, IncidentChange, IncidentRequest, IncidentSource, PagerDutyWebhook,
-    SUSPECT_WINDOW,
+    Actor, CauseRequest, Incident, IncidentCause, IncidentChange, IncidentRequest, IncidentSource,
+    PagerDutyWebhook, SUSPECT_WINDOW,
 };
 use app::error::AppError;
 use axum::Json;
@@ -196,6 +196,54 @@ pub async fn suspects(
             .await
             .map_err(AppError::from)?,
     ))
+}
+
+/// Say whether a suspect caused the incident: `confirmed` puts it first among the
+/// suspects, `rejected` last. A later word replaces the earlier. Audited as
+/// `incident.cause_confirm` or `incident.cause_reject`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/suspects/{deploy_id}",
+    tag = "incidents",
+    operation_id = "decide_incident_cause",
+    params(
+        ("id" = i64, Path, description = "Incident id"),
+        ("deploy_id" = i64, Path, description = "The suspect deploy's id"),
+    ),
+    request_body = CauseRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored (committed and audited)", body = IncidentCause),
+        (status = 400, description = "Not JSON, or not ids", body = AppError),
+        (status = 401, description = "No or bad API token", body = AppError),
+        (status = 403, description = "The caller may not (a viewer, or a token without scope deploy)", body = AppError),
+        (status = 404, description = "No such incident or deploy", body = AppError),
+        (status = 413, description = "Body too large", body = AppError),
+        (status = 415, description = "Not sent as application/json", body = AppError),
+        (status = 422, description = "No decision, or a note that is not one line", body = AppError),
+    )
+)]
+pub async fn decide_cause(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+    body: Result<Json<CauseRequest>, JsonRejection>,
+) -> Result<Json<IncidentCause>, ApiError> {
+    let Path((id, deploy)) = ids?;
+    let Json(request) = body?;
+    let by = super::auth::caller_of(&parts).actor();
+    let done = incidents::decide_cause(
+        state.store.as_ref(),
+        &by,
+        id,
+        deploy,
+        &request,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(AppError::from)?;
+    state.events.publish(done.change);
+    Ok(Json(done.value))
 }
 
 /// `?format=markdown` for the postmortem's text; JSON otherwise.

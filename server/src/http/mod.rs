@@ -112,6 +112,10 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .route("/incidents/{id}", get(incidents::get_one))
         .route("/incidents/{id}/suspects", get(incidents::suspects))
         .route("/incidents/{id}/export", get(incidents::export))
+        .route(
+            "/incidents/{id}/suspects/{deploy_id}",
+            post(incidents::decide_cause),
+        )
         .route_layer(guard(Need::Read, houston_service::incidents::NEED));
     let admin_only = Router::new()
         .route("/audit", get(audit::list))

@@ -38,9 +38,10 @@ use utoipa::{Modify, OpenApi};
         super::incidents::get_one,
         super::incidents::suspects,
         super::incidents::export,
+        super::incidents::decide_cause,
         super::incidents::pagerduty,
     ),
-    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource, app::domain::GateRule, app::domain::GateReason, app::domain::OverrideClaim, app::domain::Severity, app::domain::IncidentState, app::domain::IncidentSource, app::domain::Suspect)),
+    components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource, app::domain::GateRule, app::domain::GateReason, app::domain::OverrideClaim, app::domain::Severity, app::domain::IncidentState, app::domain::IncidentSource, app::domain::Suspect, app::domain::CauseDecision)),
     modifiers(&BearerAuth),
     tags((name = "deploys", description = "Deploy registration and history"), (name = "signals", description = "Metrics, error events and alerts around deploys"), (name = "webhooks", description = "Events from other tools"), (name = "audit", description = "The append-only audit log"), (name = "locks", description = "Locks, break-glass overrides and the deploy gate CI asks"), (name = "incidents", description = "Incidents, and the deploys suspected of causing them"))
 )]

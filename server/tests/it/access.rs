@@ -386,6 +386,12 @@ fn matrix() -> Vec<Row> {
         row("GET", "/api/v1/incidents/1", None, READ),
         row("GET", "/api/v1/incidents/1/suspects", None, READ),
         row("GET", "/api/v1/incidents/1/export", None, READ),
+        row(
+            "POST",
+            "/api/v1/incidents/1/suspects/1",
+            Json(r#"{"decision":"rejected","note":"matrix"}"#),
+            [401, 403, 200, 200, 200],
+        ),
         // GitHub and PagerDuty sign their deliveries; without a configured secret the
         // routes are closed to everyone, whoever they are.
         row(
@@ -649,6 +655,12 @@ fn token_matrix() -> Vec<TokenRow> {
         token_row("GET", "/api/v1/incidents/1", None, T_READ),
         token_row("GET", "/api/v1/incidents/1/suspects", None, T_READ),
         token_row("GET", "/api/v1/incidents/1/export", None, T_READ),
+        token_row(
+            "POST",
+            "/api/v1/incidents/1/suspects/1",
+            Json(r#"{"decision":"rejected"}"#),
+            [200, 403, 403, 403, 403, 200],
+        ),
         token_row("GET", "/api/v1/openapi.json", None, [200; 6]),
         token_row(
             "POST",

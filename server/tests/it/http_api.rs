@@ -2475,6 +2475,81 @@ async fn a_declared_incident_names_the_deploy_that_broke_it_first() {
         reasons.contains("1 new error group appeared after it"),
         "{reasons}"
     );
+
+    // A person's word reorders them: the confirmed cause first, the rejected last.
+    let id_of = |version: &str| {
+        suspects
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["version"] == version))
+            .and_then(|s| s["deploy_id"].as_i64())
+            .expect("a suspect")
+    };
+    let (s1, v2) = (id_of("s1"), id_of("v2"));
+    let h = &h;
+    let decide = |deploy: i64, body: Value| {
+        let uri = format!("/api/v1/incidents/{id}/suspects/{deploy}");
+        async move { h.post_json(&uri, &body).await }
+    };
+    let r = decide(
+        s1,
+        json!({"decision": "confirmed", "note": "the index rebuild"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["decision"], "confirmed");
+    let r = decide(v2, json!({"decision": "rejected"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = decide(v2, json!({"decision": "maybe"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = decide(999_999, json!({"decision": "confirmed"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = h.get(&format!("/api/v1/incidents/{id}/suspects")).await;
+    let reordered: Vec<String> = r.json()["suspects"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|s| {
+                    format!(
+                        "{} {}",
+                        s["version"].as_str().unwrap_or_default(),
+                        s["cause"].as_str().unwrap_or("-")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(reordered, ["s1 confirmed", "v1 -", "v2 rejected"]);
+
+    // The postmortem: JSON with the timeline, or Markdown.
+    let r = h.get(&format!("/api/v1/incidents/{id}/export")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let kinds: Vec<String> = r.json()["timeline"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        kinds,
+        ["deploy", "deploy", "deploy", "incident"],
+        "{}",
+        r.text
+    );
+    let r = h
+        .get(&format!("/api/v1/incidents/{id}/export?format=markdown"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.header("content-type").starts_with("text/markdown"));
+    assert!(r.text.starts_with("# Incident"), "{}", r.text);
+    assert!(r.text.contains("1. Deploy #"), "{}", r.text);
+    assert!(r.text.contains(" s1 to production"), "{}", r.text);
+    let r = h
+        .get(&format!("/api/v1/incidents/{id}/export?format=pdf"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
     let r = h
         .get(&format!("/api/v1/incidents/{id}/suspects?window_minutes=0"))
         .await;

@@ -417,3 +417,51 @@ fn the_postmortem_tells_the_story_in_order_with_text_kept_literal() {
     );
     assert!(md.contains("- Resolved 2026-12-07 12:40:00 UTC"), "{md}");
 }
+
+#[test]
+fn a_persons_word_on_a_suspect_is_read_and_leads_the_order() {
+    let ok = CauseRequest {
+        decision: Some(" confirmed ".into()),
+        note: Some("  the cart change  ".into()),
+    };
+    assert_eq!(
+        ok.parse(),
+        Ok((CauseDecision::Confirmed, Some("the cart change".into())))
+    );
+    let bad = CauseRequest {
+        decision: Some("maybe".into()),
+        note: Some("two\nlines".into()),
+    };
+    let fields: Vec<String> = bad
+        .parse()
+        .err()
+        .map(|e| e.0.into_iter().map(|f| f.field).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["decision", "note"]);
+    assert!(
+        CauseRequest::default().parse().is_err(),
+        "a decision is required"
+    );
+
+    let incident = incident("2026-12-07T12:00:00Z");
+    let mut suspects = rank_suspects(
+        &incident,
+        SUSPECT_WINDOW,
+        vec![
+            facts(deploy(1, "checkout", "production", "2026-12-07T11:50:00Z")),
+            facts(deploy(2, "checkout", "production", "2026-12-07T10:00:00Z")),
+            facts(deploy(3, "search", "production", "2026-12-07T11:00:00Z")),
+        ],
+    );
+    assert_eq!(
+        suspects.iter().map(|s| s.deploy_id).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    suspects[0].cause = Some(CauseDecision::Rejected);
+    suspects[2].cause = Some(CauseDecision::Confirmed);
+    order_by_decisions(&mut suspects);
+    assert_eq!(
+        suspects.iter().map(|s| s.deploy_id).collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
+}

@@ -212,7 +212,100 @@ macro_rules! store {
                         .collect(),
                 })
             }
-        }
+
+            #[tracing::instrument(skip(self, note, by), fields(actor = %by.name))]
+            async fn decide_cause(
+                &self,
+                incident: i64,
+                deploy: houston_core::DeployId,
+                decision: houston_core::CauseDecision,
+                note: Option<&str>,
+                by: &houston_core::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<houston_core::IncidentCause, houston_store::StoreError> {
+                use crate::backend_error;
+                use houston_store::StoreError;
+                let now = houston_core::to_stored_precision(now);
+                let mut tx = self.begin_write().await.map_err(backend_error)?;
+                for (table, id, what) in [("incidents", incident, "incident"), ("deploys", deploy, "deploy")] {
+                    let found: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT id FROM {table} WHERE id = $1"
+                    )))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    if found.is_none() {
+                        return Err(StoreError::NotFound(format!("no {what} {id}")));
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO incident_causes (incident_id, deploy_id, decision, note, decided_by, decided_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (incident_id, deploy_id) DO UPDATE SET decision = excluded.decision, \
+                       note = excluded.note, decided_by = excluded.decided_by, decided_at = excluded.decided_at",
+                )
+                .bind(incident)
+                .bind(deploy)
+                .bind(decision.as_str())
+                .bind(note)
+                .bind(&by.name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                super::audit::record(
+                    &mut *tx,
+                    now,
+                    by,
+                    decision.audited_as(),
+                    &format!("incident:{incident}"),
+                    note,
+                    Some(&format!("deploy:{deploy}")),
+                )
+                .await?;
+                tx.commit().await.map_err(backend_error)?;
+                Ok(houston_core::IncidentCause {
+                    incident_id: incident,
+                    deploy_id: deploy,
+                    decision,
+                    note: note.map(str::to_owned),
+                    decided_by: by.name.clone(),
+                    decided_at: now,
+                })
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn incident_causes(
+                &self,
+                incident: i64,
+            ) -> Result<Vec<houston_core::IncidentCause>, houston_store::StoreError> {
+                let rows: Vec<(i64, i64, String, Option<String>, String, chrono::DateTime<chrono::Utc>)> =
+                    sqlx::query_as(
+                        "SELECT incident_id, deploy_id, decision, note, decided_by, decided_at \
+                         FROM incident_causes WHERE incident_id = $1 ORDER BY decided_at, deploy_id",
+                    )
+                    .bind(incident)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(crate::backend_error)?;
+                rows.into_iter()
+                    .map(|(incident_id, deploy_id, decision, note, decided_by, decided_at)| {
+                        Ok(houston_core::IncidentCause {
+                            incident_id,
+                            deploy_id,
+                            decision: houston_core::CauseDecision::parse(&decision).ok_or_else(|| {
+                                houston_store::StoreError::Backend(format!(
+                                    "stored cause decision {decision:?}"
+                                ))
+                            })?,
+                            note,
+                            decided_by,
+                            decided_at,
+                        })
+                    })
+                    .collect()
+            }        }
 
         /// Audits the change (not a repeat) and commits, then reads the incident back.
         async fn finish(

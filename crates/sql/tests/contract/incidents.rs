@@ -230,7 +230,65 @@ async fn the_bad_deploy_ranks_first_from_what_the_store_holds(store: Arc<dyn Sto
     );
 }
 
+async fn a_persons_word_on_a_suspect_is_kept_replaced_and_audited(store: Arc<dyn Store>) {
+    use houston_core::CauseDecision;
+    let s = store.as_ref();
+    let deploy = register(s, deploy("checkout", "production", "v2", t0())).await;
+    let (incident, _) = record(s, &report("PGR0VU2", IncidentState::Open, 60)).await;
+    let lead = Actor::new("user:lena", None);
+    let cause = s
+        .decide_cause(
+            incident.id,
+            deploy.id,
+            CauseDecision::Rejected,
+            None,
+            &lead,
+            t0() + Duration::hours(2),
+        )
+        .await
+        .expect("rejected");
+    assert_eq!(cause.decision, CauseDecision::Rejected);
+    s.decide_cause(
+        incident.id,
+        deploy.id,
+        CauseDecision::Confirmed,
+        Some("the cart change"),
+        &lead,
+        t0() + Duration::hours(3),
+    )
+    .await
+    .expect("confirmed");
+    let causes = s.incident_causes(incident.id).await.expect("causes");
+    assert_eq!(causes.len(), 1, "a later word replaces the earlier");
+    assert_eq!(causes[0].decision, CauseDecision::Confirmed);
+    assert_eq!(causes[0].note.as_deref(), Some("the cart change"));
+    assert_eq!(causes[0].decided_by, "user:lena");
+    assert_eq!(
+        audit_actions(s, &format!("incident:{}", incident.id)).await,
+        [
+            "incident.open webhook:pagerduty",
+            "incident.cause_reject user:lena",
+            "incident.cause_confirm user:lena"
+        ]
+    );
+    for (incident_id, deploy_id) in [(999_999, deploy.id), (incident.id, 999_999)] {
+        assert!(matches!(
+            s.decide_cause(
+                incident_id,
+                deploy_id,
+                CauseDecision::Confirmed,
+                None,
+                &lead,
+                t0()
+            )
+            .await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}
+
 houston_sql::contract!(
+    a_persons_word_on_a_suspect_is_kept_replaced_and_audited,
     reports_open_an_incident_and_move_it_and_every_move_is_audited,
     racing_reports_of_one_new_incident_store_one,
     the_bad_deploy_ranks_first_from_what_the_store_holds,
