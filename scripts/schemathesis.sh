@@ -26,9 +26,10 @@ port=$(free_port)
 export HOUSTON_DATABASE_URL="sqlite:$work/houston.db"
 export HOUSTON_BIND="127.0.0.1:$port"
 export HOUSTON_LOG="warn"
-# With a secret the webhook checks signatures (unsigned deliveries answer 401);
+# With secrets the webhooks check signatures (unsigned deliveries answer 401);
 # without one it would answer 503 to everything.
 export HOUSTON_GITHUB_WEBHOOK_SECRET="schemathesis-$(date +%s%N)"
+export HOUSTON_PAGERDUTY_WEBHOOK_SECRET="schemathesis-pd-$(date +%s%N)"
 # An admin token reaches every operation, the audit log included.
 HOUSTON_TOKEN=$("$bin" token create --name schemathesis --scope admin,alerts 2>/dev/null)
 export HOUSTON_TOKEN

@@ -265,7 +265,7 @@ impl IncidentRequest {
             |raw| EnvironmentName::parse(raw).map_err(|e| e.to_string()),
         );
         let at = match self.at.as_deref().map(str::trim_ascii) {
-            None | Some("") => Some(now),
+            None => Some(now),
             Some(raw) => match DateTime::parse_from_rfc3339(raw) {
                 Ok(t) if t.with_timezone(&Utc) <= now + Duration::minutes(5) => {
                     Some(t.with_timezone(&Utc))
