@@ -55,12 +55,27 @@ pub async fn suspects(
     window: Duration,
 ) -> Result<IncidentSuspects, ServiceError> {
     let incident = store.get_incident(id).await?;
-    let from = incident.opened_at - window;
-    let page = store
+    let before = deploys_between(store, incident.opened_at - window, incident.opened_at).await?;
+    let suspects = ranked(store, &incident, window, before).await?;
+    Ok(IncidentSuspects {
+        suspects,
+        window_minutes: window.num_minutes(),
+        incident,
+    })
+}
+
+/// The deploys that started from `from` to `to`, both included, newest first (at
+/// most [`MAX_CANDIDATES`]).
+async fn deploys_between(
+    store: &dyn Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<houston_core::Deploy>, ServiceError> {
+    Ok(store
         .list_deploys(
             &DeployFilter {
                 since: Some(from),
-                until: Some(incident.opened_at + Duration::microseconds(1)),
+                until: Some(to + Duration::microseconds(1)),
                 ..DeployFilter::default()
             },
             &PageRequest {
@@ -68,11 +83,24 @@ pub async fn suspects(
                 cursor: None,
             },
         )
+        .await?
+        .deploys)
+}
+
+/// The deploys before `incident` ranked with the store's evidence, a person's word
+/// leading.
+async fn ranked(
+    store: &dyn Store,
+    incident: &Incident,
+    window: Duration,
+    before: Vec<houston_core::Deploy>,
+) -> Result<Vec<Suspect>, ServiceError> {
+    let evidence = store
+        .incident_evidence(incident.opened_at - window, incident.opened_at)
         .await?;
-    let evidence = store.incident_evidence(from, incident.opened_at).await?;
-    let facts = suspect_facts(&incident, page.deploys, &evidence);
-    let mut suspects = rank_suspects(&incident, window, facts);
-    let causes = store.incident_causes(id).await?;
+    let facts = suspect_facts(incident, before, &evidence);
+    let mut suspects = rank_suspects(incident, window, facts);
+    let causes = store.incident_causes(incident.id).await?;
     for suspect in &mut suspects {
         suspect.cause = causes
             .iter()
@@ -80,11 +108,7 @@ pub async fn suspects(
             .map(|c| c.decision);
     }
     order_by_decisions(&mut suspects);
-    Ok(IncidentSuspects {
-        suspects,
-        window_minutes: window.num_minutes(),
-        incident,
-    })
+    Ok(suspects)
 }
 
 /// A person's word on whether `deploy` caused incident `id`: confirmed, it leads the
@@ -127,24 +151,15 @@ pub async fn export(
     window: Duration,
     now: DateTime<Utc>,
 ) -> Result<IncidentExport, ServiceError> {
-    let ranked = suspects(store, id, window).await?;
-    let incident = ranked.incident;
+    let incident = store.get_incident(id).await?;
     let from = incident.opened_at - window;
     let to = incident.resolved_at.unwrap_or(now).max(incident.opened_at);
-    let deploys = store
-        .list_deploys(
-            &DeployFilter {
-                since: Some(from),
-                until: Some(to + Duration::microseconds(1)),
-                ..DeployFilter::default()
-            },
-            &PageRequest {
-                limit: MAX_CANDIDATES,
-                cursor: None,
-            },
-        )
-        .await?
-        .deploys;
+    let before = deploys_between(store, from, incident.opened_at).await?;
+    // After the opening: the deploys not read for the suspects already.
+    let mut deploys = deploys_between(store, incident.opened_at, to).await?;
+    deploys.retain(|d| d.started_at > incident.opened_at);
+    deploys.extend(before.iter().cloned());
+    let suspects = ranked(store, &incident, window, before).await?;
     let alerts: Vec<_> = store
         .list_alerts(&AlertFilter::default(), 1000)
         .await?
@@ -153,8 +168,8 @@ pub async fn export(
         .collect();
     Ok(IncidentExport {
         timeline: incident_timeline(&incident, &deploys, &alerts),
-        window_minutes: ranked.window_minutes,
-        suspects: ranked.suspects,
+        window_minutes: window.num_minutes(),
+        suspects,
         incident,
     })
 }
