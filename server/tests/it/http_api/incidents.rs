@@ -1,0 +1,290 @@
+//! Incidents: PagerDuty's webhook, declaring, suspects, the export, stop the line.
+
+use super::*;
+
+/// PagerDuty's documented `incident.priority_updated` event (status triggered, P1),
+/// signed as PagerDuty signs: `v1=` and the HMAC-SHA256 of the body.
+fn pagerduty_request(secret: &str, body: &str) -> Request<Body> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body.as_bytes());
+    let signature = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+    Request::post("/api/v1/webhooks/pagerduty")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-pagerduty-signature", signature)
+        .body(Body::from(body.to_owned()))
+        .expect("request")
+}
+
+const PAGERDUTY_EVENT: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../crates/core/tests/data/pagerduty/incident_priority_updated.json"
+));
+
+#[tokio::test]
+async fn pagerdutys_signed_event_opens_an_incident_and_a_bad_one_changes_nothing() {
+    let h = harness_with(&[("HOUSTON_PAGERDUTY_WEBHOOK_SECRET", "pd-s3cret")]).await;
+    // A wrong signature first: refused, nothing stored.
+    let r = h
+        .send(pagerduty_request("not-the-secret", PAGERDUTY_EVENT))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let r = h.get("/api/v1/incidents").await;
+    assert_eq!(r.json(), json!([]), "{}", r.text);
+    let mut unsigned = pagerduty_request("pd-s3cret", PAGERDUTY_EVENT);
+    unsigned.headers_mut().remove("x-pagerduty-signature");
+    assert_eq!(h.send(unsigned).await.status, StatusCode::UNAUTHORIZED);
+
+    let r = h
+        .send(pagerduty_request("pd-s3cret", PAGERDUTY_EVENT))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["change"], "opened");
+    let incident = &body["incident"];
+    assert_eq!(incident["severity"], "critical");
+    assert_eq!(incident["state"], "open");
+    assert_eq!(incident["services"], json!(["api-service"]));
+    assert_eq!(incident["environments"], json!(["production"]));
+    assert_eq!(incident["opened_by"], "webhook:pagerduty");
+    let id = incident["id"].as_i64().expect("id");
+
+    // The same incident resolved: moved, not a second one.
+    let mut resolved: Value = serde_json::from_str(PAGERDUTY_EVENT).expect("json");
+    resolved["event"]["event_type"] = json!("incident.resolved");
+    let r = h
+        .send(pagerduty_request("pd-s3cret", &resolved.to_string()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["change"], "resolved");
+    let r = h.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(r.json()["state"], "resolved", "{}", r.text);
+
+    // An event about a service, not an incident: answered, ignored.
+    let service = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/core/tests/data/pagerduty/service_updated.json"
+    ));
+    let r = h.send(pagerduty_request("pd-s3cret", service)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["outcome"], "ignored");
+    // Signed but not PagerDuty's shape: 422, nothing stored.
+    let r = h
+        .send(pagerduty_request("pd-s3cret", r#"{"hello":1}"#))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = h.get("/api/v1/incidents").await;
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1), "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_declared_incident_names_the_deploy_that_broke_it_first() {
+    let h = harness().await;
+    let now = chrono::Utc::now();
+    let at = |minutes: i64| (now - chrono::Duration::minutes(minutes)).to_rfc3339();
+    for (service, version, minutes) in [
+        ("checkout", "v1", 300),
+        ("search", "s1", 20),
+        ("checkout", "v2", 90),
+    ] {
+        let r = h
+            .post_json(
+                "/api/v1/deploys",
+                &json!({"service": service, "environment": "production", "version": version,
+                    "status": "succeeded", "started_at": at(minutes),
+                    "finished_at": at(minutes - 3)}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    // New errors after checkout v2.
+    let r = h
+        .post_json(
+            "/api/v1/errors",
+            &json!({"events": [{"service": "checkout", "environment": "production",
+                "fingerprint": "TypeError:cart.js:42", "message": "cart is undefined",
+                "level": "error", "timestamp": at(60), "version": "v2"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let bad = h
+        .post_json(
+            "/api/v1/incidents",
+            &json!({"title": "  ", "severity": "sev9", "at": "2999-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    let problems = bad.json();
+    let fields: Vec<&str> = problems["fields"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["title", "severity", "at"]);
+
+    let declared = json!({"id": "INC-7", "title": "Checkout errors", "severity": "P1",
+        "services": ["checkout"], "environments": ["production"], "at": at(10)});
+    let r = h.post_json("/api/v1/incidents", &declared).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json()["incident"]["id"].as_i64().expect("id");
+    let again = h.post_json("/api/v1/incidents", &declared).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.json()["change"], "unchanged");
+
+    let r = h.get(&format!("/api/v1/incidents/{id}/suspects")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let suspects = r.json()["suspects"].clone();
+    let versions: Vec<&str> = suspects
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["version"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(versions, ["v2", "s1", "v1"], "{suspects:#}");
+    let reasons = suspects[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("1 new error group appeared after it"),
+        "{reasons}"
+    );
+
+    // A person's word reorders them: the confirmed cause first, the rejected last.
+    let id_of = |version: &str| {
+        suspects
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["version"] == version))
+            .and_then(|s| s["deploy_id"].as_i64())
+            .expect("a suspect")
+    };
+    let (s1, v2) = (id_of("s1"), id_of("v2"));
+    let h = &h;
+    let decide = |deploy: i64, body: Value| {
+        let uri = format!("/api/v1/incidents/{id}/suspects/{deploy}");
+        async move { h.post_json(&uri, &body).await }
+    };
+    let r = decide(
+        s1,
+        json!({"decision": "confirmed", "note": "the index rebuild"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["decision"], "confirmed");
+    let r = decide(v2, json!({"decision": "rejected"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = decide(v2, json!({"decision": "maybe"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = decide(999_999, json!({"decision": "confirmed"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = h.get(&format!("/api/v1/incidents/{id}/suspects")).await;
+    let reordered: Vec<String> = r.json()["suspects"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .map(|s| {
+                    format!(
+                        "{} {}",
+                        s["version"].as_str().unwrap_or_default(),
+                        s["cause"].as_str().unwrap_or("-")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(reordered, ["s1 confirmed", "v1 -", "v2 rejected"]);
+
+    // The postmortem: JSON with the timeline, or Markdown.
+    let r = h.get(&format!("/api/v1/incidents/{id}/export")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let kinds: Vec<String> = r.json()["timeline"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        kinds,
+        ["deploy", "deploy", "deploy", "incident"],
+        "{}",
+        r.text
+    );
+    let r = h
+        .get(&format!("/api/v1/incidents/{id}/export?format=markdown"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.header("content-type").starts_with("text/markdown"));
+    assert!(r.text.starts_with("# Incident"), "{}", r.text);
+    assert!(r.text.contains("1. Deploy #"), "{}", r.text);
+    assert!(r.text.contains(" s1 to production"), "{}", r.text);
+    let r = h
+        .get(&format!("/api/v1/incidents/{id}/export?format=pdf"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
+    let r = h
+        .get(&format!("/api/v1/incidents/{id}/suspects?window_minutes=0"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = h.get("/api/v1/incidents/999999/suspects").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+}
+
+/// Stop the line: production stops on high incidents or worse. A PagerDuty-style
+/// critical incident on checkout denies checkout's deploys (not search's), an
+/// override breaks glass by default, and resolving the incident lifts it.
+#[tokio::test]
+async fn an_open_incident_stops_the_line_until_it_resolves() {
+    let h = harness().await;
+    h.db.store
+        .set_setting(
+            app::domain::GATE_RULES_SETTING,
+            r#"[{"environment":"production","stop_on_incident":"high"}]"#,
+            &Actor::new("cli:test", None),
+            Some("stop the line"),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("setting");
+    let gate =
+        |service: &str| format!("/api/v1/gate?service={service}&environment=production&version=v9");
+    let allowed = |r: &crate::support::Reply| r.json()["allowed"].as_bool();
+    assert_eq!(allowed(&h.get(&gate("checkout")).await), Some(true));
+
+    let low = json!({"id": "INC-1", "title": "Slow search", "severity": "low",
+        "services": ["checkout"], "environments": ["production"]});
+    assert_eq!(
+        h.post_json("/api/v1/incidents", &low).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        allowed(&h.get(&gate("checkout")).await),
+        Some(true),
+        "below the environment's severity"
+    );
+
+    let critical = json!({"id": "INC-2", "title": "Checkout errors", "severity": "critical",
+        "services": ["checkout"], "environments": ["production"]});
+    let r = h.post_json("/api/v1/incidents", &critical).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json()["incident"]["id"].as_i64().expect("id");
+    let r = h.get(&gate("checkout")).await;
+    assert_eq!(allowed(&r), Some(false), "{}", r.text);
+    let reason = &r.json()["reasons"][0];
+    assert_eq!(reason["rule"], "incident");
+    assert_eq!(
+        reason["detail"],
+        format!("incident {id} is open: Checkout errors (critical)")
+    );
+    assert_eq!(
+        allowed(&h.get(&gate("search")).await),
+        Some(true),
+        "not its place"
+    );
+
+    let resolved = json!({"id": "INC-2", "title": "Checkout errors", "severity": "critical",
+        "state": "resolved", "services": ["checkout"], "environments": ["production"]});
+    let r = h.post_json("/api/v1/incidents", &resolved).await;
+    assert_eq!(r.json()["change"], "resolved", "{}", r.text);
+    assert_eq!(
+        allowed(&h.get(&gate("checkout")).await),
+        Some(true),
+        "lifted"
+    );
+}
