@@ -35,7 +35,7 @@ pub struct Call {
 /// `need` says (a known caller's refusal is audited) and hands the work the
 /// caller and the store. An error's HTTP status follows from its kind, set by the
 /// server for every server-function error (`server_fn_error_status`).
-/// `server/tests/it/access.rs` checks that every server function goes through here.
+/// `server/tests/it/access/requests.rs` checks that every server function goes through here.
 pub async fn serve<T, F, Fut>(need: access::Need, work: F) -> Result<T, AppError>
 where
     F: FnOnce(Call) -> Fut,
