@@ -5,8 +5,8 @@ use crate::components::{LockBanner, load, provide_locks_in_force};
 use crate::domain::Role;
 use crate::pages::{
     AccountPage, AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage,
-    DeployDetailPage, HistoryPage, LocksPage, LoginPage, MetricSettingsPage, MissionControlPage,
-    NotFoundPage, SetupPage,
+    DeployDetailPage, HistoryPage, IncidentPage, IncidentsPage, LocksPage, LoginPage,
+    MetricSettingsPage, MissionControlPage, NotFoundPage, SetupPage, TimelinePage,
 };
 use leptos::either::Either;
 use leptos::prelude::*;
@@ -144,6 +144,8 @@ pub fn App() -> impl IntoView {
                     <A href="/" exact=true>"Mission control"</A>
                     <A href="/deploys">"History"</A>
                     <A href="/locks">"Locks"</A>
+                    <A href="/incidents">"Incidents"</A>
+                    <A href="/timeline">"Timeline"</A>
                     <A href="/settings/metrics">"Metrics"</A>
                 </nav>
                 <UserMenu />
@@ -164,6 +166,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/notifications") view={Lazy::<AdminNotifications>::new()} />
                     <Route path=path!("/settings/metrics") view={Lazy::<MetricSettings>::new()} />
                     <Route path=path!("/locks") view={Lazy::<Locks>::new()} />
+                    <Route path=path!("/incidents") view={Lazy::<Incidents>::new()} />
+                    <Route path=path!("/incidents/:id") view={Lazy::<IncidentDetail>::new()} />
+                    <Route path=path!("/timeline") view={Lazy::<TimelineView>::new()} />
                     // Async: the page resolves before headers go out, so it can redirect a stranger.
                     <Route path=path!("/account") view={Lazy::<Account>::new()} ssr=SsrMode::Async />
                 </Routes>
@@ -205,6 +210,9 @@ lazy_pages!(
     AdminNotifications => AdminNotificationsPage,
     MetricSettings => MetricSettingsPage,
     Locks => LocksPage,
+    Incidents => IncidentsPage,
+    IncidentDetail => IncidentPage,
+    TimelineView => TimelinePage,
 );
 
 /// Who is signed in, with a way out; or a way in.

@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod deploys;
+mod incidents;
 mod locks;
 mod notifications;
 mod session;
@@ -12,6 +13,7 @@ mod verdicts;
 pub use account::*;
 pub use admin::*;
 pub use deploys::*;
+pub use incidents::*;
 pub use locks::*;
 pub use notifications::*;
 pub use session::*;

@@ -184,6 +184,17 @@ fn DeployView(
             </p>
         }
     });
+    let caused = d.caused_incident.map(|incident| {
+        view! {
+            <p class="panel caused-incident" role="note" data-testid="caused-incident">
+                <span class="badge status-failed">{format!("Caused incident {incident}")}</span>
+                " A person confirmed this deploy as the cause of "
+                <a href=format!("/incidents/{incident}")>{format!("incident {incident}")}</a>
+                " · "
+                <a href=format!("/timeline?incident={incident}")>"its timeline"</a>
+            </p>
+        }
+    });
     let title = format!(
         "{} {} → {}",
         d.service,
@@ -217,7 +228,8 @@ fn DeployView(
     let commit_count = commits.len();
     view! {
         <Title text=title.clone() />
-        <p class="crumbs"><a href="/deploys">"History"</a> " / " <a href=history>{format!("{} in {}", d.service, d.environment)}</a></p>
+        <p class="crumbs"><a href="/deploys">"History"</a> " / " <a href=history>{format!("{} in {}", d.service, d.environment)}</a>
+            " · " <a href=format!("/timeline?deploy={}", d.id) data-testid="deploy-timeline">"On the timeline"</a></p>
         <div class="page-head detail-head">
             <h1 data-testid="deploy-title">
                 {d.service.to_string()} " " <Version version=d.version.clone() /> " → " {d.environment.to_string()}
@@ -236,6 +248,7 @@ fn DeployView(
             </div>
         </div>
         {through_lock}
+        {caused}
         {d.description.clone().map(|text| view! { <p class="lede">{text}</p> })}
         // The page leads with the judge's word and its evidence.
         <Transition fallback=|| view! { <p class="muted">"Loading the verdict…"</p> }>

@@ -217,6 +217,11 @@ fn DeployTable(page: DeployPage, now: DateTime<Utc>, query: DeployQuery) -> impl
                         {d.through_lock.clone().map(|what| view! {
                             <span class="badge lock-badge" title=what data-testid="row-through-lock">"through a lock"</span>
                         })}
+                        {d.caused_incident.map(|incident| view! {
+                            <a class="badge status-failed" href=format!("/incidents/{incident}") data-testid="row-caused-incident">
+                                {format!("caused incident {incident}")}
+                            </a>
+                        })}
                     </td>
                     <td><RowVerdict verdict=d.verdict.clone() now /></td>
                     <td>{d.author.clone().unwrap_or_else(|| "unknown".into())}</td>

@@ -3,22 +3,26 @@
 mod admin;
 mod deploy_detail;
 mod history;
+mod incidents;
 mod locks;
 mod login;
 mod mission_control;
 mod not_found;
 mod settings;
 mod setup;
+mod timeline;
 
 pub use admin::{AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage};
 pub use deploy_detail::DeployDetailPage;
 pub use history::HistoryPage;
+pub use incidents::{IncidentPage, IncidentsPage};
 pub use locks::LocksPage;
 pub use login::{AccountPage, LoginPage};
 pub use mission_control::MissionControlPage;
 pub use not_found::NotFoundPage;
 pub use settings::MetricSettingsPage;
 pub use setup::SetupPage;
+pub use timeline::TimelinePage;
 
 use crate::error::AppError;
 use leptos::prelude::*;

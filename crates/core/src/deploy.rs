@@ -128,6 +128,10 @@ pub struct Deploy {
     /// and no override let it through ("deployed through a lock").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through_lock: Option<String>,
+    /// The incident a person confirmed it caused (the lowest id, if several): the
+    /// input of the change-failure rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_incident: Option<i64>,
 }
 
 impl Deploy {

@@ -86,6 +86,15 @@ impl Schedule {
         self.periods_around(now).into_iter().find(|p| p.from > now)
     }
 
+    /// The periods that overlap `from`–`to` (a span of at most a week: weekly
+    /// occurrences are built around its middle).
+    pub fn periods_overlapping(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Period> {
+        self.periods_around(from + (to - from) / 2)
+            .into_iter()
+            .filter(|p| p.from < to && p.to > from)
+            .collect()
+    }
+
     /// Plain words, e.g. "Mon–Fri 15:30–09:00 (next day); Sat–Sun all day (Europe/Berlin)".
     pub fn describe(&self) -> String {
         match self {

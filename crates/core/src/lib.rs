@@ -35,6 +35,7 @@ pub mod paging;
 pub mod sensitivity;
 pub mod signals;
 pub mod stats;
+pub mod timeline;
 
 pub use access::*;
 pub use accounts::*;
@@ -53,3 +54,4 @@ pub use notify::*;
 pub use paging::*;
 pub use sensitivity::*;
 pub use signals::*;
+pub use timeline::*;

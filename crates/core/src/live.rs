@@ -13,6 +13,8 @@ pub enum ChangeKind {
     Status,
     /// The judge's verdict changed (a look moved it, or it turned final).
     Verdict,
+    /// A person confirmed or rejected it as the cause of an incident.
+    Cause,
 }
 
 /// One change to one deploy, as every open page hears of it (event `deploy` on
@@ -52,6 +54,9 @@ pub enum LockEvent {
     Override,
     /// A freeze window was created, changed or deleted.
     Freeze,
+    /// An incident opened, moved or resolved: with stop-the-line on, it stops or
+    /// frees deploys.
+    Incident,
 }
 
 impl LockEvent {
@@ -61,6 +66,7 @@ impl LockEvent {
             LockEvent::Unlocked => "unlocked",
             LockEvent::Override => "override",
             LockEvent::Freeze => "freeze",
+            LockEvent::Incident => "incident",
         }
     }
 }

@@ -2,12 +2,12 @@
 //! suspected of causing one.
 
 use crate::access::Need;
-use crate::{Done, ServiceError};
+use crate::{Change, Done, ServiceError};
 use chrono::{DateTime, Duration, Utc};
 use houston_core::{
-    Actor, AlertFilter, CauseRequest, DeployFilter, DeployId, Incident, IncidentCause,
-    IncidentReport, PageRequest, Suspect, TimelineEntry, incident_timeline, order_by_decisions,
-    rank_suspects, suspect_facts,
+    Actor, AlertFilter, CauseRequest, ChangeKind, DeployFilter, DeployId, Incident, IncidentCause,
+    IncidentReport, LockChange, LockEvent, PageRequest, Suspect, TimelineEntry, incident_timeline,
+    order_by_decisions, rank_suspects, suspect_facts,
 };
 use houston_store::{IncidentRecorded, Store};
 use serde::{Deserialize, Serialize};
@@ -27,12 +27,19 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<Done<IncidentRecorded>, ServiceError> {
     let recorded = store.record_incident(report, by, now).await?;
-    if let Some(action) = recorded.change.audited_as() {
+    let change = recorded.change.audited_as().map(|action| {
         tracing::info!(incident_id = recorded.incident.id, source = report.source.as_str(), severity = report.severity.as_str(), actor = %by.name, "{action}");
-    }
+        // Open pages hear of it as of a lock: it may stop or free deploys.
+        Change::Lock(LockChange {
+            event: LockEvent::Incident,
+            id: recorded.incident.id,
+            environment: None,
+            service: None,
+        })
+    });
     Ok(Done {
         value: recorded,
-        change: None,
+        change,
     })
 }
 
@@ -126,9 +133,11 @@ pub async fn decide_cause(
         .decide_cause(id, deploy, decision, note.as_deref(), by, now)
         .await?;
     tracing::info!(incident_id = id, deploy_id = deploy, decision = decision.as_str(), actor = %by.name, "incident cause");
+    // Its rows say "caused incident N" now, or no longer.
+    let changed = store.get_deploy(deploy).await?.deploy;
     Ok(Done {
         value: cause,
-        change: None,
+        change: Some(Change::Deploy(ChangeKind::Cause, Box::new(changed))),
     })
 }
 

@@ -15,6 +15,7 @@ mod error;
 pub mod gate;
 pub mod incidents;
 pub mod locks;
+pub mod timeline;
 pub mod verdicts;
 
 pub use error::{Refused, ServiceError};

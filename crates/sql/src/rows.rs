@@ -16,7 +16,9 @@ macro_rules! deploy_columns {
          d.external_id, d.created_at, d.registered_by, d.status_changed_by, d.status_at, \
          s.repository_url, v.state AS verdict_state, v.provisional AS verdict_provisional, \
          v.is_final AS verdict_final, v.override_state AS verdict_override, \
-         v.headline AS verdict_headline, d.through_lock"
+         v.headline AS verdict_headline, d.through_lock, \
+         (SELECT MIN(c.incident_id) FROM incident_causes c \
+          WHERE c.deploy_id = d.id AND c.decision = 'confirmed') AS caused_incident"
     };
 }
 pub(crate) use deploy_columns;
@@ -68,6 +70,7 @@ pub struct DeployRow {
     verdict_override: Option<String>,
     verdict_headline: Option<String>,
     through_lock: Option<String>,
+    caused_incident: Option<i64>,
 }
 
 impl DeployRow {
@@ -126,6 +129,7 @@ impl TryFrom<DeployRow> for Deploy {
             status_changed_by: row.status_changed_by,
             verdict,
             through_lock: row.through_lock,
+            caused_incident: row.caused_incident,
         })
     }
 }

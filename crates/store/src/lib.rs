@@ -986,6 +986,19 @@ pub trait IncidentStore {
         &self,
         incident: i64,
     ) -> Result<Vec<houston_core::IncidentCause>, StoreError>;
+
+    /// What the timeline shows from `from` to `to`: deploys started in it or in the
+    /// six hours before (their verdict may land in it), alerts, locks and incidents
+    /// that overlap it, overrides granted or spent in it; at most `limit` of each
+    /// kind, the earliest first (`truncated` when one kind had more). Freeze windows
+    /// are schedules, not rows: the caller adds their periods.
+    async fn timeline_facts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<houston_core::TimelineFacts, StoreError>;
 }
 
 /// The whole store: every aggregate, on one backend. Callers hold an

@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::http::error::ApiError;
 use app::domain::{
     Actor, CauseRequest, Incident, IncidentCause, IncidentChange, IncidentRequest, IncidentSource,
-    PagerDutyWebhook, SUSPECT_WINDOW,
+    PagerDutyWebhook, SUSPECT_WINDOW, Timeline, TimelineQuery,
 };
 use app::error::AppError;
 use axum::Json;
@@ -473,4 +473,36 @@ mod tests {
         ));
         assert!(!pagerduty_signature_is_valid("s3cret", body, Some("v1=zz")));
     }
+}
+
+/// The timeline: deploys, verdicts, locks, freeze windows, overrides, alerts and
+/// incidents across services on one time axis, as lanes of marks placed from 0 to 1
+/// (what the `/timeline` page draws) and every event in time order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/timeline",
+    tag = "incidents",
+    operation_id = "timeline",
+    params(TimelineQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The view", body = Timeline),
+        (status = 400, description = "A malformed query string", body = AppError),
+        (status = 401, description = "No or bad API token", body = AppError),
+        (status = 403, description = "The token lacks scope read", body = AppError),
+        (status = 404, description = "No such incident or deploy to centre on", body = AppError),
+        (status = 422, description = "A time, span, name or kind that is not valid", body = AppError),
+    )
+)]
+pub async fn timeline(
+    State(state): State<AppState>,
+    query: Result<Query<TimelineQuery>, QueryRejection>,
+) -> Result<Json<Timeline>, ApiError> {
+    let Query(query) = query?;
+    let filter = query.parse().map_err(AppError::from)?;
+    Ok(Json(
+        houston_service::timeline::read(state.store.as_ref(), &filter, chrono::Utc::now())
+            .await
+            .map_err(AppError::from)?,
+    ))
 }

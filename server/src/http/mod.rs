@@ -117,6 +117,12 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
             post(incidents::decide_cause),
         )
         .route_layer(guard(Need::Read, houston_service::incidents::NEED));
+    let timeline = Router::new()
+        .route("/timeline", get(incidents::timeline))
+        .route_layer(guard(
+            houston_service::timeline::NEED,
+            houston_service::timeline::NEED,
+        ));
     let admin_only = Router::new()
         .route("/audit", get(audit::list))
         .route_layer(guard(Need::ADMIN, Need::ADMIN));
@@ -129,6 +135,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(claim)
         .merge(overrides)
         .merge(incidents)
+        .merge(timeline)
         .merge(admin_only)
         .route("/webhooks/github", post(github::receive))
         .route("/webhooks/pagerduty", post(incidents::pagerduty))

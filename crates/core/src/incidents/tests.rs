@@ -157,6 +157,7 @@ fn deploy(id: i64, service: &str, environment: &str, finished: &str) -> Deploy {
         status_changed_by: None,
         verdict: None,
         through_lock: None,
+        caused_incident: None,
     }
 }
 

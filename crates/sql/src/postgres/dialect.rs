@@ -115,6 +115,14 @@ pub(crate) const UPDATE_ALERT: &str = "UPDATE alerts SET ends_at = $2, state = $
      labels = $7::jsonb, annotations = $8::jsonb, generator_url = $9, resolved_by = $10, \
      updated_at = $11 WHERE id = $1";
 
+/// The alerts that overlap a span (`$1`–`$2`), the earliest first, at most `$3`: a
+/// firing alert lasts until now; the JSON columns read as text (see `LIST_ALERTS`).
+pub(crate) const ALERTS_OVERLAPPING: &str = "SELECT id, fingerprint, name, state, starts_at, ends_at, service, environment, labels::text AS labels, annotations::text AS annotations, \
+     generator_url, resolved_by, updated_at \
+     FROM alerts \
+     WHERE starts_at <= $2 AND (state = 'firing' OR ends_at >= $1) \
+     ORDER BY starts_at, id LIMIT $3";
+
 /// Alerts by state and place, newest first; `$1` to `$3` NULL for any. `jsonb` is read back as text, and a NULL parameter needs its type named.
 pub(crate) const LIST_ALERTS: &str = "SELECT id, fingerprint, name, state, starts_at, ends_at, service, environment, labels::text AS labels, \
      annotations::text AS annotations, generator_url, resolved_by, updated_at \

@@ -305,7 +305,152 @@ macro_rules! store {
                         })
                     })
                     .collect()
-            }        }
+            }
+
+            #[tracing::instrument(skip(self))]
+            async fn timeline_facts(
+                &self,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<houston_core::TimelineFacts, houston_store::StoreError> {
+                use crate::backend_error;
+                use houston_core::{DeployStatus, EnvironmentName, ServiceName, TimelineDeploy, VerdictState};
+                use houston_store::StoreError;
+                type DeployFacts = (
+                    i64,
+                    String,
+                    String,
+                    String,
+                    String,
+                    chrono::DateTime<chrono::Utc>,
+                    Option<String>,
+                    Option<chrono::DateTime<chrono::Utc>>,
+                    Option<bool>,
+                );
+                // One more than asked, to know whether a kind was cut.
+                let take = i64::from(limit) + 1;
+                let cut = |n: usize| n > usize::try_from(limit).unwrap_or(usize::MAX);
+                let corrupt = |what: &str, value: &str| {
+                    StoreError::Backend(format!("stored {what} {value:?} is not valid"))
+                };
+                let rows: Vec<DeployFacts> = sqlx::query_as(
+                    "SELECT d.id, s.name, e.name, d.version, d.status, d.started_at, d.verdict, \
+                       v.decided_at, v.is_final \
+                     FROM deploys d \
+                     JOIN services s ON s.id = d.service_id \
+                     JOIN environments e ON e.id = d.environment_id \
+                     LEFT JOIN verdicts v ON v.deploy_id = d.id \
+                     WHERE d.started_at >= $1 AND d.started_at <= $2 \
+                     ORDER BY d.started_at, d.id LIMIT $3",
+                )
+                .bind(from - chrono::Duration::hours(6))
+                .bind(to)
+                .bind(take)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                let mut truncated = cut(rows.len());
+                let deploys = rows
+                    .into_iter()
+                    .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                    .map(|(id, service, environment, version, status, started_at, verdict, decided_at, is_final)| {
+                        Ok(TimelineDeploy {
+                            id,
+                            service: ServiceName::parse(&service).map_err(|_| corrupt("service", &service))?,
+                            environment: EnvironmentName::parse(&environment)
+                                .map_err(|_| corrupt("environment", &environment))?,
+                            version,
+                            status: DeployStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+                            started_at,
+                            verdict: verdict
+                                .as_deref()
+                                .map(|v| VerdictState::parse(v).ok_or_else(|| corrupt("verdict", v)))
+                                .transpose()?,
+                            verdict_at: decided_at.filter(|_| is_final.unwrap_or(false)),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let alerts: Vec<crate::rows::AlertRow> = sqlx::query_as(super::dialect::ALERTS_OVERLAPPING)
+                    .bind(from)
+                    .bind(to)
+                    .bind(take)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                truncated |= cut(alerts.len());
+                let locks: Vec<crate::shared::locks::LockRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {} FROM locks \
+                         WHERE locked_at <= $2 AND (unlocked_at IS NULL OR unlocked_at >= $1) \
+                           AND (expires_at IS NULL OR expires_at >= $1) \
+                         ORDER BY locked_at, id LIMIT $3",
+                        crate::shared::locks::LOCK_COLUMNS
+                    )))
+                    .bind(from)
+                    .bind(to)
+                    .bind(take)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                truncated |= cut(locks.len());
+                let overrides: Vec<crate::shared::locks::OverrideRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {} FROM lock_overrides \
+                         WHERE (granted_at >= $1 AND granted_at <= $2) OR (used_at >= $1 AND used_at <= $2) \
+                         ORDER BY granted_at, id LIMIT $3",
+                        crate::shared::locks::OVERRIDE_COLUMNS
+                    )))
+                    .bind(from)
+                    .bind(to)
+                    .bind(take)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                truncated |= cut(overrides.len());
+                let incidents: Vec<crate::rows::IncidentRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {} FROM incidents \
+                         WHERE opened_at <= $2 AND (resolved_at IS NULL OR resolved_at >= $1) \
+                         ORDER BY opened_at, id LIMIT $3",
+                        crate::rows::INCIDENT_COLUMNS
+                    )))
+                    .bind(from)
+                    .bind(to)
+                    .bind(take)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                truncated |= cut(incidents.len());
+                let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+                Ok(houston_core::TimelineFacts {
+                    deploys,
+                    alerts: alerts
+                        .into_iter()
+                        .take(keep)
+                        .map(houston_core::Alert::try_from)
+                        .collect::<Result<_, _>>()?,
+                    locks: locks
+                        .into_iter()
+                        .take(keep)
+                        .map(|row| row.into_lock(now))
+                        .collect::<Result<_, _>>()?,
+                    overrides: overrides
+                        .into_iter()
+                        .take(keep)
+                        .map(TryInto::try_into)
+                        .collect::<Result<_, _>>()?,
+                    incidents: incidents
+                        .into_iter()
+                        .take(keep)
+                        .map(TryInto::try_into)
+                        .collect::<Result<_, _>>()?,
+                    freezes: Vec::new(),
+                    truncated,
+                })
+            }
+        }
 
         /// Audits the change (not a repeat) and commits, then reads the incident back.
         async fn finish(

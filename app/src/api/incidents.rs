@@ -1,0 +1,168 @@
+//! Server functions for incidents and the timeline: the incident reviewer's pages.
+
+use crate::api::AsOf;
+use crate::domain::{Incident, Timeline, TimelineQuery};
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// An incident with the deploys suspected of causing it, most suspect first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentView {
+    pub incident: Incident,
+    pub window_minutes: i64,
+    pub suspects: Vec<crate::domain::Suspect>,
+}
+
+/// Incidents, newest opened first; `open`: only those not resolved.
+#[server(endpoint = "incidents")]
+pub async fn list_incidents(open: bool) -> Result<AsOf<Vec<Incident>>, AppError> {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
+        Ok(AsOf::now(call.store.list_incidents(open, 100).await?))
+    })
+    .await
+}
+
+/// One incident and its suspects (the deploys of the six hours before it).
+#[server(endpoint = "incident")]
+pub async fn get_incident(id: i64) -> Result<AsOf<IncidentView>, AppError> {
+    use crate::server::access::Need;
+    crate::server::serve(Need::Read, move |call| async move {
+        let read = houston_service::incidents::suspects(
+            call.store.as_ref(),
+            id,
+            crate::domain::SUSPECT_WINDOW,
+        )
+        .await?;
+        Ok(AsOf::now(IncidentView {
+            incident: read.incident,
+            window_minutes: read.window_minutes,
+            suspects: read.suspects,
+        }))
+    })
+    .await
+}
+
+/// A person's word on a suspect: `confirmed` (it caused the incident) or
+/// `rejected`. Audited; the deploy's pages hear of it.
+#[server(endpoint = "decide-incident-cause")]
+pub async fn decide_incident_cause(
+    incident: i64,
+    deploy: i64,
+    decision: String,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    use houston_service::incidents;
+    crate::server::serve(incidents::NEED, move |call| async move {
+        let request = crate::domain::CauseRequest {
+            decision: Some(decision),
+            note: note.filter(|n| !n.trim().is_empty()),
+        };
+        let done = incidents::decide_cause(
+            call.store.as_ref(),
+            &call.caller.actor(),
+            incident,
+            deploy,
+            &request,
+            chrono::Utc::now(),
+        )
+        .await?;
+        crate::server::publish(done.change);
+        Ok(())
+    })
+    .await
+}
+
+/// Declares an incident by hand: its title, severity and the places it touches
+/// (comma-separated; none: all). Audited as `incident.open`; answers its id.
+#[server(endpoint = "declare-incident")]
+pub async fn declare_incident(
+    title: String,
+    severity: String,
+    services: String,
+    environments: String,
+) -> Result<i64, AppError> {
+    use houston_service::incidents;
+    crate::server::serve(incidents::NEED, move |call| async move {
+        let list = |raw: &str| {
+            let names: Vec<String> = raw
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (!names.is_empty()).then_some(names)
+        };
+        let request = crate::domain::IncidentRequest {
+            title: Some(title),
+            severity: Some(severity),
+            services: list(&services),
+            environments: list(&environments),
+            ..Default::default()
+        };
+        let now = chrono::Utc::now();
+        let fresh = || format!("declared-{}", now.format("%Y%m%dT%H%M%S%.6fZ"));
+        let report = request.parse(crate::domain::IncidentSource::Declared, fresh, now)?;
+        let done =
+            incidents::record(call.store.as_ref(), &call.caller.actor(), &report, now).await?;
+        crate::server::publish(done.change);
+        Ok(done.value.incident.id)
+    })
+    .await
+}
+
+/// Moves an incident declared in Houston to `acknowledged` or `resolved` (one from
+/// an incident tool moves when its tool says so). Audited.
+#[server(endpoint = "move-incident")]
+pub async fn move_incident(id: i64, state: String) -> Result<(), AppError> {
+    use houston_service::incidents;
+    crate::server::serve(incidents::NEED, move |call| async move {
+        let incident = call.store.get_incident(id).await?;
+        if incident.source != crate::domain::IncidentSource::Declared {
+            return Err(AppError::validation(
+                "state",
+                format!(
+                    "incident {id} comes from {}: it moves when its tool says so",
+                    incident.source.as_str()
+                ),
+            ));
+        }
+        let request = crate::domain::IncidentRequest {
+            id: Some(incident.external_id.clone()),
+            title: Some(incident.title.clone()),
+            severity: Some(incident.severity.as_str().to_owned()),
+            state: Some(state),
+            services: Some(incident.services.iter().map(|s| s.to_string()).collect()),
+            environments: Some(
+                incident
+                    .environments
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect(),
+            ),
+            url: incident.link.clone(),
+            at: None,
+        };
+        let now = chrono::Utc::now();
+        let report = request.parse(crate::domain::IncidentSource::Declared, String::new, now)?;
+        let done =
+            incidents::record(call.store.as_ref(), &call.caller.actor(), &report, now).await?;
+        crate::server::publish(done.change);
+        Ok(())
+    })
+    .await
+}
+
+/// The timeline view a query asks for.
+#[server(endpoint = "timeline")]
+pub async fn get_timeline(query: TimelineQuery) -> Result<AsOf<Timeline>, AppError> {
+    use houston_service::timeline;
+    crate::server::serve(timeline::NEED, move |call| async move {
+        let filter = query.parse()?;
+        let now = chrono::Utc::now();
+        let view = timeline::read(call.store.as_ref(), &filter, now).await?;
+        Ok(AsOf { now, value: view })
+    })
+    .await
+}
