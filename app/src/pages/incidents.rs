@@ -241,13 +241,14 @@ fn IncidentDetail(
             <span class=state_class(i.state) data-testid="incident-state">{i.state.as_str()}</span>
             {moves}
         </div>
-        <section class="panel facts">
-            <dl class="facts-grid">
-                <dt>"Where"</dt><dd>{places(&i)}</dd>
-                <dt>"Opened"</dt><dd>{absolute_time(i.opened_at)} " (" <TimeAgo at=i.opened_at now /> ") by " {i.opened_by.clone()}</dd>
-                <dt>"Acknowledged"</dt><dd>{i.acknowledged_at.map(absolute_time).unwrap_or_else(|| "not yet".into())}</dd>
-                <dt>"Resolved"</dt><dd>{i.resolved_at.map(absolute_time).unwrap_or_else(|| "not yet".into())}</dd>
-                <dt>"From"</dt><dd>{i.source.as_str()} " " {link}</dd>
+        <section class="panel">
+            <dl class="facts">
+                <div><dt>"Where"</dt><dd data-testid="incident-places">{places(&i)}</dd></div>
+                <div><dt>"Opened"</dt><dd>{absolute_time(i.opened_at)} " (" <TimeAgo at=i.opened_at now /> ")"</dd></div>
+                <div><dt>"Reported by"</dt><dd>{i.opened_by.clone()}</dd></div>
+                <div><dt>"Acknowledged"</dt><dd>{i.acknowledged_at.map(absolute_time).unwrap_or_else(|| "not yet".into())}</dd></div>
+                <div><dt>"Resolved"</dt><dd>{i.resolved_at.map(absolute_time).unwrap_or_else(|| "not yet".into())}</dd></div>
+                <div><dt>"From"</dt><dd>{i.source.as_str()} " " {link}</dd></div>
             </dl>
             <p class="incident-links">
                 <a class="button ghost small" href=format!("/timeline?incident={id}") data-testid="incident-timeline">"Timeline"</a>

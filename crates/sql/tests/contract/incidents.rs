@@ -260,6 +260,10 @@ async fn a_persons_word_on_a_suspect_is_kept_replaced_and_audited(store: Arc<dyn
     .expect("confirmed");
     let causes = s.incident_causes(incident.id).await.expect("causes");
     assert_eq!(causes.len(), 1, "a later word replaces the earlier");
+    let marked = s.get_deploy(deploy.id).await.expect("deploy").deploy;
+    assert_eq!(marked.caused_incident, Some(incident.id), "its rows say so");
+    let listed = all(s, DeployFilter::default()).await;
+    assert_eq!(listed[0].caused_incident, Some(incident.id));
     assert_eq!(causes[0].decision, CauseDecision::Confirmed);
     assert_eq!(causes[0].note.as_deref(), Some("the cart change"));
     assert_eq!(causes[0].decided_by, "user:lena");
@@ -287,7 +291,93 @@ async fn a_persons_word_on_a_suspect_is_kept_replaced_and_audited(store: Arc<dyn
     }
 }
 
+/// Alerts as Alertmanager reports them, placed on checkout in production.
+fn alerts(
+    list: &[(&str, &str, DateTime<Utc>, Option<DateTime<Utc>>)],
+) -> Vec<houston_core::AlertReport> {
+    let alerts: Vec<serde_json::Value> = list
+        .iter()
+        .map(|(fingerprint, name, from, to)| {
+            serde_json::json!({"status": if to.is_some() { "resolved" } else { "firing" },
+                "fingerprint": fingerprint,
+                "labels": {"alertname": name, "service": "checkout", "environment": "production"},
+                "startsAt": from.to_rfc3339(),
+                "endsAt": to.map_or("0001-01-01T00:00:00Z".to_owned(), |t| t.to_rfc3339())})
+        })
+        .collect();
+    serde_json::from_value::<houston_core::AlertmanagerNotification>(serde_json::json!({
+        "version": "4", "status": "firing", "receiver": "houston", "alerts": alerts}))
+    .expect("decodes")
+    .parse(&houston_core::AlertLabels::default())
+    .expect("valid")
+}
+
+async fn the_timeline_reads_what_overlaps_its_span_and_says_when_it_cut(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let at = |minutes: i64| t0() + Duration::minutes(minutes);
+    let (from, to) = (at(60), at(360));
+    let long_before = register(s, deploy("checkout", "production", "v0", at(-600))).await;
+    let judged = register(s, deploy("checkout", "production", "v1", at(-30))).await;
+    let inside = register(s, deploy("checkout", "production", "v2", at(120))).await;
+    register(s, deploy("checkout", "production", "v3", at(400))).await;
+    s.override_verdict(judged.id, VerdictState::Unhealthy, "errors", &ci(), at(70))
+        .await
+        .expect("verdict");
+    s.record_alerts(
+        &alerts(&[
+            ("old", "Ended", at(0), Some(at(30))),
+            ("across", "Across", at(30), Some(at(90))),
+            ("firing", "Firing", at(130), None),
+        ]),
+        &Actor::new("token:alertmanager", None),
+        at(140),
+    )
+    .await
+    .expect("alerts");
+    let lock = LockRequest {
+        environment: Some("production".into()),
+        service: None,
+        reason: Some("incident".into()),
+        expires_at: None,
+    }
+    .parse(at(150))
+    .expect("a lock");
+    s.place_lock(&lock, &Actor::new("user:lena", None), at(150))
+        .await
+        .expect("lock");
+    let (incident, _) = record(s, &report("PGR0VU2", IncidentState::Open, 140)).await;
+
+    let facts = s
+        .timeline_facts(from, to, 100, at(200))
+        .await
+        .expect("facts");
+    let versions: Vec<&str> = facts.deploys.iter().map(|d| d.version.as_str()).collect();
+    assert_eq!(
+        versions,
+        ["v1", "v2"],
+        "started in the span or the six hours before it (its verdict may land in it)"
+    );
+    assert_eq!(facts.deploys[1].id, inside.id);
+    assert!(facts.deploys.iter().all(|d| d.id != long_before.id));
+    let names: Vec<&str> = facts.alerts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["Across", "Firing"]);
+    assert_eq!(facts.locks.len(), 1);
+    assert!(facts.locks[0].active);
+    assert_eq!(facts.incidents.len(), 1);
+    assert_eq!(facts.incidents[0].id, incident.id);
+    assert!(!facts.truncated);
+
+    let cut = s.timeline_facts(from, to, 1, at(200)).await.expect("facts");
+    assert_eq!(cut.deploys.len(), 1);
+    assert_eq!(cut.alerts.len(), 1);
+    assert!(
+        cut.truncated,
+        "two deploys and two alerts, one read of each"
+    );
+}
+
 houston_sql::contract!(
+    the_timeline_reads_what_overlaps_its_span_and_says_when_it_cut,
     a_persons_word_on_a_suspect_is_kept_replaced_and_audited,
     reports_open_an_incident_and_move_it_and_every_move_is_audited,
     racing_reports_of_one_new_incident_store_one,
