@@ -311,6 +311,30 @@ fn matrix() -> Vec<Row> {
             Json(r#"{"decision":"rejected","note":"matrix"}"#),
             [401, 403, 200, 200, 200],
         ),
+        // The incident pages' server functions, once incident 1 stands (declared
+        // above, so it moves by hand).
+        row("POST", "/api/incidents", Form("open=false"), READ),
+        row("POST", "/api/incident", Form("id=1"), READ),
+        row(
+            "POST",
+            "/api/decide-incident-cause",
+            Form("incident=1&deploy=1&decision=rejected"),
+            [401, 403, 200, 200, 200],
+        ),
+        row(
+            "POST",
+            "/api/declare-incident",
+            Form("title=matrix&severity=low&services=checkout&environments="),
+            [401, 403, 200, 200, 200],
+        ),
+        row(
+            "POST",
+            "/api/move-incident",
+            Form("id=1&state=acknowledged"),
+            [401, 403, 200, 200, 200],
+        ),
+        row("POST", "/api/timeline", Form("query[span]=6h"), READ),
+        row("GET", "/api/v1/timeline?span=6h&incident=1", None, READ),
         // GitHub and PagerDuty sign their deliveries; without a configured secret the
         // routes are closed to everyone, whoever they are.
         row(
@@ -574,6 +598,7 @@ fn token_matrix() -> Vec<TokenRow> {
         token_row("GET", "/api/v1/incidents/1", None, T_READ),
         token_row("GET", "/api/v1/incidents/1/suspects", None, T_READ),
         token_row("GET", "/api/v1/incidents/1/export", None, T_READ),
+        token_row("GET", "/api/v1/timeline?span=6h&incident=1", None, T_READ),
         token_row(
             "POST",
             "/api/v1/incidents/1/suspects/1",

@@ -188,6 +188,74 @@ async fn a_declared_incident_names_the_deploy_that_broke_it_first() {
         .unwrap_or_default();
     assert_eq!(reordered, ["s1 confirmed", "v1 -", "v2 rejected"]);
 
+    // The confirmed cause's rows say so, in the API and on its page and history.
+    let r = h.get(&format!("/api/v1/deploys/{s1}")).await;
+    assert_eq!(r.json()["caused_incident"], id, "{}", r.text);
+    let page = h.get(&format!("/deploys/{s1}")).await;
+    assert!(
+        page.text.contains(&format!("Caused incident {id}")),
+        "{}",
+        page.text
+    );
+    let history = h.get("/deploys?service=search").await;
+    assert!(history.text.contains(&format!("caused incident {id}")));
+
+    // The incident's page ranks its suspects with their evidence.
+    let page = h.get(&format!("/incidents/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "Which deploy broke it?",
+        "confirmed cause",
+        "1 new error group appeared after it",
+    ] {
+        assert!(page.text.contains(text), "{text}: {}", page.text);
+    }
+    assert!(h.get("/incidents").await.text.contains("Checkout errors"));
+
+    // The timeline opened from the incident: the deploys, then the incident, with
+    // the incident as its focus; drawn on the server.
+    let r = h.get(&format!("/api/v1/timeline?incident={id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let view = r.json();
+    let kinds: Vec<&str> = view["events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        kinds,
+        ["deploy", "deploy", "deploy", "incident"],
+        "{view:#}"
+    );
+    assert_eq!(view["span"], "12h");
+    assert!(
+        view["focus"]
+            .as_f64()
+            .is_some_and(|f| (f - 0.5).abs() < 1e-6)
+    );
+    assert_eq!(view["lanes"][0]["name"], "Incidents");
+    let page = h.get(&format!("/timeline?incident={id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("timeline-chart") && page.text.contains("Checkout errors"));
+    let only = h
+        .get("/api/v1/timeline?kind=incident&service=search")
+        .await
+        .json();
+    assert_eq!(only["events"].as_array().map(Vec::len), Some(0), "{only:#}");
+    let bad = h
+        .get("/api/v1/timeline?span=2h&kind=explosion&at=soon")
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    let problems = bad.json();
+    let fields: Vec<&str> = problems["fields"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["at", "span", "kind"]);
+    let r = h.get("/api/v1/timeline?incident=999999").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = h.get("/api/v1/timeline?colour=red").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
     // The postmortem: JSON with the timeline, or Markdown.
     let r = h.get(&format!("/api/v1/incidents/{id}/export")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
