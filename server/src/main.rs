@@ -65,6 +65,13 @@ enum Command {
     /// exits 0 when allowed, 1 when denied, 2 when Houston cannot be reached or
     /// answers an error (so CI can choose to fail closed).
     Gate(GateArgs),
+    /// Declare an incident with a running Houston, or report its change (a pipeline,
+    /// an on-call script): it ranks the deploys before it and, with stop-the-line,
+    /// stops deploys where it is.
+    Incident {
+        #[command(subcommand)]
+        action: IncidentAction,
+    },
     /// Create, list and revoke API tokens.
     Token {
         #[command(subcommand)]
@@ -263,6 +270,48 @@ struct DeployStatusArgs {
 }
 
 #[derive(Subcommand)]
+enum IncidentAction {
+    /// Open an incident; prints its id. With --id, a later report with the same id
+    /// moves it instead of opening another.
+    Declare {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        title: String,
+        /// critical, high, medium or low (or P1–P5, SEV1–SEV4).
+        #[arg(long)]
+        severity: String,
+        /// A service it affects; repeat or separate with commas (none: every service).
+        #[arg(long = "service", value_delimiter = ',')]
+        services: Vec<String>,
+        /// An environment it affects; repeat or separate with commas (none: all).
+        #[arg(long = "environment", value_delimiter = ',')]
+        environments: Vec<String>,
+        /// Your id of it (say, the ticket), so later reports move the same incident.
+        #[arg(long)]
+        id: Option<String>,
+        /// A link to it in its own tool.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Report that an incident declared with --id is acknowledged or resolved.
+    Move {
+        #[command(flatten)]
+        remote: Remote,
+        /// The id given to `declare --id`.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        severity: String,
+        /// acknowledged, resolved, or open (to reopen).
+        #[arg(long)]
+        state: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenAction {
     /// Create a token; the secret is printed once and only its hash is stored.
     Create {
@@ -323,6 +372,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Deploy(args) => return deploy(*args).await,
         Command::DeployStatus(args) => return deploy_status(args).await,
+        Command::Incident { action } => return incident(action).await,
         Command::Judge { file, batch } => return judge_offline::run(&file, batch),
         _ => {}
     }
@@ -435,6 +485,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Deploy(_)
         | Command::DeployStatus(_)
+        | Command::Incident { .. }
         | Command::Gate(_)
         | Command::Judge { .. } => Ok(()),
     }
@@ -1013,5 +1064,46 @@ async fn deploy_status(args: DeployStatusArgs) -> anyhow::Result<()> {
     )
     .await?;
     eprintln!("deploy {} is now {}", args.id, args.status);
+    Ok(())
+}
+
+/// `houston incident`: declares an incident, or reports its change, through the API.
+async fn incident(action: IncidentAction) -> anyhow::Result<()> {
+    let (remote, body) = match action {
+        IncidentAction::Declare {
+            remote,
+            title,
+            severity,
+            services,
+            environments,
+            id,
+            url,
+        } => (
+            remote,
+            serde_json::json!({"id": id, "title": title, "severity": severity,
+                "services": services, "environments": environments, "url": url}),
+        ),
+        IncidentAction::Move {
+            remote,
+            id,
+            title,
+            severity,
+            state,
+        } => (
+            remote,
+            serde_json::json!({"id": id, "title": title, "severity": severity, "state": state}),
+        ),
+    };
+    let answer = post_json(&remote, "/api/v1/incidents", &body).await?;
+    let incident = &answer["incident"];
+    println!("{}", incident["id"]);
+    eprintln!(
+        "incident {} is {} ({}); {}/incidents/{}",
+        incident["id"],
+        incident["state"].as_str().unwrap_or("?"),
+        answer["change"].as_str().unwrap_or("?"),
+        remote.server.trim_end_matches('/'),
+        incident["id"]
+    );
     Ok(())
 }

@@ -743,21 +743,7 @@ async fn the_gate_needs_a_service_an_environment_and_scope_gate() {
 
 /// `houston gate` run as CI runs it, against `server` with `token`.
 async fn houston_gate(server: &str, token: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_houston"));
-    command
-        .arg("gate")
-        .args(args)
-        .env("HOUSTON_URL", server)
-        .env("HOUSTON_TOKEN", token);
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("task")
-        .expect("run houston");
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    houston_cli(server, token, "gate", args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -771,22 +757,7 @@ async fn houston_gate_exits_0_allowed_1_denied_2_without_an_answer() {
     let h = harness().await;
     let ops = h.token("ops", &[TokenScope::Admin]).await;
     let ci = h.token("ci-gate", &[TokenScope::Gate]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = format!("http://{}", listener.local_addr().expect("address"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(houston::listener::serve(
-        listener,
-        h.app.clone(),
-        houston::listener::ListenerLimits {
-            header_read_timeout: std::time::Duration::from_secs(5),
-            shutdown_grace: std::time::Duration::from_secs(1),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (server, stop) = h.serve_on_loopback().await;
 
     let (code, stdout, stderr) = houston_gate(&server, &ci, &place).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
@@ -845,8 +816,7 @@ async fn houston_gate_exits_0_allowed_1_denied_2_without_an_answer() {
         "{stderr}"
     );
 
-    let _ = stop.send(());
-    serving.await.expect("task").expect("serve");
+    stop.stop().await;
 }
 
 /// What the pages' shared reads answer now (a server function of no arguments).

@@ -356,3 +356,76 @@ async fn an_open_incident_stops_the_line_until_it_resolves() {
         "lifted"
     );
 }
+
+/// `houston incident declare` opens one and prints its id; `move` resolves it by the
+/// caller's id; a bad severity fails with the field named and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn houston_incident_declares_and_resolves_from_the_command_line() {
+    let h = harness().await;
+    let token = h.token("on-call", &[TokenScope::Deploy]).await;
+    let (server, stop) = h.serve_on_loopback().await;
+    let (code, stdout, stderr) = houston_cli(
+        &server,
+        &token,
+        "incident declare",
+        &[
+            "--title",
+            "Checkout errors",
+            "--severity",
+            "P1",
+            "--service",
+            "checkout",
+            "--environment",
+            "production",
+            "--id",
+            "INC-9",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let id: i64 = stdout.trim().parse().expect("the id on standard output");
+    assert!(stderr.contains("is open (opened)"), "{stderr}");
+    let incident = h.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(incident["severity"], "critical");
+    assert_eq!(incident["opened_by"], "token:on-call");
+
+    let (code, stdout, stderr) = houston_cli(
+        &server,
+        &token,
+        "incident declare",
+        &["--title", "x", "--severity", "sev9"],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("severity"), "{stderr}");
+    assert_eq!(
+        h.get("/api/v1/incidents")
+            .await
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let (code, stdout, stderr) = houston_cli(
+        &server,
+        &token,
+        "incident move",
+        &[
+            "--id",
+            "INC-9",
+            "--title",
+            "Checkout errors",
+            "--severity",
+            "P1",
+            "--state",
+            "resolved",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), id.to_string());
+    let incident = h.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(incident["state"], "resolved");
+    stop.stop().await;
+}

@@ -76,3 +76,64 @@ mod github;
 mod incidents;
 mod pages;
 mod signals;
+
+/// A harness's app served on a loopback port, for the `houston` binary to call;
+/// [`Serving::stop`] ends it.
+pub(crate) struct Serving {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Serving {
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("task").expect("serve");
+    }
+}
+
+impl TestApp {
+    /// Serves the app on 127.0.0.1; answers its base URL.
+    pub(crate) async fn serve_on_loopback(&self) -> (String, Serving) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let server = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(houston::listener::serve(
+            listener,
+            self.app.clone(),
+            houston::listener::ListenerLimits {
+                header_read_timeout: std::time::Duration::from_secs(5),
+                shutdown_grace: std::time::Duration::from_secs(1),
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        (server, Serving { stop, task })
+    }
+}
+
+/// `houston COMMAND ARGS` run as CI runs it, against `server` with `token`: its exit
+/// code, standard output and standard error.
+pub(crate) async fn houston_cli(
+    server: &str,
+    token: &str,
+    command: &str,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_houston"));
+    cli.args(command.split(' '))
+        .args(args)
+        .env("HOUSTON_URL", server)
+        .env("HOUSTON_TOKEN", token);
+    let output = tokio::task::spawn_blocking(move || cli.output())
+        .await
+        .expect("task")
+        .expect("run houston");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
