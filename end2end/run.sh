@@ -27,6 +27,9 @@ export HOUSTON_LOG="warn"
 # The journeys' chat server listens on loopback, which webhooks may not reach
 # unless an operator allows it.
 export HOUSTON_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8"
+# The incident journey signs PagerDuty's events; its incidents are placed in prod-eu.
+export HOUSTON_PAGERDUTY_WEBHOOK_SECRET="e2e-pagerduty-secret"
+export HOUSTON_INCIDENT_ENVIRONMENT="prod-eu"
 # The site the binary carries, not a folder on disk.
 unset HOUSTON_SITE_ROOT LEPTOS_SITE_ROOT
 

@@ -987,3 +987,152 @@ test('a lead locks production with a reason, the gate and `houston gate` say no 
   await watcher.page.close();
   await page.close();
 });
+
+// PagerDuty's v3 event as its webhook signs it (`v1=` HMAC-SHA256 of the body).
+async function pagerduty(eventType, incident, at) {
+  const body = JSON.stringify({ event: {
+    id: `e2e-${eventType}-${Date.now()}`, event_type: eventType, resource_type: 'incident', occurred_at: at,
+    data: { id: incident, type: 'incident', status: eventType === 'incident.resolved' ? 'resolved' : 'triggered',
+      title: 'Cart checkout fails', created_at: at, html_url: `https://acme.pagerduty.com/incidents/${incident}`,
+      service: { summary: 'Cart', type: 'service_reference', id: 'PCART01' }, priority: { summary: 'P1' }, urgency: 'high' },
+  } });
+  const signature = createHmac('sha256', 'e2e-pagerduty-secret').update(body).digest('hex');
+  const res = await fetch(`${BASE}/api/v1/webhooks/pagerduty`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-pagerduty-signature': `v1=${signature}` }, body,
+  });
+  const text = await res.text();
+  assert.ok(res.status === 200 || res.status === 201, `pagerduty answered ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+async function askGate(service, environment) {
+  const res = await fetch(`${BASE}/api/v1/gate?service=${service}&environment=${environment}`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+test('a PagerDuty incident stops the line, its suspects rank the bad deploy first, a person confirms it, the timeline and the export tell it in order, and resolving lifts the stop', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'houston-incident-'));
+  const file = path.join(dir, 'houston.toml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(file, [
+    '[[metric]]', 'name = "cart_latency"', 'unit = "ms"', 'source = "push"', 'services = ["cart"]',
+    'direction = "increase_is_bad"', 'tolerance = 0.05', 'critical = true',
+    '', '[[service]]', 'name = "cart"', 'warmup = "1m"', 'bake = "5m"',
+    '', '[[environment]]', 'name = "prod-eu"', 'stop_on_incident = "high"', '',
+  ].join('\n'));
+  execFileSync(BIN, ['config', 'apply', file, '--reason', 'e2e incident'], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+
+  // Cart v2 went out 8 minutes ago and its latency rose 40 %; v1 and a search deploy
+  // went out earlier and calmly.
+  const now = Math.floor(Date.now() / 1000);
+  const finished = now - 8 * 60;
+  const points = [];
+  for (let t = now - 270 * 60; t <= now; t += 10) {
+    points.push([t, 120 * (1 + 0.03 * Math.sin(t / 41)) * (t >= finished ? 1.4 : 1)]);
+  }
+  await post('/api/v1/metrics', { series: [{ service: 'cart', environment: 'prod-eu', metric: 'cart_latency', points }] });
+  const iso = (t) => new Date(t * 1000).toISOString();
+  const deployed = (service, version, end) => registerDeploy({
+    service, environment: 'prod-eu', version, author: 'ada', status: 'succeeded',
+    started_at: iso(end - 60), finished_at: iso(end),
+  });
+  const v1 = await deployed('cart', 'v1.0.0', now - 200 * 60);
+  const search = await deployed('search', 's4.1.0', now - 100 * 60);
+  const v2 = await deployed('cart', 'v2.0.0', finished);
+  for (let waited = 0; ; waited += 250) {
+    const res = await fetch(`${BASE}/api/v1/deploys/${v2.id}/verdict`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const verdict = await res.json();
+    if (verdict.final) { assert.equal(verdict.state, 'unhealthy', JSON.stringify(verdict)); break; }
+    assert.ok(waited < 20000, 'no final verdict within 20 s');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  // Then an alert on cart, then PagerDuty opens the incident.
+  await new Promise((r) => setTimeout(r, 1100));
+  await post('/api/v1/webhooks/alertmanager', { version: '4', status: 'firing', receiver: 'houston', alerts: [{
+    status: 'firing', fingerprint: 'e2e-cart-latency', startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z',
+    labels: { alertname: 'CartLatencyHigh', service: 'cart', environment: 'prod-eu', severity: 'page' },
+    annotations: { summary: 'p95 over 150 ms' }, generatorURL: 'http://prometheus.example/graph',
+  }] });
+  await new Promise((r) => setTimeout(r, 1100));
+  const opened = await pagerduty('incident.triggered', 'PE2ECART', new Date().toISOString());
+  assert.equal(opened.outcome, 'recorded');
+  const id = opened.incident.id;
+  assert.equal(opened.incident.severity, 'critical');
+  assert.deepEqual(opened.incident.services, ['cart']);
+
+  // The gate stops the line where the incident is, with its reason.
+  const denied = await askGate('cart', 'prod-eu');
+  assert.equal(denied.allowed, false, JSON.stringify(denied));
+  const reason = denied.reasons.find((r) => r.rule === 'incident');
+  assert.ok(reason, JSON.stringify(denied));
+  assert.match(reason.detail, new RegExp(`incident ${id} is open: Cart checkout fails \\(critical\\)`));
+  assert.equal((await askGate('search', 'prod-eu')).allowed, true, 'the incident is on cart alone');
+
+  // The incident's page ranks the bad deploy first, with its evidence; a person confirms it.
+  const { page, errors } = await openHydrated(`${BASE}/incidents/${id}`);
+  await page.getByTestId('suspects').waitFor();
+  const first = page.getByTestId('suspect').first();
+  assert.equal(await first.getAttribute('data-deploy'), String(v2.id));
+  const evidence = await first.innerText();
+  assert.match(evidence, /deployed to cart in prod-eu, where the incident is/);
+  assert.match(evidence, /its verdict is unhealthy/);
+  assert.match(evidence, /1 alert on its service started after it/);
+  const order = await page.getByTestId('suspect').evaluateAll((items) => items.map((i) => i.dataset.deploy));
+  assert.ok(order.includes(String(search.id)) && order.includes(String(v1.id)), `every deploy of the 6 h is a suspect: ${order}`);
+  await first.getByTestId('cause-confirmed').click();
+  await page.getByTestId('cause-confirmed').first().waitFor();
+  await page.locator('[data-testid="suspect"].confirmed').waitFor();
+  await page.screenshot({ path: path.join(SHOTS, 'incident-suspects.png'), fullPage: true });
+
+  // The deploy says what it caused, on its page and in history.
+  await page.goto(`${BASE}/deploys/${v2.id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  assert.match(await page.getByTestId('caused-incident').innerText(), new RegExp(`Caused incident ${id}`));
+  await page.goto(`${BASE}/deploys?service=cart`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  assert.match(await page.getByTestId('row-caused-incident').first().innerText(), new RegExp(`caused incident ${id}`));
+
+  // The timeline, opened from the incident, tells it in order and draws it.
+  await page.goto(`${BASE}/incidents/${id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await page.getByTestId('incident-timeline').click();
+  await page.waitForURL(new RegExp(`/timeline\\?incident=${id}`));
+  await page.getByTestId('timeline-chart').waitFor();
+  const told = await page.getByTestId('timeline-event').evaluateAll((rows) => rows.map((r) => `${r.dataset.kind}: ${r.innerText}`));
+  const at = (pattern) => told.findIndex((line) => pattern.test(line));
+  const steps = [
+    at(new RegExp(`^deploy: .*deploy #${v2.id} of cart v2\\.0\\.0`)),
+    at(new RegExp(`^verdict: .*deploy #${v2.id} of cart v2\\.0\\.0 judged unhealthy`)),
+    at(/^alert: .*alert CartLatencyHigh on cart/),
+    at(new RegExp(`^incident: .*incident ${id}: Cart checkout fails`)),
+  ];
+  assert.ok(steps.every((s) => s >= 0), told.join('\n'));
+  assert.deepEqual([...steps].sort((a, b) => a - b), steps, told.join('\n'));
+  assert.ok(await page.locator('svg[data-testid="timeline-chart"] line.focus-line').count() === 1);
+  await page.screenshot({ path: path.join(SHOTS, 'timeline-incident.png'), fullPage: true });
+  // Zooming in keeps the incident in view.
+  await page.getByTestId('zoom-in').click();
+  await page.waitForURL(/span=6h/);
+  await page.getByTestId('timeline-chart').waitFor();
+
+  // The postmortem's Markdown holds the suspects and the story.
+  const md = await (await fetch(`${BASE}/api/v1/incidents/${id}/export?format=markdown`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  assert.match(md, new RegExp(`^# Incident ${id}: Cart checkout fails`));
+  assert.match(md, new RegExp(`1\\. Deploy #${v2.id}: cart v2\\.0\\.0 to prod-eu`));
+  assert.match(md, /alert CartLatencyHigh fired on cart/);
+  assert.ok(md.indexOf(`deploy #${v2.id} of cart`) < md.indexOf('alert CartLatencyHigh fired'), md);
+
+  // PagerDuty resolves it: the page hears of it and the gate opens again.
+  await page.goto(`${BASE}/incidents/${id}`);
+  await page.waitForSelector('html[data-hydrated="true"]');
+  await pagerduty('incident.resolved', 'PE2ECART', new Date().toISOString());
+  await page.waitForFunction(() => document.querySelector('[data-testid="incident-state"]')?.textContent === 'resolved');
+  const allowed = await askGate('cart', 'prod-eu');
+  assert.ok(!allowed.reasons.some((r) => r.rule === 'incident'), JSON.stringify(allowed));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
