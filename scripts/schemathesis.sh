@@ -30,6 +30,7 @@ export HOUSTON_LOG="warn"
 # without one it would answer 503 to everything.
 export HOUSTON_GITHUB_WEBHOOK_SECRET="schemathesis-$(date +%s%N)"
 export HOUSTON_PAGERDUTY_WEBHOOK_SECRET="schemathesis-pd-$(date +%s%N)"
+export HOUSTON_INCIDENT_WEBHOOK_SECRET="schemathesis-inc-$(date +%s%N)"
 # An admin token reaches every operation, the audit log included.
 HOUSTON_TOKEN=$("$bin" token create --name schemathesis --scope admin,alerts 2>/dev/null)
 export HOUSTON_TOKEN

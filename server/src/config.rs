@@ -31,6 +31,10 @@ pub struct Config {
     /// PagerDuty's v3 webhook must carry a `v1=` signature made with this secret (the
     /// webhook subscription's); without it the route answers 503.
     pub pagerduty_webhook_secret: Option<String>,
+    /// Any incident tool's signed JSON webhook (`POST /api/v1/webhooks/incidents`)
+    /// must carry `X-Houston-Signature: sha256=<hex>` made with this secret; without
+    /// it the route answers 503.
+    pub incident_webhook_secret: Option<String>,
     /// The environment incidents from PagerDuty (which has none) are placed in
     /// (`HOUSTON_INCIDENT_ENVIRONMENT`, production).
     pub incident_environment: app::domain::EnvironmentName,
@@ -403,6 +407,7 @@ impl Config {
             github_webhook_secret: get("HOUSTON_GITHUB_WEBHOOK_SECRET"),
             github_webhook_allow_unsigned,
             pagerduty_webhook_secret: get("HOUSTON_PAGERDUTY_WEBHOOK_SECRET"),
+            incident_webhook_secret: get("HOUSTON_INCIDENT_WEBHOOK_SECRET"),
             incident_environment,
             github_api,
             session_lifetime,

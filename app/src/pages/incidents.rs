@@ -31,30 +31,10 @@ fn state_class(state: IncidentState) -> &'static str {
     }
 }
 
-/// "checkout, payments in production", or "every service".
+/// "checkout, payments in production", or "every service in every environment".
 fn places(incident: &Incident) -> String {
-    let join = |names: Vec<String>, all: &str| {
-        if names.is_empty() {
-            all.to_owned()
-        } else {
-            names.join(", ")
-        }
-    };
-    format!(
-        "{} in {}",
-        join(
-            incident.services.iter().map(|s| s.to_string()).collect(),
-            "every service"
-        ),
-        join(
-            incident
-                .environments
-                .iter()
-                .map(|e| e.to_string())
-                .collect(),
-            "every environment"
-        )
-    )
+    let (services, environments) = incident.places_in_words();
+    format!("{services} in {environments}")
 }
 
 /// The message of a failed action, for the form that sent it.

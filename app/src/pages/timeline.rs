@@ -320,8 +320,9 @@ fn LaneRow(lane: TimelineLane, top: f64, x0: f64) -> impl IntoView {
             let class = format!("mark kind-{} tone-{}", m.kind.as_str(), m.tone.as_str());
             let title = m.label.clone();
             if m.width > 0.0 || m.kind.lasts() {
-                // A bar, at least two units wide so a short one still shows.
-                let w = (m.width * PLOT).max(2.0);
+                // A bar, at least six units wide so a short or just-opened one still
+                // shows beside the lines.
+                let w = (m.width * PLOT).max(6.0);
                 view! {
                     <rect class=class x=format!("{:.1}", x(m.x)) y=format!("{:.1}", mid - 5.0) width=format!("{w:.1}") height="10" rx="3">
                         <title>{title}</title>

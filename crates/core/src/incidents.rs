@@ -169,6 +169,28 @@ impl Incident {
     /// Whether the incident touches `service` in `environment`: an incident that
     /// names no services touches every service, one that names no environments
     /// every environment.
+    /// Its services and its environments in words: ("checkout, cart", "production"),
+    /// or "every service" / "every environment" for none named.
+    pub fn places_in_words(&self) -> (String, String) {
+        let join = |names: Vec<&str>, all: &str| {
+            if names.is_empty() {
+                all.to_owned()
+            } else {
+                names.join(", ")
+            }
+        };
+        (
+            join(
+                self.services.iter().map(|s| s.as_str()).collect(),
+                "every service",
+            ),
+            join(
+                self.environments.iter().map(|e| e.as_str()).collect(),
+                "every environment",
+            ),
+        )
+    }
+
     pub fn touches(&self, service: &ServiceName, environment: &EnvironmentName) -> bool {
         (self.services.is_empty() || self.services.contains(service))
             && (self.environments.is_empty() || self.environments.contains(environment))
@@ -927,13 +949,6 @@ pub fn postmortem_markdown(
     timeline: &[TimelineEntry],
 ) -> String {
     let time = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
-    let names = |list: Vec<String>, all: &str| {
-        if list.is_empty() {
-            all.to_owned()
-        } else {
-            list.join(", ")
-        }
-    };
     let mut md = format!(
         "# Incident {}: {}\n\n",
         incident.id,
@@ -948,21 +963,8 @@ pub fn postmortem_markdown(
     if let Some(link) = &incident.link {
         md += &format!("- Link: <{link}>\n");
     }
-    md += &format!(
-        "- Services: {}; environments: {}\n",
-        names(
-            incident.services.iter().map(|s| s.to_string()).collect(),
-            "every service"
-        ),
-        names(
-            incident
-                .environments
-                .iter()
-                .map(|e| e.to_string())
-                .collect(),
-            "every environment"
-        )
-    );
+    let (services, environments) = incident.places_in_words();
+    md += &format!("- Services: {services}; environments: {environments}\n");
     md += &format!(
         "- Opened {} by {}\n",
         time(incident.opened_at),
@@ -1015,6 +1017,7 @@ fn plural(n: u32, one: &str, many: &str) -> String {
 fn words(gap: Duration) -> String {
     let minutes = gap.num_minutes();
     match (minutes / 60, minutes % 60) {
+        (0, 0) => "under a minute".to_owned(),
         (0, m) => format!("{m} min"),
         (h, 0) => format!("{h} h"),
         (h, m) => format!("{h} h {m} min"),

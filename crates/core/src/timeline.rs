@@ -663,7 +663,7 @@ pub fn timeline_events(
                     d.id,
                     d.service,
                     d.version,
-                    verdict.as_str().replace('_', " ")
+                    verdict_words(verdict)
                 ),
                 href,
             );
@@ -823,6 +823,14 @@ pub fn timeline_events(
         }
     }
     out
+}
+
+fn verdict_words(verdict: VerdictState) -> &'static str {
+    match verdict {
+        VerdictState::CantTell => "can't tell",
+        VerdictState::NoData => "no data",
+        other => other.as_str(),
+    }
 }
 
 fn verdict_tone(verdict: VerdictState) -> Tone {

@@ -15,6 +15,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use houston_service::incidents::{self, IncidentExport, IncidentSuspects};
+use houston_store::IncidentRecorded;
 use serde::{Deserialize, Serialize};
 
 /// What a report did: the incident as it now stands, and the change.
@@ -91,19 +92,24 @@ pub async fn declare(
         .await
         .map_err(AppError::from)?;
     state.events.publish(done.change);
-    let recorded = done.value;
+    Ok(outcome(done.value))
+}
+
+/// The answer to a report: 201 when it opened the incident, else 200, with the
+/// change and the incident as it now stands.
+fn outcome(recorded: IncidentRecorded) -> (StatusCode, Json<IncidentOutcome>) {
     let status = if recorded.change == IncidentChange::Opened {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((
+    (
         status,
         Json(IncidentOutcome {
             change: recorded.change,
             incident: recorded.incident,
         }),
-    ))
+    )
 }
 
 /// Incidents, newest opened first.
@@ -439,6 +445,82 @@ pub async fn pagerduty(
             incident: Some(recorded.incident),
         }),
     ))
+}
+
+/// Receive an incident from any tool that signs a JSON body: the body is
+/// `POST /api/v1/incidents`'s (`id`, `title`, `severity`, `state`, `services`,
+/// `environments`, `at`, `url`), and `X-Houston-Signature` is `sha256=` and the hex
+/// HMAC-SHA256 of the body with `HOUSTON_INCIDENT_WEBHOOK_SECRET`, as GitHub signs.
+/// A later report with the same `id` moves the incident.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/incidents",
+    tag = "webhooks",
+    operation_id = "receive_incident_webhook",
+    params(
+        ("X-Houston-Signature" = String, Header, description = "sha256=<HMAC-SHA256 of the body with HOUSTON_INCIDENT_WEBHOOK_SECRET, hex>"),
+    ),
+    request_body = IncidentRequest,
+    responses(
+        (status = 201, description = "Opened (committed and audited)", body = IncidentOutcome),
+        (status = 200, description = "An incident already known by this id, moved or unchanged", body = IncidentOutcome),
+        (status = 400, description = "Not JSON", body = AppError),
+        (status = 401, description = "Signature missing or wrong", body = AppError),
+        (status = 413, description = "Body too large", body = AppError),
+        (status = 422, description = "Invalid fields", body = AppError),
+        (status = 503, description = "No webhook secret is configured", body = AppError),
+    )
+)]
+pub async fn incident_webhook(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<IncidentOutcome>), ApiError> {
+    let body = body.map_err(|r| {
+        ApiError(crate::http::error::body_rejection(
+            r.status(),
+            r.body_text(),
+        ))
+    })?;
+    let by = Actor::new("webhook:incidents", super::auth::caller_address(&parts));
+    let Some(secret) = &state.config.incident_webhook_secret else {
+        return Err(AppError::NotConfigured {
+            message: "the incident webhook is off: set HOUSTON_INCIDENT_WEBHOOK_SECRET to the \
+                      secret its sender signs with"
+                .into(),
+        }
+        .into());
+    };
+    let signature = parts
+        .headers
+        .get("x-houston-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("sha256="))
+        .and_then(|hex_sig| hex::decode(hex_sig).ok());
+    if !signature.is_some_and(|s| super::hmac_sha256_matches(secret, &body, &s)) {
+        tracing::warn!(address = ?by.address, "incident webhook refused: signature missing or wrong");
+        state
+            .security
+            .record(&by, "webhook.bad_signature", "webhook:incidents", None);
+        return Err(AppError::unauthorized(
+            "X-Houston-Signature is missing or does not match HOUSTON_INCIDENT_WEBHOOK_SECRET",
+        )
+        .into());
+    }
+    let request: IncidentRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(AppError::Validation {
+            message: format!("not an incident report: {e}"),
+            fields: Vec::new(),
+        })
+    })?;
+    let now = chrono::Utc::now();
+    let fresh = || format!("webhook-{}", now.format("%Y%m%dT%H%M%S%.6fZ"));
+    let report = request.parse(IncidentSource::Webhook, fresh, now)?;
+    let done = incidents::record(state.store.as_ref(), &by, &report, now)
+        .await
+        .map_err(AppError::from)?;
+    state.events.publish(done.change);
+    Ok(outcome(done.value))
 }
 
 #[cfg(test)]

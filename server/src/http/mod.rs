@@ -139,6 +139,7 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .merge(admin_only)
         .route("/webhooks/github", post(github::receive))
         .route("/webhooks/pagerduty", post(incidents::pagerduty))
+        .route("/webhooks/incidents", post(incidents::incident_webhook))
         .route("/openapi.json", get(openapi::serve))
         .fallback(error::api_not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -40,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         super::incidents::export,
         super::incidents::decide_cause,
         super::incidents::pagerduty,
+        super::incidents::incident_webhook,
         super::incidents::timeline,
     ),
     components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource, app::domain::GateRule, app::domain::GateReason, app::domain::OverrideClaim, app::domain::Severity, app::domain::IncidentState, app::domain::IncidentSource, app::domain::Suspect, app::domain::CauseDecision)),

@@ -372,56 +372,33 @@ macro_rules! store {
                         })
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
-                let alerts: Vec<crate::rows::AlertRow> = sqlx::query_as(super::dialect::ALERTS_OVERLAPPING)
-                    .bind(from)
-                    .bind(to)
-                    .bind(take)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend_error)?;
+                let alerts: Vec<crate::rows::AlertRow> =
+                    overlapping(&self.pool, super::dialect::ALERTS_OVERLAPPING.to_owned(), from, to, take).await?;
                 truncated |= cut(alerts.len());
-                let locks: Vec<crate::shared::locks::LockRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT {} FROM locks \
-                         WHERE locked_at <= $2 AND (unlocked_at IS NULL OR unlocked_at >= $1) \
-                           AND (expires_at IS NULL OR expires_at >= $1) \
-                         ORDER BY locked_at, id LIMIT $3",
-                        crate::shared::locks::LOCK_COLUMNS
-                    )))
-                    .bind(from)
-                    .bind(to)
-                    .bind(take)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend_error)?;
+                let locks: Vec<crate::shared::locks::LockRow> = overlapping(&self.pool, format!(
+                    "SELECT {} FROM locks \
+                     WHERE locked_at <= $2 AND (unlocked_at IS NULL OR unlocked_at >= $1) \
+                       AND (expires_at IS NULL OR expires_at >= $1) \
+                     ORDER BY locked_at, id LIMIT $3",
+                    crate::shared::locks::LOCK_COLUMNS
+                ), from, to, take)
+                .await?;
                 truncated |= cut(locks.len());
-                let overrides: Vec<crate::shared::locks::OverrideRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT {} FROM lock_overrides \
-                         WHERE (granted_at >= $1 AND granted_at <= $2) OR (used_at >= $1 AND used_at <= $2) \
-                         ORDER BY granted_at, id LIMIT $3",
-                        crate::shared::locks::OVERRIDE_COLUMNS
-                    )))
-                    .bind(from)
-                    .bind(to)
-                    .bind(take)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend_error)?;
+                let overrides: Vec<crate::shared::locks::OverrideRow> = overlapping(&self.pool, format!(
+                    "SELECT {} FROM lock_overrides \
+                     WHERE (granted_at >= $1 AND granted_at <= $2) OR (used_at >= $1 AND used_at <= $2) \
+                     ORDER BY granted_at, id LIMIT $3",
+                    crate::shared::locks::OVERRIDE_COLUMNS
+                ), from, to, take)
+                .await?;
                 truncated |= cut(overrides.len());
-                let incidents: Vec<crate::rows::IncidentRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT {} FROM incidents \
-                         WHERE opened_at <= $2 AND (resolved_at IS NULL OR resolved_at >= $1) \
-                         ORDER BY opened_at, id LIMIT $3",
-                        crate::rows::INCIDENT_COLUMNS
-                    )))
-                    .bind(from)
-                    .bind(to)
-                    .bind(take)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend_error)?;
+                let incidents: Vec<crate::rows::IncidentRow> = overlapping(&self.pool, format!(
+                    "SELECT {} FROM incidents \
+                     WHERE opened_at <= $2 AND (resolved_at IS NULL OR resolved_at >= $1) \
+                     ORDER BY opened_at, id LIMIT $3",
+                    crate::rows::INCIDENT_COLUMNS
+                ), from, to, take)
+                .await?;
                 truncated |= cut(incidents.len());
                 let keep = usize::try_from(limit).unwrap_or(usize::MAX);
                 Ok(houston_core::TimelineFacts {
@@ -450,6 +427,26 @@ macro_rules! store {
                     truncated,
                 })
             }
+        }
+
+        /// The rows `sql` selects for the span `$1`–`$2`, at most `$3`.
+        async fn overlapping<R>(
+            pool: &sqlx::Pool<super::dialect::Db>,
+            sql: String,
+            from: chrono::DateTime<chrono::Utc>,
+            to: chrono::DateTime<chrono::Utc>,
+            take: i64,
+        ) -> Result<Vec<R>, houston_store::StoreError>
+        where
+            R: for<'r> sqlx::FromRow<'r, <super::dialect::Db as sqlx::Database>::Row> + Send + Unpin,
+        {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(from)
+                .bind(to)
+                .bind(take)
+                .fetch_all(pool)
+                .await
+                .map_err(crate::backend_error)
         }
 
         /// Audits the change (not a repeat) and commits, then reads the incident back.

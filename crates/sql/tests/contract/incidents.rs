@@ -291,10 +291,16 @@ async fn a_persons_word_on_a_suspect_is_kept_replaced_and_audited(store: Arc<dyn
     }
 }
 
+/// An alert's fingerprint, name, start and (when resolved) end.
+type AlertSpan = (
+    &'static str,
+    &'static str,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
 /// Alerts as Alertmanager reports them, placed on checkout in production.
-fn alerts(
-    list: &[(&str, &str, DateTime<Utc>, Option<DateTime<Utc>>)],
-) -> Vec<houston_core::AlertReport> {
+fn alerts(list: &[AlertSpan]) -> Vec<houston_core::AlertReport> {
     let alerts: Vec<serde_json::Value> = list
         .iter()
         .map(|(fingerprint, name, from, to)| {

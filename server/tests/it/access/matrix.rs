@@ -349,6 +349,12 @@ fn matrix() -> Vec<Row> {
             Json(r#"{"event":{}}"#),
             [503; 5],
         ),
+        row(
+            "POST",
+            "/api/v1/webhooks/incidents",
+            Json(r#"{"title":"matrix","severity":"low"}"#),
+            [503; 5],
+        ),
         // Last: it ends the caller's session.
         row("POST", "/api/logout", None, EVERYONE),
     ]
@@ -616,6 +622,12 @@ fn token_matrix() -> Vec<TokenRow> {
             "POST",
             "/api/v1/webhooks/pagerduty",
             Json(r#"{"event":{}}"#),
+            [503; 6],
+        ),
+        token_row(
+            "POST",
+            "/api/v1/webhooks/incidents",
+            Json(r#"{"title":"matrix","severity":"low"}"#),
             [503; 6],
         ),
         // The pages' server functions: reading needs `read`; webhook settings and

@@ -429,3 +429,51 @@ async fn houston_incident_declares_and_resolves_from_the_command_line() {
     assert_eq!(incident["state"], "resolved");
     stop.stop().await;
 }
+
+/// Any tool's signed JSON: `sha256=` HMAC of the body, as GitHub signs. A good one
+/// opens and later moves the incident; unsigned, badly signed or invalid ones change
+/// nothing.
+#[tokio::test]
+async fn a_signed_incident_webhook_opens_and_moves_one_and_a_bad_one_changes_nothing() {
+    let h = harness_with(&[("HOUSTON_INCIDENT_WEBHOOK_SECRET", "inc-s3cret")]).await;
+    let send = |secret: &str, body: &str| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(body.as_bytes());
+        Request::post("/api/v1/webhooks/incidents")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(
+                "x-houston-signature",
+                format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+            )
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    };
+    let opened = r#"{"id":"OG-42","title":"Search is slow","severity":"SEV2","services":["search"],"environments":["production"],"url":"https://acme.app.opsgenie.com/alert/detail/42"}"#;
+    let r = h.send(send("wrong", opened)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let unsigned = Request::post("/api/v1/webhooks/incidents")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(opened))
+        .expect("request");
+    assert_eq!(h.send(unsigned).await.status, StatusCode::UNAUTHORIZED);
+    let r = h
+        .send(send("inc-s3cret", r#"{"title":"","severity":"sev9"}"#))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(h.get("/api/v1/incidents").await.json(), json!([]));
+
+    let r = h.send(send("inc-s3cret", opened)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let incident = r.json()["incident"].clone();
+    assert_eq!(incident["source"], "webhook");
+    assert_eq!(incident["severity"], "high");
+    assert_eq!(incident["opened_by"], "webhook:incidents");
+    let resolved = opened.replace(
+        r#""severity":"SEV2""#,
+        r#""severity":"SEV2","state":"resolved""#,
+    );
+    let r = h.send(send("inc-s3cret", &resolved)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["change"], "resolved");
+    assert_eq!(r.json()["incident"]["id"], incident["id"]);
+}
