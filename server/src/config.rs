@@ -38,6 +38,9 @@ pub struct Config {
     /// The environment incidents from PagerDuty (which has none) are placed in
     /// (`HOUSTON_INCIDENT_ENVIRONMENT`, production).
     pub incident_environment: app::domain::EnvironmentName,
+    /// Alertmanager alerts whose `severity` label is at least this open incidents
+    /// (`HOUSTON_INCIDENT_ALERT_SEVERITY`: critical, high, medium or low; unset: none).
+    pub incident_alert_severity: Option<app::domain::Severity>,
     /// Posting `houston/gate` commit statuses: GitHub's REST API
     /// (`HOUSTON_GITHUB_API_URL`, https://api.github.com) and a token allowed to write
     /// statuses (`HOUSTON_GITHUB_TOKEN`: a personal or an app installation token).
@@ -393,6 +396,14 @@ impl Config {
             var: "HOUSTON_INCIDENT_ENVIRONMENT",
             message: e.to_string(),
         })?;
+        let incident_alert_severity = get("HOUSTON_INCIDENT_ALERT_SEVERITY")
+            .map(|raw| {
+                app::domain::Severity::parse(&raw).ok_or(ConfigError {
+                    var: "HOUSTON_INCIDENT_ALERT_SEVERITY",
+                    message: format!("{raw:?} is not critical, high, medium or low"),
+                })
+            })
+            .transpose()?;
         Ok(Config {
             allow_anonymous_read,
             run_jobs,
@@ -409,6 +420,7 @@ impl Config {
             pagerduty_webhook_secret: get("HOUSTON_PAGERDUTY_WEBHOOK_SECRET"),
             incident_webhook_secret: get("HOUSTON_INCIDENT_WEBHOOK_SECRET"),
             incident_environment,
+            incident_alert_severity,
             github_api,
             session_lifetime,
             session_idle,

@@ -220,6 +220,7 @@ fn TimelineView(timeline: Timeline, query: TimelineQuery) -> impl IntoView {
     });
     let empty = t.events.is_empty();
     let events = t.events.clone();
+    let t_total = t.events_total;
     view! {
         {nav}
         {truncated}
@@ -231,7 +232,12 @@ fn TimelineView(timeline: Timeline, query: TimelineQuery) -> impl IntoView {
             }}
         </section>
         <section class="panel">
-            <h2>{format!("Events ({})", events.len())}</h2>
+            <h2>{format!("Events ({})", t_total)}</h2>
+            {(t_total > events.len()).then(|| view! {
+                <p class="muted small" data-testid="events-cut">
+                    {format!("Listing the {} nearest the centre of {t_total}: zoom in or filter to list the rest. Every one has its mark above.", events.len())}
+                </p>
+            })}
             <div class="table-wrap">
                 <table class="timeline-events" data-testid="timeline-events">
                     <thead><tr><th scope="col">"When (UTC)"</th><th scope="col">"Kind"</th><th scope="col">"What"</th></tr></thead>

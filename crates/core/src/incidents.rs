@@ -103,6 +103,12 @@ pub enum IncidentSource {
     Webhook,
     /// A person or a program, through the API, the CLI or the page.
     Declared,
+    /// An Alertmanager alert of at least the configured severity.
+    Alertmanager,
+    /// Opsgenie's outgoing webhook.
+    Opsgenie,
+    /// incident.io's webhook.
+    IncidentIo,
 }
 
 impl IncidentSource {
@@ -111,6 +117,9 @@ impl IncidentSource {
             IncidentSource::Pagerduty => "pagerduty",
             IncidentSource::Webhook => "webhook",
             IncidentSource::Declared => "declared",
+            IncidentSource::Alertmanager => "alertmanager",
+            IncidentSource::Opsgenie => "opsgenie",
+            IncidentSource::IncidentIo => "incident_io",
         }
     }
 
@@ -119,6 +128,9 @@ impl IncidentSource {
             "pagerduty" => Some(IncidentSource::Pagerduty),
             "webhook" => Some(IncidentSource::Webhook),
             "declared" => Some(IncidentSource::Declared),
+            "alertmanager" => Some(IncidentSource::Alertmanager),
+            "opsgenie" => Some(IncidentSource::Opsgenie),
+            "incident_io" => Some(IncidentSource::IncidentIo),
             _ => None,
         }
     }
@@ -479,6 +491,61 @@ fn slug(name: &str) -> String {
         }
     }
     out.trim_end_matches('-').chars().take(64).collect()
+}
+
+/// How bad an alert says it is, from its `severity` label: Houston's names, `P1`–`P5`
+/// and `SEV1`–`SEV4`, or Alertmanager's usual `page`/`error` (high), `warning`
+/// (medium) and `info` (low).
+pub fn alert_severity(label: &str) -> Option<Severity> {
+    Severity::parse(label).or_else(|| match label.trim().to_ascii_lowercase().as_str() {
+        "page" | "error" => Some(Severity::High),
+        "warning" | "warn" => Some(Severity::Medium),
+        "info" | "none" => Some(Severity::Low),
+        _ => None,
+    })
+}
+
+/// The incident an Alertmanager alert is, when its `severity` label is at least
+/// `at_least`: one incident per firing (its fingerprint and start), opened when it
+/// fires and resolved when it resolves, on the alert's service and environment,
+/// titled by its name and summary, linked to its source.
+pub fn incident_from_alert(
+    alert: &super::alerts::AlertReport,
+    at_least: Severity,
+) -> Option<IncidentReport> {
+    let severity = alert
+        .labels
+        .get("severity")
+        .and_then(|s| alert_severity(s))?;
+    if severity < at_least {
+        return None;
+    }
+    let resolved = alert.state == super::alerts::AlertState::Resolved;
+    let title = match alert.annotations.get("summary").map(|s| s.trim()) {
+        Some(summary) if !summary.is_empty() => format!("{}: {summary}", alert.name),
+        _ => alert.name.clone(),
+    };
+    Some(IncidentReport {
+        source: IncidentSource::Alertmanager,
+        external_id: format!("{}@{}", alert.fingerprint, alert.starts_at.to_rfc3339()),
+        title: title.chars().take(MAX_TITLE_CHARS).collect(),
+        severity,
+        state: if resolved {
+            IncidentState::Resolved
+        } else {
+            IncidentState::Open
+        },
+        services: alert.service.iter().cloned().collect(),
+        environments: alert.environment.iter().cloned().collect(),
+        at: to_stored_precision(match (resolved, alert.ends_at) {
+            (true, Some(ended)) => ended,
+            _ => alert.starts_at,
+        }),
+        link: alert.generator_url.clone().filter(|u| {
+            (u.starts_with("https://") || u.starts_with("http://"))
+                && u.chars().count() <= MAX_LINK_CHARS
+        }),
+    })
 }
 
 /// What a report did to the incident it names.

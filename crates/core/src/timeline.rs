@@ -38,6 +38,10 @@ pub const FOCUS_SPAN: &str = "12h";
 /// The most items of one kind the store reads for a view; more are cut (and said).
 pub const MAX_TIMELINE_ITEMS: u32 = 5_000;
 
+/// The most events a view lists (every event still has its mark): past this, the
+/// ones nearest the view's centre, and the view says how many there were.
+pub const MAX_LISTED_EVENTS: usize = 250;
+
 /// Points of one kind in one lane closer than this share of the axis are one mark.
 pub const CLUSTER: f64 = 0.006;
 
@@ -416,8 +420,11 @@ pub struct Timeline {
     pub focus: Option<f64>,
     /// Where now sits, when inside the span.
     pub now: Option<f64>,
-    /// Every event shown, in time order.
+    /// The events in time order: every one, or the [`MAX_LISTED_EVENTS`] nearest the
+    /// centre when there were more.
     pub events: Vec<TimelineEvent>,
+    /// How many events the view holds (more than `events` when the list was cut).
+    pub events_total: usize,
     /// Some kind had more items than one view reads: zoom in to see all.
     pub truncated: bool,
 }
@@ -518,10 +525,17 @@ pub fn build_timeline(
         EVERY_SERVICE_LANE => (1, String::new()),
         name => (2, name.to_owned()),
     });
+    let events_total = events.len();
+    if events_total > MAX_LISTED_EVENTS {
+        events.sort_by_key(|e| (e.at - at).num_milliseconds().abs());
+        events.truncate(MAX_LISTED_EVENTS);
+        events.sort_by(|a, b| a.at.cmp(&b.at).then(a.kind.cmp(&b.kind)));
+    }
     Timeline {
         from,
         to,
         at,
+        events_total,
         span: span.name.to_owned(),
         shorter: span.shorter().map(|s| s.name.to_owned()),
         longer: span.longer().map(|s| s.name.to_owned()),

@@ -987,8 +987,8 @@ pub trait IncidentStore {
         incident: i64,
     ) -> Result<Vec<houston_core::IncidentCause>, StoreError>;
 
-    /// What the timeline shows from `from` to `to`: deploys started in it or in the
-    /// six hours before (their verdict may land in it), alerts, locks and incidents
+    /// What the timeline shows from `from` to `to`: deploys started in it, or in the
+    /// six hours before with their verdict landing in it, alerts, locks and incidents
     /// that overlap it, overrides granted or spent in it; at most `limit` of each
     /// kind, the earliest first (`truncated` when one kind had more). Freeze windows
     /// are schedules, not rows: the caller adds their periods.

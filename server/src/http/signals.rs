@@ -296,6 +296,19 @@ pub async fn alertmanager(
     let reports = notification.parse(&state.config.alert_labels)?;
     let by = super::auth::caller_of(&parts).actor();
     let counts = state.store.record_alerts(&reports, &by, Utc::now()).await?;
+    // Alerts of the chosen severity are incidents too: one per firing.
+    if let Some(at_least) = state.config.incident_alert_severity {
+        for report in reports
+            .iter()
+            .filter_map(|alert| app::domain::incident_from_alert(alert, at_least))
+        {
+            let done =
+                houston_service::incidents::record(state.store.as_ref(), &by, &report, Utc::now())
+                    .await
+                    .map_err(app::error::AppError::from)?;
+            state.events.publish(done.change);
+        }
+    }
     if counts.opened + counts.resolved + counts.reopened > 0 {
         tracing::info!(
             opened = counts.opened,

@@ -466,3 +466,57 @@ fn a_persons_word_on_a_suspect_is_read_and_leads_the_order() {
         [3, 2, 1]
     );
 }
+
+fn alert_report(severity: &str, resolved: bool) -> crate::alerts::AlertReport {
+    let mut labels = std::collections::BTreeMap::new();
+    labels.insert("severity".to_owned(), severity.to_owned());
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert("summary".to_owned(), "5xx over 2%".to_owned());
+    crate::alerts::AlertReport {
+        fingerprint: "c0ffee".into(),
+        starts_at: at("2026-12-07T10:00:00Z"),
+        ends_at: resolved.then(|| at("2026-12-07T10:40:00Z")),
+        state: if resolved {
+            crate::alerts::AlertState::Resolved
+        } else {
+            crate::alerts::AlertState::Firing
+        },
+        name: "CheckoutErrors".into(),
+        service: Some(svc("checkout")),
+        environment: Some(env("production")),
+        labels,
+        annotations,
+        generator_url: Some("http://prometheus:9090/graph?g0.expr=x".into()),
+    }
+}
+
+#[test]
+fn an_alert_of_the_chosen_severity_is_an_incident_and_its_resolution_resolves_it() {
+    let firing = incident_from_alert(&alert_report("critical", false), Severity::High)
+        .expect("critical is at least high");
+    assert_eq!(firing.source, IncidentSource::Alertmanager);
+    assert_eq!(firing.external_id, "c0ffee@2026-12-07T10:00:00+00:00");
+    assert_eq!(firing.title, "CheckoutErrors: 5xx over 2%");
+    assert_eq!(firing.state, IncidentState::Open);
+    assert_eq!(firing.at, at("2026-12-07T10:00:00Z"));
+    assert_eq!(firing.services, [svc("checkout")]);
+    assert_eq!(firing.environments, [env("production")]);
+    assert!(firing.link.is_some());
+    let resolved = incident_from_alert(&alert_report("critical", true), Severity::High)
+        .expect("the same firing");
+    assert_eq!(
+        resolved.external_id, firing.external_id,
+        "one incident per firing"
+    );
+    assert_eq!(
+        (resolved.state, resolved.at),
+        (IncidentState::Resolved, at("2026-12-07T10:40:00Z"))
+    );
+    // Below the line, or without a severity Houston reads, it stays an alert.
+    assert!(incident_from_alert(&alert_report("warning", false), Severity::High).is_none());
+    assert!(incident_from_alert(&alert_report("whatever", false), Severity::Low).is_none());
+    assert_eq!(alert_severity("page"), Some(Severity::High));
+    assert_eq!(alert_severity("warning"), Some(Severity::Medium));
+    assert_eq!(alert_severity("info"), Some(Severity::Low));
+    assert_eq!(alert_severity("P1"), Some(Severity::Critical));
+}

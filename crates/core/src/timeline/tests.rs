@@ -311,3 +311,33 @@ fn ticks_fall_on_round_times_and_midnight_names_the_day() {
     assert_eq!(view.now, Some(0.5));
     assert!(view.ticks.iter().all(|t| (0.0..=1.0).contains(&t.x)));
 }
+
+#[test]
+fn a_crowded_view_lists_the_events_nearest_its_centre_and_says_how_many() {
+    let facts = TimelineFacts {
+        deploys: (0..600)
+            .map(|i| deploy(i, "checkout", t(0, 0) + Duration::minutes(2 * i)))
+            .collect(),
+        ..TimelineFacts::default()
+    };
+    let view = build_timeline(&facts, &all(), t(12, 0), None, t(23, 0));
+    assert_eq!(view.events_total, 600);
+    assert_eq!(view.events.len(), MAX_LISTED_EVENTS);
+    let first = view.events.first().map(|e| e.at).expect("events");
+    let last = view.events.last().map(|e| e.at).expect("events");
+    assert!(
+        first < t(12, 0) && t(12, 0) < last,
+        "around the centre: {first} to {last}"
+    );
+    assert!(
+        view.events.windows(2).all(|w| w[0].at <= w[1].at),
+        "in time order"
+    );
+    let marked: u32 = view
+        .lanes
+        .iter()
+        .flat_map(|l| &l.marks)
+        .map(|m| m.count)
+        .sum();
+    assert_eq!(marked, 600, "every event keeps its mark");
+}

@@ -343,11 +343,13 @@ macro_rules! store {
                      JOIN environments e ON e.id = d.environment_id \
                      LEFT JOIN verdicts v ON v.deploy_id = d.id \
                      WHERE d.started_at >= $1 AND d.started_at <= $2 \
+                       AND (d.started_at >= $4 OR v.decided_at >= $4) \
                      ORDER BY d.started_at, d.id LIMIT $3",
                 )
                 .bind(from - chrono::Duration::hours(6))
                 .bind(to)
                 .bind(take)
+                .bind(from)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend_error)?;

@@ -326,9 +326,27 @@ async fn the_timeline_reads_what_overlaps_its_span_and_says_when_it_cut(store: A
     let judged = register(s, deploy("checkout", "production", "v1", at(-30))).await;
     let inside = register(s, deploy("checkout", "production", "v2", at(120))).await;
     register(s, deploy("checkout", "production", "v3", at(400))).await;
-    s.override_verdict(judged.id, VerdictState::Unhealthy, "errors", &ci(), at(70))
-        .await
-        .expect("verdict");
+    let verdict = |deploy: i64, when: DateTime<Utc>| {
+        let evaluation = houston_core::Evaluation {
+            state: VerdictState::Unhealthy,
+            provisional: None,
+            is_final: true,
+            score: Some(10.0),
+            rule: houston_core::VerdictRule::CriticalCheckFailed,
+            receipt: Default::default(),
+            next_look_at: when,
+        };
+        async move {
+            s.save_evaluation(deploy, &evaluation, when)
+                .await
+                .expect("verdict")
+        }
+    };
+    // v1's verdict lands in the span; v0's (before it) does not.
+    assert!(verdict(judged.id, at(70)).await);
+    assert!(verdict(long_before.id, at(-500)).await);
+    let early = register(s, deploy("checkout", "production", "v0b", at(-120))).await;
+    assert!(verdict(early.id, at(-100)).await);
     s.record_alerts(
         &alerts(&[
             ("old", "Ended", at(0), Some(at(30))),
@@ -361,8 +379,10 @@ async fn the_timeline_reads_what_overlaps_its_span_and_says_when_it_cut(store: A
     assert_eq!(
         versions,
         ["v1", "v2"],
-        "started in the span or the six hours before it (its verdict may land in it)"
+        "started in the span, or in the six hours before it with its verdict landing in it"
     );
+    assert_eq!(facts.deploys[0].verdict_at, Some(at(70)));
+    assert!(facts.deploys.iter().all(|d| d.id != early.id));
     assert_eq!(facts.deploys[1].id, inside.id);
     assert!(facts.deploys.iter().all(|d| d.id != long_before.id));
     let names: Vec<&str> = facts.alerts.iter().map(|a| a.name.as_str()).collect();

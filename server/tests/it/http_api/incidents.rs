@@ -477,3 +477,48 @@ async fn a_signed_incident_webhook_opens_and_moves_one_and_a_bad_one_changes_not
     assert_eq!(r.json()["change"], "resolved");
     assert_eq!(r.json()["incident"]["id"], incident["id"]);
 }
+
+/// With `HOUSTON_INCIDENT_ALERT_SEVERITY=high`, a critical alert opens an incident on
+/// its place and its resolution resolves it; a warning stays an alert.
+#[tokio::test]
+async fn alerts_of_the_chosen_severity_open_and_resolve_incidents() {
+    let h = harness_with(&[("HOUSTON_INCIDENT_ALERT_SEVERITY", "high")]).await;
+    let alert = |fingerprint: &str, severity: &str, status: &str, ends: &str| {
+        json!({"version": "4", "status": status, "receiver": "houston", "alerts": [{
+            "status": status, "fingerprint": fingerprint, "startsAt": "2026-12-07T10:00:00Z",
+            "endsAt": ends, "generatorURL": "http://prometheus:9090/graph",
+            "labels": {"alertname": "CheckoutErrors", "service": "checkout",
+                "environment": "production", "severity": severity},
+            "annotations": {"summary": "5xx over 2%"}}]})
+    };
+    const OPEN: &str = "0001-01-01T00:00:00Z";
+    for body in [
+        alert("warn-1", "warning", "firing", OPEN),
+        alert("crit-1", "critical", "firing", OPEN),
+        alert("crit-1", "critical", "firing", OPEN),
+    ] {
+        let r = h.post_json("/api/v1/webhooks/alertmanager", &body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    let incidents = h.get("/api/v1/incidents").await.json();
+    assert_eq!(incidents.as_array().map(Vec::len), Some(1), "{incidents:#}");
+    let incident = &incidents[0];
+    assert_eq!(incident["source"], "alertmanager");
+    assert_eq!(incident["title"], "CheckoutErrors: 5xx over 2%");
+    assert_eq!(incident["severity"], "critical");
+    assert_eq!(incident["services"], json!(["checkout"]));
+    assert_eq!(incident["state"], "open");
+    let r = h
+        .post_json(
+            "/api/v1/webhooks/alertmanager",
+            &alert("crit-1", "critical", "resolved", "2026-12-07T10:30:00Z"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let resolved = h
+        .get(&format!("/api/v1/incidents/{}", incident["id"]))
+        .await
+        .json();
+    assert_eq!(resolved["state"], "resolved");
+    assert_eq!(resolved["resolved_at"], "2026-12-07T10:30:00Z");
+}
