@@ -31,6 +31,8 @@ export HOUSTON_LOG="warn"
 export HOUSTON_GITHUB_WEBHOOK_SECRET="schemathesis-$(date +%s%N)"
 export HOUSTON_PAGERDUTY_WEBHOOK_SECRET="schemathesis-pd-$(date +%s%N)"
 export HOUSTON_INCIDENT_WEBHOOK_SECRET="schemathesis-inc-$(date +%s%N)"
+export HOUSTON_INCIDENT_IO_WEBHOOK_SECRET="whsec_$(head -c 24 /dev/urandom | base64)"
+export HOUSTON_OPSGENIE_WEBHOOK_SECRET="schemathesis-og-$(date +%s%N)"
 # An admin token reaches every operation, the audit log included.
 HOUSTON_TOKEN=$("$bin" token create --name schemathesis --scope admin,alerts 2>/dev/null)
 export HOUSTON_TOKEN

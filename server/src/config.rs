@@ -35,6 +35,13 @@ pub struct Config {
     /// must carry `X-Houston-Signature: sha256=<hex>` made with this secret; without
     /// it the route answers 503.
     pub incident_webhook_secret: Option<String>,
+    /// incident.io's webhook endpoint's signing secret (`whsec_…`,
+    /// `HOUSTON_INCIDENT_IO_WEBHOOK_SECRET`); without it that route answers 503.
+    pub incident_io_webhook_secret: Option<String>,
+    /// The shared secret Opsgenie's outgoing webhook sends in its `X-Houston-Token`
+    /// custom header (`HOUSTON_OPSGENIE_WEBHOOK_SECRET`); without it that route
+    /// answers 503. Opsgenie does not sign its webhooks.
+    pub opsgenie_webhook_secret: Option<String>,
     /// The environment incidents from PagerDuty (which has none) are placed in
     /// (`HOUSTON_INCIDENT_ENVIRONMENT`, production).
     pub incident_environment: app::domain::EnvironmentName,
@@ -419,6 +426,8 @@ impl Config {
             github_webhook_allow_unsigned,
             pagerduty_webhook_secret: get("HOUSTON_PAGERDUTY_WEBHOOK_SECRET"),
             incident_webhook_secret: get("HOUSTON_INCIDENT_WEBHOOK_SECRET"),
+            incident_io_webhook_secret: get("HOUSTON_INCIDENT_IO_WEBHOOK_SECRET"),
+            opsgenie_webhook_secret: get("HOUSTON_OPSGENIE_WEBHOOK_SECRET"),
             incident_environment,
             incident_alert_severity,
             github_api,

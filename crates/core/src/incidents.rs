@@ -1,4 +1,5 @@
-//! Incidents: what an incident tool (PagerDuty, a generic signed webhook) or a person
+//! Incidents: what an incident tool (PagerDuty; incident.io and Opsgenie in
+//! `incidents/tools.rs`; a generic signed webhook; Alertmanager) or a person
 //! reports, read into one [`IncidentReport`]; the incident as stored; and the deploys
 //! suspected of causing it, ranked with the evidence for each ([`rank_suspects`]).
 
@@ -1090,6 +1091,9 @@ fn words(gap: Duration) -> String {
         (h, m) => format!("{h} h {m} min"),
     }
 }
+
+mod tools;
+pub use tools::{IncidentIoWebhook, OpsgenieWebhook};
 
 #[cfg(test)]
 mod tests;

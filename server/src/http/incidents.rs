@@ -5,8 +5,9 @@
 use crate::AppState;
 use crate::http::error::ApiError;
 use app::domain::{
-    Actor, CauseRequest, Incident, IncidentCause, IncidentChange, IncidentRequest, IncidentSource,
-    PagerDutyWebhook, SUSPECT_WINDOW, Timeline, TimelineQuery,
+    Actor, CauseRequest, Incident, IncidentCause, IncidentChange, IncidentIoWebhook,
+    IncidentReport, IncidentRequest, IncidentSource, OpsgenieWebhook, PagerDutyWebhook,
+    SUSPECT_WINDOW, Timeline, TimelineQuery,
 };
 use app::error::AppError;
 use axum::Json;
@@ -25,9 +26,10 @@ pub struct IncidentOutcome {
     pub incident: Incident,
 }
 
-/// What the PagerDuty webhook did with an event.
+/// What an incident tool's webhook (PagerDuty, incident.io, Opsgenie) did with an
+/// event.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PagerDutyOutcome {
+pub struct ToolOutcome {
     /// `recorded`, or `ignored` for an event that changes no incident's state.
     pub outcome: &'static str,
     pub change: Option<IncidentChange>,
@@ -361,8 +363,8 @@ pub fn pagerduty_signature_is_valid(secret: &str, body: &[u8], header: Option<&s
     ),
     request_body(content = Object, content_type = "application/json", description = "The event exactly as PagerDuty sends it"),
     responses(
-        (status = 201, description = "An incident was opened", body = PagerDutyOutcome),
-        (status = 200, description = "Moved, unchanged or ignored", body = PagerDutyOutcome),
+        (status = 201, description = "An incident was opened", body = ToolOutcome),
+        (status = 200, description = "Moved, unchanged or ignored", body = ToolOutcome),
         (status = 400, description = "Not JSON", body = AppError),
         (status = 401, description = "Signature missing or wrong", body = AppError),
         (status = 413, description = "Body too large", body = AppError),
@@ -374,35 +376,25 @@ pub async fn pagerduty(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<PagerDutyOutcome>), ApiError> {
-    let body = body.map_err(|r| {
-        ApiError(crate::http::error::body_rejection(
-            r.status(),
-            r.body_text(),
-        ))
-    })?;
+) -> Result<(StatusCode, Json<ToolOutcome>), ApiError> {
+    let body = body_bytes(body)?;
     let by = Actor::new("webhook:pagerduty", super::auth::caller_address(&parts));
     let Some(secret) = &state.config.pagerduty_webhook_secret else {
-        return Err(AppError::NotConfigured {
-            message: "the PagerDuty webhook is off: set HOUSTON_PAGERDUTY_WEBHOOK_SECRET to the \
-                      webhook subscription's secret"
-                .into(),
-        }
-        .into());
+        return Err(webhook_off(
+            "PagerDuty",
+            "HOUSTON_PAGERDUTY_WEBHOOK_SECRET to the webhook subscription's secret",
+        ));
     };
     let signature = parts
         .headers
         .get("x-pagerduty-signature")
         .and_then(|v| v.to_str().ok());
     if !pagerduty_signature_is_valid(secret, &body, signature) {
-        tracing::warn!(address = ?by.address, "PagerDuty webhook refused: signature missing or wrong");
-        state
-            .security
-            .record(&by, "webhook.bad_signature", "webhook:pagerduty", None);
-        return Err(AppError::unauthorized(
+        return Err(refused(
+            &state,
+            &by,
             "X-PagerDuty-Signature is missing or does not match HOUSTON_PAGERDUTY_WEBHOOK_SECRET",
-        )
-        .into());
+        ));
     }
     let webhook: PagerDutyWebhook = serde_json::from_slice(&body).map_err(|e| {
         ApiError(AppError::Validation {
@@ -418,17 +410,27 @@ pub async fn pagerduty(
                 fields: Vec::new(),
             })
         })?;
+    record_tool_report(&state, &by, report).await
+}
+
+/// Records what a tool reported (201 when it opened the incident), or answers that
+/// the event changes no incident (200, `ignored`).
+async fn record_tool_report(
+    state: &AppState,
+    by: &Actor,
+    report: Option<IncidentReport>,
+) -> Result<(StatusCode, Json<ToolOutcome>), ApiError> {
     let Some(report) = report else {
         return Ok((
             StatusCode::OK,
-            Json(PagerDutyOutcome {
+            Json(ToolOutcome {
                 outcome: "ignored",
                 change: None,
                 incident: None,
             }),
         ));
     };
-    let done = incidents::record(state.store.as_ref(), &by, &report, chrono::Utc::now())
+    let done = incidents::record(state.store.as_ref(), by, &report, chrono::Utc::now())
         .await
         .map_err(AppError::from)?;
     state.events.publish(done.change);
@@ -439,12 +441,227 @@ pub async fn pagerduty(
         } else {
             StatusCode::OK
         },
-        Json(PagerDutyOutcome {
+        Json(ToolOutcome {
             outcome: "recorded",
             change: Some(recorded.change),
             incident: Some(recorded.incident),
         }),
     ))
+}
+
+/// The body, or the error its reading met (too large, not read).
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        ApiError(crate::http::error::body_rejection(
+            r.status(),
+            r.body_text(),
+        ))
+    })
+}
+
+/// A webhook whose secret is not set is off: 503, saying which setting turns it on.
+fn webhook_off(tool: &str, variable: &str) -> ApiError {
+    AppError::NotConfigured {
+        message: format!("the {tool} webhook is off: set {variable}"),
+    }
+    .into()
+}
+
+/// A delivery whose proof is missing or wrong: logged, kept in the security log,
+/// answered 401 with what was expected.
+fn refused(state: &AppState, by: &Actor, what: &str) -> ApiError {
+    tracing::warn!(address = ?by.address, actor = %by.name, "webhook refused: {what}");
+    state
+        .security
+        .record(by, "webhook.bad_signature", &by.name, None);
+    AppError::unauthorized(what).into()
+}
+
+/// How far a Svix delivery's timestamp may be from now (Svix's own libraries' 5 minutes).
+const SVIX_TOLERANCE_SECONDS: i64 = 300;
+
+/// Checks a Svix-signed delivery (incident.io): `webhook-signature` (or
+/// `svix-signature`) holds space-separated `v1,<base64>` entries, each an
+/// HMAC-SHA256 of `{id}.{timestamp}.{body}` keyed with the base64 after `whsec_`;
+/// one that matches is enough, and the timestamp must lie within five minutes of
+/// `now` (a replayed delivery is refused).
+pub fn svix_signature_is_valid(
+    secret: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    use base64::Engine;
+    let header = |name: &str| {
+        ["webhook-", "svix-"]
+            .iter()
+            .find_map(|prefix| headers.get(format!("{prefix}{name}")))
+            .and_then(|v| v.to_str().ok())
+    };
+    let (Some(id), Some(timestamp), Some(signatures)) =
+        (header("id"), header("timestamp"), header("signature"))
+    else {
+        return false;
+    };
+    let Ok(seconds) = timestamp.trim().parse::<i64>() else {
+        return false;
+    };
+    if (now.timestamp() - seconds).abs() > SVIX_TOLERANCE_SECONDS {
+        return false;
+    }
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = match secret.strip_prefix("whsec_") {
+        Some(encoded) => match engine.decode(encoded) {
+            Ok(key) => key,
+            Err(_) => return false,
+        },
+        None => secret.as_bytes().to_vec(),
+    };
+    let mut signed = format!("{id}.{}.", timestamp.trim()).into_bytes();
+    signed.extend_from_slice(body);
+    signatures
+        .split_whitespace()
+        .filter_map(|entry| entry.strip_prefix("v1,"))
+        .filter_map(|sig| engine.decode(sig).ok())
+        .any(|sig| super::hmac_sha256_matches(&key, &signed, &sig))
+}
+
+/// Receive incident.io's webhook (signed by Svix): a public incident created,
+/// updated or moving status opens or moves the incident of the same id, placed in
+/// `HOUSTON_INCIDENT_ENVIRONMENT` on the services of its "Affected services" custom
+/// field (none: every service). Other events are answered and ignored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/incident-io",
+    tag = "webhooks",
+    operation_id = "receive_incident_io_webhook",
+    params(
+        ("webhook-id" = String, Header, description = "The message's id"),
+        ("webhook-timestamp" = String, Header, description = "Unix seconds; within 5 minutes of now"),
+        ("webhook-signature" = String, Header, description = "v1,<base64 HMAC-SHA256 of id.timestamp.body>, space-separated while a secret is rotated"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The event exactly as incident.io sends it"),
+    responses(
+        (status = 201, description = "An incident was opened", body = ToolOutcome),
+        (status = 200, description = "Moved, unchanged or ignored", body = ToolOutcome),
+        (status = 400, description = "Not JSON", body = AppError),
+        (status = 401, description = "Signature missing, wrong or too old", body = AppError),
+        (status = 413, description = "Body too large", body = AppError),
+        (status = 422, description = "Not an incident.io event", body = AppError),
+        (status = 503, description = "No signing secret is configured", body = AppError),
+    )
+)]
+pub async fn incident_io(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ToolOutcome>), ApiError> {
+    let body = body_bytes(body)?;
+    let by = Actor::new("webhook:incident.io", super::auth::caller_address(&parts));
+    let Some(secret) = &state.config.incident_io_webhook_secret else {
+        return Err(webhook_off(
+            "incident.io",
+            "HOUSTON_INCIDENT_IO_WEBHOOK_SECRET to the endpoint's signing secret",
+        ));
+    };
+    if !svix_signature_is_valid(secret, &parts.headers, &body, chrono::Utc::now()) {
+        return Err(refused(
+            &state,
+            &by,
+            "webhook-signature is missing, does not match HOUSTON_INCIDENT_IO_WEBHOOK_SECRET, or is older than 5 minutes",
+        ));
+    }
+    let webhook: IncidentIoWebhook = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(AppError::Validation {
+            message: format!("not an incident.io webhook event: {e}"),
+            fields: Vec::new(),
+        })
+    })?;
+    let report = webhook
+        .report(&state.config.incident_environment)
+        .map_err(|message| {
+            ApiError(AppError::Validation {
+                message,
+                fields: Vec::new(),
+            })
+        })?;
+    record_tool_report(&state, &by, report).await
+}
+
+/// Receive Opsgenie's outgoing webhook: an alert created, acknowledged,
+/// unacknowledged or closed opens or moves the incident of the same alert id, in
+/// `HOUSTON_INCIDENT_ENVIRONMENT` on the service its `entity` names (none: every
+/// service). Opsgenie does not sign its webhooks: add the custom header
+/// `X-Houston-Token` with `HOUSTON_OPSGENIE_WEBHOOK_SECRET` to the integration.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/opsgenie",
+    tag = "webhooks",
+    operation_id = "receive_opsgenie_webhook",
+    params(
+        ("X-Houston-Token" = String, Header, description = "HOUSTON_OPSGENIE_WEBHOOK_SECRET, as a custom header of the integration"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The alert action exactly as Opsgenie sends it"),
+    responses(
+        (status = 201, description = "An incident was opened", body = ToolOutcome),
+        (status = 200, description = "Moved, unchanged or ignored", body = ToolOutcome),
+        (status = 400, description = "Not JSON", body = AppError),
+        (status = 401, description = "Token missing or wrong", body = AppError),
+        (status = 413, description = "Body too large", body = AppError),
+        (status = 422, description = "Not an Opsgenie alert action", body = AppError),
+        (status = 503, description = "No secret is configured", body = AppError),
+    )
+)]
+pub async fn opsgenie(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ToolOutcome>), ApiError> {
+    let body = body_bytes(body)?;
+    let by = Actor::new("webhook:opsgenie", super::auth::caller_address(&parts));
+    let Some(secret) = &state.config.opsgenie_webhook_secret else {
+        return Err(webhook_off(
+            "Opsgenie",
+            "HOUSTON_OPSGENIE_WEBHOOK_SECRET and send it as the integration's X-Houston-Token header",
+        ));
+    };
+    let token = parts
+        .headers
+        .get("x-houston-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // Compared in constant time: both keyed hashes of the secret must agree.
+    let expected = {
+        use hmac::{Hmac, Mac};
+        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+            .map(|mut mac| {
+                mac.update(secret.as_bytes());
+                mac.finalize().into_bytes().to_vec()
+            })
+            .unwrap_or_default()
+    };
+    if !super::hmac_sha256_matches(secret, token.as_bytes(), &expected) {
+        return Err(refused(
+            &state,
+            &by,
+            "X-Houston-Token is missing or does not match HOUSTON_OPSGENIE_WEBHOOK_SECRET",
+        ));
+    }
+    let webhook: OpsgenieWebhook = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(AppError::Validation {
+            message: format!("not an Opsgenie alert action: {e}"),
+            fields: Vec::new(),
+        })
+    })?;
+    let report = webhook
+        .report(&state.config.incident_environment, chrono::Utc::now())
+        .map_err(|message| {
+            ApiError(AppError::Validation {
+                message,
+                fields: Vec::new(),
+            })
+        })?;
+    record_tool_report(&state, &by, report).await
 }
 
 /// Receive an incident from any tool that signs a JSON body: the body is
@@ -476,20 +693,13 @@ pub async fn incident_webhook(
     parts: axum::http::request::Parts,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<IncidentOutcome>), ApiError> {
-    let body = body.map_err(|r| {
-        ApiError(crate::http::error::body_rejection(
-            r.status(),
-            r.body_text(),
-        ))
-    })?;
+    let body = body_bytes(body)?;
     let by = Actor::new("webhook:incidents", super::auth::caller_address(&parts));
     let Some(secret) = &state.config.incident_webhook_secret else {
-        return Err(AppError::NotConfigured {
-            message: "the incident webhook is off: set HOUSTON_INCIDENT_WEBHOOK_SECRET to the \
-                      secret its sender signs with"
-                .into(),
-        }
-        .into());
+        return Err(webhook_off(
+            "incident",
+            "HOUSTON_INCIDENT_WEBHOOK_SECRET to the secret its sender signs with",
+        ));
     };
     let signature = parts
         .headers
@@ -498,14 +708,11 @@ pub async fn incident_webhook(
         .and_then(|v| v.trim().strip_prefix("sha256="))
         .and_then(|hex_sig| hex::decode(hex_sig).ok());
     if !signature.is_some_and(|s| super::hmac_sha256_matches(secret, &body, &s)) {
-        tracing::warn!(address = ?by.address, "incident webhook refused: signature missing or wrong");
-        state
-            .security
-            .record(&by, "webhook.bad_signature", "webhook:incidents", None);
-        return Err(AppError::unauthorized(
+        return Err(refused(
+            &state,
+            &by,
             "X-Houston-Signature is missing or does not match HOUSTON_INCIDENT_WEBHOOK_SECRET",
-        )
-        .into());
+        ));
     }
     let request: IncidentRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError(AppError::Validation {
@@ -554,6 +761,83 @@ mod tests {
             Some("v0=abcd")
         ));
         assert!(!pagerduty_signature_is_valid("s3cret", body, Some("v1=zz")));
+    }
+
+    /// Svix's documented vector (its manual-verification page), and its Rust
+    /// library's: a match within five minutes, and nothing else.
+    #[test]
+    fn svix_signatures_are_checked_with_the_documented_vectors() {
+        let headers = |id: &str, at: &str, signature: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            for (name, value) in [
+                ("webhook-id", id),
+                ("webhook-timestamp", at),
+                ("webhook-signature", signature),
+            ] {
+                h.insert(name, value.parse().expect("a header value"));
+            }
+            h
+        };
+        let at = |seconds: i64| chrono::DateTime::from_timestamp(seconds, 0).expect("a time");
+        let secret = "whsec_plJ3nmyCDGBKInavdOK15jsl";
+        let body = br#"{"event_type":"ping","data":{"success":true}}"#;
+        let good = headers(
+            "msg_loFOjxBNrRLzqYUf",
+            "1731705121",
+            "v1,rAvfW3dJ/X/qxhsaXPOyyCGmRKsaKWcsNccKXlIktD0=",
+        );
+        assert!(svix_signature_is_valid(
+            secret,
+            &good,
+            body,
+            at(1_731_705_121 + 60)
+        ));
+        assert!(
+            !svix_signature_is_valid(secret, &good, body, at(1_731_705_121 + 301)),
+            "too old"
+        );
+        assert!(
+            !svix_signature_is_valid(secret, &good, body, at(1_731_705_121 - 301)),
+            "from the future"
+        );
+        assert!(
+            !svix_signature_is_valid(secret, &good, b"{}", at(1_731_705_121)),
+            "another body"
+        );
+        assert!(!svix_signature_is_valid(
+            "whsec_b3RoZXI=",
+            &good,
+            body,
+            at(1_731_705_121)
+        ));
+        let rotating = headers(
+            "msg_loFOjxBNrRLzqYUf",
+            "1731705121",
+            "v1,AAAA v2,xyz v1,rAvfW3dJ/X/qxhsaXPOyyCGmRKsaKWcsNccKXlIktD0=",
+        );
+        assert!(svix_signature_is_valid(
+            secret,
+            &rotating,
+            body,
+            at(1_731_705_121)
+        ));
+        let library = headers(
+            "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+            "1649367553",
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+        );
+        assert!(svix_signature_is_valid(
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            &library,
+            br#"{"email":"test@example.com","username":"test_user"}"#,
+            at(1_649_367_553)
+        ));
+        assert!(!svix_signature_is_valid(
+            secret,
+            &axum::http::HeaderMap::new(),
+            body,
+            at(0)
+        ));
     }
 }
 

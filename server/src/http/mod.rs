@@ -140,16 +140,18 @@ pub fn api_router(state: &AppState) -> Router<AppState> {
         .route("/webhooks/github", post(github::receive))
         .route("/webhooks/pagerduty", post(incidents::pagerduty))
         .route("/webhooks/incidents", post(incidents::incident_webhook))
+        .route("/webhooks/incident-io", post(incidents::incident_io))
+        .route("/webhooks/opsgenie", post(incidents::opsgenie))
         .route("/openapi.json", get(openapi::serve))
         .fallback(error::api_not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
 }
 
 /// Whether `signature` is the HMAC-SHA256 of `body` with `secret`, compared in
-/// constant time: how GitHub and PagerDuty sign their webhooks.
-pub(crate) fn hmac_sha256_matches(secret: &str, body: &[u8], signature: &[u8]) -> bool {
+/// constant time: how GitHub, PagerDuty and Svix (incident.io) sign their webhooks.
+pub(crate) fn hmac_sha256_matches(secret: impl AsRef<[u8]>, body: &[u8], signature: &[u8]) -> bool {
     use hmac::{Hmac, Mac};
-    Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).is_ok_and(|mut mac| {
+    Hmac::<sha2::Sha256>::new_from_slice(secret.as_ref()).is_ok_and(|mut mac| {
         mac.update(body);
         mac.verify_slice(signature).is_ok()
     })

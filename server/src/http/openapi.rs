@@ -41,6 +41,8 @@ use utoipa::{Modify, OpenApi};
         super::incidents::decide_cause,
         super::incidents::pagerduty,
         super::incidents::incident_webhook,
+        super::incidents::incident_io,
+        super::incidents::opsgenie,
         super::incidents::timeline,
     ),
     components(schemas(app::domain::Commit, app::domain::CommitRequest, app::domain::FieldError, app::domain::SeriesRequest, app::domain::ErrorEventRequest, app::domain::ErrorGroup, app::domain::ErrorLevel, app::domain::AlertmanagerAlert, app::domain::AlertState, app::domain::MetricSource, app::domain::GateRule, app::domain::GateReason, app::domain::OverrideClaim, app::domain::Severity, app::domain::IncidentState, app::domain::IncidentSource, app::domain::Suspect, app::domain::CauseDecision)),

@@ -355,6 +355,18 @@ fn matrix() -> Vec<Row> {
             Json(r#"{"title":"matrix","severity":"low"}"#),
             [503; 5],
         ),
+        row(
+            "POST",
+            "/api/v1/webhooks/incident-io",
+            Json(r#"{"event_type":"x"}"#),
+            [503; 5],
+        ),
+        row(
+            "POST",
+            "/api/v1/webhooks/opsgenie",
+            Json(r#"{"action":"Create","alert":{}}"#),
+            [503; 5],
+        ),
         // Last: it ends the caller's session.
         row("POST", "/api/logout", None, EVERYONE),
     ]
@@ -628,6 +640,18 @@ fn token_matrix() -> Vec<TokenRow> {
             "POST",
             "/api/v1/webhooks/incidents",
             Json(r#"{"title":"matrix","severity":"low"}"#),
+            [503; 6],
+        ),
+        token_row(
+            "POST",
+            "/api/v1/webhooks/incident-io",
+            Json(r#"{"event_type":"x"}"#),
+            [503; 6],
+        ),
+        token_row(
+            "POST",
+            "/api/v1/webhooks/opsgenie",
+            Json(r#"{"action":"Create","alert":{}}"#),
             [503; 6],
         ),
         // The pages' server functions: reading needs `read`; webhook settings and

@@ -522,3 +522,96 @@ async fn alerts_of_the_chosen_severity_open_and_resolve_incidents() {
     assert_eq!(resolved["state"], "resolved");
     assert_eq!(resolved["resolved_at"], "2026-12-07T10:30:00Z");
 }
+
+/// incident.io's documented event, signed as Svix signs (base64 HMAC of
+/// `id.timestamp.body` with the `whsec_` key), opens an incident; a bad or stale
+/// signature changes nothing.
+#[tokio::test]
+async fn incident_ios_signed_event_opens_an_incident_and_a_stale_one_changes_nothing() {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = b"houston-incident-io-key";
+    let secret = format!("whsec_{}", engine.encode(key));
+    let h = harness_with(&[("HOUSTON_INCIDENT_IO_WEBHOOK_SECRET", &secret)]).await;
+    let body = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/core/tests/data/incidentio/incident_created_v2.json"
+    ))
+    .expect("fixture");
+    let send = |timestamp: i64, key: &[u8]| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("key");
+        mac.update(format!("msg_1.{timestamp}.{body}").as_bytes());
+        Request::post("/api/v1/webhooks/incident-io")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", "msg_1")
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                format!("v1,{}", engine.encode(mac.finalize().into_bytes())),
+            )
+            .body(Body::from(body.clone()))
+            .expect("request")
+    };
+    let now = chrono::Utc::now().timestamp();
+    let r = h.send(send(now - 600, key)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "stale: {}", r.text);
+    let r = h.send(send(now, b"another key")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(h.get("/api/v1/incidents").await.json(), json!([]));
+    let r = h.send(send(now, key)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let incident = &r.json()["incident"];
+    assert_eq!(incident["source"], "incident_io");
+    assert_eq!(incident["title"], "Our database is sad");
+    assert_eq!(incident["opened_by"], "webhook:incident.io");
+    assert_eq!(incident["link"], "https://app.incident.io/incidents/123");
+}
+
+/// Opsgenie's documented alert actions, with the shared secret in the custom header
+/// `X-Houston-Token`, open and acknowledge an incident; without it, nothing changes.
+#[tokio::test]
+async fn opsgenies_alert_actions_open_and_move_an_incident_with_the_shared_secret() {
+    let h = harness_with(&[("HOUSTON_OPSGENIE_WEBHOOK_SECRET", "og-s3cret")]).await;
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/../crates/core/tests/data/opsgenie/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture")
+    };
+    let send = |token: Option<&str>, body: String| {
+        let mut request = Request::post("/api/v1/webhooks/opsgenie")
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header("x-houston-token", token);
+        }
+        request.body(Body::from(body)).expect("request")
+    };
+    let r = h.send(send(None, fixture("create.json"))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let r = h.send(send(Some("og-s3cre"), fixture("create.json"))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(h.get("/api/v1/incidents").await.json(), json!([]));
+    let r = h
+        .send(send(Some("og-s3cret"), fixture("create.json")))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["incident"]["source"], "opsgenie");
+    assert_eq!(r.json()["incident"]["title"], "test alert");
+    let r = h
+        .send(send(Some("og-s3cret"), fixture("acknowledge.json")))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["change"], "acknowledged");
+    let r = h
+        .send(send(
+            Some("og-s3cret"),
+            r#"{"action":"AddNote","alert":{"alertId":"x"}}"#.into(),
+        ))
+        .await;
+    assert_eq!(r.json()["outcome"], "ignored", "{}", r.text);
+    let r = h
+        .send(send(Some("og-s3cret"), r#"{"action":"Create"}"#.into()))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+}
