@@ -1,6 +1,7 @@
 //! Small pieces the pages share: status badges, versions, times, live updates.
 
 mod chart;
+mod filters;
 mod format;
 mod live;
 mod locks;
@@ -8,6 +9,7 @@ mod resource;
 mod status;
 
 pub use chart::*;
+pub use filters::*;
 pub use format::*;
 pub use live::*;
 pub use locks::*;

@@ -3,7 +3,7 @@
 //! view's span and centre; filters are a plain form; open pages redraw live.
 
 use crate::api::{FilterOptions, get_filter_options, get_timeline};
-use crate::components::{absolute_time, load, use_live};
+use crate::components::{FilterSelect, absolute_time, load, use_live};
 use crate::domain::{Timeline, TimelineLane, TimelineQuery};
 use crate::pages::ErrorPanel;
 use leptos::prelude::*;
@@ -110,24 +110,6 @@ fn encode(value: &str) -> String {
 
 #[component]
 fn TimelineFilters(options: FilterOptions, current: TimelineQuery) -> impl IntoView {
-    let select = |name: &'static str,
-                  any: &'static str,
-                  choices: Vec<(String, String)>,
-                  now: Option<String>| {
-        let options = choices
-            .into_iter()
-            .map(|(value, text)| {
-                let is = now.as_deref() == Some(value.as_str());
-                view! { <option value=value selected=is>{text}</option> }
-            })
-            .collect_view();
-        view! {
-            <select name=name>
-                <option value="">{any}</option>
-                {options}
-            </select>
-        }
-    };
     let services = options
         .services
         .iter()
@@ -151,9 +133,9 @@ fn TimelineFilters(options: FilterOptions, current: TimelineQuery) -> impl IntoV
             {hidden("span", current.span.clone())}
             {hidden("incident", current.incident.map(|i| i.to_string()))}
             {hidden("deploy", current.deploy.map(|d| d.to_string()))}
-            <label><span>"Service"</span>{select("service", "All services", services, current.service.clone())}</label>
-            <label><span>"Environment"</span>{select("environment", "All environments", environments, current.environment.clone())}</label>
-            <label><span>"Show"</span>{select("kind", "Everything", kinds, current.kind.clone())}</label>
+            <FilterSelect name="service" label="Service" any="All services" choices=services current=current.service.clone() />
+            <FilterSelect name="environment" label="Environment" any="All environments" choices=environments current=current.environment.clone() />
+            <FilterSelect name="kind" label="Show" any="Everything" choices=kinds current=current.kind.clone() />
             <button type="submit" class="button small">"Apply"</button>
         </form>
     }
