@@ -144,24 +144,21 @@ fn TimelineFilters(options: FilterOptions, current: TimelineQuery) -> impl IntoV
 #[component]
 fn TimelineView(timeline: Timeline, query: TimelineQuery) -> impl IntoView {
     let t = timeline;
-    let half = (t.to - t.from) / 2;
-    let at = |when: chrono::DateTime<chrono::Utc>| {
-        Some(when.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    };
-    // Panning keeps the span and any focus mark; the centre moves half a view.
-    let moved = |centre| {
+    // Panning keeps the span and any focus mark; the centre moves half a view. The
+    // server writes the times (chrono's formatting would weigh on the first load).
+    let moved = |centre: &str| {
         link(&TimelineQuery {
-            at: at(centre),
+            at: Some(centre.to_owned()),
             span: Some(t.span.clone()),
             ..query.clone()
         })
     };
-    let earlier = moved(t.at - half);
-    let later = moved(t.at + half);
+    let earlier = moved(&t.earlier);
+    let later = moved(&t.later);
     let zoom = |span: Option<String>| {
         span.map(|span| {
             link(&TimelineQuery {
-                at: at(t.at),
+                at: Some(t.centre.clone()),
                 span: Some(span),
                 ..query.clone()
             })

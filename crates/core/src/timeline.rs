@@ -411,6 +411,11 @@ pub struct Timeline {
     pub to: DateTime<Utc>,
     pub at: DateTime<Utc>,
     pub span: String,
+    /// The centre, and the centres half a view earlier and later (what panning
+    /// goes to), as RFC 3339 for links.
+    pub centre: String,
+    pub earlier: String,
+    pub later: String,
     /// The spans to zoom in and out to, when there are.
     pub shorter: Option<String>,
     pub longer: Option<String>,
@@ -531,10 +536,14 @@ pub fn build_timeline(
         events.truncate(MAX_LISTED_EVENTS);
         events.sort_by(|a, b| a.at.cmp(&b.at).then(a.kind.cmp(&b.kind)));
     }
+    let rfc3339 = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Timeline {
         from,
         to,
         at,
+        centre: rfc3339(at),
+        earlier: rfc3339(at - span.duration() / 2),
+        later: rfc3339(at + span.duration() / 2),
         events_total,
         span: span.name.to_owned(),
         shorter: span.shorter().map(|s| s.name.to_owned()),
