@@ -1129,6 +1129,9 @@ test('a PagerDuty incident stops the line, its suspects rank the bad deploy firs
   // PagerDuty resolves it: the page hears of it and the gate opens again.
   await page.goto(`${BASE}/incidents/${id}`);
   await page.waitForSelector('html[data-hydrated="true"]');
+  // The page's event stream opens after hydration; what is said before it is open
+  // is not heard (as the other live journeys, give it a moment).
+  await page.waitForTimeout(1000);
   await pagerduty('incident.resolved', 'PE2ECART', new Date().toISOString());
   await page.waitForFunction(() => document.querySelector('[data-testid="incident-state"]')?.textContent === 'resolved');
   const allowed = await askGate('cart', 'prod-eu');

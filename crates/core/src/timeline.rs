@@ -153,8 +153,11 @@ pub struct TimelineQuery {
     /// Only these kinds, comma-separated: deploy, verdict, lock, freeze, override, alert, incident.
     pub kind: Option<String>,
     /// Centre the view on this incident's opening and mark it.
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub incident: Option<i64>,
-    /// Centre the view on this deploy and mark it.
+    /// Centre the view on this deploy and mark it (given both, the incident is the
+    /// centre).
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub deploy: Option<DeployId>,
 }
 
@@ -285,12 +288,6 @@ impl TimelineQuery {
             if id.is_some_and(|id| id < 1) {
                 p.add(field, "must be a positive id");
             }
-        }
-        if self.incident.is_some() && self.deploy.is_some() {
-            p.add(
-                "deploy",
-                "a view centres on an incident or a deploy, not both",
-            );
         }
         if !p.is_empty() {
             return Err(p.into_errors());

@@ -396,20 +396,11 @@ pub async fn pagerduty(
             "X-PagerDuty-Signature is missing or does not match HOUSTON_PAGERDUTY_WEBHOOK_SECRET",
         ));
     }
-    let webhook: PagerDutyWebhook = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(AppError::Validation {
-            message: format!("not a PagerDuty v3 webhook event: {e}"),
-            fields: Vec::new(),
-        })
-    })?;
+    let webhook: PagerDutyWebhook =
+        serde_json::from_slice(&body).map_err(not_an_event("a PagerDuty v3 webhook event"))?;
     let report = webhook
         .report(&state.config.incident_environment)
-        .map_err(|message| {
-            ApiError(AppError::Validation {
-                message,
-                fields: Vec::new(),
-            })
-        })?;
+        .map_err(invalid_event)?;
     record_tool_report(&state, &by, report).await
 }
 
@@ -447,6 +438,24 @@ async fn record_tool_report(
             incident: Some(recorded.incident),
         }),
     ))
+}
+
+/// A body that is not the tool's event: 422, saying what was expected.
+fn not_an_event(what: &'static str) -> impl Fn(serde_json::Error) -> ApiError {
+    move |e| {
+        ApiError(AppError::Validation {
+            message: format!("not {what}: {e}"),
+            fields: Vec::new(),
+        })
+    }
+}
+
+/// An event that makes no report (a field missing): 422 with why.
+fn invalid_event(message: String) -> ApiError {
+    ApiError(AppError::Validation {
+        message,
+        fields: Vec::new(),
+    })
 }
 
 /// The body, or the error its reading met (too large, not read).
@@ -571,20 +580,11 @@ pub async fn incident_io(
             "webhook-signature is missing, does not match HOUSTON_INCIDENT_IO_WEBHOOK_SECRET, or is older than 5 minutes",
         ));
     }
-    let webhook: IncidentIoWebhook = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(AppError::Validation {
-            message: format!("not an incident.io webhook event: {e}"),
-            fields: Vec::new(),
-        })
-    })?;
+    let webhook: IncidentIoWebhook =
+        serde_json::from_slice(&body).map_err(not_an_event("an incident.io webhook event"))?;
     let report = webhook
         .report(&state.config.incident_environment)
-        .map_err(|message| {
-            ApiError(AppError::Validation {
-                message,
-                fields: Vec::new(),
-            })
-        })?;
+        .map_err(invalid_event)?;
     record_tool_report(&state, &by, report).await
 }
 
@@ -647,20 +647,11 @@ pub async fn opsgenie(
             "X-Houston-Token is missing or does not match HOUSTON_OPSGENIE_WEBHOOK_SECRET",
         ));
     }
-    let webhook: OpsgenieWebhook = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(AppError::Validation {
-            message: format!("not an Opsgenie alert action: {e}"),
-            fields: Vec::new(),
-        })
-    })?;
+    let webhook: OpsgenieWebhook =
+        serde_json::from_slice(&body).map_err(not_an_event("an Opsgenie alert action"))?;
     let report = webhook
         .report(&state.config.incident_environment, chrono::Utc::now())
-        .map_err(|message| {
-            ApiError(AppError::Validation {
-                message,
-                fields: Vec::new(),
-            })
-        })?;
+        .map_err(invalid_event)?;
     record_tool_report(&state, &by, report).await
 }
 
@@ -714,12 +705,8 @@ pub async fn incident_webhook(
             "X-Houston-Signature is missing or does not match HOUSTON_INCIDENT_WEBHOOK_SECRET",
         ));
     }
-    let request: IncidentRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(AppError::Validation {
-            message: format!("not an incident report: {e}"),
-            fields: Vec::new(),
-        })
-    })?;
+    let request: IncidentRequest =
+        serde_json::from_slice(&body).map_err(not_an_event("an incident report"))?;
     let now = chrono::Utc::now();
     let fresh = || format!("webhook-{}", now.format("%Y%m%dT%H%M%S%.6fZ"));
     let report = request.parse(IncidentSource::Webhook, fresh, now)?;
