@@ -102,7 +102,8 @@ pub async fn declare_incident(
             ..Default::default()
         };
         let now = chrono::Utc::now();
-        let fresh = || format!("declared-{}", now.format("%Y%m%dT%H%M%S%.6fZ"));
+        let source = crate::domain::IncidentSource::Declared;
+        let fresh = || crate::domain::fresh_incident_id(source, now);
         let report = request.parse(crate::domain::IncidentSource::Declared, fresh, now)?;
         let done =
             incidents::record(call.store.as_ref(), &call.caller.actor(), &report, now).await?;

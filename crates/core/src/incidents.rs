@@ -248,6 +248,12 @@ pub struct IncidentRequest {
     pub url: Option<String>,
 }
 
+/// The id Houston gives a report that names none: its source and the time to the
+/// microsecond (`declared-20261207T154700.123456Z`).
+pub fn fresh_incident_id(source: IncidentSource, now: DateTime<Utc>) -> String {
+    format!("{}-{}", source.as_str(), now.format("%Y%m%dT%H%M%S%.6fZ"))
+}
+
 impl IncidentRequest {
     /// The report, or every problem with the request. A report without an `id` gets
     /// `fresh_id`; `at` may not lie more than five minutes after `now`.

@@ -87,7 +87,7 @@ pub async fn declare(
 ) -> Result<(StatusCode, Json<IncidentOutcome>), ApiError> {
     let Json(request) = body?;
     let now = chrono::Utc::now();
-    let fresh = || format!("declared-{}", now.format("%Y%m%dT%H%M%S%.6fZ"));
+    let fresh = || app::domain::fresh_incident_id(IncidentSource::Declared, now);
     let report = request.parse(IncidentSource::Declared, fresh, now)?;
     let by = super::auth::caller_of(&parts).actor();
     let done = incidents::record(state.store.as_ref(), &by, &report, now)
@@ -97,16 +97,20 @@ pub async fn declare(
     Ok(outcome(done.value))
 }
 
-/// The answer to a report: 201 when it opened the incident, else 200, with the
-/// change and the incident as it now stands.
-fn outcome(recorded: IncidentRecorded) -> (StatusCode, Json<IncidentOutcome>) {
-    let status = if recorded.change == IncidentChange::Opened {
+/// 201 for a report that opened an incident, else 200.
+fn status_of(change: IncidentChange) -> StatusCode {
+    if change == IncidentChange::Opened {
         StatusCode::CREATED
     } else {
         StatusCode::OK
-    };
+    }
+}
+
+/// The answer to a report: 201 when it opened the incident, else 200, with the
+/// change and the incident as it now stands.
+fn outcome(recorded: IncidentRecorded) -> (StatusCode, Json<IncidentOutcome>) {
     (
-        status,
+        status_of(recorded.change),
         Json(IncidentOutcome {
             change: recorded.change,
             incident: recorded.incident,
@@ -427,11 +431,7 @@ async fn record_tool_report(
     state.events.publish(done.change);
     let recorded = done.value;
     Ok((
-        if recorded.change == IncidentChange::Opened {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
+        status_of(recorded.change),
         Json(ToolOutcome {
             outcome: "recorded",
             change: Some(recorded.change),
@@ -708,7 +708,7 @@ pub async fn incident_webhook(
     let request: IncidentRequest =
         serde_json::from_slice(&body).map_err(not_an_event("an incident report"))?;
     let now = chrono::Utc::now();
-    let fresh = || format!("webhook-{}", now.format("%Y%m%dT%H%M%S%.6fZ"));
+    let fresh = || app::domain::fresh_incident_id(IncidentSource::Webhook, now);
     let report = request.parse(IncidentSource::Webhook, fresh, now)?;
     let done = incidents::record(state.store.as_ref(), &by, &report, now)
         .await
