@@ -157,8 +157,10 @@ pub struct TimelineQuery {
     pub incident: Option<i64>,
     /// Centre the view on this deploy and mark it (given both, the incident is the
     /// centre).
+    /// (Spelled `i64`, not `DeployId`: utoipa writes an alias as a reference and drops
+    /// the minimum beside it, and Schemathesis then sends a negative id as valid.)
     #[cfg_attr(feature = "openapi", param(minimum = 1))]
-    pub deploy: Option<DeployId>,
+    pub deploy: Option<i64>,
 }
 
 /// A view's span: its name and length.
