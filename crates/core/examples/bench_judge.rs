@@ -1,6 +1,6 @@
 //! The health judge's quality and speed, measured on generated series.
 //!
-//! `cargo run --release -p server --example bench_judge -- quality [DEPLOYS] [SEED]`
+//! `cargo run --release -p houston-core --example bench_judge -- quality [DEPLOYS] [SEED]`
 //! generates, for each kind of metric (AR(1) noise up to ρ = 0.95, a daily cycle,
 //! drift, bursts, heavy tails, zero-heavy counts, a very noisy volume), DEPLOYS calm
 //! deploys and as many with a +10/+25/+50 % step at the deploy, 10 s samples, four hours
@@ -31,10 +31,15 @@
 //! `… -- speed` times one metric with 2 × 10,000 points and a deploy with 50 metrics,
 //! beside the plain Mann–Whitney test on the same data in the same run.
 
+// A benchmark program, not the judge: it reads its data file and the clock, which the
+// core's clippy.toml refuses to the judge itself.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::time::Instant;
 
-use app::domain::{
-    BaselineKind, CheckData, CheckSpec, CheckState, Direction, Look, MetricName, Series, Timing,
+use houston_core::{
+    BaselineKind, CheckData, CheckSpec, CheckState, Direction, Look, MetricName, Scale, Series,
+    Timing,
     judge_check,
     stats::{self, Alternative},
 };
@@ -193,6 +198,20 @@ fn houston_looks(
     timing: &Timing,
     metric: &MetricName,
 ) -> (bool, CheckState) {
+    let (any_look, last, _, _) = houston_looks_margin(series, spec, timing, metric);
+    (any_look, last)
+}
+
+/// [`houston_looks`], and the factor Houston's bar would have to be raised by for no
+/// look to call the deploy unhealthy on the comparison (the largest `z / z_bar` among
+/// looks whose change is past the tolerance; 0 when none is): the judge at any other
+/// false-alarm rate.
+fn houston_looks_margin(
+    series: &Series,
+    spec: &CheckSpec,
+    timing: &Timing,
+    metric: &MetricName,
+) -> (bool, CheckState, f64, Option<Scale>) {
     let data = CheckData {
         main: series,
         concurrent: None,
@@ -200,6 +219,8 @@ fn houston_looks(
     };
     let mut any_look = false;
     let mut last = CheckState::NoData;
+    let mut margin = 0.0f64;
+    let mut scale = None;
     let mut elapsed = timing.warmup_secs + timing.interval_secs;
     while elapsed <= timing.bake_secs {
         let look = Look::at(t0(), timing, None, t0() + Duration::seconds(elapsed));
@@ -207,9 +228,18 @@ fn houston_looks(
         let receipt = judge_check(metric, spec, timing, data, &look, complete);
         any_look |= receipt.state == CheckState::Unhealthy;
         last = receipt.state;
+        scale = receipt.scale.or(scale);
+        let past_tolerance = receipt
+            .delta_relative
+            .is_some_and(|r| spec.direction.bad_way(r) > spec.tolerance);
+        if let (true, Some(z), Some(bar)) = (past_tolerance, receipt.z, receipt.z_bar)
+            && bar > 0.0
+        {
+            margin = margin.max(z / bar);
+        }
         elapsed += timing.interval_secs;
     }
-    (any_look, last)
+    (any_look, last, margin, scale)
 }
 
 fn judge_all(series: &Series, spec: &CheckSpec, timing: &Timing, metric: &MetricName) -> Outcome {
@@ -596,8 +626,8 @@ fn placebo_quantile_peer(series: &Series) -> f64 {
 }
 
 /// (split, effect index, Houston and the peers, Houston's final state, the peer's
-/// change over its bar) for one cut.
-type RealResult = (usize, usize, Outcome, CheckState, f64);
+/// change over its bar, Houston's margin) for one cut.
+type RealResult = (usize, usize, Outcome, CheckState, f64, f64, Option<Scale>);
 
 #[derive(Default, Clone, Copy)]
 struct Tally {
@@ -643,7 +673,15 @@ fn real(every: usize) {
                         {
                             let series = cut(real, at, factor);
                             let outcome = judge_real(&series, &spec, &timing, &metric);
-                            out.push((split, effect_index, outcome.0, outcome.1, outcome.2));
+                            out.push((
+                                split,
+                                effect_index,
+                                outcome.0,
+                                outcome.1,
+                                outcome.2,
+                                outcome.3,
+                                outcome.4,
+                            ));
                         }
                     }
                     out
@@ -672,7 +710,7 @@ fn real(every: usize) {
         *bar = ratios.get(houston_alarms).copied().unwrap_or(1.0).max(1.0);
     }
     let mut calibrated_hits = [[0usize; 5]; 2];
-    for (split, effect_index, outcome, final_state, ratio) in &results {
+    for (split, effect_index, outcome, final_state, ratio, _, _) in &results {
         let t = &mut tallies[*split][*effect_index];
         t.n += 1;
         t.any += usize::from(outcome.houston_any_look);
@@ -733,6 +771,37 @@ fn real(every: usize) {
         all.len(),
         started.elapsed().as_secs_f64()
     );
+    println!();
+    println!("Both at the same calm rate (each judge's bar set from the split's calm deploys):");
+    println!(
+        "{:<9} {:>6} | {:>8} | {:>24} | {:>24}",
+        "split", "calm", "factor", "houston +10/+25/+50", "placebo +10/+25/+50"
+    );
+    for (split, name) in [(0, "tune"), (1, "held-out")] {
+        for (calm, only) in [
+            (0.985, None),
+            (0.99, None),
+            (0.995, None),
+            (0.985, Some(Scale::Log)),
+            (0.985, Some(Scale::Counts)),
+        ] {
+            let (factor, houston, peer) = at_calm_rate(&results, split, calm, only);
+            let n = results
+                .iter()
+                .filter(|r| r.0 == split && r.1 == 1 && (only.is_none() || r.6 == only))
+                .count();
+            println!(
+                "{name:<9} {:>5.1}% {only:?} n={n} | {factor:>8.2} | {:>6.1}% {:>6.1}% {:>6.1}% | {:>6.1}% {:>6.1}% {:>6.1}%",
+                100.0 * calm,
+                houston[0],
+                houston[1],
+                houston[2],
+                peer[0],
+                peer[1],
+                peer[2],
+            );
+        }
+    }
 }
 
 /// Houston at every look, its final state, and the peers.
@@ -741,8 +810,8 @@ fn judge_real(
     spec: &CheckSpec,
     timing: &Timing,
     metric: &MetricName,
-) -> (Outcome, CheckState, f64) {
-    let (any_look, last) = houston_looks(series, spec, timing, metric);
+) -> (Outcome, CheckState, f64, f64, Option<Scale>) {
+    let (any_look, last, margin, scale) = houston_looks_margin(series, spec, timing, metric);
     (
         Outcome {
             houston_any_look: any_look,
@@ -752,6 +821,48 @@ fn judge_real(
         },
         last,
         placebo_quantile_peer(series),
+        margin,
+        scale,
+    )
+}
+
+/// Houston and the placebo peer each at the bar that calls `calm` of a split's calm
+/// deploys healthy: (Houston's factor, its detections per step, the peer's).
+fn at_calm_rate(
+    results: &[RealResult],
+    split: usize,
+    calm: f64,
+    only: Option<Scale>,
+) -> (f64, [f64; 3], [f64; 3]) {
+    let bar_for = |score: &dyn Fn(&RealResult) -> f64| {
+        let mut scores: Vec<f64> = results
+            .iter()
+            .filter(|r| r.0 == split && r.1 == 0)
+            .map(score)
+            .collect();
+        scores.sort_by(f64::total_cmp);
+        // The smallest bar with at least `calm` of the scores at or below it.
+        let index = ((calm * scores.len() as f64).ceil() as usize).clamp(1, scores.len().max(1));
+        scores.get(index - 1).copied().unwrap_or(1.0)
+    };
+    let houston_bar = bar_for(&|r| r.5);
+    let peer_bar = bar_for(&|r| r.4);
+    let caught = |score: &dyn Fn(&RealResult) -> f64, bar: f64| {
+        let mut out = [0.0; 3];
+        for (slot, effect) in out.iter_mut().zip(1..=3) {
+            let cuts: Vec<_> = results
+                .iter()
+                .filter(|r| r.0 == split && r.1 == effect && (only.is_none() || r.6 == only))
+                .collect();
+            let hits = cuts.iter().filter(|r| score(r) > bar.max(1e-12)).count();
+            *slot = 100.0 * hits as f64 / cuts.len().max(1) as f64;
+        }
+        out
+    };
+    (
+        houston_bar,
+        caught(&|r| r.5, houston_bar),
+        caught(&|r| r.4, peer_bar),
     )
 }
 
