@@ -69,6 +69,9 @@ pub const QUANTILE_PLACEBOS: usize = 100;
 /// series: 1.2 keeps ≥ 98.5 % of calm deploys from being called unhealthy at any
 /// look; many of the rest say "can't tell").
 pub const PLACEBO_MARGIN: f64 = 1.2;
+/// The share of zeros up to which a non-negative metric is still judged on the log
+/// scale, its zeros at the floor of its calm range: above it, the metric is counts.
+pub const RARE_ZEROS: f64 = 0.01;
 pub const HEALTHY_SCORE: f64 = 95.0;
 pub const AILING_SCORE: f64 = 75.0;
 

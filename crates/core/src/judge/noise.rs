@@ -75,7 +75,27 @@ impl<'a> Prepared<'a> {
             Scale::Counts => (f64::NEG_INFINITY, f64::INFINITY),
             Scale::Log | Scale::Linear => calm_range(&transformed[start..end.max(start)]),
         };
-        let clamped: Vec<f64> = transformed.iter().map(|v| v.clamp(low, high)).collect();
+        // A zero on the log scale (a positive metric that dropped to nothing) sits at
+        // the calm range's floor, or below every other value when the range is open.
+        let floor = if low.is_finite() {
+            low
+        } else {
+            transformed
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(f64::INFINITY, f64::min)
+        };
+        let clamped: Vec<f64> = transformed
+            .iter()
+            .map(|&v| {
+                if v == f64::NEG_INFINITY {
+                    floor
+                } else {
+                    v.clamp(low, high)
+                }
+            })
+            .collect();
         let mut prefix = Vec::with_capacity(clamped.len() + 1);
         let mut prefix2 = Vec::with_capacity(clamped.len() + 1);
         let (mut sum, mut sum2) = (0.0, 0.0);
@@ -279,7 +299,9 @@ impl Geometry {
         first.max(t0 - HISTORY.num_milliseconds())
     }
 
-    /// Log for positive metrics, counts when zeros appear among non-negative values.
+    /// Log for positive metrics, and for positive metrics that touch zero rarely (at
+    /// most [`RARE_ZEROS`] of the samples: a gap reported as 0, an idle minute);
+    /// counts when zeros are common among non-negative values.
     pub(super) fn scale(&self, data: &CheckData<'_>, t0: i64) -> Scale {
         let from = self.history_start(data, t0) - self.baseline_length;
         let to = t0 + self.warmup + self.length;
@@ -287,12 +309,13 @@ impl Geometry {
             (BaselineKind::Before, _) | (_, None) => &[],
             (_, Some(series)) => series.window(from, to),
         };
-        let (mut positive, mut non_negative) = (true, true);
+        let (mut zeros, mut all, mut non_negative) = (0usize, 0usize, true);
         for &value in data.main.window(from, to).iter().chain(other) {
-            positive &= value > 0.0;
+            all += 1;
+            zeros += usize::from(value == 0.0);
             non_negative &= value >= 0.0;
         }
-        if positive {
+        if non_negative && zeros as f64 <= RARE_ZEROS * all as f64 {
             Scale::Log
         } else if non_negative {
             Scale::Counts

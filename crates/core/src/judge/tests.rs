@@ -220,6 +220,59 @@ fn counts_from_zero_are_judged_on_their_mean() {
     assert_eq!(receipt.delta_relative, None);
 }
 
+/// `series(200, 5 %, factor)` with every `every`-th sample of the history reported as 0.
+fn with_zeros(factor: f64, every: usize) -> Series {
+    let base = series(200.0, 0.05, factor);
+    let points = base
+        .times
+        .iter()
+        .zip(&base.values)
+        .enumerate()
+        .map(|(i, (&ms, &v))| {
+            let at = DateTime::from_timestamp_millis(ms).expect("time");
+            let zero = i % every == every / 2 && at < t0();
+            (at, if zero { 0.0 } else { v })
+        })
+        .collect();
+    Series::new(points)
+}
+
+#[test]
+fn a_positive_metric_that_rarely_reads_zero_stays_on_the_log_scale() {
+    // One sample in 200 is 0 (0.5 %, under RARE_ZEROS): the zeros sit at the calm
+    // range's floor, a calm deploy is healthy and +30 % is caught as without them.
+    let spec = CheckSpec::new(Direction::IncreaseIsBad);
+    let calm = judge(&with_zeros(1.0, 200), &spec);
+    assert_eq!(calm.scale, Some(Scale::Log));
+    assert_eq!(calm.state, CheckState::Healthy, "{:?}", calm.rule);
+    assert!(calm.effect.is_some_and(f64::is_finite));
+    let step = judge(&with_zeros(1.3, 200), &spec);
+    assert_eq!(step.scale, Some(Scale::Log));
+    assert_eq!(step.rule, CheckRule::Regressed);
+    let relative = step.delta_relative.expect("relative");
+    assert!((relative - 0.3).abs() < 0.03, "{relative}");
+    // One in 50 (2 %): zeros are common, and the metric is judged as counts.
+    assert_eq!(judge(&with_zeros(1.0, 50), &spec).scale, Some(Scale::Counts));
+}
+
+#[test]
+fn a_zero_on_the_log_scale_is_held_at_the_floor_even_when_the_metric_is_flat() {
+    // A flat metric has no calm range (its spread is 0); its one zero is held just
+    // below its lowest value rather than at minus infinity.
+    let points = (-1440..90)
+        .map(|i| {
+            let value = if i == -700 { 0.0 } else { 100.0 };
+            (t0() + Duration::seconds(10 * i), value)
+        })
+        .collect();
+    let receipt = judge(
+        &Series::new(points),
+        &CheckSpec::new(Direction::IncreaseIsBad),
+    );
+    assert_eq!(receipt.scale, Some(Scale::Log));
+    assert_eq!(receipt.state, CheckState::Healthy, "{:?}", receipt.rule);
+}
+
 #[test]
 fn error_bins_put_the_deploy_on_an_edge_and_fill_the_quiet_bins() {
     let start = error_bins_start(t0(), Duration::seconds(25));
