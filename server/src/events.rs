@@ -137,6 +137,8 @@ impl Events {
                             // Another replica's change (or this one's, heard back).
                             if message.changes_shared() {
                                 page_cache.invalidate();
+                            } else {
+                                page_cache.activity();
                             }
                             message.into()
                         }
@@ -201,6 +203,8 @@ impl Events {
         // be served from before the change.
         if message.changes_shared() {
             self.page_cache.invalidate();
+        } else {
+            self.page_cache.activity();
         }
         match self.publisher.get() {
             Some(queue) => {

@@ -29,16 +29,18 @@ pub async fn list_incidents(open: bool) -> Result<AsOf<Vec<Incident>>, AppError>
 pub async fn get_incident(id: i64) -> Result<AsOf<IncidentView>, AppError> {
     use crate::server::access::Need;
     crate::server::serve(Need::Read, move |call| async move {
-        let read = houston_service::incidents::suspects(
-            call.store.as_ref(),
-            id,
-            crate::domain::SUSPECT_WINDOW,
-        )
-        .await?;
+        let read = crate::server::page_cache()
+            .suspects(
+                call.store.as_ref(),
+                id,
+                crate::domain::SUSPECT_WINDOW,
+                chrono::Utc::now(),
+            )
+            .await?;
         Ok(AsOf::now(IncidentView {
-            incident: read.incident,
+            incident: read.incident.clone(),
             window_minutes: read.window_minutes,
-            suspects: read.suspects,
+            suspects: read.suspects.clone(),
         }))
     })
     .await
@@ -158,11 +160,12 @@ pub async fn move_incident(id: i64, state: String) -> Result<(), AppError> {
 /// The timeline view a query asks for.
 #[server(endpoint = "timeline")]
 pub async fn get_timeline(query: TimelineQuery) -> Result<AsOf<Timeline>, AppError> {
-    use houston_service::timeline;
-    crate::server::serve(timeline::NEED, move |call| async move {
+    crate::server::serve(houston_service::timeline::NEED, move |call| async move {
         let filter = query.parse()?;
         let now = chrono::Utc::now();
-        let view = timeline::read(call.store.as_ref(), &filter, now).await?;
+        let view = crate::server::page_cache()
+            .timeline(call.store.as_ref(), &filter, now)
+            .await?;
         Ok(AsOf { now, value: view })
     })
     .await

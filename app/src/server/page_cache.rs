@@ -13,25 +13,51 @@
 //! closes) and after a short time in any case, for writers that tell nobody (a
 //! `houston demo` into a running server's database). The gate never reads from
 //! here: whether a deploy may go out is always read from the database.
+//!
+//! The timeline's facts (per range of whole minutes) and an incident's suspects are
+//! kept too, for a few views at once. They change with every deploy and verdict, so
+//! they are dropped on every change this replica makes or hears of, and on every
+//! alert received; error events and writers that tell nobody wait out the time.
 
 use chrono::{DateTime, Duration, Utc};
+use houston_core::{Timeline, TimelineFacts, TimelineFilter};
+use houston_service::ServiceError;
+use houston_service::incidents::IncidentSuspects;
+use houston_store::Store;
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How long an entry lives at most, with no change heard.
 const PAGE_CACHE_TTL: Duration = Duration::seconds(5);
+
+/// How many timeline ranges, and how many incidents' suspects, are kept at once.
+const KEPT_VIEWS: usize = 8;
 
 /// The cache of what pages share; one per server process.
 pub struct PageCache {
     /// Bumped by every change: an entry read under an older generation is stale.
     generation: AtomicU64,
+    /// Bumped by every change, deploys' and verdicts' too, and every alert.
+    activity: AtomicU64,
     ttl: Duration,
     standing: Slot<crate::api::Standing>,
     filter_options: Slot<crate::api::FilterOptions>,
+    timeline_facts: Kept<(DateTime<Utc>, DateTime<Utc>), TimelineFacts>,
+    /// By incident and window (minutes).
+    suspects: Kept<(i64, i64), IncidentSuspects>,
 }
 
 struct Slot<T>(Mutex<Option<Entry<T>>>);
+
+/// A few entries by key, the oldest dropped first.
+struct Kept<K, T>(Mutex<Vec<(K, Entry<Arc<T>>)>>);
+
+impl<K, T> Default for Kept<K, T> {
+    fn default() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+}
 
 struct Entry<T> {
     generation: u64,
@@ -49,15 +75,58 @@ impl PageCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             generation: AtomicU64::new(0),
+            activity: AtomicU64::new(0),
             ttl,
             standing: Slot(Mutex::new(None)),
             filter_options: Slot(Mutex::new(None)),
+            timeline_facts: Kept::default(),
+            suspects: Kept::default(),
         }
     }
 
     /// Something changed (or may have): every entry is stale from now on.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        self.activity.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A deploy, a verdict or an alert changed: the timeline's facts and suspects
+    /// are stale from now on, what every page shares is not.
+    pub fn activity(&self) {
+        self.activity.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The view `filter` asks for at `now`, drawn from facts kept per range of
+    /// whole minutes (`houston_service::timeline` reads them when they are not).
+    pub async fn timeline(
+        &self,
+        store: &dyn Store,
+        filter: &TimelineFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Timeline, ServiceError> {
+        use houston_service::timeline;
+        let placed = timeline::place(store, filter, now).await?;
+        let range = placed.facts_range(filter);
+        let facts = self
+            .get_or_load_kept(&self.timeline_facts, range, now, || {
+                timeline::facts(store, range.0, range.1, now)
+            })
+            .await?;
+        Ok(placed.draw(&facts, filter, now))
+    }
+
+    /// Incident `id`'s suspects of the `window` before it, kept until a change.
+    pub async fn suspects(
+        &self,
+        store: &dyn Store,
+        id: i64,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<IncidentSuspects>, ServiceError> {
+        self.get_or_load_kept(&self.suspects, (id, window.num_minutes()), now, || {
+            houston_service::incidents::suspects(store, id, window)
+        })
+        .await
     }
 
     /// The locks in force and windows holding at `now`: kept (until they change by
@@ -102,7 +171,7 @@ impl PageCache {
         // Taken before reading: a change committed while the read runs leaves the
         // entry under the old generation, so it is not served again.
         let generation = self.generation.load(Ordering::SeqCst);
-        if let Some(entry) = lock(slot).as_ref()
+        if let Some(entry) = lock(&slot.0).as_ref()
             && entry.generation == generation
             && now < entry.until
         {
@@ -110,7 +179,7 @@ impl PageCache {
         }
         let value = load().await?;
         let until = changes_at(&value).map_or(now + self.ttl, |at| at.min(now + self.ttl));
-        *lock(slot) = Some(Entry {
+        *lock(&slot.0) = Some(Entry {
             generation,
             until,
             value: value.clone(),
@@ -119,10 +188,49 @@ impl PageCache {
     }
 }
 
-fn lock<T>(slot: &Slot<T>) -> std::sync::MutexGuard<'_, Option<Entry<T>>> {
+impl PageCache {
+    /// `key`'s value when it is still good, else `load`'s, kept until the
+    /// time-to-live or the next activity; at most [`KEPT_VIEWS`] keys.
+    async fn get_or_load_kept<K: PartialEq, T, E, Fut>(
+        &self,
+        kept: &Kept<K, T>,
+        key: K,
+        now: DateTime<Utc>,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<T>, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let generation = self.activity.load(Ordering::SeqCst);
+        let fresh = |entry: &Entry<Arc<T>>| entry.generation == generation && now < entry.until;
+        if let Some((_, entry)) = lock(&kept.0)
+            .iter()
+            .find(|(k, entry)| *k == key && fresh(entry))
+        {
+            return Ok(entry.value.clone());
+        }
+        let value = Arc::new(load().await?);
+        let mut entries = lock(&kept.0);
+        entries.retain(|(k, entry)| *k != key && fresh(entry));
+        if entries.len() >= KEPT_VIEWS {
+            entries.remove(0);
+        }
+        entries.push((
+            key,
+            Entry {
+                generation,
+                until: now + self.ttl,
+                value: value.clone(),
+            },
+        ));
+        Ok(value)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves at worst a stale entry, which the
     // generation and the time still bound.
-    slot.0
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -229,5 +337,62 @@ mod tests {
         let reads = Cell::new(0);
         read(&cache, at(1), &reads).await;
         assert_eq!(reads.get(), 1);
+    }
+
+    /// Reads key `key` through a kept slot, counting the loads.
+    async fn read_kept(
+        cache: &PageCache,
+        kept: &Kept<u32, u32>,
+        key: u32,
+        now: DateTime<Utc>,
+        reads: &Cell<usize>,
+    ) -> u32 {
+        let answer: Result<Arc<u32>, ()> = cache
+            .get_or_load_kept(kept, key, now, || async {
+                reads.set(reads.get() + 1);
+                Ok(key * 10)
+            })
+            .await;
+        answer.map(|v| *v).unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn views_are_kept_per_key_until_any_activity() {
+        let cache = PageCache::new(Duration::seconds(5));
+        let kept = Kept::default();
+        let reads = Cell::new(0);
+        assert_eq!(read_kept(&cache, &kept, 1, at(0), &reads).await, 10);
+        assert_eq!(read_kept(&cache, &kept, 2, at(0), &reads).await, 20);
+        assert_eq!(read_kept(&cache, &kept, 1, at(1), &reads).await, 10);
+        assert_eq!(reads.get(), 2, "each key is read once");
+        // A verdict lands: what every page shares stays, the views go.
+        let shared = Cell::new(0);
+        read(&cache, at(1), &shared).await;
+        cache.activity();
+        read(&cache, at(2), &shared).await;
+        assert_eq!(shared.get(), 1, "activity leaves the shared entries be");
+        read_kept(&cache, &kept, 1, at(2), &reads).await;
+        assert_eq!(reads.get(), 3, "activity makes a view stale");
+        cache.invalidate();
+        read_kept(&cache, &kept, 1, at(2), &reads).await;
+        assert_eq!(reads.get(), 4, "so does every shared change");
+        read_kept(&cache, &kept, 1, at(7), &reads).await;
+        assert_eq!(reads.get(), 5, "and the time to live");
+    }
+
+    #[tokio::test]
+    async fn only_a_few_views_are_kept() {
+        let cache = PageCache::new(Duration::seconds(5));
+        let kept = Kept::default();
+        let reads = Cell::new(0);
+        let views = u32::try_from(KEPT_VIEWS).unwrap_or(u32::MAX);
+        for key in 0..=views {
+            read_kept(&cache, &kept, key, at(0), &reads).await;
+        }
+        assert_eq!(lock(&kept.0).len(), KEPT_VIEWS);
+        read_kept(&cache, &kept, views, at(0), &reads).await;
+        assert_eq!(reads.get(), KEPT_VIEWS + 1, "the newest is kept");
+        read_kept(&cache, &kept, 0, at(0), &reads).await;
+        assert_eq!(reads.get(), KEPT_VIEWS + 2, "the oldest was dropped");
     }
 }

@@ -37,13 +37,12 @@
 
 use std::time::Instant;
 
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use houston_core::{
     BaselineKind, CheckData, CheckSpec, CheckState, Direction, Look, MetricName, Scale, Series,
-    Timing,
-    judge_check,
+    Timing, judge_check,
     stats::{self, Alternative},
 };
-use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 const STEP_SECS: i64 = 10;

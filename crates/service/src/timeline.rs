@@ -5,7 +5,7 @@ use crate::ServiceError;
 use crate::access::Need;
 use chrono::{DateTime, Utc};
 use houston_core::{
-    FreezeSpan, MAX_TIMELINE_ITEMS, Timeline, TimelineFilter, TimelineKind, build_timeline,
+    FreezeSpan, MAX_TIMELINE_ITEMS, Timeline, TimelineFacts, TimelineFilter, build_timeline,
     view_range,
 };
 use houston_store::Store;
@@ -20,29 +20,83 @@ pub async fn read(
     filter: &TimelineFilter,
     now: DateTime<Utc>,
 ) -> Result<Timeline, ServiceError> {
+    let placed = place(store, filter, now).await?;
+    let (from, to) = placed.facts_range(filter);
+    let facts = facts(store, from, to, now).await?;
+    Ok(placed.draw(&facts, filter, now))
+}
+
+/// Where a view sits: its centre, and the time of the incident or deploy it was
+/// opened from.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    pub at: DateTime<Utc>,
+    pub focus: Option<DateTime<Utc>>,
+}
+
+impl Placed {
+    /// The range to read facts for: the view's, widened to whole minutes, so views
+    /// opened within the same minute read the same facts (a cache can keep them;
+    /// the view keeps only what touches its own range).
+    pub fn facts_range(&self, filter: &TimelineFilter) -> (DateTime<Utc>, DateTime<Utc>) {
+        let (from, to) = view_range(self.at, filter.span_or_default());
+        let minute = |t: DateTime<Utc>, up: bool| {
+            let secs = t.timestamp().div_euclid(60) * 60 + if up { 60 } else { 0 };
+            DateTime::from_timestamp(secs, 0).unwrap_or(t)
+        };
+        (minute(from, false), minute(to, true))
+    }
+
+    /// The view drawn from facts read for (at least) [`Placed::facts_range`].
+    pub fn draw(
+        &self,
+        facts: &TimelineFacts,
+        filter: &TimelineFilter,
+        now: DateTime<Utc>,
+    ) -> Timeline {
+        build_timeline(facts, filter, self.at, self.focus, now)
+    }
+}
+
+/// Where the view `filter` asks for sits at `now`.
+pub async fn place(
+    store: &dyn Store,
+    filter: &TimelineFilter,
+    now: DateTime<Utc>,
+) -> Result<Placed, ServiceError> {
     let focus = match (filter.incident, filter.deploy) {
         (Some(id), _) => Some(store.get_incident(id).await?.opened_at),
         (None, Some(id)) => Some(store.get_deploy(id).await?.deploy.started_at),
         (None, None) => None,
     };
-    let at = filter.at.or(focus).unwrap_or(now);
-    let (from, to) = view_range(at, filter.span_or_default());
+    Ok(Placed {
+        at: filter.at.or(focus).unwrap_or(now),
+        focus,
+    })
+}
+
+/// What happened from `from` to `to`, for any filter: the store's facts and the
+/// periods of every freeze window in the range.
+pub async fn facts(
+    store: &dyn Store,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<TimelineFacts, ServiceError> {
     let mut facts = store
         .timeline_facts(from, to, MAX_TIMELINE_ITEMS, now)
         .await?;
-    if filter.shows(TimelineKind::Freeze) {
-        for window in store.list_freezes().await? {
-            for period in window.schedule.periods_overlapping(from, to) {
-                facts.freezes.push(FreezeSpan {
-                    id: window.id,
-                    name: window.name.clone(),
-                    environment: window.scope.environment.clone(),
-                    service: window.scope.service.clone(),
-                    from: period.from,
-                    to: period.to,
-                });
-            }
+    for window in store.list_freezes().await? {
+        for period in window.schedule.periods_overlapping(from, to) {
+            facts.freezes.push(FreezeSpan {
+                id: window.id,
+                name: window.name.clone(),
+                environment: window.scope.environment.clone(),
+                service: window.scope.service.clone(),
+                from: period.from,
+                to: period.to,
+            });
         }
     }
-    Ok(build_timeline(&facts, filter, at, focus, now))
+    Ok(facts)
 }

@@ -203,11 +203,13 @@ pub async fn suspects(
     let Path(id) = id?;
     let Query(query) = query?;
     let window = window_of(query.window_minutes)?;
-    Ok(Json(
-        incidents::suspects(state.store.as_ref(), id, window)
-            .await
-            .map_err(AppError::from)?,
-    ))
+    let read = state
+        .events
+        .page_cache()
+        .suspects(state.store.as_ref(), id, window, chrono::Utc::now())
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(IncidentSuspects::clone(&read)))
 }
 
 /// Say whether a suspect caused the incident: `confirmed` puts it first among the
@@ -854,7 +856,10 @@ pub async fn timeline(
     let Query(query) = query?;
     let filter = query.parse().map_err(AppError::from)?;
     Ok(Json(
-        houston_service::timeline::read(state.store.as_ref(), &filter, chrono::Utc::now())
+        state
+            .events
+            .page_cache()
+            .timeline(state.store.as_ref(), &filter, chrono::Utc::now())
             .await
             .map_err(AppError::from)?,
     ))

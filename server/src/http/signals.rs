@@ -296,6 +296,8 @@ pub async fn alertmanager(
     let reports = notification.parse(&state.config.alert_labels)?;
     let by = super::auth::caller_of(&parts).actor();
     let counts = state.store.record_alerts(&reports, &by, Utc::now()).await?;
+    // The timeline and suspects kept in memory hold alerts.
+    state.events.page_cache().activity();
     // Alerts of the chosen severity are incidents too: one per firing.
     if let Some(at_least) = state.config.incident_alert_severity {
         for report in reports

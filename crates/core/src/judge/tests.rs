@@ -252,7 +252,10 @@ fn a_positive_metric_that_rarely_reads_zero_stays_on_the_log_scale() {
     let relative = step.delta_relative.expect("relative");
     assert!((relative - 0.3).abs() < 0.03, "{relative}");
     // One in 50 (2 %): zeros are common, and the metric is judged as counts.
-    assert_eq!(judge(&with_zeros(1.0, 50), &spec).scale, Some(Scale::Counts));
+    assert_eq!(
+        judge(&with_zeros(1.0, 50), &spec).scale,
+        Some(Scale::Counts)
+    );
 }
 
 #[test]
