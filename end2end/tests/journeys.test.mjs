@@ -1074,6 +1074,11 @@ test('a PagerDuty incident stops the line, its suspects rank the bad deploy firs
 
   // The incident's page ranks the bad deploy first, with its evidence; a person confirms it.
   const { page, errors } = await openHydrated(`${BASE}/incidents/${id}`);
+  // Every page's banner says the line is stopped, and why.
+  assert.match(
+    await page.getByTestId('banner-incident').innerText(),
+    new RegExp(`cart in prod-eu stopped while incident ${id} is open \\(critical\\): .?Cart checkout fails`),
+  );
   await page.getByTestId('suspects').waitFor();
   const first = page.getByTestId('suspect').first();
   assert.equal(await first.getAttribute('data-deploy'), String(v2.id));
@@ -1134,6 +1139,7 @@ test('a PagerDuty incident stops the line, its suspects rank the bad deploy firs
   await page.waitForTimeout(1000);
   await pagerduty('incident.resolved', 'PE2ECART', new Date().toISOString());
   await page.waitForFunction(() => document.querySelector('[data-testid="incident-state"]')?.textContent === 'resolved');
+  await page.waitForFunction(() => !document.querySelector('[data-testid="banner-incident"]'));
   const allowed = await askGate('cart', 'prod-eu');
   assert.ok(!allowed.reasons.some((r) => r.rule === 'incident'), JSON.stringify(allowed));
   assert.deepEqual(errors, []);

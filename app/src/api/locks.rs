@@ -3,7 +3,7 @@
 //! client code for them): such a post is answered with a redirect back to the page,
 //! with the error in a flash cookie when it failed.
 
-use crate::domain::{FreezeForm, FreezeView, Lock, LockScope, Override};
+use crate::domain::{FreezeForm, FreezeView, Lock, LockScope, Override, StoppedLine};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -19,11 +19,13 @@ pub struct ActiveWindow {
     pub until: DateTime<Utc>,
 }
 
-/// What stops deploys now: locks in force and windows holding.
+/// What stops deploys now: locks in force, windows holding, and the lines open
+/// incidents stop.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Standing {
     pub locks: Vec<Lock>,
     pub windows: Vec<ActiveWindow>,
+    pub stopped: Vec<StoppedLine>,
     /// When this changes by itself next (a lock expires, a window opens or closes).
     pub changes_at: Option<DateTime<Utc>>,
 }
@@ -33,10 +35,11 @@ impl Standing {
     pub fn locks_place(&self, scope: &LockScope) -> bool {
         self.locks.iter().any(|l| l.scope().contains(scope))
             || self.windows.iter().any(|w| w.scope.contains(scope))
+            || self.stopped.iter().any(|l| l.covers(scope))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.locks.is_empty() && self.windows.is_empty()
+        self.locks.is_empty() && self.windows.is_empty() && self.stopped.is_empty()
     }
 }
 
@@ -60,10 +63,21 @@ async fn standing_of(
             until: period.to,
         })
         .collect();
+    // Open incidents are read only when some environment stops the line for them.
+    let rules = crate::server::gate::gate_rules(store).await?;
+    let stopped = if rules.iter().any(|r| r.stop_on_incident.is_some()) {
+        let open = store
+            .list_incidents(true, crate::server::gate::MAX_IN_FORCE)
+            .await?;
+        crate::domain::stopped_lines(&open, &rules)
+    } else {
+        Vec::new()
+    };
     Ok((
         Standing {
             locks: in_force.locks,
             windows,
+            stopped,
             changes_at,
         },
         all,

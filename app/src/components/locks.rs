@@ -133,10 +133,23 @@ fn BannerText(standing: Standing) -> impl IntoView {
             }
         })
         .collect_view();
+    let stopped = standing
+        .stopped
+        .into_iter()
+        .map(|l| {
+            view! {
+                <li data-testid="banner-incident">
+                    <strong>{l.describe()}</strong>" stopped while "
+                    <a href=format!("/incidents/{}", l.incident)>"incident "{l.incident}</a>
+                    " is open ("{l.severity.as_str()}"): "<q>{l.title}</q>
+                </li>
+            }
+        })
+        .collect_view();
     view! {
         <div class="lock-banner" role="status" data-testid="lock-banner">
             <span class="lock-banner-mark" aria-hidden="true">"Locked"</span>
-            <ul>{locks}{windows}</ul>
+            <ul>{stopped}{locks}{windows}</ul>
             <a href="/locks" class="lock-banner-link">"Locks"</a>
         </div>
     }

@@ -179,9 +179,6 @@ pub struct Incident {
 }
 
 impl Incident {
-    /// Whether the incident touches `service` in `environment`: an incident that
-    /// names no services touches every service, one that names no environments
-    /// every environment.
     /// Its services and its environments in words: ("checkout, cart", "production"),
     /// or "every service" / "every environment" for none named.
     pub fn places_in_words(&self) -> (String, String) {
@@ -204,9 +201,22 @@ impl Incident {
         )
     }
 
+    /// Whether the incident touches `service` in `environment`: an incident that
+    /// names no services touches every service, one that names no environments
+    /// every environment.
     pub fn touches(&self, service: &ServiceName, environment: &EnvironmentName) -> bool {
         (self.services.is_empty() || self.services.contains(service))
-            && (self.environments.is_empty() || self.environments.contains(environment))
+            && self.touches_environment(environment)
+    }
+
+    pub fn touches_environment(&self, environment: &EnvironmentName) -> bool {
+        self.environments.is_empty() || self.environments.contains(environment)
+    }
+
+    /// Whether it stops the line where the environment's rule stops it for incidents
+    /// of at least `least`: not resolved, and that severe or worse.
+    pub fn stops_at(&self, least: Severity) -> bool {
+        self.state != IncidentState::Resolved && self.severity >= least
     }
 }
 

@@ -44,7 +44,7 @@ impl InForce {
 }
 
 /// The most locks in force read at once (there are a handful in practice).
-const MAX_IN_FORCE: u32 = 500;
+pub const MAX_IN_FORCE: u32 = 500;
 
 /// Locks in force and active windows at `now`.
 pub async fn in_force(store: &dyn Store, now: DateTime<Utc>) -> Result<InForce, StoreError> {

@@ -275,6 +275,67 @@ pub struct EnvironmentGate {
     pub stop_on_incident: Option<crate::incidents::Severity>,
 }
 
+/// A line an open incident stops: deploys of `services` (none named: every service)
+/// to `environment`, whose rule stops the line for incidents this severe. What the
+/// banner and the board show; the gate decides on the incidents themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoppedLine {
+    pub incident: i64,
+    pub title: String,
+    pub severity: crate::incidents::Severity,
+    pub environment: EnvironmentName,
+    pub services: Vec<ServiceName>,
+}
+
+impl StoppedLine {
+    /// Whether the line stops every deploy `scope` holds: the scope is in the
+    /// environment, and is one of the services or the incident names none.
+    pub fn covers(&self, scope: &LockScope) -> bool {
+        scope.environment.as_ref() == Some(&self.environment)
+            && (self.services.is_empty()
+                || scope
+                    .service
+                    .as_ref()
+                    .is_some_and(|s| self.services.contains(s)))
+    }
+
+    /// "checkout, cart in production" or "production".
+    pub fn describe(&self) -> String {
+        if self.services.is_empty() {
+            self.environment.to_string()
+        } else {
+            let services: Vec<&str> = self.services.iter().map(|s| s.as_str()).collect();
+            format!("{} in {}", services.join(", "), self.environment)
+        }
+    }
+}
+
+/// The lines `incidents` stop under the environments' `rules`: one per incident and
+/// environment whose `stop_on_incident` it meets, in the rules' order.
+pub fn stopped_lines(
+    incidents: &[crate::incidents::Incident],
+    rules: &[EnvironmentGate],
+) -> Vec<StoppedLine> {
+    let mut out = Vec::new();
+    for rule in rules {
+        let Some(least) = rule.stop_on_incident else {
+            continue;
+        };
+        for incident in incidents {
+            if incident.stops_at(least) && incident.touches_environment(&rule.environment) {
+                out.push(StoppedLine {
+                    incident: incident.id,
+                    title: incident.title.clone(),
+                    severity: incident.severity,
+                    environment: rule.environment.clone(),
+                    services: incident.services.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The settings key the environments' gate rules are stored under (JSON list).
 pub const GATE_RULES_SETTING: &str = "gate.environments";
 
@@ -476,10 +537,7 @@ pub fn decide_gate(ask: &GateAsk, facts: &GateFacts) -> GateAnswer {
     if let Some(rules) = &facts.rules {
         if let Some(least) = rules.stop_on_incident {
             for incident in &facts.incidents {
-                if incident.state == crate::incidents::IncidentState::Resolved
-                    || incident.severity < least
-                    || !incident.touches(&ask.service, &ask.environment)
-                {
+                if !incident.stops_at(least) || !incident.touches(&ask.service, &ask.environment) {
                     continue;
                 }
                 let mut r = GateReason::new(

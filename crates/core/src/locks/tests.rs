@@ -568,6 +568,28 @@ fn an_open_incident_stops_the_line_where_the_environment_asks() {
         ],
         ..GateFacts::default()
     };
+    // The banner and the board see the same lines the gate stops.
+    let lines = stopped_lines(&facts(None).incidents, &[rules(Some(Severity::High))]);
+    assert_eq!(
+        lines.iter().map(|l| l.incident).collect::<Vec<_>>(),
+        [7, 10],
+        "open and severe enough, in the environment; not the low or the resolved one"
+    );
+    assert!(lines[0].covers(&LockScope {
+        environment: Some(env("production")),
+        service: Some(svc("checkout")),
+    }));
+    assert!(!lines[0].covers(&LockScope {
+        environment: Some(env("production")),
+        service: Some(svc("search")),
+    }));
+    assert!(!lines[0].covers(&LockScope {
+        environment: Some(env("staging")),
+        service: Some(svc("checkout")),
+    }));
+    assert_eq!(lines[0].describe(), "checkout in production");
+    assert!(stopped_lines(&facts(None).incidents, &[rules(None)]).is_empty());
+
     let stopped = decide_gate(&ask(Some("v2"), None), &facts(Some(Severity::High)));
     assert!(!stopped.allowed);
     let details: Vec<&str> = stopped.reasons.iter().map(|r| r.detail.as_str()).collect();

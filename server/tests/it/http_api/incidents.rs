@@ -233,6 +233,28 @@ async fn a_declared_incident_names_the_deploy_that_broke_it_first() {
             .is_some_and(|f| (f - 0.5).abs() < 1e-6)
     );
     assert_eq!(view["lanes"][0]["name"], "Incidents");
+    // An alert arrives: the same view read again at once holds it (the facts kept
+    // between reads are dropped by every alert, not only after their 5 s).
+    let firing = json!({"version": "4", "status": "firing", "receiver": "houston", "alerts": [{
+        "status": "firing", "fingerprint": "timeline-1", "startsAt": at(5),
+        "endsAt": "0001-01-01T00:00:00Z", "labels": {"alertname": "CheckoutSlow",
+            "service": "checkout", "environment": "production"},
+        "annotations": {}}]});
+    let r = h.post_json("/api/v1/webhooks/alertmanager", &firing).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let again = h
+        .get(&format!("/api/v1/timeline?incident={id}"))
+        .await
+        .json();
+    let kinds: Vec<&str> = again["events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        kinds,
+        ["deploy", "deploy", "deploy", "incident", "alert"],
+        "{again:#}"
+    );
     let page = h.get(&format!("/timeline?incident={id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("timeline-chart") && page.text.contains("Checkout errors"));
@@ -269,7 +291,7 @@ async fn a_declared_incident_names_the_deploy_that_broke_it_first() {
         .unwrap_or_default();
     assert_eq!(
         kinds,
-        ["deploy", "deploy", "deploy", "incident"],
+        ["deploy", "deploy", "deploy", "incident", "alert"],
         "{}",
         r.text
     );
