@@ -50,12 +50,13 @@ pub struct PageCache {
 
 struct Slot<T>(Mutex<Option<Entry<T>>>);
 
-/// A few entries by key, the oldest dropped first.
-struct Kept<K, T>(Mutex<Vec<(K, Entry<Arc<T>>)>>);
+/// A few entries by key, the oldest dropped first; one load at a time, so the
+/// requests that miss together wait for one read rather than each making it.
+struct Kept<K, T>(Mutex<Vec<(K, Entry<Arc<T>>)>>, tokio::sync::Mutex<()>);
 
 impl<K, T> Default for Kept<K, T> {
     fn default() -> Self {
-        Self(Mutex::new(Vec::new()))
+        Self(Mutex::new(Vec::new()), tokio::sync::Mutex::new(()))
     }
 }
 
@@ -201,14 +202,23 @@ impl PageCache {
     where
         Fut: Future<Output = Result<T, E>>,
     {
-        let generation = self.activity.load(Ordering::SeqCst);
-        let fresh = |entry: &Entry<Arc<T>>| entry.generation == generation && now < entry.until;
-        if let Some((_, entry)) = lock(&kept.0)
-            .iter()
-            .find(|(k, entry)| *k == key && fresh(entry))
-        {
-            return Ok(entry.value.clone());
+        let kept_now = |generation: u64| {
+            lock(&kept.0)
+                .iter()
+                .find(|(k, entry)| *k == key && entry.generation == generation && now < entry.until)
+                .map(|(_, entry)| entry.value.clone())
+        };
+        if let Some(value) = kept_now(self.activity.load(Ordering::SeqCst)) {
+            return Ok(value);
         }
+        let _loading = kept.1.lock().await;
+        // Taken before reading, as for the shared entries; another request may have
+        // read it while this one waited.
+        let generation = self.activity.load(Ordering::SeqCst);
+        if let Some(value) = kept_now(generation) {
+            return Ok(value);
+        }
+        let fresh = |entry: &Entry<Arc<T>>| entry.generation == generation && now < entry.until;
         let value = Arc::new(load().await?);
         let mut entries = lock(&kept.0);
         entries.retain(|(k, entry)| *k != key && fresh(entry));

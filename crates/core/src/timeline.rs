@@ -142,7 +142,8 @@ impl Tone {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
-    /// The view's centre (RFC 3339); now, or the incident's or deploy's time, when absent.
+    /// The view's centre (RFC 3339). When absent: the incident's or deploy's time, or
+    /// else the view ends now (the last `span`).
     pub at: Option<String>,
     /// How long the view is: `15m`, `1h`, `3h`, `6h`, `12h`, `24h`, `3d` or `7d`.
     pub span: Option<String>,
@@ -381,6 +382,8 @@ pub struct TimelineMark {
     /// How many events the mark stands for (points close together are one mark).
     pub count: u32,
     pub label: String,
+    /// Absent for a cluster of several events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
 }
 
@@ -424,8 +427,9 @@ pub struct Timeline {
     pub focus: Option<f64>,
     /// Where now sits, when inside the span.
     pub now: Option<f64>,
-    /// The events in time order: every one, or the [`MAX_LISTED_EVENTS`] nearest the
-    /// centre when there were more.
+    /// The events in time order: every one, or, when there were more, the
+    /// [`MAX_LISTED_EVENTS`] nearest the focus, else now (when in view), else the
+    /// centre.
     pub events: Vec<TimelineEvent>,
     /// How many events the view holds (more than `events` when the list was cut).
     pub events_total: usize,
@@ -475,7 +479,7 @@ pub fn build_timeline(
             kind: event.kind,
             x,
             width: if lasts {
-                (place(end) - x).max(0.0)
+                round_axis((place(end) - x).max(0.0))
             } else {
                 0.0
             },
@@ -531,7 +535,12 @@ pub fn build_timeline(
     });
     let events_total = events.len();
     if events_total > MAX_LISTED_EVENTS {
-        events.sort_by_key(|e| (e.at - at).num_milliseconds().abs());
+        // Those nearest what the view is about: its focus, else now when the view
+        // holds it (the latest), else its centre.
+        let about = focus
+            .or_else(|| (from..=to).contains(&now).then_some(now))
+            .unwrap_or(at);
+        events.sort_by_key(|e| (e.at - about).num_milliseconds().abs());
         events.truncate(MAX_LISTED_EVENTS);
         events.sort_by(|a, b| a.at.cmp(&b.at).then(a.kind.cmp(&b.kind)));
     }
@@ -556,10 +565,16 @@ pub fn build_timeline(
     }
 }
 
-/// `t` on the 0–1 axis from `from` to `to`, clamped.
+/// `t` on the 0–1 axis from `from` to `to`, clamped, to five decimals (under a
+/// second on a day's view; a view of thousands of marks is sent and drawn in short
+/// numbers).
 fn axis(t: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     let whole = (to - from).num_milliseconds().max(1) as f64;
-    ((t - from).num_milliseconds() as f64 / whole).clamp(0.0, 1.0)
+    round_axis(((t - from).num_milliseconds() as f64 / whole).clamp(0.0, 1.0))
+}
+
+fn round_axis(x: f64) -> f64 {
+    (x * 1e5).round() / 1e5
 }
 
 fn short_time(t: DateTime<Utc>) -> String {

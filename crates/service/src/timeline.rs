@@ -14,7 +14,7 @@ use houston_store::Store;
 pub const NEED: Need = Need::Read;
 
 /// The view `filter` asks for at `now`: centred on its time, else on the incident or
-/// deploy it names (marked as the focus), else on now.
+/// deploy it names (marked as the focus), else the last span, ending now.
 pub async fn read(
     store: &dyn Store,
     filter: &TimelineFilter,
@@ -69,8 +69,10 @@ pub async fn place(
         (None, Some(id)) => Some(store.get_deploy(id).await?.deploy.started_at),
         (None, None) => None,
     };
+    // With nothing to centre on, the view is the last `span`, ending now.
+    let last = now - filter.span_or_default().duration() / 2;
     Ok(Placed {
-        at: filter.at.or(focus).unwrap_or(now),
+        at: filter.at.or(focus).unwrap_or(last),
         focus,
     })
 }

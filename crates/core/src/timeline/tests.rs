@@ -194,15 +194,15 @@ fn the_story_of_an_incident_reads_in_order_on_its_lanes() {
         lanes,
         [INCIDENT_LANE, EVERY_SERVICE_LANE, "checkout", "search"]
     );
-    // 10:30 in a 6 h view from 07:00: 3.5 / 6 of the way.
+    // 10:30 in a 6 h view from 07:00: 3.5 / 6 of the way, to five decimals.
     let focus = view.focus.expect("the incident is in view");
-    assert!((focus - 3.5 / 6.0).abs() < 1e-9);
+    assert_eq!(focus, 0.58333);
     let incident_bar = &view.lanes[0].marks[0];
-    assert!((incident_bar.width - 1.0 / 6.0).abs() < 1e-9);
+    assert!((incident_bar.width - 1.0 / 6.0).abs() < 1e-5);
     assert_eq!(incident_bar.href.as_deref(), Some("/incidents/7"));
     // Now, 12:00, is 5 / 6 of the way to 13:00.
     let now = view.now.expect("now is in view");
-    assert!((now - 5.0 / 6.0).abs() < 1e-9);
+    assert_eq!(now, 0.83333);
 }
 
 #[test]
@@ -321,7 +321,16 @@ fn a_crowded_view_lists_the_events_nearest_its_centre_and_says_how_many() {
             .collect(),
         ..TimelineFacts::default()
     };
-    let view = build_timeline(&facts, &all(), t(12, 0), None, t(23, 0));
+    // With now in view (23:00), the latest are listed: those of 11:40 to 19:58.
+    let latest = build_timeline(&facts, &all(), t(12, 0), None, t(23, 0));
+    assert_eq!(latest.events.len(), MAX_LISTED_EVENTS);
+    assert_eq!(latest.events.first().map(|e| e.at), Some(t(11, 40)));
+    assert_eq!(latest.events.last().map(|e| e.at), Some(t(19, 58)));
+    // With a focus, those around it.
+    let focused = build_timeline(&facts, &all(), t(12, 0), Some(t(4, 0)), t(23, 0));
+    assert_eq!(focused.events.first().map(|e| e.at), Some(t(0, 0)));
+    // A view of the past: those around its centre.
+    let view = build_timeline(&facts, &all(), t(12, 0), None, t(23, 0) + Duration::days(2));
     assert_eq!(view.events_total, 600);
     assert_eq!(view.events.len(), MAX_LISTED_EVENTS);
     let first = view.events.first().map(|e| e.at).expect("events");
