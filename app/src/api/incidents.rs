@@ -166,6 +166,7 @@ pub async fn get_timeline(query: TimelineQuery) -> Result<AsOf<Timeline>, AppErr
         let view = crate::server::page_cache()
             .timeline(call.store.as_ref(), &filter, now)
             .await?;
+        let view = Timeline::clone(&view);
         Ok(AsOf { now, value: view })
     })
     .await

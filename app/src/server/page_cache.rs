@@ -14,8 +14,8 @@
 //! `houston demo` into a running server's database). The gate never reads from
 //! here: whether a deploy may go out is always read from the database.
 //!
-//! The timeline's facts (per range of whole minutes) and an incident's suspects are
-//! kept too, for a few views at once. They change with every deploy and verdict, so
+//! The timeline's views (per filter, as of now rounded up to 5 s), their facts (per
+//! range of whole minutes) and an incident's suspects are kept too, a few of each. They change with every deploy and verdict, so
 //! they are dropped on every change this replica makes or hears of, and on every
 //! alert received; error events and writers that tell nobody wait out the time.
 
@@ -31,8 +31,12 @@ use std::sync::{Arc, Mutex};
 /// How long an entry lives at most, with no change heard.
 const PAGE_CACHE_TTL: Duration = Duration::seconds(5);
 
-/// How many timeline ranges, and how many incidents' suspects, are kept at once.
+/// How many timeline views, ranges of facts and incidents' suspects are kept at once.
 const KEPT_VIEWS: usize = 8;
+
+/// A timeline view is drawn as of now rounded up to this (its "now" and, with nothing
+/// to centre on, its end): the views asked for within it are one view, drawn once.
+const VIEW_STEP: Duration = Duration::seconds(5);
 
 /// The cache of what pages share; one per server process.
 pub struct PageCache {
@@ -44,6 +48,7 @@ pub struct PageCache {
     standing: Slot<crate::api::Standing>,
     filter_options: Slot<crate::api::FilterOptions>,
     timeline_facts: Kept<(DateTime<Utc>, DateTime<Utc>), TimelineFacts>,
+    views: Kept<(TimelineFilter, DateTime<Utc>), Timeline>,
     /// By incident and window (minutes).
     suspects: Kept<(i64, i64), IncidentSuspects>,
 }
@@ -81,6 +86,7 @@ impl PageCache {
             standing: Slot(Mutex::new(None)),
             filter_options: Slot(Mutex::new(None)),
             timeline_facts: Kept::default(),
+            views: Kept::default(),
             suspects: Kept::default(),
         }
     }
@@ -97,23 +103,31 @@ impl PageCache {
         self.activity.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The view `filter` asks for at `now`, drawn from facts kept per range of
-    /// whole minutes (`houston_service::timeline` reads them when they are not).
+    /// The view `filter` asks for, as of `now` rounded up to [`VIEW_STEP`]: kept per
+    /// filter and step until a change, and drawn from facts kept per range of whole
+    /// minutes (`houston_service::timeline` reads what is not kept).
     pub async fn timeline(
         &self,
         store: &dyn Store,
         filter: &TimelineFilter,
         now: DateTime<Utc>,
-    ) -> Result<Timeline, ServiceError> {
+    ) -> Result<Arc<Timeline>, ServiceError> {
         use houston_service::timeline;
-        let placed = timeline::place(store, filter, now).await?;
-        let range = placed.facts_range(filter);
-        let facts = self
-            .get_or_load_kept(&self.timeline_facts, range, now, || {
-                timeline::facts(store, range.0, range.1, now)
-            })
-            .await?;
-        Ok(placed.draw(&facts, filter, now))
+        let step = VIEW_STEP.num_seconds();
+        let as_of =
+            DateTime::from_timestamp((now.timestamp() + step - 1).div_euclid(step) * step, 0)
+                .unwrap_or(now);
+        self.get_or_load_kept(&self.views, (filter.clone(), as_of), now, || async {
+            let placed = timeline::place(store, filter, as_of).await?;
+            let range = placed.facts_range(filter);
+            let facts = self
+                .get_or_load_kept(&self.timeline_facts, range, now, || {
+                    timeline::facts(store, range.0, range.1, as_of)
+                })
+                .await?;
+            Ok(placed.draw(&facts, filter, as_of))
+        })
+        .await
     }
 
     /// Incident `id`'s suspects of the `window` before it, kept until a change.

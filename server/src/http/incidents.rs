@@ -852,15 +852,15 @@ mod tests {
 pub async fn timeline(
     State(state): State<AppState>,
     query: Result<Query<TimelineQuery>, QueryRejection>,
-) -> Result<Json<Timeline>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let Query(query) = query?;
     let filter = query.parse().map_err(AppError::from)?;
-    Ok(Json(
-        state
-            .events
-            .page_cache()
-            .timeline(state.store.as_ref(), &filter, chrono::Utc::now())
-            .await
-            .map_err(AppError::from)?,
-    ))
+    let view = state
+        .events
+        .page_cache()
+        .timeline(state.store.as_ref(), &filter, chrono::Utc::now())
+        .await
+        .map_err(AppError::from)?;
+    // Written from the kept view, not a copy of it.
+    Ok(axum::response::IntoResponse::into_response(Json(&*view)))
 }
