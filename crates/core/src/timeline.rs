@@ -143,15 +143,49 @@ impl Tone {
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
     /// The view's centre (RFC 3339). When absent: the incident's or deploy's time, or
-    /// else the view ends now (the last `span`).
+    /// else the view ends now (the last `span`). Empty values mean absent, here and in
+    /// every field.
+    #[cfg_attr(feature = "openapi", param(required = false, nullable = false, schema_with = timeline_at_schema))]
     pub at: Option<String>,
     /// How long the view is: `15m`, `1h`, `3h`, `6h`, `12h`, `24h`, `3d` or `7d`.
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*(15m|1h|3h|6h|12h|24h|3d|7d)?[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub span: Option<String>,
     /// Only this service (and what holds every service).
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*([A-Za-z0-9][A-Za-z0-9._-]{0,63})?[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub service: Option<String>,
     /// Only this environment (and what holds every environment).
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*([A-Za-z0-9][A-Za-z0-9._-]{0,63})?[ \\t\\n\\f\\r]*$"
+        )
+    )]
     pub environment: Option<String>,
     /// Only these kinds, comma-separated: deploy, verdict, lock, freeze, override, alert, incident.
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            required = false,
+            nullable = false,
+            pattern = "^[ \\t\\n\\f\\r]*(deploy|verdict|lock|freeze|override|alert|incident)?[ \\t\\n\\f\\r]*(,[ \\t\\n\\f\\r]*(deploy|verdict|lock|freeze|override|alert|incident)?[ \\t\\n\\f\\r]*)*$"
+        )
+    )]
     pub kind: Option<String>,
     /// Centre the view on this incident's opening and mark it.
     #[cfg_attr(feature = "openapi", param(minimum = 1))]
@@ -162,6 +196,17 @@ pub struct TimelineQuery {
     /// the minimum beside it, and Schemathesis then sends a negative id as valid.)
     #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub deploy: Option<i64>,
+}
+
+/// A timeline's `at`: an RFC 3339 time, or empty (absent).
+#[cfg(feature = "openapi")]
+pub fn timeline_at_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    AnyOfBuilder::new()
+        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .item(string().max_length(Some(0)))
+        .into()
 }
 
 /// A view's span: its name and length.
