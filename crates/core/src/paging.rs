@@ -167,13 +167,22 @@ pub struct DeployQuery {
 /// (no bound).
 #[cfg(feature = "openapi")]
 pub fn time_bound_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::schema::KnownFormat;
+    empty_or_formats(&[KnownFormat::DateTime, KnownFormat::Date])
+}
+
+/// A string in one of `formats`, or empty (absent).
+#[cfg(feature = "openapi")]
+pub fn empty_or_formats(
+    formats: &[utoipa::openapi::schema::KnownFormat],
+) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
     let string = || ObjectBuilder::new().schema_type(Type::String);
-    AnyOfBuilder::new()
-        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
-        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
-        .item(string().max_length(Some(0)))
-        .into()
+    let mut any = AnyOfBuilder::new();
+    for format in formats {
+        any = any.item(string().format(Some(SchemaFormat::KnownFormat(format.clone()))));
+    }
+    any.item(string().max_length(Some(0))).into()
 }
 
 fn non_empty(raw: &Option<String>) -> Option<&str> {

@@ -201,12 +201,7 @@ pub struct TimelineQuery {
 /// A timeline's `at`: an RFC 3339 time, or empty (absent).
 #[cfg(feature = "openapi")]
 pub fn timeline_at_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
-    let string = || ObjectBuilder::new().schema_type(Type::String);
-    AnyOfBuilder::new()
-        .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
-        .item(string().max_length(Some(0)))
-        .into()
+    crate::paging::empty_or_formats(&[utoipa::openapi::schema::KnownFormat::DateTime])
 }
 
 /// A view's span: its name and length.

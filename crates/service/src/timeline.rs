@@ -13,19 +13,6 @@ use houston_store::Store;
 /// Reading the timeline: as reading deploys.
 pub const NEED: Need = Need::Read;
 
-/// The view `filter` asks for at `now`: centred on its time, else on the incident or
-/// deploy it names (marked as the focus), else the last span, ending now.
-pub async fn read(
-    store: &dyn Store,
-    filter: &TimelineFilter,
-    now: DateTime<Utc>,
-) -> Result<Timeline, ServiceError> {
-    let placed = place(store, filter, now).await?;
-    let (from, to) = placed.facts_range(filter);
-    let facts = facts(store, from, to, now).await?;
-    Ok(placed.draw(&facts, filter, now))
-}
-
 /// Where a view sits: its centre, and the time of the incident or deploy it was
 /// opened from.
 #[derive(Debug, Clone, Copy)]
