@@ -31,7 +31,7 @@ pub async fn get_incident(id: i64) -> Result<AsOf<IncidentView>, AppError> {
     crate::server::serve(Need::Read, move |call| async move {
         let read = crate::server::page_cache()
             .suspects(
-                call.store.as_ref(),
+                &call.store,
                 id,
                 crate::domain::SUSPECT_WINDOW,
                 chrono::Utc::now(),
@@ -164,9 +164,9 @@ pub async fn get_timeline(query: TimelineQuery) -> Result<AsOf<Timeline>, AppErr
         let filter = query.parse()?;
         let now = chrono::Utc::now();
         let view = crate::server::page_cache()
-            .timeline(call.store.as_ref(), &filter, now)
+            .timeline(&call.store, &filter, now)
             .await?;
-        let view = Timeline::clone(&view);
+        let view = Timeline::clone(&view.timeline);
         Ok(AsOf { now, value: view })
     })
     .await

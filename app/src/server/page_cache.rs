@@ -15,9 +15,13 @@
 //! here: whether a deploy may go out is always read from the database.
 //!
 //! The timeline's views (per filter, as of now rounded up to 5 s), their facts (per
-//! range of whole minutes) and an incident's suspects are kept too, a few of each. They change with every deploy and verdict, so
-//! they are dropped on every change this replica makes or hears of, and on every
-//! alert received; error events and writers that tell nobody wait out the time.
+//! range of whole minutes) and an incident's suspects are kept too, a few of each.
+//! They change with every deploy and verdict, so they are dropped on every change this
+//! replica makes or hears of, and on every alert received: the next request reads
+//! them again and waits for it. When only time has passed (a view's 5 s step, or the
+//! time to live for error events and writers that tell nobody), the one before is
+//! served a little longer while a fresh one is read in the background, so that a
+//! page under steady use never waits for the clock.
 
 use chrono::{DateTime, Duration, Utc};
 use houston_core::{Timeline, TimelineFacts, TimelineFilter};
@@ -26,7 +30,7 @@ use houston_service::incidents::IncidentSuspects;
 use houston_store::Store;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// How long an entry lives at most, with no change heard.
 const PAGE_CACHE_TTL: Duration = Duration::seconds(5);
@@ -38,6 +42,34 @@ const KEPT_VIEWS: usize = 8;
 /// to centre on, its end): the views asked for within it are one view, drawn once.
 const VIEW_STEP: Duration = Duration::seconds(5);
 
+/// How long past its time a view or an incident's suspects may still be served while
+/// a fresh one is read in the background, when nothing has changed since it was read.
+const STALE_GRACE: Duration = Duration::seconds(30);
+
+/// A kept timeline view, and its JSON, written once for every request that asks.
+pub struct View {
+    pub timeline: Timeline,
+    json: OnceLock<axum::body::Bytes>,
+}
+
+impl View {
+    fn new(timeline: Timeline) -> Self {
+        Self {
+            timeline,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The view as the API writes it, serialised on first use.
+    pub fn json(&self) -> Result<axum::body::Bytes, serde_json::Error> {
+        if let Some(json) = self.json.get() {
+            return Ok(json.clone());
+        }
+        let json = axum::body::Bytes::from(serde_json::to_vec(&self.timeline)?);
+        Ok(self.json.get_or_init(|| json).clone())
+    }
+}
+
 /// The cache of what pages share; one per server process.
 pub struct PageCache {
     /// Bumped by every change: an entry read under an older generation is stale.
@@ -48,20 +80,62 @@ pub struct PageCache {
     standing: Slot<crate::api::Standing>,
     filter_options: Slot<crate::api::FilterOptions>,
     timeline_facts: Kept<(DateTime<Utc>, DateTime<Utc>), TimelineFacts>,
-    views: Kept<(TimelineFilter, DateTime<Utc>), Timeline>,
+    views: Arc<Kept<(TimelineFilter, DateTime<Utc>), View>>,
     /// By incident and window (minutes).
-    suspects: Kept<(i64, i64), IncidentSuspects>,
+    suspects: Arc<Kept<(i64, i64), IncidentSuspects>>,
 }
 
 struct Slot<T>(Mutex<Option<Entry<T>>>);
 
 /// A few entries by key, the oldest dropped first; one load at a time, so the
 /// requests that miss together wait for one read rather than each making it.
-struct Kept<K, T>(Mutex<Vec<(K, Entry<Arc<T>>)>>, tokio::sync::Mutex<()>);
+struct Kept<K, T>(Mutex<Vec<(K, Entry<Arc<T>>)>>, Arc<tokio::sync::Mutex<()>>);
 
 impl<K, T> Default for Kept<K, T> {
     fn default() -> Self {
-        Self(Mutex::new(Vec::new()), tokio::sync::Mutex::new(()))
+        Self(
+            Mutex::new(Vec::new()),
+            Arc::new(tokio::sync::Mutex::new(())),
+        )
+    }
+}
+
+/// What a kept slot holds for a key.
+enum Found<T> {
+    /// Read under the current generation and within its time.
+    Fresh(Arc<T>),
+    /// Read under the current generation (for this key or one that may stand in for
+    /// it), past its time but within [`STALE_GRACE`].
+    Stale(Arc<T>),
+    Missing,
+}
+
+impl<K: PartialEq, T> Kept<K, T> {
+    fn find(
+        &self,
+        key: &K,
+        stands_in: fn(&K, &K) -> bool,
+        generation: u64,
+        now: DateTime<Utc>,
+    ) -> Found<T> {
+        let entries = lock(&self.0);
+        let current = |entry: &Entry<Arc<T>>| entry.generation == generation;
+        if let Some((_, entry)) = entries
+            .iter()
+            .find(|(k, entry)| k == key && current(entry) && now < entry.until)
+        {
+            return Found::Fresh(entry.value.clone());
+        }
+        // The newest that may stand in (entries are kept oldest first).
+        entries
+            .iter()
+            .rev()
+            .find(|(k, entry)| {
+                (k == key || stands_in(k, key)) && current(entry) && now < entry.until + STALE_GRACE
+            })
+            .map_or(Found::Missing, |(_, entry)| {
+                Found::Stale(entry.value.clone())
+            })
     }
 }
 
@@ -86,8 +160,8 @@ impl PageCache {
             standing: Slot(Mutex::new(None)),
             filter_options: Slot(Mutex::new(None)),
             timeline_facts: Kept::default(),
-            views: Kept::default(),
-            suspects: Kept::default(),
+            views: Arc::default(),
+            suspects: Arc::default(),
         }
     }
 
@@ -105,42 +179,58 @@ impl PageCache {
 
     /// The view `filter` asks for, as of `now` rounded up to [`VIEW_STEP`]: kept per
     /// filter and step until a change, and drawn from facts kept per range of whole
-    /// minutes (`houston_service::timeline` reads what is not kept).
+    /// minutes (`houston_service::timeline` reads what is not kept). The view of the
+    /// step before stands in while this step's is drawn.
     pub async fn timeline(
-        &self,
-        store: &dyn Store,
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
         filter: &TimelineFilter,
         now: DateTime<Utc>,
-    ) -> Result<Arc<Timeline>, ServiceError> {
-        use houston_service::timeline;
+    ) -> Result<Arc<View>, ServiceError> {
         let step = VIEW_STEP.num_seconds();
         let as_of =
             DateTime::from_timestamp((now.timestamp() + step - 1).div_euclid(step) * step, 0)
                 .unwrap_or(now);
-        self.get_or_load_kept(&self.views, (filter.clone(), as_of), now, || async {
-            let placed = timeline::place(store, filter, as_of).await?;
-            let range = placed.facts_range(filter);
-            let facts = self
-                .get_or_load_kept(&self.timeline_facts, range, now, || {
-                    timeline::facts(store, range.0, range.1, as_of)
+        let (cache, store, owned) = (Arc::clone(self), Arc::clone(store), filter.clone());
+        let load = move || async move {
+            use houston_service::timeline;
+            let placed = timeline::place(store.as_ref(), &owned, as_of).await?;
+            let range = placed.facts_range(&owned);
+            let facts = cache
+                .get_or_load_kept(&cache.timeline_facts, range, now, || {
+                    timeline::facts(store.as_ref(), range.0, range.1, as_of)
                 })
                 .await?;
-            Ok(placed.draw(&facts, filter, as_of))
-        })
+            Ok(View::new(placed.draw(&facts, &owned, as_of)))
+        };
+        self.kept_or_stale(
+            &self.views,
+            (filter.clone(), as_of),
+            |kept, wanted| kept.0 == wanted.0 && kept.1 < wanted.1,
+            now,
+            load,
+        )
         .await
     }
 
     /// Incident `id`'s suspects of the `window` before it, kept until a change.
     pub async fn suspects(
-        &self,
-        store: &dyn Store,
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
         id: i64,
         window: Duration,
         now: DateTime<Utc>,
     ) -> Result<Arc<IncidentSuspects>, ServiceError> {
-        self.get_or_load_kept(&self.suspects, (id, window.num_minutes()), now, || {
-            houston_service::incidents::suspects(store, id, window)
-        })
+        let store = Arc::clone(store);
+        self.kept_or_stale(
+            &self.suspects,
+            (id, window.num_minutes()),
+            |_, _| false,
+            now,
+            move || async move {
+                houston_service::incidents::suspects(store.as_ref(), id, window).await
+            },
+        )
         .await
     }
 
@@ -216,26 +306,76 @@ impl PageCache {
     where
         Fut: Future<Output = Result<T, E>>,
     {
-        let kept_now = |generation: u64| {
-            lock(&kept.0)
-                .iter()
-                .find(|(k, entry)| *k == key && entry.generation == generation && now < entry.until)
-                .map(|(_, entry)| entry.value.clone())
-        };
-        if let Some(value) = kept_now(self.activity.load(Ordering::SeqCst)) {
+        let exact = |_: &K, _: &K| false;
+        let generation = self.activity.load(Ordering::SeqCst);
+        if let Found::Fresh(value) = kept.find(&key, exact, generation, now) {
             return Ok(value);
         }
         let _loading = kept.1.lock().await;
-        // Taken before reading, as for the shared entries; another request may have
-        // read it while this one waited.
+        // Another request may have read it while this one waited.
         let generation = self.activity.load(Ordering::SeqCst);
-        if let Some(value) = kept_now(generation) {
+        if let Found::Fresh(value) = kept.find(&key, exact, generation, now) {
             return Ok(value);
         }
-        let fresh = |entry: &Entry<Arc<T>>| entry.generation == generation && now < entry.until;
+        self.load_into(kept, key, now, load).await
+    }
+
+    /// [`Self::get_or_load_kept`], except that when only time has passed since an
+    /// entry for `key` (or one that `stands_in` for it) was read, that entry is
+    /// served while `load` runs in the background, once.
+    async fn kept_or_stale<K, T, Fut>(
+        self: &Arc<Self>,
+        kept: &Arc<Kept<K, T>>,
+        key: K,
+        stands_in: fn(&K, &K) -> bool,
+        now: DateTime<Utc>,
+        load: impl FnOnce() -> Fut + Send + 'static,
+    ) -> Result<Arc<T>, ServiceError>
+    where
+        K: PartialEq + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+        Fut: Future<Output = Result<T, ServiceError>> + Send + 'static,
+    {
+        let generation = self.activity.load(Ordering::SeqCst);
+        match kept.find(&key, stands_in, generation, now) {
+            Found::Fresh(value) => return Ok(value),
+            Found::Stale(value) => {
+                // Whoever holds the loading lock is reading already.
+                if let Ok(loading) = Arc::clone(&kept.1).try_lock_owned() {
+                    let (cache, kept) = (Arc::clone(self), Arc::clone(kept));
+                    tokio::spawn(async move {
+                        let _loading = loading;
+                        if let Err(error) = cache.load_into(&kept, key, now, load).await {
+                            // The stale entry runs out; a request then reads for itself.
+                            tracing::warn!(%error, "refreshing a kept page in the background");
+                        }
+                    });
+                }
+                return Ok(value);
+            }
+            Found::Missing => {}
+        }
+        self.get_or_load_kept(kept, key, now, load).await
+    }
+
+    /// `load`'s value, kept for `key` under the generation taken before reading (a
+    /// change committed while the read runs leaves it stale).
+    async fn load_into<K: PartialEq, T, E, Fut>(
+        &self,
+        kept: &Kept<K, T>,
+        key: K,
+        now: DateTime<Utc>,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<T>, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let generation = self.activity.load(Ordering::SeqCst);
         let value = Arc::new(load().await?);
         let mut entries = lock(&kept.0);
-        entries.retain(|(k, entry)| *k != key && fresh(entry));
+        entries.retain(|(k, entry)| {
+            *k != key && entry.generation == generation && now < entry.until + STALE_GRACE
+        });
         if entries.len() >= KEPT_VIEWS {
             entries.remove(0);
         }
@@ -418,5 +558,57 @@ mod tests {
         assert_eq!(reads.get(), KEPT_VIEWS + 1, "the newest is kept");
         read_kept(&cache, &kept, 0, at(0), &reads).await;
         assert_eq!(reads.get(), KEPT_VIEWS + 2, "the oldest was dropped");
+    }
+
+    /// Reads `key` through a kept slot that may serve a stale entry, counting loads.
+    async fn read_stale(
+        cache: &Arc<PageCache>,
+        kept: &Arc<Kept<u32, u32>>,
+        key: u32,
+        now: DateTime<Utc>,
+        reads: &Arc<AtomicU64>,
+    ) -> u32 {
+        let reads = Arc::clone(reads);
+        let answer = cache
+            .kept_or_stale(
+                kept,
+                key,
+                |_, _| false,
+                now,
+                move || async move {
+                    Ok(key * 10 + u32::try_from(reads.fetch_add(1, Ordering::SeqCst)).unwrap_or(0))
+                },
+            )
+            .await;
+        answer.map(|v| *v).unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn past_its_time_an_entry_stands_in_while_a_fresh_one_is_read() {
+        let cache = Arc::new(PageCache::new(Duration::seconds(5)));
+        let kept = Arc::default();
+        let reads = Arc::new(AtomicU64::new(0));
+        assert_eq!(read_stale(&cache, &kept, 1, at(0), &reads).await, 10);
+        // Past its time, within the grace: the old value at once, a read behind it.
+        assert_eq!(read_stale(&cache, &kept, 1, at(6), &reads).await, 10);
+        for _ in 0..100 {
+            if reads.load(Ordering::SeqCst) == 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            2,
+            "one read in the background"
+        );
+        assert_eq!(read_stale(&cache, &kept, 1, at(7), &reads).await, 11);
+        // A change: nothing stale is served, the request waits for the read.
+        cache.activity();
+        assert_eq!(read_stale(&cache, &kept, 1, at(8), &reads).await, 12);
+        // Past the grace: the request waits too.
+        let late = at(8) + PAGE_CACHE_TTL + STALE_GRACE;
+        assert_eq!(read_stale(&cache, &kept, 1, late, &reads).await, 13);
+        assert_eq!(reads.load(Ordering::SeqCst), 4);
     }
 }

@@ -206,7 +206,7 @@ pub async fn suspects(
     let read = state
         .events
         .page_cache()
-        .suspects(state.store.as_ref(), id, window, chrono::Utc::now())
+        .suspects(&state.store, id, window, chrono::Utc::now())
         .await
         .map_err(AppError::from)?;
     Ok(Json(IncidentSuspects::clone(&read)))
@@ -858,9 +858,16 @@ pub async fn timeline(
     let view = state
         .events
         .page_cache()
-        .timeline(state.store.as_ref(), &filter, chrono::Utc::now())
+        .timeline(&state.store, &filter, chrono::Utc::now())
         .await
         .map_err(AppError::from)?;
-    // Written from the kept view, not a copy of it.
-    Ok(axum::response::IntoResponse::into_response(Json(&*view)))
+    // The kept view's JSON, written once for every request that asks.
+    let json = view.json().map_err(|e| {
+        tracing::error!(error = %e, "writing a timeline view");
+        AppError::internal()
+    })?;
+    Ok(axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json,
+    )))
 }
