@@ -57,13 +57,18 @@ enum FeedMessage {
 }
 
 impl FeedMessage {
-    /// Whether the change can alter what every page shares (`PageCache`): a lock,
-    /// window or override, or a deploy's registration (it may bring a new service
-    /// or environment). A status or a verdict changes only the deploy's own rows.
+    /// Whether everything kept in the `PageCache` must be read again before it is
+    /// served: a lock, window or override, or a deploy's registration (it may bring
+    /// a new service or environment) can alter what every page shares, and a
+    /// person's word on an incident's cause must show on the page they said it on.
+    /// A status or a verdict is activity: a timeline view or an incident's suspects
+    /// read a moment before may be served while they are read again.
     fn changes_shared(&self) -> bool {
         match self {
             FeedMessage::Lock(_) => true,
-            FeedMessage::Deploy(change) => change.kind == ChangeKind::Registered,
+            FeedMessage::Deploy(change) => {
+                matches!(change.kind, ChangeKind::Registered | ChangeKind::Cause)
+            }
         }
     }
 }

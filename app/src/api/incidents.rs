@@ -14,6 +14,15 @@ pub struct IncidentView {
     pub suspects: Vec<crate::domain::Suspect>,
 }
 
+/// A timeline view as its page shows it: the view without its lanes and ticks, and
+/// the chart drawn from them on the server once per view (SVG markup), so neither the
+/// page's data nor the browser's code carries the marks twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineScreen {
+    pub view: Timeline,
+    pub chart: String,
+}
+
 /// Incidents, newest opened first; `open`: only those not resolved.
 #[server(endpoint = "incidents")]
 pub async fn list_incidents(open: bool) -> Result<AsOf<Vec<Incident>>, AppError> {
@@ -34,6 +43,8 @@ pub async fn get_incident(id: i64) -> Result<AsOf<IncidentView>, AppError> {
                 &call.store,
                 id,
                 crate::domain::SUSPECT_WINDOW,
+                // The page reads again when it hears of a change: it must show it.
+                crate::server::Freshness::Current,
                 chrono::Utc::now(),
             )
             .await?;
@@ -157,16 +168,36 @@ pub async fn move_incident(id: i64, state: String) -> Result<(), AppError> {
     .await
 }
 
-/// The timeline view a query asks for.
+/// The timeline view a query asks for; `heard`: the page reads it again because it
+/// heard of a change, so the view must hold it (else it may lag a second behind
+/// deploys and verdicts, served while a fresh one is drawn).
 #[server(endpoint = "timeline")]
-pub async fn get_timeline(query: TimelineQuery) -> Result<AsOf<Timeline>, AppError> {
+pub async fn get_timeline(
+    query: TimelineQuery,
+    heard: bool,
+) -> Result<AsOf<TimelineScreen>, AppError> {
+    use crate::server::Freshness;
+    let freshness = |heard| {
+        if heard {
+            Freshness::Current
+        } else {
+            Freshness::MayLag
+        }
+    };
     crate::server::serve(houston_service::timeline::NEED, move |call| async move {
         let filter = query.parse()?;
         let now = chrono::Utc::now();
         let view = crate::server::page_cache()
-            .timeline(&call.store, &filter, now)
+            .timeline(&call.store, &filter, freshness(heard), now)
             .await?;
-        let view = Timeline::clone(&view.timeline);
+        let view = view.screen(|timeline| TimelineScreen {
+            view: Timeline {
+                lanes: Vec::new(),
+                ticks: Vec::new(),
+                ..timeline.clone()
+            },
+            chart: crate::pages::timeline::chart_html(timeline),
+        });
         Ok(AsOf { now, value: view })
     })
     .await

@@ -10,7 +10,7 @@ mod mission_control;
 mod not_found;
 mod settings;
 mod setup;
-mod timeline;
+pub(crate) mod timeline;
 
 pub use admin::{AdminAuditPage, AdminNotificationsPage, AdminTokensPage, AdminUsersPage};
 pub use deploy_detail::DeployDetailPage;

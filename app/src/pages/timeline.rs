@@ -2,19 +2,26 @@
 //! the server's layout (no chart library). Zoom and pan are links that change the
 //! view's span and centre; filters are a plain form; open pages redraw live.
 
-use crate::api::{FilterOptions, get_filter_options, get_timeline};
+use crate::api::{FilterOptions, TimelineScreen, get_filter_options, get_timeline};
 use crate::components::{FilterSelect, absolute_time, load, use_live};
-use crate::domain::{Timeline, TimelineLane, TimelineQuery};
+use crate::domain::TimelineQuery;
+#[cfg(feature = "ssr")]
+use crate::domain::{Timeline, TimelineLane};
 use crate::pages::ErrorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 /// The chart's user units: the labels' column, the plot, the lanes.
+#[cfg(feature = "ssr")]
 const WIDTH: f64 = 1000.0;
+#[cfg(feature = "ssr")]
 const LABEL: f64 = 150.0;
+#[cfg(feature = "ssr")]
 const PLOT: f64 = WIDTH - LABEL - 10.0;
+#[cfg(feature = "ssr")]
 const AXIS: f64 = 22.0;
+#[cfg(feature = "ssr")]
 const LANE: f64 = 26.0;
 
 /// The kinds a reader picks from: a filter value (comma-separated kinds) and its name.
@@ -47,7 +54,7 @@ pub fn TimelinePage() -> impl IntoView {
     use_live(move |_| set_heard.update(|n| *n += 1));
     let view = load(
         move || (query.get(), heard.get()),
-        |(query, _)| get_timeline(query),
+        |(query, heard)| get_timeline(query, heard > 0),
     );
     let options = load(|| (), |_| get_filter_options());
     view! {
@@ -65,7 +72,7 @@ pub fn TimelinePage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the timeline…"</p> }>
             {move || Suspend::new(async move {
                 match view.await {
-                    Ok(read) => view! { <TimelineView timeline=read.value query=query.get_untracked() /> }.into_any(),
+                    Ok(read) => view! { <TimelineView screen=read.value query=query.get_untracked() /> }.into_any(),
                     Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
@@ -142,8 +149,8 @@ fn TimelineFilters(options: FilterOptions, current: TimelineQuery) -> impl IntoV
 }
 
 #[component]
-fn TimelineView(timeline: Timeline, query: TimelineQuery) -> impl IntoView {
-    let t = timeline;
+fn TimelineView(screen: TimelineScreen, query: TimelineQuery) -> impl IntoView {
+    let TimelineScreen { view: t, chart } = screen;
     // Panning keeps the span and any focus mark; the centre moves half a view. The
     // server writes the times (chrono's formatting would weigh on the first load).
     let moved = |centre: &str| {
@@ -207,7 +214,8 @@ fn TimelineView(timeline: Timeline, query: TimelineQuery) -> impl IntoView {
             {if empty {
                 view! { <p class="muted">"Nothing happened in this span for this filter."</p> }.into_any()
             } else {
-                view! { <TimelineChart timeline=t /> }.into_any()
+                // Drawn on the server, once per view (`chart_html`).
+                view! { <div class="timeline-chart-wrap" inner_html=chart></div> }.into_any()
             }}
         </section>
         <section class="panel">
@@ -242,7 +250,17 @@ fn TimelineView(timeline: Timeline, query: TimelineQuery) -> impl IntoView {
     }
 }
 
+/// The chart of `timeline` as markup, for the page cache to keep beside the view:
+/// the browser receives it drawn and never needs the marks or the code that draws
+/// them.
+#[cfg(feature = "ssr")]
+pub(crate) fn chart_html(timeline: &Timeline) -> String {
+    let timeline = timeline.clone();
+    Owner::new().with(|| view! { <TimelineChart timeline /> }.to_html())
+}
+
 /// The chart: an axis of ticks, then a lane per row with its marks.
+#[cfg(feature = "ssr")]
 #[component]
 fn TimelineChart(timeline: Timeline) -> impl IntoView {
     let t = timeline;
@@ -294,6 +312,7 @@ fn TimelineChart(timeline: Timeline) -> impl IntoView {
     }
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn LaneRow(lane: TimelineLane, top: f64, x0: f64) -> impl IntoView {
     let mid = top + LANE / 2.0;

@@ -18,7 +18,7 @@ pub mod token;
 pub mod totp;
 
 pub use houston_store::*;
-pub use page_cache::PageCache;
+pub use page_cache::{Freshness, PageCache};
 
 use crate::error::AppError;
 use leptos::prelude::use_context;

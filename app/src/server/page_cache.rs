@@ -46,10 +46,16 @@ const VIEW_STEP: Duration = Duration::seconds(5);
 /// a fresh one is read in the background, when nothing has changed since it was read.
 const STALE_GRACE: Duration = Duration::seconds(30);
 
-/// A kept timeline view, and its JSON, written once for every request that asks.
+/// How recently a view or an incident's suspects must have been read to be served
+/// while a fresh one is read, when deploys or verdicts changed since.
+const ACTIVITY_LAG: Duration = Duration::seconds(1);
+
+/// A kept timeline view, with its JSON and its page's screen, each written once for
+/// every request that asks.
 pub struct View {
     pub timeline: Timeline,
     json: OnceLock<axum::body::Bytes>,
+    screen: OnceLock<crate::api::TimelineScreen>,
 }
 
 impl View {
@@ -57,7 +63,16 @@ impl View {
         Self {
             timeline,
             json: OnceLock::new(),
+            screen: OnceLock::new(),
         }
+    }
+
+    /// The view as its page shows it, drawn by `draw` on first use.
+    pub fn screen(
+        &self,
+        draw: impl FnOnce(&Timeline) -> crate::api::TimelineScreen,
+    ) -> crate::api::TimelineScreen {
+        self.screen.get_or_init(|| draw(&self.timeline)).clone()
     }
 
     /// The view as the API writes it, serialised on first use.
@@ -89,7 +104,10 @@ struct Slot<T>(Mutex<Option<Entry<T>>>);
 
 /// A few entries by key, the oldest dropped first; one load at a time, so the
 /// requests that miss together wait for one read rather than each making it.
-struct Kept<K, T>(Mutex<Vec<(K, Entry<Arc<T>>)>>, Arc<tokio::sync::Mutex<()>>);
+struct Kept<K, T>(
+    Mutex<Vec<(K, KeptEntry<Arc<T>>)>>,
+    Arc<tokio::sync::Mutex<()>>,
+);
 
 impl<K, T> Default for Kept<K, T> {
     fn default() -> Self {
@@ -100,12 +118,40 @@ impl<K, T> Default for Kept<K, T> {
     }
 }
 
+struct KeptEntry<T> {
+    /// The counts of changes ([`PageCache::invalidate`]) and of activity taken
+    /// before the read: it holds every change counted up to them.
+    seen: Seen,
+    /// When the read began.
+    read_at: DateTime<Utc>,
+    until: DateTime<Utc>,
+    value: T,
+}
+
+/// What a reader needs an entry to hold: every change and activity counted up to
+/// these.
+#[derive(Clone, Copy)]
+struct Seen {
+    changes: u64,
+    activity: u64,
+}
+
+/// How far behind a reader takes a view or an incident's suspects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Holding every change and activity heard when asked, within its time: what a
+    /// page refetching because it heard of a change needs.
+    Current,
+    /// Also one a little behind, while a fresh one is read in the background:
+    /// holding every change, past its time by at most [`STALE_GRACE`], or missing
+    /// deploys' and verdicts' activity but read at most [`ACTIVITY_LAG`] ago.
+    MayLag,
+}
+
 /// What a kept slot holds for a key.
 enum Found<T> {
-    /// Read under the current generation and within its time.
     Fresh(Arc<T>),
-    /// Read under the current generation (for this key or one that may stand in for
-    /// it), past its time but within [`STALE_GRACE`].
+    /// One that the reader takes while a fresh one is read ([`Freshness::MayLag`]).
     Stale(Arc<T>),
     Missing,
 }
@@ -115,27 +161,33 @@ impl<K: PartialEq, T> Kept<K, T> {
         &self,
         key: &K,
         stands_in: fn(&K, &K) -> bool,
-        generation: u64,
+        need: Seen,
+        freshness: Freshness,
         now: DateTime<Utc>,
     ) -> Found<T> {
         let entries = lock(&self.0);
-        let current = |entry: &Entry<Arc<T>>| entry.generation == generation;
+        let changes = |e: &KeptEntry<Arc<T>>| e.seen.changes >= need.changes;
+        let activity = |e: &KeptEntry<Arc<T>>| e.seen.activity >= need.activity;
         if let Some((_, entry)) = entries
             .iter()
-            .find(|(k, entry)| k == key && current(entry) && now < entry.until)
+            .find(|(k, e)| k == key && changes(e) && activity(e) && now < e.until)
         {
             return Found::Fresh(entry.value.clone());
+        }
+        if freshness == Freshness::Current {
+            return Found::Missing;
         }
         // The newest that may stand in (entries are kept oldest first).
         entries
             .iter()
             .rev()
-            .find(|(k, entry)| {
-                (k == key || stands_in(k, key)) && current(entry) && now < entry.until + STALE_GRACE
+            .find(|(k, e)| {
+                (k == key || stands_in(k, key))
+                    && changes(e)
+                    && now < e.until + STALE_GRACE
+                    && (activity(e) || now < e.read_at + ACTIVITY_LAG)
             })
-            .map_or(Found::Missing, |(_, entry)| {
-                Found::Stale(entry.value.clone())
-            })
+            .map_or(Found::Missing, |(_, e)| Found::Stale(e.value.clone()))
     }
 }
 
@@ -179,12 +231,14 @@ impl PageCache {
 
     /// The view `filter` asks for, as of `now` rounded up to [`VIEW_STEP`]: kept per
     /// filter and step until a change, and drawn from facts kept per range of whole
-    /// minutes (`houston_service::timeline` reads what is not kept). The view of the
-    /// step before stands in while this step's is drawn.
+    /// minutes (`houston_service::timeline` reads what is not kept). With
+    /// [`Freshness::MayLag`] the view of the step before stands in while this step's
+    /// is drawn.
     pub async fn timeline(
         self: &Arc<Self>,
         store: &Arc<dyn Store>,
         filter: &TimelineFilter,
+        freshness: Freshness,
         now: DateTime<Utc>,
     ) -> Result<Arc<View>, ServiceError> {
         let step = VIEW_STEP.num_seconds();
@@ -207,18 +261,21 @@ impl PageCache {
             &self.views,
             (filter.clone(), as_of),
             |kept, wanted| kept.0 == wanted.0 && kept.1 < wanted.1,
+            freshness,
             now,
             load,
         )
         .await
     }
 
-    /// Incident `id`'s suspects of the `window` before it, kept until a change.
+    /// Incident `id`'s suspects of the `window` before it, kept until a change (or,
+    /// with [`Freshness::MayLag`], a little behind it).
     pub async fn suspects(
         self: &Arc<Self>,
         store: &Arc<dyn Store>,
         id: i64,
         window: Duration,
+        freshness: Freshness,
         now: DateTime<Utc>,
     ) -> Result<Arc<IncidentSuspects>, ServiceError> {
         let store = Arc::clone(store);
@@ -226,6 +283,7 @@ impl PageCache {
             &self.suspects,
             (id, window.num_minutes()),
             |_, _| false,
+            freshness,
             now,
             move || async move {
                 houston_service::incidents::suspects(store.as_ref(), id, window).await
@@ -294,8 +352,20 @@ impl PageCache {
 }
 
 impl PageCache {
-    /// `key`'s value when it is still good, else `load`'s, kept until the
-    /// time-to-live or the next activity; at most [`KEPT_VIEWS`] keys.
+    /// The counts every entry read from now on holds.
+    fn seen(&self) -> Seen {
+        // Changes first: an entry holding this many changes then holds at least the
+        // activity they brought.
+        let changes = self.generation.load(Ordering::SeqCst);
+        Seen {
+            changes,
+            activity: self.activity.load(Ordering::SeqCst),
+        }
+    }
+
+    /// `key`'s value when it holds every change and activity counted when asked and
+    /// is within its time, else `load`'s, kept until the time-to-live; at most
+    /// [`KEPT_VIEWS`] keys.
     async fn get_or_load_kept<K: PartialEq, T, E, Fut>(
         &self,
         kept: &Kept<K, T>,
@@ -307,27 +377,27 @@ impl PageCache {
         Fut: Future<Output = Result<T, E>>,
     {
         let exact = |_: &K, _: &K| false;
-        let generation = self.activity.load(Ordering::SeqCst);
-        if let Found::Fresh(value) = kept.find(&key, exact, generation, now) {
+        let need = self.seen();
+        if let Found::Fresh(value) = kept.find(&key, exact, need, Freshness::Current, now) {
             return Ok(value);
         }
         let _loading = kept.1.lock().await;
-        // Another request may have read it while this one waited.
-        let generation = self.activity.load(Ordering::SeqCst);
-        if let Found::Fresh(value) = kept.find(&key, exact, generation, now) {
+        // A read that began while this request waited holds what it needs.
+        if let Found::Fresh(value) = kept.find(&key, exact, need, Freshness::Current, now) {
             return Ok(value);
         }
         self.load_into(kept, key, now, load).await
     }
 
-    /// [`Self::get_or_load_kept`], except that when only time has passed since an
-    /// entry for `key` (or one that `stands_in` for it) was read, that entry is
-    /// served while `load` runs in the background, once.
+    /// [`Self::get_or_load_kept`], except that with [`Freshness::MayLag`] an entry for `key`
+    /// (or one that `stands_in` for it) a little behind is served while `load` runs
+    /// in the background, once.
     async fn kept_or_stale<K, T, Fut>(
         self: &Arc<Self>,
         kept: &Arc<Kept<K, T>>,
         key: K,
         stands_in: fn(&K, &K) -> bool,
+        freshness: Freshness,
         now: DateTime<Utc>,
         load: impl FnOnce() -> Fut + Send + 'static,
     ) -> Result<Arc<T>, ServiceError>
@@ -336,8 +406,7 @@ impl PageCache {
         T: Send + Sync + 'static,
         Fut: Future<Output = Result<T, ServiceError>> + Send + 'static,
     {
-        let generation = self.activity.load(Ordering::SeqCst);
-        match kept.find(&key, stands_in, generation, now) {
+        match kept.find(&key, stands_in, self.seen(), freshness, now) {
             Found::Fresh(value) => return Ok(value),
             Found::Stale(value) => {
                 // Whoever holds the loading lock is reading already.
@@ -358,8 +427,8 @@ impl PageCache {
         self.get_or_load_kept(kept, key, now, load).await
     }
 
-    /// `load`'s value, kept for `key` under the generation taken before reading (a
-    /// change committed while the read runs leaves it stale).
+    /// `load`'s value, kept for `key` with the counts taken before reading (a change
+    /// committed while the read runs is not counted as held).
     async fn load_into<K: PartialEq, T, E, Fut>(
         &self,
         kept: &Kept<K, T>,
@@ -370,19 +439,20 @@ impl PageCache {
     where
         Fut: Future<Output = Result<T, E>>,
     {
-        let generation = self.activity.load(Ordering::SeqCst);
+        let seen = self.seen();
         let value = Arc::new(load().await?);
         let mut entries = lock(&kept.0);
-        entries.retain(|(k, entry)| {
-            *k != key && entry.generation == generation && now < entry.until + STALE_GRACE
+        entries.retain(|(k, e)| {
+            *k != key && e.seen.changes >= seen.changes && now < e.until + STALE_GRACE
         });
         if entries.len() >= KEPT_VIEWS {
             entries.remove(0);
         }
         entries.push((
             key,
-            Entry {
-                generation,
+            KeptEntry {
+                seen,
+                read_at: now,
                 until: now + self.ttl,
                 value: value.clone(),
             },
@@ -574,6 +644,7 @@ mod tests {
                 kept,
                 key,
                 |_, _| false,
+                Freshness::MayLag,
                 now,
                 move || async move {
                     Ok(key * 10 + u32::try_from(reads.fetch_add(1, Ordering::SeqCst)).unwrap_or(0))
@@ -581,6 +652,21 @@ mod tests {
             )
             .await;
         answer.map(|v| *v).unwrap_or(0)
+    }
+
+    /// Waits for the background read `reads` counts up to `n`.
+    async fn settle(reads: &Arc<AtomicU64>, n: u64) {
+        for _ in 0..100 {
+            if reads.load(Ordering::SeqCst) == n {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            n,
+            "one read in the background"
+        );
     }
 
     #[tokio::test]
@@ -591,24 +677,23 @@ mod tests {
         assert_eq!(read_stale(&cache, &kept, 1, at(0), &reads).await, 10);
         // Past its time, within the grace: the old value at once, a read behind it.
         assert_eq!(read_stale(&cache, &kept, 1, at(6), &reads).await, 10);
-        for _ in 0..100 {
-            if reads.load(Ordering::SeqCst) == 2 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        assert_eq!(
-            reads.load(Ordering::SeqCst),
-            2,
-            "one read in the background"
-        );
+        settle(&reads, 2).await;
         assert_eq!(read_stale(&cache, &kept, 1, at(7), &reads).await, 11);
-        // A change: nothing stale is served, the request waits for the read.
+        // Activity more than a second after the read: the request waits for a read.
         cache.activity();
         assert_eq!(read_stale(&cache, &kept, 1, at(8), &reads).await, 12);
+        // Activity within a second of the read: it stands in, a read behind it.
+        cache.activity();
+        let soon = at(8) + Duration::milliseconds(500);
+        assert_eq!(read_stale(&cache, &kept, 1, soon, &reads).await, 12);
+        settle(&reads, 4).await;
+        assert_eq!(read_stale(&cache, &kept, 1, soon, &reads).await, 13);
+        // A change (a lock, a person's word): nothing behind it is served.
+        cache.invalidate();
+        assert_eq!(read_stale(&cache, &kept, 1, soon, &reads).await, 14);
         // Past the grace: the request waits too.
-        let late = at(8) + PAGE_CACHE_TTL + STALE_GRACE;
-        assert_eq!(read_stale(&cache, &kept, 1, late, &reads).await, 13);
-        assert_eq!(reads.load(Ordering::SeqCst), 4);
+        let late = soon + PAGE_CACHE_TTL + STALE_GRACE;
+        assert_eq!(read_stale(&cache, &kept, 1, late, &reads).await, 15);
+        assert_eq!(reads.load(Ordering::SeqCst), 6);
     }
 }

@@ -10,6 +10,7 @@ use app::domain::{
     SUSPECT_WINDOW, Timeline, TimelineQuery,
 };
 use app::error::AppError;
+use app::server::Freshness;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
@@ -206,7 +207,13 @@ pub async fn suspects(
     let read = state
         .events
         .page_cache()
-        .suspects(&state.store, id, window, chrono::Utc::now())
+        .suspects(
+            &state.store,
+            id,
+            window,
+            Freshness::MayLag,
+            chrono::Utc::now(),
+        )
         .await
         .map_err(AppError::from)?;
     Ok(Json(IncidentSuspects::clone(&read)))
@@ -858,7 +865,7 @@ pub async fn timeline(
     let view = state
         .events
         .page_cache()
-        .timeline(&state.store, &filter, chrono::Utc::now())
+        .timeline(&state.store, &filter, Freshness::MayLag, chrono::Utc::now())
         .await
         .map_err(AppError::from)?;
     // The kept view's JSON, written once for every request that asks.

@@ -333,7 +333,12 @@ fn matrix() -> Vec<Row> {
             Form("id=1&state=acknowledged"),
             [401, 403, 200, 200, 200],
         ),
-        row("POST", "/api/timeline", Form("query[span]=6h"), READ),
+        row(
+            "POST",
+            "/api/timeline",
+            Form("query[span]=6h&heard=false"),
+            READ,
+        ),
         row("GET", "/api/v1/timeline?span=6h&incident=1", None, READ),
         // GitHub and PagerDuty sign their deliveries; without a configured secret the
         // routes are closed to everyone, whoever they are.
