@@ -46,9 +46,12 @@ const VIEW_STEP: Duration = Duration::seconds(5);
 /// a fresh one is read in the background, when nothing has changed since it was read.
 const STALE_GRACE: Duration = Duration::seconds(30);
 
-/// How recently a view or an incident's suspects must have been read to be served
-/// while a fresh one is read, when deploys or verdicts changed since.
+/// How long deploys' and verdicts' activity that a kept view or incident's suspects
+/// does not hold may be missing from what is served while a fresh one is read.
 const ACTIVITY_LAG: Duration = Duration::seconds(1);
+
+/// How many of the latest activity times are remembered.
+const KEPT_ACTIVITY_TIMES: usize = 64;
 
 /// A kept timeline view, with its JSON and its page's screen, each written once for
 /// every request that asks.
@@ -91,6 +94,8 @@ pub struct PageCache {
     generation: AtomicU64,
     /// Bumped by every change, deploys' and verdicts' too, and every alert.
     activity: AtomicU64,
+    /// When the latest activity counts were reached, oldest first (a few).
+    activity_times: Mutex<std::collections::VecDeque<(u64, DateTime<Utc>)>>,
     ttl: Duration,
     standing: Slot<crate::api::Standing>,
     filter_options: Slot<crate::api::FilterOptions>,
@@ -122,8 +127,6 @@ struct KeptEntry<T> {
     /// The counts of changes ([`PageCache::invalidate`]) and of activity taken
     /// before the read: it holds every change counted up to them.
     seen: Seen,
-    /// When the read began.
-    read_at: DateTime<Utc>,
     until: DateTime<Utc>,
     value: T,
 }
@@ -143,8 +146,8 @@ pub enum Freshness {
     /// page refetching because it heard of a change needs.
     Current,
     /// Also one a little behind, while a fresh one is read in the background:
-    /// holding every change, past its time by at most [`STALE_GRACE`], or missing
-    /// deploys' and verdicts' activity but read at most [`ACTIVITY_LAG`] ago.
+    /// holding every change, past its time by at most [`STALE_GRACE`], and missing
+    /// no deploy's or verdict's activity older than [`ACTIVITY_LAG`].
     MayLag,
 }
 
@@ -163,6 +166,7 @@ impl<K: PartialEq, T> Kept<K, T> {
         stands_in: fn(&K, &K) -> bool,
         need: Seen,
         freshness: Freshness,
+        unheld_since: impl Fn(u64) -> Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Found<T> {
         let entries = lock(&self.0);
@@ -185,7 +189,8 @@ impl<K: PartialEq, T> Kept<K, T> {
                 (k == key || stands_in(k, key))
                     && changes(e)
                     && now < e.until + STALE_GRACE
-                    && (activity(e) || now < e.read_at + ACTIVITY_LAG)
+                    && (activity(e)
+                        || unheld_since(e.seen.activity).is_none_or(|at| now < at + ACTIVITY_LAG))
             })
             .map_or(Found::Missing, |(_, e)| Found::Stale(e.value.clone()))
     }
@@ -208,6 +213,7 @@ impl PageCache {
         Self {
             generation: AtomicU64::new(0),
             activity: AtomicU64::new(0),
+            activity_times: Mutex::default(),
             ttl,
             standing: Slot(Mutex::new(None)),
             filter_options: Slot(Mutex::new(None)),
@@ -220,13 +226,33 @@ impl PageCache {
     /// Something changed (or may have): every entry is stale from now on.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.activity.fetch_add(1, Ordering::SeqCst);
+        self.activity();
     }
 
     /// A deploy, a verdict or an alert changed: the timeline's facts and suspects
     /// are stale from now on, what every page shares is not.
     pub fn activity(&self) {
-        self.activity.fetch_add(1, Ordering::SeqCst);
+        let count = self.activity.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut times = lock(&self.activity_times);
+        times.push_back((count, Utc::now()));
+        if times.len() > KEPT_ACTIVITY_TIMES {
+            times.pop_front();
+        }
+    }
+
+    /// When the first activity after count `held` happened: `None` when there was
+    /// none, long ago when it is no longer remembered.
+    fn unheld_since(&self, held: u64) -> Option<DateTime<Utc>> {
+        if self.activity.load(Ordering::SeqCst) <= held {
+            return None;
+        }
+        let times = lock(&self.activity_times);
+        Some(
+            times
+                .iter()
+                .find(|(count, _)| *count > held)
+                .map_or(DateTime::<Utc>::MIN_UTC, |(_, at)| *at),
+        )
     }
 
     /// The view `filter` asks for, as of `now` rounded up to [`VIEW_STEP`]: kept per
@@ -378,12 +404,14 @@ impl PageCache {
     {
         let exact = |_: &K, _: &K| false;
         let need = self.seen();
-        if let Found::Fresh(value) = kept.find(&key, exact, need, Freshness::Current, now) {
+        if let Found::Fresh(value) = kept.find(&key, exact, need, Freshness::Current, |_| None, now)
+        {
             return Ok(value);
         }
         let _loading = kept.1.lock().await;
         // A read that began while this request waited holds what it needs.
-        if let Found::Fresh(value) = kept.find(&key, exact, need, Freshness::Current, now) {
+        if let Found::Fresh(value) = kept.find(&key, exact, need, Freshness::Current, |_| None, now)
+        {
             return Ok(value);
         }
         self.load_into(kept, key, now, load).await
@@ -406,7 +434,8 @@ impl PageCache {
         T: Send + Sync + 'static,
         Fut: Future<Output = Result<T, ServiceError>> + Send + 'static,
     {
-        match kept.find(&key, stands_in, self.seen(), freshness, now) {
+        let unheld_since = |held| self.unheld_since(held);
+        match kept.find(&key, stands_in, self.seen(), freshness, unheld_since, now) {
             Found::Fresh(value) => return Ok(value),
             Found::Stale(value) => {
                 // Whoever holds the loading lock is reading already.
@@ -452,7 +481,6 @@ impl PageCache {
             key,
             KeptEntry {
                 seen,
-                read_at: now,
                 until: now + self.ttl,
                 value: value.clone(),
             },
@@ -674,25 +702,27 @@ mod tests {
         let cache = Arc::new(PageCache::new(Duration::seconds(5)));
         let kept = Arc::default();
         let reads = Arc::new(AtomicU64::new(0));
+        // Activity is timed by the clock: this test's times are the clock's.
+        let start = Utc::now();
+        let at = |ms: i64| start + Duration::milliseconds(ms);
         assert_eq!(read_stale(&cache, &kept, 1, at(0), &reads).await, 10);
         // Past its time, within the grace: the old value at once, a read behind it.
-        assert_eq!(read_stale(&cache, &kept, 1, at(6), &reads).await, 10);
+        assert_eq!(read_stale(&cache, &kept, 1, at(6_000), &reads).await, 10);
         settle(&reads, 2).await;
-        assert_eq!(read_stale(&cache, &kept, 1, at(7), &reads).await, 11);
-        // Activity more than a second after the read: the request waits for a read.
+        assert_eq!(read_stale(&cache, &kept, 1, at(7_000), &reads).await, 11);
+        // Activity under a second ago: the entry stands in, a read behind it.
         cache.activity();
-        assert_eq!(read_stale(&cache, &kept, 1, at(8), &reads).await, 12);
-        // Activity within a second of the read: it stands in, a read behind it.
+        assert_eq!(read_stale(&cache, &kept, 1, at(0), &reads).await, 11);
+        settle(&reads, 3).await;
+        assert_eq!(read_stale(&cache, &kept, 1, at(0), &reads).await, 12);
+        // Activity more than a second before: the request waits for a read.
         cache.activity();
-        let soon = at(8) + Duration::milliseconds(500);
-        assert_eq!(read_stale(&cache, &kept, 1, soon, &reads).await, 12);
-        settle(&reads, 4).await;
-        assert_eq!(read_stale(&cache, &kept, 1, soon, &reads).await, 13);
-        // A change (a lock, a person's word): nothing behind it is served.
+        assert_eq!(read_stale(&cache, &kept, 1, at(1_500), &reads).await, 13);
+        // A change (a lock, an alert, a person's word): nothing behind it is served.
         cache.invalidate();
-        assert_eq!(read_stale(&cache, &kept, 1, soon, &reads).await, 14);
+        assert_eq!(read_stale(&cache, &kept, 1, at(1_500), &reads).await, 14);
         // Past the grace: the request waits too.
-        let late = soon + PAGE_CACHE_TTL + STALE_GRACE;
+        let late = at(1_500) + PAGE_CACHE_TTL + STALE_GRACE;
         assert_eq!(read_stale(&cache, &kept, 1, late, &reads).await, 15);
         assert_eq!(reads.load(Ordering::SeqCst), 6);
     }
