@@ -8,7 +8,8 @@
 #   4. (part `timeline`) 10,000 alerts over the last 30 days sent as Alertmanager
 #      sends them and an incident declared now, then the timeline's 24 h page and API
 #      and the incident's suspects, each at 25 requests/s on kept-alive connections
-#      (`hey -q`) beside /healthz at the same rate, all four at once.
+#      (`hey -q`) beside /healthz at the same rate, all four at once, after one
+#      first read of each (a miss, reported apart).
 # Usage: scripts/bench-scale.sh sqlite|postgres N [seconds per part, default 20]
 #        [parts, default board,history,streams; timeline on demand]
 # Demo deploys are imported, so the judge never followed them: unless
@@ -146,6 +147,11 @@ incident = call("/api/v1/incidents", {"title": "bench", "severity": "critical", 
 print(f"10,000 alerts over {len(services)} services; incident {incident}")
 PY
   settle
+  # The first read of each (nothing kept yet: a miss, as after 30 s with no reader)
+  # is reported on its own; the load below then measures pages kept warm by use.
+  for path in "/timeline?span=24h" "/api/v1/timeline?span=24h" /api/v1/incidents/1/suspects; do
+    printf '%-40s first read %6.1f ms\n' "$path" "$(curl -s -o /dev/null -w '%{time_total}' -H "Cookie: $cookie" "$base$path" | python3 -c 'import sys; print(float(sys.stdin.read())*1000)')"
+  done
   pids=()
   for path in /healthz "/timeline?span=24h" "/api/v1/timeline?span=24h" /api/v1/incidents/1/suspects; do
     hey -z "${secs}s" -c 5 -q 5 -H "Cookie: $cookie" "$base$path" >"$work/hey.$(echo "$path" | tr -c 'a-z0-9' '_')" &

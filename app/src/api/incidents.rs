@@ -20,7 +20,31 @@ pub struct IncidentView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineScreen {
     pub view: Timeline,
-    pub chart: String,
+    pub chart: Chart,
+}
+
+/// A timeline's chart as SVG markup. Written out in full, except in the data of the
+/// page whose markup already holds it (`in_page`): the browser keeps what the server
+/// drew, and takes the markup only with a view read later.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chart {
+    pub markup: String,
+    pub in_page: bool,
+}
+
+impl Serialize for Chart {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.in_page { "" } else { &self.markup })
+    }
+}
+
+impl<'de> Deserialize<'de> for Chart {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Chart {
+            markup: String::deserialize(deserializer)?,
+            in_page: false,
+        })
+    }
 }
 
 /// Incidents, newest opened first; `open`: only those not resolved.
@@ -177,6 +201,11 @@ pub async fn get_timeline(
     heard: bool,
 ) -> Result<AsOf<TimelineScreen>, AppError> {
     use crate::server::Freshness;
+    use leptos::server_fn::ServerFn;
+    // Read for a page being drawn on the server (not through this function's own
+    // route): the page's markup carries the chart, its data need not.
+    let in_page = use_context::<axum::http::request::Parts>()
+        .is_some_and(|parts| parts.uri.path() != <GetTimeline as ServerFn>::PATH);
     let freshness = |heard| {
         if heard {
             Freshness::Current
@@ -190,15 +219,40 @@ pub async fn get_timeline(
         let view = crate::server::page_cache()
             .timeline(&call.store, &filter, freshness(heard), now)
             .await?;
-        let view = view.screen(|timeline| TimelineScreen {
+        let mut screen = view.screen(|timeline| TimelineScreen {
             view: Timeline {
                 lanes: Vec::new(),
                 ticks: Vec::new(),
                 ..timeline.clone()
             },
-            chart: crate::pages::timeline::chart_html(timeline),
+            chart: Chart {
+                markup: crate::pages::timeline::chart_html(timeline),
+                in_page: false,
+            },
         });
-        Ok(AsOf { now, value: view })
+        screen.chart.in_page = in_page;
+        Ok(AsOf { now, value: screen })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Chart;
+
+    #[test]
+    fn a_chart_already_in_the_page_is_left_out_of_its_data() {
+        let chart = |in_page| Chart {
+            markup: "<svg></svg>".to_owned(),
+            in_page,
+        };
+        let written = serde_json::to_string(&chart(false)).unwrap_or_default();
+        assert_eq!(written, r#""<svg></svg>""#);
+        let read: Chart = serde_json::from_str(&written).unwrap_or_default();
+        assert_eq!(read, chart(false));
+        assert_eq!(
+            serde_json::to_string(&chart(true)).unwrap_or_default(),
+            r#""""#
+        );
+    }
 }

@@ -215,7 +215,7 @@ fn TimelineView(screen: TimelineScreen, query: TimelineQuery) -> impl IntoView {
                 view! { <p class="muted">"Nothing happened in this span for this filter."</p> }.into_any()
             } else {
                 // Drawn on the server, once per view (`chart_html`).
-                view! { <div class="timeline-chart-wrap" inner_html=chart></div> }.into_any()
+                view! { <div class="timeline-chart-wrap" inner_html=chart.markup></div> }.into_any()
             }}
         </section>
         <section class="panel">
