@@ -206,18 +206,16 @@ pub async fn get_timeline(
     // route): the page's markup carries the chart, its data need not.
     let in_page = use_context::<axum::http::request::Parts>()
         .is_some_and(|parts| parts.uri.path() != <GetTimeline as ServerFn>::PATH);
-    let freshness = |heard| {
-        if heard {
-            Freshness::Current
-        } else {
-            Freshness::MayLag
-        }
+    let freshness = if heard {
+        Freshness::Current
+    } else {
+        Freshness::MayLag
     };
     crate::server::serve(houston_service::timeline::NEED, move |call| async move {
         let filter = query.parse()?;
         let now = chrono::Utc::now();
         let view = crate::server::page_cache()
-            .timeline(&call.store, &filter, freshness(heard), now)
+            .timeline(&call.store, &filter, freshness, now)
             .await?;
         let mut screen = view.screen(|timeline| TimelineScreen {
             view: Timeline {
