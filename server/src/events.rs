@@ -12,7 +12,7 @@
 //! receiver), and a stream opened with a session ends soon after the session does.
 
 use crate::AppState;
-use app::domain::{ChangeKind, Deploy, DeployChange, LockChange};
+use app::domain::{AlertsChange, ChangeKind, Deploy, DeployChange, LockChange};
 use app::error::AppError;
 use app::server::access::{Caller, Principal};
 use app::server::{FeedItem, PageCache, Store};
@@ -31,6 +31,7 @@ use tokio_stream::wrappers::BroadcastStream;
 pub enum LiveEvent {
     Change(DeployChange),
     Lock(LockChange),
+    Alerts(AlertsChange),
     /// Changes may have been missed: reload what is shown.
     Resync,
 }
@@ -48,24 +49,25 @@ pub struct Events {
     page_cache: Arc<PageCache>,
 }
 
-/// What travels on the shared feed: a deploy's change or a lock's.
+/// What travels on the shared feed: a deploy's change, a lock's, or alerts heard.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 enum FeedMessage {
     Lock(LockChange),
     Deploy(DeployChange),
+    Alerts(AlertsChange),
 }
 
 impl FeedMessage {
     /// Whether everything kept in the `PageCache` must be read again before it is
     /// served: a lock, window or override, or a deploy's registration (it may bring
     /// a new service or environment) can alter what every page shares, and a
-    /// person's word on an incident's cause must show on the page they said it on.
-    /// A status or a verdict is activity: a timeline view or an incident's suspects
+    /// person's word on an incident's cause must show on the page they said it on,
+    /// and alerts are read again as a lock is. A status or a verdict is activity: a timeline view or an incident's suspects
     /// read a moment before may be served while they are read again.
     fn changes_shared(&self) -> bool {
         match self {
-            FeedMessage::Lock(_) => true,
+            FeedMessage::Lock(_) | FeedMessage::Alerts(_) => true,
             FeedMessage::Deploy(change) => {
                 matches!(change.kind, ChangeKind::Registered | ChangeKind::Cause)
             }
@@ -78,6 +80,7 @@ impl From<FeedMessage> for LiveEvent {
         match message {
             FeedMessage::Lock(change) => LiveEvent::Lock(change),
             FeedMessage::Deploy(change) => LiveEvent::Change(change),
+            FeedMessage::Alerts(change) => LiveEvent::Alerts(change),
         }
     }
 }
@@ -192,6 +195,12 @@ impl Events {
         self.tell(FeedMessage::Lock(change));
     }
 
+    /// Tells every open page (of every replica) that alerts were received: the
+    /// timelines and suspects kept in memory hold alerts and are read again.
+    pub fn alerts_heard(&self, alerts: usize) {
+        self.tell(FeedMessage::Alerts(AlertsChange { alerts }));
+    }
+
     /// Tells open pages of the change a use case made (`houston_service::Done`), if any.
     pub fn publish(&self, change: Option<houston_service::Change>) {
         match change {
@@ -243,6 +252,18 @@ impl Events {
             caller: caller.to_owned(),
         })
     }
+}
+
+/// Event `name` with `data` as JSON (a `resync` should it not write).
+fn named(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .unwrap_or_else(|_| resync())
+}
+
+fn resync() -> Event {
+    Event::default().event("resync").data("")
 }
 
 /// How often a stream opened with a session checks that the session still lives.
@@ -319,19 +340,10 @@ pub async fn stream(State(state): State<AppState>, request: Request) -> Response
             // The slot lives as long as the stream.
             let _slot = &slot;
             Ok::<_, std::convert::Infallible>(match item {
-                Ok(LiveEvent::Change(change)) => {
-                    match Event::default().event("deploy").json_data(&change) {
-                        Ok(event) => event,
-                        Err(_) => Event::default().event("resync").data(""),
-                    }
-                }
-                Ok(LiveEvent::Lock(change)) => {
-                    match Event::default().event("lock").json_data(&change) {
-                        Ok(event) => event,
-                        Err(_) => Event::default().event("resync").data(""),
-                    }
-                }
-                Ok(LiveEvent::Resync) | Err(_) => Event::default().event("resync").data(""),
+                Ok(LiveEvent::Change(change)) => named("deploy", &change),
+                Ok(LiveEvent::Lock(change)) => named("lock", &change),
+                Ok(LiveEvent::Alerts(change)) => named("alerts", &change),
+                Ok(LiveEvent::Resync) | Err(_) => resync(),
             })
         })
         .take_until(Box::pin(watch));
@@ -349,7 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn only_locks_and_registrations_change_what_pages_share() {
+    fn only_locks_registrations_causes_and_alerts_change_what_pages_share() {
         let deploy = |kind: &str| {
             message(serde_json::json!({
                 "kind": kind, "deploy": 7, "service": "checkout", "environment": "production",
@@ -368,5 +380,12 @@ mod tests {
             }));
             assert!(lock.changes_shared(), "{event}");
         }
+        assert!(
+            deploy("cause").changes_shared(),
+            "a person's word shows at once"
+        );
+        let alerts = message(serde_json::json!({ "alerts": 12 }));
+        assert!(matches!(alerts, FeedMessage::Alerts(_)), "{alerts:?}");
+        assert!(alerts.changes_shared(), "the timeline holds alerts");
     }
 }

@@ -1,6 +1,6 @@
 //! Live updates in the browser: the server's event stream (`/api/v1/events`) says
 //! which deploy changed and where (`DeployChange`), or that a lock, window or
-//! override changed (`LockChange`); each part of a page decides whether the change
+//! override changed (`LockChange`), or that alerts came in; each part of a page decides whether the change
 //! concerns it and refetches only that. A tab holds one stream, shared by every
 //! listener (the page and the lock banner), opened with the first and closed with
 //! the last.
@@ -14,6 +14,8 @@ pub enum Live {
     Change(DeployChange),
     /// A lock, freeze window or override changed.
     Lock(LockChange),
+    /// Alerts came in (the timeline shows them).
+    Alerts,
     /// Changes may have been missed (the page fell behind, or a replica lost its
     /// feed for a while): reload what is shown.
     Resync,
@@ -67,6 +69,9 @@ mod hub {
             let change = data(&event).and_then(|json| serde_json::from_slice(json.as_bytes()).ok());
             dispatch(change.map_or(Live::Resync, Live::Lock));
         });
+        let on_alerts = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+            dispatch(Live::Alerts)
+        });
         let on_resync = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
             dispatch(Live::Resync)
         });
@@ -81,6 +86,7 @@ mod hub {
         for (name, closure) in [
             ("deploy", &on_deploy),
             ("lock", &on_lock),
+            ("alerts", &on_alerts),
             ("resync", &on_resync),
             ("open", &on_open),
         ] {
@@ -90,7 +96,7 @@ mod hub {
             source,
             listeners: Vec::new(),
             next: 0,
-            _closures: vec![on_deploy, on_lock, on_resync, on_open],
+            _closures: vec![on_deploy, on_lock, on_alerts, on_resync, on_open],
         })
     }
 
@@ -139,7 +145,7 @@ pub fn use_live_refresh(concerns: impl Fn(&DeployChange) -> bool + 'static) -> R
     use_live(move |live| {
         let wanted = match &live {
             Live::Change(change) => concerns(change),
-            Live::Lock(_) => false,
+            Live::Lock(_) | Live::Alerts => false,
             Live::Resync => true,
         };
         if wanted {

@@ -28,7 +28,7 @@ pub fn MissionControlPage() -> impl IntoView {
     use_live(move |live| {
         let change = match live {
             Live::Change(change) => change,
-            Live::Lock(_) => return,
+            Live::Lock(_) | Live::Alerts => return,
             Live::Resync => {
                 cells.set(HashMap::new());
                 set_reload.update(|r| *r += 1);

@@ -44,6 +44,14 @@ impl DeployChange {
     }
 }
 
+/// Alerts were received (event `alerts` on `/api/v1/events`, its data this as JSON):
+/// what shows alerts (the timeline, an incident's suspects) refetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertsChange {
+    /// How many alerts the notification carried.
+    pub alerts: usize,
+}
+
 /// What happened to a lock, a freeze window or an override.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -296,9 +296,9 @@ pub async fn alertmanager(
     let reports = notification.parse(&state.config.alert_labels)?;
     let by = super::auth::caller_of(&parts).actor();
     let counts = state.store.record_alerts(&reports, &by, Utc::now()).await?;
-    // The timeline and suspects kept in memory hold alerts: read them again before
-    // serving them (as for a lock, not as for a verdict).
-    state.events.page_cache().invalidate();
+    // The timeline and suspects kept in memory hold alerts: every replica reads them
+    // again before serving them (as for a lock, not as for a verdict).
+    state.events.alerts_heard(reports.len());
     // Alerts of the chosen severity are incidents too: one per firing.
     if let Some(at_least) = state.config.incident_alert_severity {
         for report in reports

@@ -163,3 +163,55 @@ async fn pages_show_a_lock_at_once_on_the_replica_that_placed_it_and_on_the_othe
     wait_for(&mut on_b, "event: lock").await;
     assert_eq!(locks_shown(&client, b, &secret).await, ["Black Friday"]);
 }
+
+/// The alerts the timeline of `at` shows for the last hour (through its kept view).
+async fn alerts_shown(client: &reqwest::Client, at: SocketAddr, secret: &str) -> usize {
+    let view: serde_json::Value = client
+        .get(format!("http://{at}/api/v1/timeline?span=1h&kind=alert"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .expect("timeline")
+        .json()
+        .await
+        .expect("json");
+    view["events"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_through_one_replica_shows_on_the_timelines_of_the_others() {
+    let (_db, secret, a, b) = two_replicas(&[TokenScope::Alerts, TokenScope::Read]).await;
+    let client = reqwest::Client::new();
+    // Both replicas have read (and kept) a timeline with no alert on it.
+    assert_eq!(alerts_shown(&client, a, &secret).await, 0);
+    assert_eq!(alerts_shown(&client, b, &secret).await, 0);
+    let mut on_b = client
+        .get(format!("http://{b}/api/v1/events"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("stream on b");
+    let started = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let posted = client
+        .post(format!("http://{a}/api/v1/webhooks/alertmanager"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({
+            "version": "4", "status": "firing", "receiver": "houston",
+            "alerts": [{
+                "status": "firing", "fingerprint": "f1", "startsAt": started,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "labels": {"alertname": "HighLatency", "service": "checkout", "environment": "production"},
+                "annotations": {"summary": "p99 over 800 ms"}
+            }]
+        }))
+        .send()
+        .await
+        .expect("alert through a");
+    assert_eq!(posted.status(), 200);
+    assert_eq!(alerts_shown(&client, a, &secret).await, 1);
+    // The other replica's pages hear of it and its kept view is read again, well
+    // before the view would have run out.
+    let event = wait_for(&mut on_b, "event: alerts").await;
+    assert!(event.contains("\"alerts\":1"), "{event}");
+    assert_eq!(alerts_shown(&client, b, &secret).await, 1);
+}
