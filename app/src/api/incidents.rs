@@ -217,17 +217,19 @@ pub async fn get_timeline(
         let view = crate::server::page_cache()
             .timeline(&call.store, &filter, freshness, now)
             .await?;
-        let mut screen = view.screen(|timeline| TimelineScreen {
-            view: Timeline {
-                lanes: Vec::new(),
-                ticks: Vec::new(),
-                ..timeline.clone()
-            },
-            chart: Chart {
-                markup: crate::pages::timeline::chart_html(timeline),
-                in_page: false,
-            },
-        });
+        let mut screen = view
+            .screen(|timeline| TimelineScreen {
+                view: Timeline {
+                    lanes: Vec::new(),
+                    ticks: Vec::new(),
+                    ..timeline.clone()
+                },
+                chart: Chart {
+                    markup: crate::pages::timeline::chart_html(timeline),
+                    in_page: false,
+                },
+            })
+            .await?;
         screen.chart.in_page = in_page;
         Ok(AsOf { now, value: screen })
     })

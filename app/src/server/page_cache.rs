@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 use houston_core::{Timeline, TimelineFacts, TimelineFilter};
 use houston_service::ServiceError;
 use houston_service::incidents::IncidentSuspects;
-use houston_store::Store;
+use houston_store::{Store, StoreError};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -53,38 +53,90 @@ const ACTIVITY_LAG: Duration = Duration::seconds(1);
 /// How many of the latest activity times are remembered.
 const KEPT_ACTIVITY_TIMES: usize = 64;
 
+/// A kept value and its JSON, written once for every request that asks.
+pub struct Written<T> {
+    value: T,
+    json: OnceLock<axum::body::Bytes>,
+}
+
+impl<T: serde::Serialize> Written<T> {
+    fn new(value: T) -> Self {
+        Self {
+            value,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The value as the API writes it, serialised on first use.
+    pub fn json(&self) -> Result<axum::body::Bytes, serde_json::Error> {
+        if let Some(json) = self.json.get() {
+            return Ok(json.clone());
+        }
+        let json = axum::body::Bytes::from(serde_json::to_vec(&self.value)?);
+        Ok(self.json.get_or_init(|| json).clone())
+    }
+}
+
+impl<T> std::ops::Deref for Written<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
 /// A kept timeline view, with its JSON and its page's screen, each written once for
 /// every request that asks.
 pub struct View {
-    pub timeline: Timeline,
-    json: OnceLock<axum::body::Bytes>,
+    pub timeline: Written<Timeline>,
     screen: OnceLock<crate::api::TimelineScreen>,
 }
 
 impl View {
     fn new(timeline: Timeline) -> Self {
         Self {
-            timeline,
-            json: OnceLock::new(),
+            timeline: Written::new(timeline),
             screen: OnceLock::new(),
         }
     }
 
-    /// The view as its page shows it, drawn by `draw` on first use.
-    pub fn screen(
-        &self,
-        draw: impl FnOnce(&Timeline) -> crate::api::TimelineScreen,
-    ) -> crate::api::TimelineScreen {
-        self.screen.get_or_init(|| draw(&self.timeline)).clone()
+    /// The view as its page shows it, drawn by `draw` on first use (off the async
+    /// workers).
+    pub async fn screen(
+        self: &Arc<Self>,
+        draw: impl FnOnce(&Timeline) -> crate::api::TimelineScreen + Send + 'static,
+    ) -> Result<crate::api::TimelineScreen, ServiceError> {
+        if let Some(screen) = self.screen.get() {
+            return Ok(screen.clone());
+        }
+        let view = Arc::clone(self);
+        off_workers(move || view.screen.get_or_init(|| draw(&view.timeline)).clone()).await
     }
 
-    /// The view as the API writes it, serialised on first use.
-    pub fn json(&self) -> Result<axum::body::Bytes, serde_json::Error> {
-        if let Some(json) = self.json.get() {
+    /// The view as the API writes it, serialised on first use (off the async
+    /// workers).
+    pub async fn json(self: &Arc<Self>) -> Result<axum::body::Bytes, ServiceError> {
+        if let Some(json) = self.timeline.json.get() {
             return Ok(json.clone());
         }
-        let json = axum::body::Bytes::from(serde_json::to_vec(&self.timeline)?);
-        Ok(self.json.get_or_init(|| json).clone())
+        let view = Arc::clone(self);
+        off_workers(move || view.timeline.json())
+            .await?
+            .map_err(|e| ServiceError::Store(StoreError::Backend(format!("writing a view: {e}"))))
+    }
+}
+
+/// Runs `work` on the blocking pool: drawing a view or writing its JSON takes
+/// milliseconds of CPU, and requests must not wait behind it on the async workers.
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServiceError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(ServiceError::Store(StoreError::Backend(format!(
+            "drawing a view: {e}"
+        )))),
     }
 }
 
@@ -102,7 +154,7 @@ pub struct PageCache {
     timeline_facts: Kept<(DateTime<Utc>, DateTime<Utc>), TimelineFacts>,
     views: Arc<Kept<(TimelineFilter, DateTime<Utc>), View>>,
     /// By incident and window (minutes).
-    suspects: Arc<Kept<(i64, i64), IncidentSuspects>>,
+    suspects: Arc<Kept<(i64, i64), Written<IncidentSuspects>>>,
 }
 
 struct Slot<T>(Mutex<Option<Entry<T>>>);
@@ -281,7 +333,7 @@ impl PageCache {
                     timeline::facts(store.as_ref(), range.0, range.1, as_of)
                 })
                 .await?;
-            Ok(View::new(placed.draw(&facts, &owned, as_of)))
+            off_workers(move || View::new(placed.draw(&facts, &owned, as_of))).await
         };
         self.kept_or_stale(
             &self.views,
@@ -303,7 +355,7 @@ impl PageCache {
         window: Duration,
         freshness: Freshness,
         now: DateTime<Utc>,
-    ) -> Result<Arc<IncidentSuspects>, ServiceError> {
+    ) -> Result<Arc<Written<IncidentSuspects>>, ServiceError> {
         let store = Arc::clone(store);
         self.kept_or_stale(
             &self.suspects,
@@ -312,7 +364,9 @@ impl PageCache {
             freshness,
             now,
             move || async move {
-                houston_service::incidents::suspects(store.as_ref(), id, window).await
+                houston_service::incidents::suspects(store.as_ref(), id, window)
+                    .await
+                    .map(Written::new)
             },
         )
         .await

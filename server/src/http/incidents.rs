@@ -200,7 +200,7 @@ pub async fn suspects(
     State(state): State<AppState>,
     id: Result<Path<i64>, PathRejection>,
     query: Result<Query<SuspectsQuery>, QueryRejection>,
-) -> Result<Json<IncidentSuspects>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let Path(id) = id?;
     let Query(query) = query?;
     let window = window_of(query.window_minutes)?;
@@ -216,7 +216,7 @@ pub async fn suspects(
         )
         .await
         .map_err(AppError::from)?;
-    Ok(Json(IncidentSuspects::clone(&read)))
+    json_bytes(read.json())
 }
 
 /// Say whether a suspect caused the incident: `confirmed` puts it first among the
@@ -868,9 +868,15 @@ pub async fn timeline(
         .timeline(&state.store, &filter, Freshness::MayLag, chrono::Utc::now())
         .await
         .map_err(AppError::from)?;
-    // The kept view's JSON, written once for every request that asks.
-    let json = view.json().map_err(|e| {
-        tracing::error!(error = %e, "writing a timeline view");
+    json_bytes(view.json().await)
+}
+
+/// A kept value's JSON, written once for every request that asks, as the response.
+fn json_bytes(
+    json: Result<axum::body::Bytes, impl std::fmt::Display>,
+) -> Result<axum::response::Response, ApiError> {
+    let json = json.map_err(|e| {
+        tracing::error!(error = %e, "writing a kept value's JSON");
         AppError::internal()
     })?;
     Ok(axum::response::IntoResponse::into_response((

@@ -157,7 +157,9 @@ pub async fn evaluate_with(
     let next_deploy = store.next_deploy_start(id).await?;
     let look = Look::at(deployed_at, &timing, next_deploy, now);
     let complete = look.is_final(&timing, next_deploy);
-    let mut checks: Vec<CheckReceipt> = Vec::new();
+    // Read first, then judge off the async workers: a check's placebos are
+    // milliseconds of arithmetic, and pages must not wait behind them.
+    let mut reads: Vec<(MetricName, CheckSpec, CheckRead)> = Vec::new();
     for definition in setup
         .definitions
         .iter()
@@ -171,24 +173,14 @@ pub async fn evaluate_with(
             to: look.analysis_end,
         };
         let read = read_check(store, source, definition, spec, &deploy, window).await?;
-        let data = CheckData {
-            main: &read.main,
-            concurrent: read.concurrent.as_ref(),
-            unavailable: read.unavailable,
-        };
-        checks.push(judge_check(
-            &definition.name,
-            spec,
-            &timing,
-            data,
-            &look,
-            complete,
-        ));
+        reads.push((definition.name.clone(), spec.clone(), read));
     }
     // The error rate, unless a metric definition of that name judges it instead: every
     // place that reported errors in the window gets the check; a place that never
     // reports any has nothing to judge it on.
-    let errors_defined = checks.iter().any(|c| c.metric.as_str() == ERROR_RATE_CHECK);
+    let errors_defined = reads
+        .iter()
+        .any(|(name, _, _)| name.as_str() == ERROR_RATE_CHECK);
     if !errors_defined {
         let start = error_bins_start(deployed_at, HISTORY + timing.baseline_length());
         let read = ErrorsRead {
@@ -201,22 +193,31 @@ pub async fn evaluate_with(
         };
         let counts = store.error_counts(&read, ERROR_BIN).await?;
         if !counts.is_empty() {
-            let series = Series::of_counts(start, look.analysis_end, &counts);
-            let data = CheckData {
-                main: &series,
-                concurrent: None,
-                unavailable: false,
-            };
-            checks.push(judge_check(
-                &MetricName::parse(ERROR_RATE_CHECK).map_err(anyhow::Error::msg)?,
-                &error_rate_spec(),
-                &timing,
-                data,
-                &look,
-                complete,
+            reads.push((
+                MetricName::parse(ERROR_RATE_CHECK).map_err(anyhow::Error::msg)?,
+                error_rate_spec(),
+                CheckRead {
+                    main: Series::of_counts(start, look.analysis_end, &counts),
+                    concurrent: None,
+                    unavailable: false,
+                },
             ));
         }
     }
+    let checks = tokio::task::spawn_blocking(move || {
+        reads
+            .iter()
+            .map(|(name, spec, read)| {
+                let data = CheckData {
+                    main: &read.main,
+                    concurrent: read.concurrent.as_ref(),
+                    unavailable: read.unavailable,
+                };
+                judge_check(name, spec, &timing, data, &look, complete)
+            })
+            .collect::<Vec<CheckReceipt>>()
+    })
+    .await?;
     let new_error_groups = store
         .error_groups(&ErrorsRead {
             service: deploy.service.clone(),
