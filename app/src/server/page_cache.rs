@@ -89,8 +89,13 @@ impl<T> std::ops::Deref for Written<T> {
 /// every request that asks.
 pub struct View {
     pub timeline: Written<Timeline>,
-    screen: OnceLock<crate::api::TimelineScreen>,
+    /// The page's screen and how it was drawn: the view that replaces this one in
+    /// the background is drawn the same way there.
+    screen: OnceLock<(DrawScreen, crate::api::TimelineScreen)>,
 }
+
+/// How a page draws its screen from a view.
+pub type DrawScreen = fn(&Timeline) -> crate::api::TimelineScreen;
 
 impl View {
     fn new(timeline: Timeline) -> Self {
@@ -104,13 +109,17 @@ impl View {
     /// workers).
     pub async fn screen(
         self: &Arc<Self>,
-        draw: impl FnOnce(&Timeline) -> crate::api::TimelineScreen + Send + 'static,
+        draw: DrawScreen,
     ) -> Result<crate::api::TimelineScreen, ServiceError> {
-        if let Some(screen) = self.screen.get() {
+        if let Some((_, screen)) = self.screen.get() {
             return Ok(screen.clone());
         }
         let view = Arc::clone(self);
-        off_workers(move || view.screen.get_or_init(|| draw(&view.timeline)).clone()).await
+        off_workers(move || view.draw_screen(draw).clone()).await
+    }
+
+    fn draw_screen(&self, draw: DrawScreen) -> &crate::api::TimelineScreen {
+        &self.screen.get_or_init(|| (draw, draw(&self.timeline))).1
     }
 
     /// The view as the API writes it, serialised on first use (off the async
@@ -324,7 +333,7 @@ impl PageCache {
             DateTime::from_timestamp((now.timestamp() + step - 1).div_euclid(step) * step, 0)
                 .unwrap_or(now);
         let (cache, store, owned) = (Arc::clone(self), Arc::clone(store), filter.clone());
-        let load = move || async move {
+        let load = move |replaced: Option<Arc<View>>| async move {
             use houston_service::timeline;
             let placed = timeline::place(store.as_ref(), &owned, as_of).await?;
             let range = placed.facts_range(&owned);
@@ -333,7 +342,17 @@ impl PageCache {
                     timeline::facts(store.as_ref(), range.0, range.1, as_of)
                 })
                 .await?;
-            off_workers(move || View::new(placed.draw(&facts, &owned, as_of))).await
+            // A view a page is showing: its successor's screen is drawn here too, in
+            // the background, rather than by the first page that asks for it.
+            let drawn_by = replaced.and_then(|view| view.screen.get().map(|(draw, _)| *draw));
+            off_workers(move || {
+                let view = View::new(placed.draw(&facts, &owned, as_of));
+                if let Some(draw) = drawn_by {
+                    view.draw_screen(draw);
+                }
+                view
+            })
+            .await
         };
         self.kept_or_stale(
             &self.views,
@@ -363,7 +382,7 @@ impl PageCache {
             |_, _| false,
             freshness,
             now,
-            move || async move {
+            move |_| async move {
                 houston_service::incidents::suspects(store.as_ref(), id, window)
                     .await
                     .map(Written::new)
@@ -473,7 +492,7 @@ impl PageCache {
 
     /// [`Self::get_or_load_kept`], except that with [`Freshness::MayLag`] an entry for `key`
     /// (or one that `stands_in` for it) a little behind is served while `load` runs
-    /// in the background, once.
+    /// in the background, once. `load` is given the value it replaces, if any.
     async fn kept_or_stale<K, T, Fut>(
         self: &Arc<Self>,
         kept: &Arc<Kept<K, T>>,
@@ -481,7 +500,7 @@ impl PageCache {
         stands_in: fn(&K, &K) -> bool,
         freshness: Freshness,
         now: DateTime<Utc>,
-        load: impl FnOnce() -> Fut + Send + 'static,
+        load: impl FnOnce(Option<Arc<T>>) -> Fut + Send + 'static,
     ) -> Result<Arc<T>, ServiceError>
     where
         K: PartialEq + Send + Sync + 'static,
@@ -494,9 +513,11 @@ impl PageCache {
             Found::Stale(value) => {
                 // Whoever holds the loading lock is reading already.
                 if let Ok(loading) = Arc::clone(&kept.1).try_lock_owned() {
-                    let (cache, kept) = (Arc::clone(self), Arc::clone(kept));
+                    let (cache, kept, replaced) =
+                        (Arc::clone(self), Arc::clone(kept), Arc::clone(&value));
                     tokio::spawn(async move {
                         let _loading = loading;
+                        let load = move || load(Some(replaced));
                         if let Err(error) = cache.load_into(&kept, key, now, load).await {
                             // The stale entry runs out; a request then reads for itself.
                             tracing::warn!(%error, "refreshing a kept page in the background");
@@ -507,7 +528,7 @@ impl PageCache {
             }
             Found::Missing => {}
         }
-        self.get_or_load_kept(kept, key, now, load).await
+        self.get_or_load_kept(kept, key, now, || load(None)).await
     }
 
     /// `load`'s value, kept for `key` with the counts taken before reading (a change
@@ -728,7 +749,7 @@ mod tests {
                 |_, _| false,
                 Freshness::MayLag,
                 now,
-                move || async move {
+                move |_| async move {
                     Ok(key * 10 + u32::try_from(reads.fetch_add(1, Ordering::SeqCst)).unwrap_or(0))
                 },
             )
@@ -779,5 +800,42 @@ mod tests {
         let late = at(1_500) + PAGE_CACHE_TTL + STALE_GRACE;
         assert_eq!(read_stale(&cache, &kept, 1, late, &reads).await, 15);
         assert_eq!(reads.load(Ordering::SeqCst), 6);
+    }
+
+    #[tokio::test]
+    async fn a_read_behind_a_stand_in_is_given_the_value_it_replaces() {
+        let cache = Arc::new(PageCache::new(Duration::seconds(5)));
+        let kept: Arc<Kept<u32, u32>> = Arc::default();
+        let given = Arc::new(Mutex::new(Vec::new()));
+        let start = Utc::now();
+        for (ms, answer) in [(0, 1), (6_000, 2)] {
+            let given = Arc::clone(&given);
+            let read = cache
+                .kept_or_stale(
+                    &kept,
+                    7,
+                    |_, _| false,
+                    Freshness::MayLag,
+                    start + Duration::milliseconds(ms),
+                    move |replaced: Option<Arc<u32>>| async move {
+                        lock(&given).push(replaced.map(|v| *v));
+                        Ok(answer)
+                    },
+                )
+                .await;
+            assert_eq!(
+                read.map(|v| *v).ok(),
+                Some(1),
+                "the first value, then it stands in"
+            );
+        }
+        for _ in 0..100 {
+            if lock(&given).len() == 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        // A miss replaces nothing; the read in the background replaces the first value.
+        assert_eq!(*lock(&given), [None, Some(1)]);
     }
 }
