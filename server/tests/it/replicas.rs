@@ -49,6 +49,16 @@ async fn two_replicas(
     (db, secret, a, b)
 }
 
+/// The live-update stream of the replica at `at`.
+async fn events(client: &reqwest::Client, at: SocketAddr, secret: &str) -> reqwest::Response {
+    client
+        .get(format!("http://{at}/api/v1/events"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .expect("a live-update stream")
+}
+
 /// Reads a live-update stream until an event whose data contains `needle`.
 async fn wait_for(stream: &mut reqwest::Response, needle: &str) -> String {
     let mut seen = String::new();
@@ -70,14 +80,8 @@ async fn wait_for(stream: &mut reqwest::Response, needle: &str) -> String {
 async fn a_change_through_one_replica_reaches_the_pages_of_another() {
     let (_db, secret, a, b) = two_replicas(&[TokenScope::Deploy, TokenScope::Read]).await;
     let client = reqwest::Client::new();
-    let open = |at: SocketAddr| {
-        client
-            .get(format!("http://{at}/api/v1/events"))
-            .bearer_auth(&secret)
-            .send()
-    };
-    let mut on_a = open(a).await.expect("stream on a");
-    let mut on_b = open(b).await.expect("stream on b");
+    let mut on_a = events(&client, a, &secret).await;
+    let mut on_b = events(&client, b, &secret).await;
     assert_eq!(on_b.status(), 200);
 
     let registered: serde_json::Value = client
@@ -141,12 +145,7 @@ async fn pages_show_a_lock_at_once_on_the_replica_that_placed_it_and_on_the_othe
     // Both replicas' pages have read (and kept) that nothing is locked.
     assert!(locks_shown(&client, a, &secret).await.is_empty());
     assert!(locks_shown(&client, b, &secret).await.is_empty());
-    let mut on_b = client
-        .get(format!("http://{b}/api/v1/events"))
-        .bearer_auth(&secret)
-        .send()
-        .await
-        .expect("stream on b");
+    let mut on_b = events(&client, b, &secret).await;
 
     let placed = client
         .post(format!("http://{a}/api/v1/locks"))
@@ -185,12 +184,7 @@ async fn an_alert_through_one_replica_shows_on_the_timelines_of_the_others() {
     // Both replicas have read (and kept) a timeline with no alert on it.
     assert_eq!(alerts_shown(&client, a, &secret).await, 0);
     assert_eq!(alerts_shown(&client, b, &secret).await, 0);
-    let mut on_b = client
-        .get(format!("http://{b}/api/v1/events"))
-        .bearer_auth(&secret)
-        .send()
-        .await
-        .expect("stream on b");
+    let mut on_b = events(&client, b, &secret).await;
     let started = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
     let posted = client
         .post(format!("http://{a}/api/v1/webhooks/alertmanager"))
