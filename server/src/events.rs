@@ -61,10 +61,11 @@ enum FeedMessage {
 impl FeedMessage {
     /// Whether everything kept in the `PageCache` must be read again before it is
     /// served: a lock, window or override, or a deploy's registration (it may bring
-    /// a new service or environment) can alter what every page shares, and a
-    /// person's word on an incident's cause must show on the page they said it on,
-    /// and alerts are read again as a lock is. A status or a verdict is activity: a timeline view or an incident's suspects
-    /// read a moment before may be served while they are read again.
+    /// a new service or environment) can alter what every page shares; a person's
+    /// word on an incident's cause must show on the page they said it on; alerts are
+    /// read again as a lock is. A status or a verdict is activity: a timeline view or
+    /// an incident's suspects read a moment before may be served while they are read
+    /// again.
     fn changes_shared(&self) -> bool {
         match self {
             FeedMessage::Lock(_) | FeedMessage::Alerts(_) => true,

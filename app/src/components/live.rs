@@ -1,7 +1,7 @@
 //! Live updates in the browser: the server's event stream (`/api/v1/events`) says
-//! which deploy changed and where (`DeployChange`), or that a lock, window or
-//! override changed (`LockChange`), or that alerts came in; each part of a page decides whether the change
-//! concerns it and refetches only that. A tab holds one stream, shared by every
+//! which deploy changed and where (`DeployChange`), that a lock, window or override
+//! changed (`LockChange`), or that alerts came in; each part of a page decides
+//! whether the change concerns it and refetches only that. A tab holds one stream, shared by every
 //! listener (the page and the lock banner), opened with the first and closed with
 //! the last.
 

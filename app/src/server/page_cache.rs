@@ -69,11 +69,16 @@ impl<T: serde::Serialize> Written<T> {
 
     /// The value as the API writes it, serialised on first use.
     pub fn json(&self) -> Result<axum::body::Bytes, serde_json::Error> {
-        if let Some(json) = self.json.get() {
-            return Ok(json.clone());
+        if let Some(json) = self.written() {
+            return Ok(json);
         }
         let json = axum::body::Bytes::from(serde_json::to_vec(&self.value)?);
         Ok(self.json.get_or_init(|| json).clone())
+    }
+
+    /// The JSON, if it was written already.
+    fn written(&self) -> Option<axum::body::Bytes> {
+        self.json.get().cloned()
     }
 }
 
@@ -125,14 +130,19 @@ impl View {
     /// The view as the API writes it, serialised on first use (off the async
     /// workers).
     pub async fn json(self: &Arc<Self>) -> Result<axum::body::Bytes, ServiceError> {
-        if let Some(json) = self.timeline.json.get() {
-            return Ok(json.clone());
+        if let Some(json) = self.timeline.written() {
+            return Ok(json);
         }
         let view = Arc::clone(self);
         off_workers(move || view.timeline.json())
             .await?
-            .map_err(|e| ServiceError::Store(StoreError::Backend(format!("writing a view: {e}"))))
+            .map_err(|e| internal("writing a view", e))
     }
+}
+
+/// What the server failed at by itself, for the request to answer 500.
+fn internal(what: &str, error: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Store(StoreError::Backend(format!("{what}: {error}")))
 }
 
 /// Runs `work` on the blocking pool: drawing a view or writing its JSON takes
@@ -143,9 +153,7 @@ async fn off_workers<T: Send + 'static>(
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => Ok(value),
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(ServiceError::Store(StoreError::Backend(format!(
-            "drawing a view: {e}"
-        )))),
+        Err(e) => Err(internal("drawing a view", e)),
     }
 }
 
